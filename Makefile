@@ -1,0 +1,145 @@
+# Tillhouse. `make run` starts the product on this machine; `make test` runs the whole suite.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+MANAGE := $(PY) manage.py
+HOST ?= 127.0.0.1
+PORT ?= 8000
+TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/postgres
+TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
+PYTEST_ARGS ?=
+# The suite builds its test database from the migrations on every `make test`, so a database left by an older
+# schema can never fail it; `make test TEST_DB_FLAGS=` reuses the last one (faster while iterating).
+TEST_DB_FLAGS ?= --create-db
+# Production (docker-compose.prod.yml): `docker compose` where the plugin exists, else Debian's docker-compose.
+COMPOSE ?= $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo docker-compose) -f docker-compose.prod.yml
+SERVICE ?=
+
+.PHONY: run test test-faults lint format worker beat shell migrate demo install install-dev clean browser
+.PHONY: deploy-tools deploy rollback logs ps createsuperuser
+.PHONY: backup-tools backup restore drill
+
+$(VENV)/.installed: requirements.txt
+	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) is needed"; exit 1; }
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q -r requirements.txt
+	@touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
+	$(PIP) install -q -r requirements-dev.txt
+	@touch $@
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+## run: SQLite, eager Celery, local-memory cache, demo data; serves on http://$(HOST):$(PORT)
+run: export DEBUG ?= True
+run: $(VENV)/.installed
+	@unset DATABASE_URL REDIS_URL; \
+	$(MANAGE) migrate --noinput && \
+	$(MANAGE) load_demo && \
+	echo && echo "Tillhouse is running at http://$(HOST):$(PORT)/  (Ctrl-C to stop)" && echo && \
+	$(MANAGE) runserver $(HOST):$(PORT)
+
+## test: lint, format check and the whole suite against PostgreSQL and Redis
+test: $(VENV)/.installed-dev deploy-tools browser backup-tools
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	TEST_DATABASE_URL=$(TEST_DATABASE_URL) TEST_REDIS_URL=$(TEST_REDIS_URL) \
+		$(VENV)/bin/pytest -q -m "not faults" $(TEST_DB_FLAGS) $(PYTEST_ARGS)
+
+## test-faults: the fault tests (PostgreSQL cut under load, Redis down, a worker killed mid-task), slow, on their own
+test-faults: $(VENV)/.installed-dev
+	TEST_DATABASE_URL=$(TEST_DATABASE_URL) TEST_REDIS_URL=$(TEST_REDIS_URL) \
+		$(VENV)/bin/pytest -q -m faults $(TEST_DB_FLAGS) $(PYTEST_ARGS)
+
+## browser: headless Chromium from Debian for the end-to-end tests (Playwright drives it; no browser download)
+browser:
+	@command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver)
+
+lint: $(VENV)/.installed-dev
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(VENV)/.installed-dev
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+migrate: $(VENV)/.installed
+	$(MANAGE) migrate --noinput
+
+demo: $(VENV)/.installed
+	$(MANAGE) load_demo
+
+worker: $(VENV)/.installed
+	$(VENV)/bin/celery -A posproject worker --loglevel=INFO
+
+beat: $(VENV)/.installed
+	$(VENV)/bin/celery -A posproject beat --loglevel=INFO
+
+## shell: a Django shell in the production web container when it runs on this machine, else the local one
+shell:
+	@if [ -n "$$($(COMPOSE) ps -q web 2>/dev/null)" ]; then $(COMPOSE) exec web python manage.py shell; \
+	else $(MAKE) -s $(VENV)/.installed && $(MANAGE) shell; fi
+
+## backup-tools: pg_dump/pg_restore (the server's major version) and GnuPG, which backups and their tests use
+backup-tools:
+	@{ command -v pg_dump && command -v pg_restore && command -v gpg; } >/dev/null || \
+	if [ "$$(id -u)" = 0 ]; then apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql-client gnupg; \
+	else echo "backup-tools: run as root to install postgresql-client and gnupg"; fi
+
+## backup: take a backup now (KIND=manual|daily|weekly|monthly|pre-deploy), verify it, copy it offsite, prune
+backup: $(VENV)/.installed backup-tools
+	$(MANAGE) backup --kind $(or $(KIND),manual)
+
+## restore: BACKUP=<id|latest|path> [YES=1] [KEY=private-key.asc] — stop web and workers first
+restore: $(VENV)/.installed backup-tools
+	$(MANAGE) restore $(or $(BACKUP),latest) $(if $(YES),--yes) $(if $(KEY),--key-file $(KEY))
+
+## drill: restore the newest backup into a scratch database, check it, time it (RTO), drop it
+drill: $(VENV)/.installed backup-tools
+	$(MANAGE) restore_drill $(if $(KEY),--key-file $(KEY))
+
+## deploy-tools: docker-compose and nginx, which the deploy tests use to validate the production files
+deploy-tools:
+	@{ command -v docker-compose && command -v openssl && { command -v nginx || test -x /usr/sbin/nginx; }; } >/dev/null || \
+	if [ "$$(id -u)" = 0 ]; then apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends docker-compose nginx openssl; \
+	else echo "deploy-tools: run as root to install docker-compose, nginx and openssl; their tests will be skipped"; fi
+
+## deploy: pre-deploy backup, build, check, migrate, rolling restart of web, worker/beat restart, health wait
+deploy:
+	COMPOSE="$(COMPOSE)" deploy/deploy.sh deploy
+
+## rollback: rolling restart onto the image that ran before the last deploy (TILLHOUSE_TAG=<tag> to choose)
+rollback:
+	COMPOSE="$(COMPOSE)" deploy/deploy.sh rollback
+
+## logs: follow the production logs (SERVICE=web|worker|beat|nginx|db|redis for one)
+logs:
+	$(COMPOSE) logs --follow --tail=200 $(SERVICE)
+
+ps:
+	$(COMPOSE) ps
+
+createsuperuser:
+	$(COMPOSE) exec web python manage.py createsuperuser
+
+clean:
+	rm -rf $(VENV) var staticfiles test-artifacts
+
+.PHONY: bench-tools bench-checkout
+## bench-tools: wrk and pgbench, which bench/checkout.py drives
+bench-tools:
+	@{ command -v wrk && command -v pgbench; } >/dev/null || \
+	if [ "$$(id -u)" = 0 ]; then apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends wrk postgresql-client; \
+	else echo "bench-tools: run as root (or apt-get install wrk postgresql-client)"; exit 1; fi
+
+## bench-checkout: checkout API throughput against the raw-SQL limit (figures go to BENCHMARKS.md)
+bench-checkout: $(VENV)/.installed bench-tools
+	$(PY) bench/checkout.py $(BENCH_ARGS)

@@ -1,0 +1,462 @@
+"""Tillhouse settings: one module, every value from the environment (see .env.example).
+
+With no DATABASE_URL the product runs on a SQLite file in var/; with no REDIS_URL, Celery runs tasks eagerly and
+the cache is local memory. That is what `make run` uses. Production and the test suite use PostgreSQL and Redis.
+"""
+
+import os
+import time
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import environ
+from celery.schedules import crontab
+from csp.constants import NONCE, NONE, SELF, UNSAFE_INLINE
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+PROCESS_STARTED_AT = time.time()
+
+env = environ.Env()
+environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+# pytest (>= 8.2) sets PYTEST_VERSION before anything imports settings: the suite runs on PostgreSQL and Redis.
+TESTING = bool(os.environ.get("PYTEST_VERSION"))
+
+DEBUG = env.bool("DEBUG", default=False)
+SECRET_KEY = env("SECRET_KEY", default="")
+if not SECRET_KEY:
+    if DEBUG or TESTING:
+        SECRET_KEY = "insecure-development-key-only-for-debug-and-tests-000000000000"  # noqa: S105
+    else:
+        raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off.")
+
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
+if TESTING:
+    ALLOWED_HOSTS = [*ALLOWED_HOSTS, "testserver"]
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    "posproject.apps.TillhouseAdminConfig",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "django_prometheus",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "django_htmx",
+    "axes",
+    "csp",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "inventory",
+    "orders",
+    "billing",
+    "ops",
+]
+
+MIDDLEWARE = [
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    "ops.logging.RequestIdMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "posproject.middleware.SessionIdleTimeoutMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+    "axes.middleware.AxesMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
+]
+
+ROOT_URLCONF = "posproject.urls"
+WSGI_APPLICATION = "posproject.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "posproject.context_processors.product",
+                "csp.context_processors.nonce",
+            ],
+        },
+    },
+]
+
+# --- Database -----------------------------------------------------------------------------------------------
+if TESTING:
+    DATABASE_URL = env("TEST_DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/postgres")
+else:
+    DATABASE_URL = env("DATABASE_URL", default="")
+
+if DATABASE_URL:
+    DATABASES = {"default": env.db_url_config(DATABASE_URL)}
+else:
+    (BASE_DIR / "var").mkdir(exist_ok=True)
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": BASE_DIR / "var" / "tillhouse.sqlite3",
+            "OPTIONS": {
+                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=5000;",
+                "transaction_mode": "IMMEDIATE",
+            },
+        }
+    }
+
+DATABASE_ENGINE = "postgresql" if "postgres" in DATABASES["default"]["ENGINE"] else "sqlite"
+if DATABASE_ENGINE == "postgresql":
+    DATABASES["default"]["ENGINE"] = "django_prometheus.db.backends.postgresql"
+    DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    DATABASES["default"].setdefault("OPTIONS", {})
+    DATABASES["default"]["OPTIONS"].setdefault("connect_timeout", env.int("DB_CONNECT_TIMEOUT", default=3))
+    if TESTING and env("TEST_DB_NAME", default=""):
+        # Lets several test runs share one PostgreSQL server without sharing a test database.
+        DATABASES["default"]["TEST"] = {"NAME": env("TEST_DB_NAME")}
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Cache and Celery ---------------------------------------------------------------------------------------
+if TESTING:
+    REDIS_URL = env("TEST_REDIS_URL", default="redis://127.0.0.1:6379/15")
+else:
+    REDIS_URL = env("REDIS_URL", default="")
+
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "ops.cache.InstrumentedRedisCache",  # Django's RedisCache + hit/miss metrics
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "tillhouse",
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+CELERY_BROKER_URL = REDIS_URL or "memory://"
+CELERY_RESULT_BACKEND = None
+CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
+CELERY_TASK_EAGER_PROPAGATES = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TIMEZONE = "UTC"
+CELERY_ENABLE_UTC = True
+CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=300)
+CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=360)
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600),
+    "socket_connect_timeout": 2,
+    "socket_timeout": 5,
+}
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False  # workers log through LOGGING below (JSON lines with the request id)
+# Filled in by the apps' schedules (see posproject/celery.py); keys are task names.
+CELERY_BEAT_SCHEDULE: dict = {}
+CELERY_BEAT_SCHEDULE["ops.integrity_check"] = {
+    "task": "ops.integrity_check",
+    "schedule": crontab(hour=env.int("INTEGRITY_CHECK_HOUR_UTC", default=3), minute=30),
+}
+CELERY_BEAT_SCHEDULE["inventory.check_low_stock"] = {
+    "task": "inventory.check_low_stock",
+    "schedule": crontab(hour=env.int("LOW_STOCK_CHECK_HOUR_UTC", default=5), minute=0),
+}
+
+# --- Printing (billing/printing.py) ---------------------------------------------------------------------------
+# A dead printer fails in seconds; connection errors are retried with backoff (nothing printed), anything that may
+# have printed is left `uncertain` for staff. The sweeper re-enqueues jobs left queued and flags stuck sends.
+PRINT_CONNECT_TIMEOUT = env.float("PRINT_CONNECT_TIMEOUT", default=3.0)
+PRINT_SEND_TIMEOUT = env.float("PRINT_SEND_TIMEOUT", default=15.0)
+PRINT_WAIT_FOR_PRINTER_CLOSE = env.bool("PRINT_WAIT_FOR_PRINTER_CLOSE", default=True)
+PRINT_MAX_ATTEMPTS = env.int("PRINT_MAX_ATTEMPTS", default=5)
+PRINT_RETRY_BACKOFF = env.int("PRINT_RETRY_BACKOFF", default=2)
+PRINT_RETRY_BACKOFF_MAX = env.int("PRINT_RETRY_BACKOFF_MAX", default=30)
+PRINT_TASK_SOFT_TIME_LIMIT = int(PRINT_CONNECT_TIMEOUT + PRINT_SEND_TIMEOUT) + 15
+PRINT_REQUEUE_AFTER = env.int("PRINT_REQUEUE_AFTER", default=60)  # > PRINT_RETRY_BACKOFF_MAX
+PRINT_SENDING_STALE_AFTER = env.int("PRINT_SENDING_STALE_AFTER", default=PRINT_TASK_SOFT_TIME_LIMIT + 30)
+CELERY_BEAT_SCHEDULE["billing.sweep_print_jobs"] = {
+    "task": "billing.sweep_print_jobs",
+    "schedule": env.int("PRINT_SWEEP_EVERY", default=30),
+}
+
+# --- Auth ---------------------------------------------------------------------------------------------------
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+if TESTING:
+    PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "login"
+
+# --- I18N, money --------------------------------------------------------------------------------------------
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = env("TIME_ZONE", default="UTC")
+USE_I18N = True
+USE_TZ = True
+
+POS_CURRENCY = env("POS_CURRENCY", default="EUR")
+POS_CURRENCY_DECIMALS = env.int("POS_CURRENCY_DECIMALS", default=2)
+POS_STORE_NAME = env("POS_STORE_NAME", default="Tillhouse")
+# Largest discount in percent each role may give without a manager's approval: "Cashier=10,Waiter=5".
+POS_DISCOUNT_LIMITS = {
+    role: Decimal(limit)
+    for role, limit in env.dict("POS_DISCOUNT_LIMITS", default={"Cashier": "10", "Waiter": "5"}).items()
+}
+# Closing a till: a count off by more than this needs a manager's sign-off; the notes and coins counted by the
+# blind count, largest first (strings in the currency's unit).
+CASH_OVER_SHORT_APPROVAL_THRESHOLD = env.str("CASH_OVER_SHORT_APPROVAL_THRESHOLD", default="5.00")
+CASH_DENOMINATIONS = env.list(
+    "CASH_DENOMINATIONS",
+    default=["500", "200", "100", "50", "20", "10", "5", "2", "1", "0.50", "0.20", "0.10", "0.05", "0.02", "0.01"],
+)
+# POS terminal: lock after this many idle seconds; PIN lockout after repeated failures.
+POS_IDLE_LOCK_SECONDS = env.int("POS_IDLE_LOCK_SECONDS", default=120)
+POS_PIN_MAX_ATTEMPTS = env.int("POS_PIN_MAX_ATTEMPTS", default=5)
+POS_PIN_LOCKOUT_MINUTES = env.int("POS_PIN_LOCKOUT_MINUTES", default=15)
+# ... and per client address (all staff together, counted in the cache): wrong PINs within the window lock the terminal.
+POS_PIN_IP_MAX_ATTEMPTS = env.int("POS_PIN_IP_MAX_ATTEMPTS", default=30)
+POS_PIN_IP_WINDOW_MINUTES = env.int("POS_PIN_IP_WINDOW_MINUTES", default=15)
+POS_LONG_OPEN_MINUTES = env.int("POS_LONG_OPEN_MINUTES", default=90)
+
+# --- Static files -------------------------------------------------------------------------------------------
+STATIC_URL = "static/"
+STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / "staticfiles")  # collectstatic writes here
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": (
+            "django.contrib.staticfiles.storage.StaticFilesStorage"
+            if DEBUG or TESTING
+            else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        )
+    },
+}
+
+# --- Request limits -----------------------------------------------------------------------------------------
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=1024 * 1024)
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 2000
+
+# --- Security -----------------------------------------------------------------------------------------------
+# On by default in production; behind a proxy that terminates TLS set SECURE_SSL_REDIRECT=False and
+# SECURE_PROXY_SSL_HEADER_ENABLED=True (see .env.example).
+_production = not DEBUG and not TESTING
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=_production)
+SECURE_REDIRECT_EXEMPT = [r"^health", r"^metrics"]
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000 if _production else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=True)
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=_production)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=_production)
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+if env.bool("SECURE_PROXY_SSL_HEADER_ENABLED", default=False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Inline <script> needs nonce="{{ request.csp_nonce }}"; inline styles are allowed (htmx, Swagger UI use them).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF, UNSAFE_INLINE],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF, "data:"],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
+# Staff are signed out after this many minutes without a request (sliding; 0 = never).
+SESSION_IDLE_TIMEOUT_MINUTES = env.int("SESSION_IDLE_TIMEOUT_MINUTES", default=15)
+# Login lockout (django-axes): per username + client IP; lifted after the cool-off or by a manager.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=15)) or None
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_ENABLE_ACCESS_FAILURE_LOG = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+# Behind nginx the client address comes from the header the proxy overwrites (deploy/nginx.conf: X-Real-IP).
+_client_ip_header = env("PROXY_CLIENT_IP_HEADER", default="")
+AXES_IPWARE_META_PRECEDENCE_ORDER = (
+    ("HTTP_" + _client_ip_header.upper().replace("-", "_"), "REMOTE_ADDR") if _client_ip_header else ("REMOTE_ADDR",)
+)
+# Two-factor (TOTP, django-otp) for the admin: enrol devices under "TOTP devices" first, then switch it on.
+ADMIN_OTP_REQUIRED = env.bool("ADMIN_OTP_REQUIRED", default=False)
+OTP_TOTP_ISSUER = env("POS_STORE_NAME", default="Tillhouse")
+
+# --- REST framework -----------------------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        # API clients' scoped tokens (inventory/api_clients.py); first, so a missing or bad token answers 401.
+        "inventory.api.auth.ApiTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated", "inventory.api.auth.TokenScope"],
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "PAGE_SIZE": 50,
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "posproject.api.exception_handler",
+    "COERCE_DECIMAL_TO_STRING": True,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Tillhouse API",
+    "DESCRIPTION": "Catalogue, stock, orders, checkout, refunds, cash sessions and reports.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],  # the schema and docs for signed-in callers
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    # Several models have a `status` or `kind`: name each choice set after its model.
+    "ENUM_NAME_OVERRIDES": {
+        "OrderStatusEnum": "orders.models.Order.Status",
+        "OrderLineStatusEnum": "orders.models.OrderLine.Status",
+        "KitchenTicketStatusEnum": "orders.models.KitchenTicket.Status",
+        "DiscountKindEnum": "orders.models.Order.DiscountKind",
+        "ReceiptKindEnum": "billing.models.Receipt.Kind",
+        "TenderEnum": "billing.models.Payment.Tender",
+    },
+}
+
+# --- Logging ------------------------------------------------------------------------------------------------
+# JSON lines on stdout (request id, user, method, path, status, latency, client ip; secrets masked: ops.logging);
+# a human-readable format when DEBUG is on. LOG_FORMAT=json|text overrides.
+LOG_LEVEL = env("LOG_LEVEL", default="INFO").upper()
+LOG_FORMAT = env("LOG_FORMAT", default="text" if DEBUG else "json")
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"request_context": {"()": "ops.logging.RequestContextFilter"}},
+    "formatters": {"json": {"()": "ops.logging.JsonFormatter"}, "text": {"()": "ops.logging.TextFormatter"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "stream": "ext://sys.stdout",
+            "formatter": LOG_FORMAT,
+            "filters": ["request_context"],
+        }
+    },
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+        "django.server": {"level": "WARNING"},  # runserver's own access line; ours carries the request id
+    },
+}
+# Proxies whose X-Forwarded-For is believed for the client ip in logs (addresses or CIDRs).
+TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
+
+# --- Health, metrics, error tracking ------------------------------------------------------------------------
+APP_VERSION = env("APP_VERSION", default="0.1.0")
+HEALTH_BUDGET_SECONDS = env.float("HEALTH_BUDGET_SECONDS", default=2.0)  # whole report, at most 2 s
+HEALTH_CHECK_TIMEOUT = env.float("HEALTH_CHECK_TIMEOUT", default=1.0)
+HEALTH_CACHE_SECONDS = env.float("HEALTH_CACHE_SECONDS", default=5)
+HEALTH_READY_CACHE_SECONDS = env.float("HEALTH_READY_CACHE_SECONDS", default=2)
+HEALTH_STALE_SECONDS = env.float("HEALTH_STALE_SECONDS", default=30)  # /health serves this stale while refreshing
+HEALTH_SLOW_MS = env.float("HEALTH_SLOW_MS", default=250)
+HEALTH_CELERY_PING_TIMEOUT = env.float("HEALTH_CELERY_PING_TIMEOUT", default=0.5)
+HEALTH_QUEUE_WARN_DEPTH = env.int("HEALTH_QUEUE_WARN_DEPTH", default=100)
+HEALTH_DISK_WARN_PERCENT = env.float("HEALTH_DISK_WARN_PERCENT", default=15)
+HEALTH_DISK_FAIL_PERCENT = env.float("HEALTH_DISK_FAIL_PERCENT", default=5)
+HEALTH_DB_CONNECTIONS_WARN_RATIO = env.float("HEALTH_DB_CONNECTIONS_WARN_RATIO", default=0.8)
+INTEGRITY_MAX_AGE_HOURS = env.int("INTEGRITY_MAX_AGE_HOURS", default=26)
+# /metrics answers these addresses (REMOTE_ADDR, CIDRs allowed), or anyone sending "Authorization: Bearer <token>".
+METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=["127.0.0.1", "::1"])
+METRICS_BEARER_TOKEN = env("METRICS_BEARER_TOKEN", default="")
+# Several gunicorn workers: every process writes its metrics here (deploy/gunicorn.conf.py wipes it at start).
+PROMETHEUS_MULTIPROC_DIR = env("PROMETHEUS_MULTIPROC_DIR", default="")
+if PROMETHEUS_MULTIPROC_DIR:
+    Path(PROMETHEUS_MULTIPROC_DIR).mkdir(parents=True, exist_ok=True)
+
+SENTRY_DSN = env("SENTRY_DSN", default="")
+SENTRY_ENVIRONMENT = env("SENTRY_ENVIRONMENT", default="development" if DEBUG else "production")
+if SENTRY_DSN and not TESTING:
+    from ops.sentry import init_sentry
+
+    init_sentry(
+        dsn=SENTRY_DSN,
+        environment=SENTRY_ENVIRONMENT,
+        release=env("SENTRY_RELEASE", default="") or f"tillhouse@{APP_VERSION}",
+        traces_sample_rate=env.float("SENTRY_TRACES_SAMPLE_RATE", default=0.0),
+    )
+
+# --- Alerts and backups -------------------------------------------------------------------------------------
+# Alerts go to a webhook when NOTIFY_WEBHOOK_URL is set (Slack, Discord, Telegram, Uptime Kuma push or plain JSON:
+# ops/notify.py), otherwise to the log.
+NOTIFY_WEBHOOK_URL = env("NOTIFY_WEBHOOK_URL", default="")
+NOTIFY_WEBHOOK_KIND = env("NOTIFY_WEBHOOK_KIND", default="")  # slack|discord|telegram|kuma|json; empty: from the URL
+NOTIFY_TELEGRAM_CHAT_ID = env("NOTIFY_TELEGRAM_CHAT_ID", default="")
+NOTIFIER = env(
+    "NOTIFIER", default="ops.notify.webhook_notifier" if NOTIFY_WEBHOOK_URL else "posproject.notify.log_notifier"
+)
+BACKUP_RPO_HOURS = env.int("BACKUP_RPO_HOURS", default=24)
+BACKUP_MAX_AGE_HOURS = env.int("BACKUP_MAX_AGE_HOURS", default=26)
+# Archives go to the "backups" storage (a local directory by default); "backups_offsite" (an S3-compatible bucket)
+# gets a copy when BACKUP_S3_BUCKET is set. Times are local (TIME_ZONE); beat ticks in UTC and decides locally.
+BACKUP_DIR = env.path("BACKUP_DIR", default=BASE_DIR / "var" / "backups")
+STORAGES["backups"] = {
+    "BACKEND": "django.core.files.storage.FileSystemStorage",
+    "OPTIONS": {"location": str(BACKUP_DIR), "file_permissions_mode": 0o600, "directory_permissions_mode": 0o700},
+}
+if env("BACKUP_S3_BUCKET", default=""):
+    STORAGES["backups_offsite"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": env("BACKUP_S3_BUCKET"),
+            "location": env("BACKUP_S3_PREFIX", default="tillhouse"),
+            "endpoint_url": env("BACKUP_S3_ENDPOINT_URL", default="") or None,
+            "region_name": env("BACKUP_S3_REGION", default="") or None,
+            "access_key": env("BACKUP_S3_ACCESS_KEY_ID", default="") or None,
+            "secret_key": env("BACKUP_S3_SECRET_ACCESS_KEY", default="") or None,
+            "file_overwrite": False,
+        },
+    }
+BACKUP_NIGHTLY_AT = env("BACKUP_NIGHTLY_AT", default="02:00")
+BACKUP_DRILL_AT = env("BACKUP_DRILL_AT", default="04:00")
+BACKUP_KEEP = {
+    "daily": env.int("BACKUP_KEEP_DAILY", default=7),
+    "weekly": env.int("BACKUP_KEEP_WEEKLY", default=4),
+    "monthly": env.int("BACKUP_KEEP_MONTHLY", default=3),
+    "pre-deploy": env.int("BACKUP_KEEP_PRE_DEPLOY", default=5),
+}
+BACKUP_GPG_PUBLIC_KEY = env("BACKUP_GPG_PUBLIC_KEY", default="")  # armored public key file: encrypt archives to it
+BACKUP_GPG_PRIVATE_KEY = env("BACKUP_GPG_PRIVATE_KEY", default="")  # only where restores/drills of encrypted run
+BACKUP_PG_BIN_DIR = env("BACKUP_PG_BIN_DIR", default="")  # where pg_dump/pg_restore live; empty: PATH
+BACKUP_MAX_BYTES = env.int("BACKUP_MAX_BYTES", default=0)  # refuse archives larger than this; 0: no cap
+BACKUP_SCRATCH_DB_PREFIX = env("BACKUP_SCRATCH_DB_PREFIX", default="")  # drill databases; empty: "<db>_drill_"
+for _name in ("nightly", "drill"):
+    CELERY_BEAT_SCHEDULE[f"ops.backups.{_name}"] = {"task": f"ops.backups.{_name}", "schedule": crontab(minute="*/15")}
+for _name, _minute in (("promote", 35), ("retention", 40)):
+    CELERY_BEAT_SCHEDULE[f"ops.backups.{_name}"] = {"task": f"ops.backups.{_name}", "schedule": crontab(minute=_minute)}

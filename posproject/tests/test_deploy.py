@@ -1,0 +1,276 @@
+"""The production files: docker-compose.prod.yml through Debian's docker-compose, nginx.conf through `nginx -t`,
+and the Dockerfile's basics. `make test` installs docker-compose and nginx (target deploy-tools)."""
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+GUNICORN_GRACEFUL_DEFAULT = re.compile(r"_env_int\(\"GUNICORN_GRACEFUL_TIMEOUT\", (\d+)\)")
+
+
+def _binary(name: str) -> str:
+    found = shutil.which(name) or next(
+        (p for p in (f"/usr/sbin/{name}", f"/usr/bin/{name}") if os.path.exists(p)), None
+    )
+    if not found:
+        pytest.skip(f"{name} is not installed (make test installs it with apt-get: target deploy-tools)")
+    return found
+
+
+def _env_file(tmp_path: Path) -> Path:
+    """The operator's .env: .env.example with the blanks filled in."""
+    text = (ROOT / ".env.example").read_text()
+    text = re.sub(r"(?m)^SECRET_KEY=$", "SECRET_KEY=" + "k" * 60, text)
+    text = re.sub(r"(?m)^POSTGRES_PASSWORD=.*$", "POSTGRES_PASSWORD=a-long-random-password", text)
+    path = tmp_path / ".env"
+    path.write_text(text)
+    return path
+
+
+@pytest.fixture(scope="module")
+def compose_config(tmp_path_factory):
+    compose = _binary("docker-compose")
+    env_file = _env_file(tmp_path_factory.mktemp("compose"))
+    env = {**os.environ, "TILLHOUSE_ENV_FILE": str(env_file)}
+    out = subprocess.run(
+        [compose, "--env-file", str(env_file), "-f", "docker-compose.prod.yml", "config"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode == 0, out.stderr
+    assert "WARNING" not in out.stderr and "not set" not in out.stderr, out.stderr
+    quiet = subprocess.run(
+        [compose, "--env-file", str(env_file), "-f", "docker-compose.prod.yml", "config", "-q"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert quiet.returncode == 0, quiet.stderr
+    return yaml.safe_load(out.stdout)
+
+
+def _seconds(value: str) -> int:
+    units = {"s": 1, "m": 60, "h": 3600}
+    return sum(int(n) * units[u] for n, u in re.findall(r"(\d+)([smh])", value))
+
+
+def test_the_compose_file_has_every_service_the_runbook_names(compose_config):
+    assert set(compose_config["services"]) == {"db", "redis", "migrate", "web", "worker", "beat", "nginx"}
+    assert {"pg-data", "redis-data", "backups"} <= set(compose_config["volumes"])
+
+
+def test_web_starts_after_migrations_and_healthy_database_and_redis(compose_config):
+    depends = compose_config["services"]["web"]["depends_on"]
+    assert depends["migrate"]["condition"] == "service_completed_successfully"
+    assert depends["db"]["condition"] == "service_healthy"
+    assert depends["redis"]["condition"] == "service_healthy"
+    assert compose_config["services"]["migrate"]["command"] == ["python", "manage.py", "migrate", "--noinput"]
+    assert compose_config["services"]["nginx"]["depends_on"]["web"]["condition"] == "service_healthy"
+
+
+def test_web_runs_gunicorn_with_the_deploy_config_and_outlives_its_graceful_timeout(compose_config):
+    web = compose_config["services"]["web"]
+    assert web["command"][:3] == ["gunicorn", "--config", "deploy/gunicorn.conf.py"]
+    graceful = int(web["environment"].get("GUNICORN_GRACEFUL_TIMEOUT") or 0) or int(
+        GUNICORN_GRACEFUL_DEFAULT.search((ROOT / "deploy/gunicorn.conf.py").read_text()).group(1)
+    )
+    assert _seconds(web["stop_grace_period"]) > graceful
+    assert "/health/live" in " ".join(web["healthcheck"]["test"])
+
+
+def test_postgresql_16_has_a_named_volume_and_a_pg_isready_healthcheck(compose_config):
+    db = compose_config["services"]["db"]
+    assert db["image"].startswith("postgres:16")
+    assert any(v.startswith("pg-data:/var/lib/postgresql/data") for v in db["volumes"])
+    assert "pg_isready" in " ".join(db["healthcheck"]["test"])
+
+
+def test_redis_7_keeps_an_append_only_file(compose_config):
+    redis = compose_config["services"]["redis"]
+    assert redis["image"].startswith("redis:7")
+    assert redis["command"][redis["command"].index("--appendonly") + 1] == "yes"
+
+
+def test_every_long_running_service_restarts_and_rotates_its_logs(compose_config):
+    for name, service in compose_config["services"].items():
+        assert service["logging"]["options"]["max-size"], name
+        assert service["logging"]["options"]["max-file"], name
+        if name != "migrate":
+            assert service["restart"] == "unless-stopped", name
+
+
+def test_the_app_services_share_the_backups_volume_and_take_secrets_from_the_env_file(compose_config):
+    for name in ("web", "worker", "beat", "migrate"):
+        service = compose_config["services"][name]
+        assert any(v.startswith("backups:/backups") for v in service["volumes"]), name
+        assert service["environment"]["SECRET_KEY"] == "k" * 60, "SECRET_KEY comes from the env file"
+    text = (ROOT / "docker-compose.prod.yml").read_text()
+    assert not re.search(r"(?m)^\s*(SECRET_KEY|POSTGRES_PASSWORD):\s*[^$\s]", text), "a secret is written in the file"
+
+
+def test_there_is_exactly_one_beat(compose_config):
+    beat = compose_config["services"]["beat"]
+    assert beat["command"][:4] == ["celery", "--app", "posproject", "beat"]
+    assert beat.get("scale", 1) == 1
+    assert "deploy" not in beat or beat["deploy"].get("replicas", 1) == 1
+
+
+# --- nginx -----------------------------------------------------------------------------------------------------
+
+
+def _nginx_config_on_loopback(tmp_path: Path) -> Path:
+    """deploy/nginx.conf with the upstream on loopback, a throwaway certificate and a cache under tmp_path."""
+    openssl = _binary("openssl")
+    subprocess.run(
+        [openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
+         "-keyout", str(tmp_path / "privkey.pem"), "-out", str(tmp_path / "fullchain.pem")],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    text = (ROOT / "deploy/nginx.conf").read_text()
+    assert "server web:8000;" in text
+    text = text.replace("server web:8000;", "server 127.0.0.1:8280;")
+    text = text.replace("/etc/nginx/certs/", f"{tmp_path}/")
+    text = text.replace("/var/cache/nginx/tillhouse_static", f"{tmp_path}/cache")
+    config = tmp_path / "nginx.conf"
+    config.write_text(text)
+    return config
+
+
+def test_nginx_accepts_the_config(tmp_path):
+    nginx = _binary("nginx")
+    config = _nginx_config_on_loopback(tmp_path)
+
+    out = subprocess.run(
+        [nginx, "-t", "-c", str(config), "-p", f"{tmp_path}/", "-e", "stderr"], capture_output=True, text=True
+    )
+
+    assert out.returncode == 0, out.stderr
+    assert "test is successful" in out.stderr
+
+
+def test_nginx_limits_sign_in_and_api_rates_and_request_size_and_sets_security_headers():
+    text = (ROOT / "deploy/nginx.conf").read_text()
+    assert re.search(r"location = /accounts/login/ \{\s*limit_req zone=tillhouse_login", text)
+    assert re.search(r"location = /admin/login/ \{\s*limit_req zone=tillhouse_login", text)
+    assert re.search(r"location /api/ \{\s*limit_req zone=tillhouse_api", text)
+    assert "client_max_body_size 2m;" in text
+    for header in ("Strict-Transport-Security", "X-Content-Type-Options", "X-Frame-Options", "Referrer-Policy"):
+        assert f'add_header {header} "' in text
+    assert "gzip on;" in text
+    assert "proxy_set_header X-Real-IP $remote_addr;" in text  # what PROXY_CLIENT_IP_HEADER=X-Real-IP reads
+
+
+# --- Dockerfile ------------------------------------------------------------------------------------------------
+
+
+def _dockerfile() -> list[str]:
+    """Instructions with continuation lines joined and comments dropped."""
+    text = re.sub(r"\\\n", " ", (ROOT / "Dockerfile").read_text())
+    return [line.strip() for line in text.splitlines() if line.strip() and not line.strip().startswith("#")]
+
+
+def test_the_dockerfile_is_multi_stage_on_a_pinned_slim_python():
+    froms = [line.split() for line in _dockerfile() if line.startswith("FROM ")]
+    assert len(froms) >= 2
+    assert all(len(f) == 4 and f[2] == "AS" for f in froms), "every stage is named"
+    for f in froms:
+        assert "slim" in f[1] and not f[1].endswith(":latest")
+
+
+def test_the_image_runs_as_an_unprivileged_user():
+    lines = _dockerfile()
+    users = [line.split()[1] for line in lines if line.startswith("USER ")]
+    assert users and users[-1] not in {"root", "0", "0:0"}
+    last_stage = max(i for i, line in enumerate(lines) if line.startswith("FROM "))
+    assert any(line.startswith("USER ") for line in lines[last_stage:])
+
+
+def test_static_files_are_collected_at_build_and_the_healthcheck_asks_for_liveness():
+    lines = _dockerfile()
+    assert any(line.startswith("RUN ") and "collectstatic --noinput" in line for line in lines)
+    healthcheck = next(line for line in lines if line.startswith("HEALTHCHECK "))
+    assert "/health/live" in healthcheck
+    cmd = next(line for line in reversed(lines) if line.startswith("CMD "))
+    assert "gunicorn" in cmd and "deploy/gunicorn.conf.py" in cmd
+
+
+def test_no_secret_is_baked_into_the_image():
+    lines = _dockerfile()
+    for line in lines:
+        if line.startswith(("ENV ", "ARG ")):
+            assert not re.search(r"(SECRET|PASSWORD|TOKEN|DSN)", line), line
+        if line.startswith(("COPY ", "ADD ")):
+            assert ".env" not in line, line
+    ignored = (ROOT / ".dockerignore").read_text().splitlines()
+    assert {".env", ".git", ".venv", "var", "deploy/certs"} <= set(ignored)
+
+
+def test_apt_installs_skip_recommends_and_clean_their_lists():
+    for line in _dockerfile():
+        if "apt-get install" in line:
+            assert "--no-install-recommends" in line
+            assert "rm -rf /var/lib/apt/lists/*" in line
+
+
+# --- make deploy / rollback ------------------------------------------------------------------------------------
+
+
+def test_the_deploy_script_is_valid_bash_and_backs_up_before_it_migrates():
+    script = (ROOT / "deploy/deploy.sh").read_text()
+    out = subprocess.run(["bash", "-n", str(ROOT / "deploy/deploy.sh")], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    deploy = script[script.index("\ndeploy() {") : script.index("\nrollback() {")]
+    order = [deploy.index(step) for step in ("backup --kind pre-deploy", "compose build", "run --rm migrate")]
+    assert order == sorted(order)
+    assert deploy.index("run --rm migrate") < deploy.index("rolling_restart_web")
+
+
+def test_the_pre_deploy_backup_kind_is_one_the_backup_command_accepts():
+    from ops.models import BackupRecord
+
+    assert "pre-deploy" in BackupRecord.Kind.values
+
+
+def test_usage_is_printed_for_an_unknown_deploy_action():
+    out = subprocess.run([str(ROOT / "deploy/deploy.sh"), "sideways"], capture_output=True, text=True)
+    assert out.returncode == 2
+    assert "usage:" in out.stderr
+
+
+@pytest.mark.slow
+def test_collectstatic_at_build_succeeds_with_the_production_manifest_storage(tmp_path):
+    """The Dockerfile's collectstatic step: hashed, compressed files and a manifest every template can resolve."""
+    env = {k: v for k, v in os.environ.items() if k not in {"PYTEST_VERSION", "DATABASE_URL", "REDIS_URL"}}
+    env.update(
+        {
+            "DEBUG": "False",
+            "SECRET_KEY": "collectstatic-at-build-time-only",
+            "ALLOWED_HOSTS": "localhost",
+            "STATIC_ROOT": str(tmp_path),
+        }
+    )
+    out = subprocess.run(
+        [sys.executable, "manage.py", "collectstatic", "--noinput", "--verbosity", "0"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+
+    assert out.returncode == 0, out.stderr[-3000:]
+    manifest = json.loads((tmp_path / "staticfiles.json").read_text())["paths"]
+    assert "css/tillhouse.css" in manifest
+    assert (tmp_path / manifest["css/tillhouse.css"]).exists()
+    assert (tmp_path / (manifest["css/tillhouse.css"] + ".gz")).exists()

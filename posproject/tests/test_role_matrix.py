@@ -1,0 +1,288 @@
+"""Who may reach what: every URL name × {anonymous, cashier, waiter, kitchen, manager, read token, sell token}.
+
+POLICY says, per URL name, who gets past authorization for GET and for POST: any answer other than 401, 403, 405
+(the method is not served) or a redirect to a sign-in page. A 400 or 404 on the made-up ids and empty bodies used
+here is the view working after its check. A URL name missing from POLICY, or a POLICY entry for a URL that no longer
+exists, fails the test: a new screen or endpoint has to say who may use it. Admin URLs are one entry (managers only);
+an admin action is a POST to its model's changelist, so the admin URLs cover every admin action.
+"""
+
+import uuid
+
+import pytest
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from rest_framework.test import APIClient
+
+from inventory.api_clients import create_api_client
+
+PRINCIPALS = ("anonymous", "cashier", "waiter", "kitchen", "manager", "read_token", "sell_token")
+
+NOBODY: frozenset = frozenset()
+EVERYONE = frozenset(PRINCIPALS)
+STAFF = frozenset({"cashier", "waiter", "kitchen", "manager"})
+MANAGER = frozenset({"manager"})
+TILL = frozenset({"cashier", "manager"})  # cash, payments, receipts, refunds, print problems
+FLOOR = frozenset({"cashier", "waiter", "manager"})  # taking orders
+KITCHEN_READ = FLOOR | {"kitchen"}  # the kitchen sees orders and tickets
+READ = frozenset({"read_token"})  # a read token reads what a manager reads, at its locations
+SELL = frozenset({"sell_token"})  # a sell token reads and sells as a cashier, at its locations
+TOKENS = READ | SELL
+
+# name: (who gets past for GET, who gets past for POST). A 405 counts as not let through.
+POLICY: dict[str, tuple[frozenset, frozenset]] = {
+    # Public: health for load balancers, metrics (by address or bearer token: ops tests), the receipt a guest opens
+    # from its QR code (the order's uuid is the secret), the sign-in page.
+    "login": (EVERYONE, EVERYONE),
+    "logout": (NOBODY, NOBODY),  # POST only; it always ends on the sign-in page
+    "ops:health-live": (EVERYONE, NOBODY),
+    "ops:health-ready": (EVERYONE, NOBODY),
+    "ops:health-startup": (EVERYONE, NOBODY),
+    "ops:health": (EVERYONE, NOBODY),
+    "api-health": (EVERYONE, NOBODY),
+    "ops:metrics": (EVERYONE, NOBODY),
+    "receipt-page": (EVERYONE, NOBODY),
+    # Signed in
+    "home": (STAFF, STAFF),
+    "schema": (STAFF | TOKENS, NOBODY),
+    "api-docs": (STAFF | TOKENS, NOBODY),
+    "ops:integrity": (MANAGER, MANAGER),
+    "ops:backups": (MANAGER, NOBODY),
+    "ops:backup-now": (NOBODY, MANAGER),
+    # Inventory API: managers (and read tokens) read and write; writes by manage tokens only
+    **{
+        f"{name}-{kind}": (MANAGER | READ, NOBODY)
+        for name in ("stockmove", "supplier", "purchaseorder", "stockcount")
+        for kind in ("list", "detail")
+    },
+    "supplier-list": (MANAGER | READ, MANAGER),
+    "purchaseorder-list": (MANAGER | READ, MANAGER),
+    "stockcount-list": (MANAGER | READ, MANAGER),
+    **{
+        name: (NOBODY, MANAGER)
+        for name in (
+            "purchaseorder-cancel",
+            "purchaseorder-receive",
+            "stockcount-cancel",
+            "stockcount-counted",
+            "stockcount-post-count",
+            "stock-adjustment",
+            "stock-waste",
+            "stock-transfer",
+        )
+    },
+    "stock-valuation": (MANAGER | READ, NOBODY),
+    "location-list": (FLOOR | TOKENS, NOBODY),
+    "location-detail": (FLOOR | TOKENS, NOBODY),
+    "category-list": (FLOOR | TOKENS, NOBODY),
+    "category-detail": (FLOOR | TOKENS, NOBODY),
+    "taxrate-list": (FLOOR | TOKENS, NOBODY),
+    "taxrate-detail": (FLOOR | TOKENS, NOBODY),
+    "product-list": (STAFF | TOKENS, MANAGER),
+    "product-detail": (STAFF | TOKENS, NOBODY),
+    "product-barcode": (STAFF | TOKENS, NOBODY),
+    "stocklevel-list": (TILL | TOKENS, NOBODY),
+    "stocklevel-detail": (TILL | TOKENS, NOBODY),
+    # Sales API
+    "api-order-list": (KITCHEN_READ | TOKENS, FLOOR | SELL),
+    "api-order-detail": (KITCHEN_READ | TOKENS, NOBODY),
+    **{
+        f"api-order-{action}": (NOBODY, FLOOR | SELL)
+        for action in ("discount", "hold", "lines", "merge", "move", "resume", "send", "split", "void", "void-line")
+    },
+    "api-table-list": (FLOOR | TOKENS, NOBODY),
+    "api-table-detail": (FLOOR | TOKENS, NOBODY),
+    "api-checkout": (NOBODY, TILL | SELL),
+    "api-refund-list": (TILL | TOKENS, TILL | SELL),
+    "api-refund-detail": (TILL | TOKENS, NOBODY),
+    "api-receipt-list": (TILL | TOKENS, NOBODY),
+    "api-receipt-detail": (TILL | TOKENS, NOBODY),
+    "api-register-list": (TILL | TOKENS, NOBODY),
+    "api-register-detail": (TILL | TOKENS, NOBODY),
+    "api-cash-session-list": (TILL | TOKENS, TILL | SELL),
+    "api-cash-session-detail": (TILL | TOKENS, NOBODY),
+    "api-cash-session-x-report": (TILL | TOKENS, NOBODY),
+    **{
+        f"api-cash-session-{action}": (NOBODY, TILL | SELL)
+        for action in ("close", "no-sale", "pay-in", "pay-out", "print-x-report")
+    },
+    "api-z-report-list": (MANAGER | READ, NOBODY),
+    "api-z-report-detail": (MANAGER | READ, NOBODY),
+    "api-z-report-reprint": (NOBODY, MANAGER),
+    "api-sales-summary": (MANAGER | READ, NOBODY),
+    "api-sales-report": (MANAGER | READ, NOBODY),
+    # POS screens: staff only (screens do not take tokens)
+    "orders:switch": (STAFF, STAFF),
+    "orders:lock": (NOBODY, STAFF),
+    "orders:set_pin": (STAFF, STAFF),
+    "orders:choose_location": (NOBODY, STAFF),
+    "orders:floor": (KITCHEN_READ, KITCHEN_READ),
+    "orders:products": (KITCHEN_READ, KITCHEN_READ),
+    "orders:order": (KITCHEN_READ, KITCHEN_READ),
+    "orders:open_order": (NOBODY, FLOOR),
+    "orders:add_line": (NOBODY, FLOOR),
+    "orders:change_line": (FLOOR, FLOOR),
+    "orders:void_line": (NOBODY, FLOOR),
+    "orders:discount": (FLOOR, FLOOR),
+    "orders:send": (NOBODY, FLOOR),
+    "orders:hold": (NOBODY, FLOOR),
+    "orders:resume": (NOBODY, FLOOR),
+    "orders:move": (FLOOR, FLOOR),
+    "orders:void_order": (FLOOR, FLOOR),
+    "orders:split": (FLOOR, FLOOR),
+    "orders:kitchen": (KITCHEN_READ, KITCHEN_READ),
+    "orders:kitchen_board": (KITCHEN_READ, KITCHEN_READ),
+    "orders:kitchen_bump": (NOBODY, {"kitchen", "manager"}),
+    "orders:kitchen_recall": (NOBODY, {"kitchen", "manager"}),
+    "billing:shift": (TILL, TILL),
+    "billing:shift_open": (NOBODY, TILL),
+    "billing:shift_x": (TILL, TILL),
+    "billing:shift_move": (NOBODY, TILL),
+    "billing:shift_close": (TILL, TILL),
+    "billing:z_report": (TILL, TILL),
+    "billing:z_reprint": (NOBODY, TILL),
+    "billing:pay": (TILL, TILL),
+    "billing:receipt": (TILL, TILL),
+    "billing:receipt_reprint": (NOBODY, TILL),
+    "billing:refund_find": (TILL, TILL),
+    "billing:refund": (TILL, TILL),
+    "billing:print_problems": (FLOOR, FLOOR),
+    "billing:print_retry": (NOBODY, TILL),
+    "billing:print_reprint": (NOBODY, TILL),
+    "billing:print_dismiss": (NOBODY, TILL),
+    # Report screens: managers; a cashier sees the (blind) X report of a till
+    "reports:sales": (MANAGER, MANAGER),
+    "reports:sales-csv": (MANAGER, MANAGER),
+    "reports:sessions": (MANAGER, MANAGER),
+    "reports:x-report": (TILL, TILL),
+    "reports:x-report-print": (NOBODY, TILL),
+    "reports:z-report": (MANAGER, MANAGER),
+    "reports:z-report-reprint": (NOBODY, MANAGER),
+}
+
+ARGUMENTS = {  # made-up ids: authorization comes before the lookup
+    "pk": "999999",
+    "uuid": str(uuid.UUID(int=1)),
+    "order_uuid": uuid.UUID(int=1),
+    "line_id": 999999,
+    "ticket_id": 999999,
+    "receipt_id": 999999,
+    "barcode": "0000000000000",
+    "report": "daily",
+    "app_label": "inventory",
+    "object_id": "999999",
+    "content_type_id": 999999,
+}
+
+
+HEALTH_PATHS = ("/health", "/api/v1/health")
+
+
+# Admin pages whose model permissions the Manager role does not hold (inventory/roles.py): superusers only.
+SUPERUSER_ONLY = {"admin:axes_accesslog_changelist", "admin:otp_totp_totpdevice_changelist"}
+
+
+def _walk(patterns, namespace=None):
+    for pattern in patterns:
+        if isinstance(pattern, URLResolver):
+            inner = ":".join(part for part in (namespace, pattern.namespace) if part) or None
+            yield from _walk(pattern.url_patterns, inner)
+        elif isinstance(pattern, URLPattern) and pattern.name:
+            yield f"{namespace}:{pattern.name}" if namespace else pattern.name, pattern
+
+
+def url_names() -> dict[str, str]:
+    """Every named URL and a path to it, with made-up arguments."""
+    urls = {}
+    for name, pattern in _walk(get_resolver().url_patterns):
+        wanted = set(pattern.pattern.regex.groupindex)
+        urls[name] = reverse(name, kwargs={key: ARGUMENTS.get(key, "999999") for key in wanted})
+    return urls
+
+
+class Principal:
+    def __init__(self, name, client):
+        self.name, self.client, self.user = name, client, None
+
+    def request(self, method: str, path: str):
+        if self.user is not None:
+            self.client.force_login(self.user)  # again each time: /accounts/logout/ signs out
+        return getattr(self.client, method)(path)
+
+
+@pytest.fixture
+def principals(location, cashier, waiter, kitchen_user, manager):
+    found = {}
+    for name, user in (("cashier", cashier), ("waiter", waiter), ("kitchen", kitchen_user), ("manager", manager)):
+        found[name] = Principal(name, APIClient(raise_request_exception=False))
+        found[name].user = user
+    found["anonymous"] = Principal("anonymous", APIClient(raise_request_exception=False))
+    for scope in ("read", "sell"):
+        client = APIClient(raise_request_exception=False)
+        client.credentials(
+            HTTP_AUTHORIZATION=f"Bearer {create_api_client(name=scope, scope=scope, locations=[location])[1]}"
+        )
+        found[f"{scope}_token"] = Principal(f"{scope}_token", client)
+    return found
+
+
+def got_past(response) -> bool:
+    if response.status_code in (401, 403, 405):
+        return False
+    if response.status_code in (301, 302):
+        target = response.headers.get("Location", "")
+        return not ("/accounts/login/" in target or "/admin/login/" in target)
+    return True
+
+
+def observe(principals, path: str, method: str, who, *, strict: bool = True) -> set[str]:
+    passed = set()
+    for name in who:
+        response = principals[name].request(method, path)
+        if strict and not path.startswith(HEALTH_PATHS):  # a health report answers 503 when a dependency is down
+            assert response.status_code < 500, f"{name} {method.upper()} {path}: {response.status_code}"
+        if got_past(response):
+            passed.add(name)
+    return passed
+
+
+def test_every_url_name_has_a_policy():
+    names = set(url_names())
+    public_names = {name for name in names if not name.startswith("admin:")}
+    assert sorted(public_names - set(POLICY)) == [], "add these URLs to POLICY"
+    assert sorted(set(POLICY) - public_names) == [], "these POLICY entries name no URL"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("method", ["get", "post"])
+def test_each_url_lets_through_exactly_who_its_policy_says(principals, method):
+    wrong = []
+    for name, path in sorted(url_names().items()):
+        if name.startswith("admin:"):
+            continue
+        expected = POLICY[name][0 if method == "get" else 1]
+        got = observe(principals, path, method, PRINCIPALS)
+        if got != expected:
+            wrong.append(f"{method.upper()} {name}: let through {sorted(got)}, policy {sorted(expected)}")
+    assert wrong == [], "\n".join(wrong)
+
+
+@pytest.mark.django_db
+def test_only_managers_get_into_any_admin_page(principals):
+    """Nobody else gets past the admin's gate on any admin URL (actions are POSTs to changelists); inside, the
+    admin's own model permissions apply (a ledger has no add or delete page), so managers are checked on the
+    changelists."""
+    wrong = []
+    others = set(PRINCIPALS) - {"manager"}
+    for name, path in sorted(url_names().items()):
+        if not name.startswith("admin:") or name in ("admin:login", "admin:logout", "admin:jsi18n"):
+            continue
+        for method in ("get", "post"):
+            if got := observe(principals, path, method, others, strict=False):
+                wrong.append(f"{method.upper()} {name}: let through {sorted(got)}")
+        if (
+            name.endswith("_changelist")
+            and name not in SUPERUSER_ONLY
+            and not observe(principals, path, "get", {"manager"})
+        ):
+            wrong.append(f"GET {name}: a manager was turned away")
+    assert wrong == [], "\n".join(wrong)

@@ -1,0 +1,206 @@
+"""Login lockout (per username + client IP), the manager's unlock, the managers-only admin and the idle sign-out."""
+
+import time
+
+import pytest
+from axes.models import AccessAttempt
+from django.core.management import call_command
+from django.test import override_settings
+from django_otp.oath import totp
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from inventory.models import AuditEvent
+from posproject.middleware import LAST_ACTIVITY_KEY
+
+pytestmark = pytest.mark.django_db
+
+LOGIN = "/accounts/login/"
+PASSWORD = "secret-pass-123"  # inventory.tests.factories.UserFactory
+
+
+def _fail_logins(client, username, times, **extra):
+    for _ in range(times):
+        client.post(LOGIN, {"username": username, "password": "wrong"}, **extra)
+
+
+def _login(client, username, password=PASSWORD, **extra):
+    return client.post(LOGIN, {"username": username, "password": password}, **extra)
+
+
+@override_settings(AXES_FAILURE_LIMIT=3)
+def test_repeated_wrong_passwords_lock_that_username_even_with_the_right_password(client, cashier):
+    _fail_logins(client, "cashier", 3)
+
+    response = _login(client, "cashier")
+
+    assert response.status_code == 429
+    assert b"Sign-in locked" in response.content
+    assert "_auth_user_id" not in client.session
+
+
+@override_settings(AXES_FAILURE_LIMIT=3)
+def test_a_lockout_is_per_address_so_the_same_username_signs_in_from_another_till(client, cashier):
+    _fail_logins(client, "cashier", 3, REMOTE_ADDR="10.0.0.7")
+
+    response = _login(client, "cashier", REMOTE_ADDR="10.0.0.8")
+
+    assert response.status_code == 302
+    assert client.session["_auth_user_id"] == str(cashier.pk)
+
+
+@override_settings(AXES_FAILURE_LIMIT=3)
+def test_a_lockout_is_per_username_so_others_sign_in_from_the_same_address(client, cashier, waiter):
+    _fail_logins(client, "cashier", 3)
+
+    assert _login(client, "waiter").status_code == 302
+
+
+@override_settings(AXES_FAILURE_LIMIT=3, AXES_IPWARE_META_PRECEDENCE_ORDER=("HTTP_X_REAL_IP", "REMOTE_ADDR"))
+def test_behind_the_proxy_the_client_address_is_the_one_nginx_forwards(client, cashier):
+    proxy = {"REMOTE_ADDR": "172.18.0.5"}
+    _fail_logins(client, "cashier", 3, HTTP_X_REAL_IP="203.0.113.10", **proxy)
+
+    assert _login(client, "cashier", HTTP_X_REAL_IP="203.0.113.10", **proxy).status_code == 429
+    assert _login(client, "cashier", HTTP_X_REAL_IP="203.0.113.11", **proxy).status_code == 302
+    assert AccessAttempt.objects.get().ip_address == "203.0.113.10"
+
+
+@override_settings(AXES_FAILURE_LIMIT=3)
+def test_a_lockout_leaves_an_audit_event(client, cashier):
+    _fail_logins(client, "cashier", 3)
+
+    event = AuditEvent.objects.get(action="login_locked_out")
+    assert event.object_id == "cashier"
+    assert event.data["ip_address"] == "127.0.0.1"
+
+
+@override_settings(AXES_FAILURE_LIMIT=3)
+def test_a_manager_unlocks_a_login_in_the_admin_and_it_is_audited(client, cashier, manager):
+    _fail_logins(client, "cashier", 3)
+    attempt = AccessAttempt.objects.get(username="cashier")
+    admin_client = client.__class__()
+    admin_client.force_login(manager)
+
+    response = admin_client.post(
+        "/admin/axes/accessattempt/", {"action": "unlock", "_selected_action": [attempt.pk]}, follow=True
+    )
+
+    assert b"Unlocked 1 login(s)." in response.content
+    assert _login(client, "cashier").status_code == 302
+    event = AuditEvent.objects.get(action="login_unlocked")
+    assert (event.actor, event.object_id) == (manager, "cashier")
+
+
+@override_settings(AXES_FAILURE_LIMIT=3)
+def test_axes_reset_username_command_unlocks_a_login_and_it_is_audited(client, cashier):
+    _fail_logins(client, "cashier", 3)
+
+    call_command("axes_reset_username", "cashier")
+
+    assert _login(client, "cashier").status_code == 302
+    assert AuditEvent.objects.filter(action="login_unlocked", object_id="cashier", actor=None).count() == 1
+
+
+@override_settings(AXES_FAILURE_LIMIT=3)
+def test_the_admin_login_is_locked_out_too(client, manager):
+    for _ in range(3):
+        client.post("/admin/login/", {"username": "manager", "password": "wrong"})
+
+    response = client.post("/admin/login/", {"username": "manager", "password": "secret-pass-123"})
+
+    assert response.status_code == 429
+
+
+# --- the admin is for managers ---------------------------------------------------------------------------------
+
+
+def test_a_cashier_marked_staff_still_cannot_open_the_admin(client, cashier):
+    cashier.is_staff = True
+    cashier.save()
+    client.force_login(cashier)
+
+    response = client.get("/admin/")
+
+    assert response.status_code == 302
+    assert response["Location"].startswith("/admin/login/")
+
+
+def test_a_cashier_cannot_sign_in_through_the_admin_login(client, cashier):
+    cashier.is_staff = True
+    cashier.save()
+
+    response = client.post("/admin/login/", {"username": "cashier", "password": "secret-pass-123"})
+
+    assert response.status_code == 200
+    assert b"manager account" in response.content
+    assert "_auth_user_id" not in client.session
+
+
+def test_a_manager_signs_in_to_the_admin(client, manager):
+    response = client.post("/admin/login/?next=/admin/", {"username": "manager", "password": "secret-pass-123"})
+
+    assert response.status_code == 302
+    assert client.get("/admin/").status_code == 200
+
+
+@override_settings(ADMIN_OTP_REQUIRED=True)
+def test_with_two_factor_on_a_manager_without_a_one_time_code_is_kept_out_of_the_admin(client, manager):
+    client.force_login(manager)
+
+    assert client.get("/admin/").status_code == 302
+    response = client.post("/admin/login/", {"username": "manager", "password": "secret-pass-123"})
+    assert response.status_code == 200
+    assert client.get("/admin/").status_code == 302
+
+
+@override_settings(ADMIN_OTP_REQUIRED=True)
+def test_with_two_factor_on_a_manager_signs_in_with_the_code_from_the_authenticator_app(client, manager):
+    device = TOTPDevice.objects.create(user=manager, name="phone", confirmed=True)
+
+    response = client.post(
+        "/admin/login/?next=/admin/",
+        {
+            "username": "manager",
+            "password": "secret-pass-123",
+            "otp_device": device.persistent_id,
+            "otp_token": f"{totp(device.bin_key, step=device.step, t0=device.t0, digits=device.digits):06d}",
+        },
+    )
+
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert client.get("/admin/").status_code == 200
+
+
+# --- idle sign-out --------------------------------------------------------------------------------------------
+
+
+def _idle_for(client, seconds):
+    session = client.session
+    session[LAST_ACTIVITY_KEY] = int(time.time()) - seconds
+    session.save()
+
+
+def test_staff_idle_longer_than_the_timeout_are_signed_out(client, cashier):
+    _login(client, "cashier")
+    _idle_for(client, 16 * 60)
+
+    response = client.get("/", follow=True)
+
+    assert response.redirect_chain[0][0].startswith("/accounts/login/")
+    assert b"signed out after 15 minutes without activity" in response.content
+
+
+def test_activity_inside_the_timeout_keeps_staff_signed_in_and_slides_the_window(client, cashier):
+    _login(client, "cashier")
+    _idle_for(client, 14 * 60)
+
+    assert client.get("/").status_code == 200
+    assert client.session[LAST_ACTIVITY_KEY] >= int(time.time()) - 5
+
+
+@override_settings(SESSION_IDLE_TIMEOUT_MINUTES=5)
+def test_the_idle_timeout_is_a_setting(client, cashier):
+    _login(client, "cashier")
+    _idle_for(client, 6 * 60)
+
+    assert client.get("/").status_code == 302

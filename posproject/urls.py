@@ -1,0 +1,30 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+
+from billing.receipt_views import receipt_page
+from posproject import views
+
+api_v1 = [
+    path("", include("inventory.api.urls")),
+    path("", include("orders.api.urls")),
+    path("", include("billing.api.urls")),
+    path("", include("ops.api.urls")),
+]
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("admin/", admin.site.urls),
+    path("api/v1/", include(api_v1)),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),
+    path("pos/", include("orders.urls")),
+    path("pos/", include("billing.urls")),
+    path("receipts/<uuid:order_uuid>/<int:receipt_id>/", receipt_page, name="receipt-page"),
+    path("inventory/", include("inventory.urls")),
+    path("reports/", include("billing.report_urls")),
+    path("", include("ops.urls")),
+]
