@@ -1,0 +1,482 @@
+"""Manager screens for the catalogue and stock. Plain editing for reference data; anything that moves stock or
+money goes through inventory.services (adjust with a reason, receive a purchase order, start and post a count)."""
+
+import csv
+
+from django import forms
+from django.contrib import admin, messages
+from django.db import transaction
+from django.http import HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.utils import timezone
+
+from inventory import api_clients, selectors, services
+from inventory.models import (
+    ApiClient,
+    AuditEvent,
+    Category,
+    Location,
+    LowStockAlert,
+    Product,
+    PurchaseOrder,
+    PurchaseOrderLine,
+    PurchaseReceipt,
+    RecipeLine,
+    StaffProfile,
+    StockCount,
+    StockCountLine,
+    StockLevel,
+    StockMove,
+    Supplier,
+    TaxRate,
+)
+from inventory.money import quantize
+from posproject.errors import DomainError
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Rows written only by services (the ledger, receipts, alerts, audit): visible, never edited here."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+def _report(request, modeladmin, done: int, errors: list[str], verb: str):
+    if done:
+        modeladmin.message_user(request, f"{done} {verb}.", messages.SUCCESS)
+    for error in errors:
+        modeladmin.message_user(request, error, messages.ERROR)
+
+
+# --- catalogue ---------------------------------------------------------------------------------------------------
+
+
+@admin.register(Location)
+class LocationAdmin(admin.ModelAdmin):
+    list_display = ["name", "code", "kind", "prices_include_tax", "active"]
+    list_filter = ["kind", "active"]
+    search_fields = ["name", "code"]
+    actions = ["start_count"]
+
+    @admin.action(description="Start a stock count at the selected locations")
+    def start_count(self, request, queryset):
+        done, errors = 0, []
+        for location in queryset:
+            try:
+                services.start_stock_count(location=location, user=request.user)
+                done += 1
+            except DomainError as error:
+                errors.append(f"{location}: {error.message}")
+        _report(request, self, done, errors, "count(s) started; enter the counted quantities under Stock counts")
+
+
+@admin.register(Category)
+class CategoryAdmin(admin.ModelAdmin):
+    list_display = ["name", "location", "station", "sort_order"]
+    list_filter = ["location", "station"]
+    search_fields = ["name"]
+
+
+@admin.register(TaxRate)
+class TaxRateAdmin(admin.ModelAdmin):
+    list_display = ["name", "percent"]
+    search_fields = ["name"]
+
+
+class RecipeLineInline(admin.TabularInline):
+    model = RecipeLine
+    fk_name = "menu_item"
+    extra = 0
+    autocomplete_fields = ["ingredient"]
+
+
+@admin.register(Product)
+class ProductAdmin(admin.ModelAdmin):
+    list_display = ["name", "sku", "barcode", "kind", "category", "price", "cost", "stock_policy", "tracked", "active"]
+    list_filter = ["kind", "stock_policy", "tracked", "active", "category"]
+    # Prefix and exact matches use the search indexes; a bare term would scan 100,000 rows.
+    search_fields = ["^name", "^sku", "=barcode"]
+    list_select_related = ["category"]
+    show_full_result_count = False
+    readonly_fields = ["cost", "created_at", "updated_at"]
+    inlines = [RecipeLineInline]
+
+    def get_readonly_fields(self, request, obj=None):
+        # The opening cost is typed in once; after that purchase receipts keep it as a moving average.
+        fields = super().get_readonly_fields(request, obj)
+        return [f for f in fields if f != "cost"] if obj is None else fields
+
+    fieldsets = [
+        (None, {"fields": ["name", "sku", "barcode", "kind", "category", "unit", "active"]}),
+        ("Price", {"fields": ["price", "tax_rate", "cost"]}),
+        ("Stock", {"fields": ["tracked", "stock_policy", "reorder_point"]}),
+        ("History", {"fields": ["created_at", "updated_at"], "classes": ["collapse"]}),
+    ]
+
+
+# --- stock -------------------------------------------------------------------------------------------------------
+
+
+class AdjustForm(forms.Form):
+    reason = forms.CharField(max_length=200, help_text="Why the stock changes (kept on each ledger move).")
+
+
+def _csv_response(filename: str, header: list[str], rows) -> HttpResponse:
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    writer = csv.writer(response)
+    writer.writerow(header)
+    writer.writerows(rows)
+    return response
+
+
+class LowStockFilter(admin.SimpleListFilter):
+    title = "stock"
+    parameter_name = "low"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "At or below reorder point")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(pk__in=selectors.low_stock().values("pk"))
+        return queryset
+
+
+@admin.register(StockLevel)
+class StockLevelAdmin(ReadOnlyAdmin):
+    list_display = ["product", "location", "on_hand", "reorder_point", "updated_at"]
+    list_filter = ["location", LowStockFilter, "product__category"]
+    search_fields = ["^product__name", "^product__sku", "=product__barcode"]
+    list_select_related = ["product", "location"]
+    show_full_result_count = False
+    actions = ["adjust", "export_on_hand", "export_valuation"]
+
+    @admin.display(description="Reorder point")
+    def reorder_point(self, level):
+        return level.product.reorder_point
+
+    @admin.action(description="Adjust stock of the selected rows (with a reason)…")
+    def adjust(self, request, queryset):
+        levels = list(queryset.select_related("product", "location").order_by("location__name", "product__name"))
+        form = AdjustForm(request.POST if "apply" in request.POST else None)
+        if "apply" in request.POST and form.is_valid():
+            deltas = {level.pk: (request.POST.get(f"delta-{level.pk}") or "").strip() for level in levels}
+            try:
+                with transaction.atomic():
+                    changed = 0
+                    for level in levels:
+                        if deltas[level.pk]:
+                            services.adjust_stock(
+                                product=level.product,
+                                location=level.location,
+                                delta=deltas[level.pk],
+                                reason=form.cleaned_data["reason"],
+                                user=request.user,
+                            )
+                            changed += 1
+            except DomainError as error:
+                self.message_user(request, f"Nothing was changed: {error.message}", messages.ERROR)
+            else:
+                self.message_user(request, f"{changed} stock level(s) adjusted.", messages.SUCCESS)
+                return None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Adjust stock",
+            "opts": self.model._meta,
+            "levels": levels,
+            "form": form,
+            "deltas": {key[6:]: value for key, value in request.POST.items() if key.startswith("delta-")},
+            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "admin/inventory/stocklevel/adjust.html", context)
+
+    @admin.action(description="Export stock on hand of the selected rows as CSV")
+    def export_on_hand(self, request, queryset):
+        levels = queryset.select_related("product", "location").order_by("location__name", "product__name")
+        rows = (
+            (lv.location.code, lv.product.sku, lv.product.barcode or "", lv.product.name, lv.on_hand, lv.product.unit)
+            for lv in levels.iterator()
+        )
+        header = ["location", "sku", "barcode", "name", "on_hand", "unit"]
+        return _csv_response(f"stock-on-hand-{timezone.localdate()}.csv", header, rows)
+
+    @admin.action(description="Export stock valuation at cost of the selected rows as CSV")
+    def export_valuation(self, request, queryset):
+        levels = selectors.stock_value_lines().filter(pk__in=queryset.values("pk"))
+        rows = (
+            (lv.location.code, lv.product.sku, lv.product.name, lv.on_hand, lv.product.cost, quantize(lv.value))
+            for lv in levels.iterator()
+        )
+        header = ["location", "sku", "name", "on_hand", "unit_cost", "value"]
+        return _csv_response(f"stock-valuation-{timezone.localdate()}.csv", header, rows)
+
+
+@admin.register(StockMove)
+class StockMoveAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "product", "location", "delta", "reason", "reference", "note", "user"]
+    list_filter = ["reason", "location"]
+    search_fields = ["^product__name", "^product__sku", "=reference"]
+    list_select_related = ["product", "location", "user"]
+    date_hierarchy = "created_at"
+    show_full_result_count = False
+
+
+@admin.register(LowStockAlert)
+class LowStockAlertAdmin(ReadOnlyAdmin):
+    list_display = ["day", "location", "product", "on_hand", "reorder_point"]
+    list_filter = ["day", "location"]
+    search_fields = ["^product__name", "^product__sku"]
+    list_select_related = ["product", "location"]
+    date_hierarchy = "day"
+
+
+# --- purchasing --------------------------------------------------------------------------------------------------
+
+
+@admin.register(Supplier)
+class SupplierAdmin(admin.ModelAdmin):
+    list_display = ["name", "email", "phone", "active"]
+    list_filter = ["active"]
+    search_fields = ["name", "email"]
+
+
+class PurchaseOrderLineInline(admin.TabularInline):
+    model = PurchaseOrderLine
+    extra = 1
+    autocomplete_fields = ["product"]
+    readonly_fields = ["quantity_received"]
+
+    def has_change_permission(self, request, obj=None):
+        return obj is None or obj.status in (PurchaseOrder.Status.DRAFT, PurchaseOrder.Status.ORDERED)
+
+    has_add_permission = has_change_permission
+    has_delete_permission = has_change_permission
+
+
+class PurchaseReceiptInline(admin.TabularInline):
+    model = PurchaseReceipt
+    extra = 0
+    fields = ["received_at", "delivery_note", "received_by", "lines"]
+    readonly_fields = fields
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(PurchaseOrder)
+class PurchaseOrderAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "supplier", "location", "status", "reference", "created_at", "expected_at"]
+    list_filter = ["status", "location", "supplier"]
+    search_fields = ["=id", "reference", "supplier__name"]
+    readonly_fields = ["status", "created_by", "created_at"]
+    inlines = [PurchaseOrderLineInline, PurchaseReceiptInline]
+    actions = ["receive_outstanding", "cancel"]
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.created_by = request.user
+        super().save_model(request, obj, form, change)
+
+    @admin.action(description="Receive everything outstanding on the selected orders")
+    def receive_outstanding(self, request, queryset):
+        done, errors = 0, []
+        for order in queryset.order_by("pk"):
+            try:
+                services.receive_purchase_order(purchase_order=order, user=request.user)
+                done += 1
+            except DomainError as error:
+                errors.append(f"{order}: {error.message}")
+        _report(request, self, done, errors, "order(s) received")
+
+    @admin.action(description="Cancel the selected orders")
+    def cancel(self, request, queryset):
+        done, errors = 0, []
+        for order in queryset.order_by("pk"):
+            try:
+                services.cancel_purchase_order(purchase_order=order, user=request.user)
+                done += 1
+            except DomainError as error:
+                errors.append(f"{order}: {error.message}")
+        _report(request, self, done, errors, "order(s) cancelled")
+
+
+@admin.register(PurchaseReceipt)
+class PurchaseReceiptAdmin(ReadOnlyAdmin):
+    list_display = ["__str__", "purchase_order", "delivery_note", "received_by", "received_at"]
+    search_fields = ["=purchase_order__id", "delivery_note"]
+
+
+# --- counts ------------------------------------------------------------------------------------------------------
+
+
+class StockCountLineInline(admin.TabularInline):
+    model = StockCountLine
+    extra = 0
+    can_delete = False
+    fields = ["product", "expected", "counted", "variance"]
+    readonly_fields = ["product", "expected", "variance"]
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return obj is not None and obj.status == StockCount.Status.OPEN
+
+
+@admin.register(StockCount)
+class StockCountAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "location", "status", "started_by", "started_at", "posted_by", "posted_at"]
+    list_filter = ["status", "location"]
+    readonly_fields = ["location", "status", "started_by", "started_at", "posted_by", "posted_at"]
+    fields = ["location", "status", "note", "started_by", "started_at", "posted_by", "posted_at"]
+    inlines = [StockCountLineInline]
+    actions = ["post", "cancel"]
+
+    def has_add_permission(self, request):
+        return False  # counts start from Locations → "Start a stock count", which snapshots the expected stock
+
+    def save_formset(self, request, form, formset, change):
+        """Counted quantities go through the service (validated, refused once the count is posted)."""
+        counted, changed = {}, []
+        for line_form in formset.forms:
+            if line_form.has_changed() and line_form.cleaned_data.get("counted") is not None:
+                counted[line_form.instance.product_id] = line_form.cleaned_data["counted"]
+                changed.append((line_form.instance, ["counted"]))
+        formset.new_objects, formset.changed_objects, formset.deleted_objects = [], changed, []
+        if counted:
+            services.record_counted_quantities(stock_count=form.instance, counted=counted, user=request.user)
+
+    def changeform_view(self, request, *args, **kwargs):
+        try:
+            return super().changeform_view(request, *args, **kwargs)
+        except DomainError as error:
+            self.message_user(request, f"Nothing was saved: {error.message}", messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
+
+    @admin.action(description="Post the selected counts (writes the variance to stock)")
+    def post(self, request, queryset):
+        done, errors = 0, []
+        for count in queryset.order_by("pk"):
+            try:
+                services.post_stock_count(stock_count=count, user=request.user)
+                done += 1
+            except DomainError as error:
+                errors.append(f"{count}: {error.message}")
+        _report(request, self, done, errors, "count(s) posted")
+
+    @admin.action(description="Cancel the selected counts")
+    def cancel(self, request, queryset):
+        done, errors = 0, []
+        for count in queryset.order_by("pk"):
+            try:
+                services.cancel_stock_count(stock_count=count, user=request.user)
+                done += 1
+            except DomainError as error:
+                errors.append(f"{count}: {error.message}")
+        _report(request, self, done, errors, "count(s) cancelled")
+
+
+# --- staff and audit ---------------------------------------------------------------------------------------------
+
+
+@admin.register(StaffProfile)
+class StaffProfileAdmin(admin.ModelAdmin):
+    list_display = ["user", "pin_set", "pin_failed_attempts", "pin_locked_until"]
+    search_fields = ["user__username", "user__first_name", "user__last_name"]
+    filter_horizontal = ["locations"]
+    fields = ["user", "locations", "pin_failed_attempts", "pin_locked_until"]
+    readonly_fields = ["pin_failed_attempts", "pin_locked_until"]
+
+    @admin.display(boolean=True, description="PIN set")
+    def pin_set(self, profile):
+        return bool(profile.pin_hash)
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "action", "actor", "approver", "location", "object_type", "object_id", "reason"]
+    list_filter = ["action", "location"]
+    search_fields = ["=object_id", "action", "actor__username"]
+    list_select_related = ["actor", "approver", "location"]
+    date_hierarchy = "created_at"
+    show_full_result_count = False
+
+
+# --- API clients -------------------------------------------------------------------------------------------------
+
+
+class ApiClientCreationForm(forms.ModelForm):
+    class Meta:
+        model = ApiClient
+        fields = ["name", "scope", "locations", "expires_at"]
+
+    def clean_expires_at(self):
+        expires_at = self.cleaned_data.get("expires_at")
+        if expires_at is not None and expires_at <= timezone.now():
+            raise forms.ValidationError("Pick a time in the future.")
+        return expires_at
+
+
+@admin.register(ApiClient)
+class ApiClientAdmin(admin.ModelAdmin):
+    """Issue a token (shown once, on the page after saving), narrow its locations or expiry, revoke it."""
+
+    list_display = ["name", "scope", "prefix", "created_at", "expires_at", "last_used_at", "revoked_at"]
+    list_filter = ["scope"]
+    search_fields = ["name", "=prefix"]
+    filter_horizontal = ["locations"]
+    actions = ["revoke"]
+    readonly_fields = ["name", "scope", "prefix", "user", "created_at", "created_by", "last_used_at", "revoked_at"]
+    fields = ["name", "scope", "locations", "expires_at", *readonly_fields[2:]]
+
+    def get_form(self, request, obj=None, **kwargs):
+        if obj is None:
+            kwargs["form"] = ApiClientCreationForm
+            kwargs["fields"] = ApiClientCreationForm.Meta.fields
+        return super().get_form(request, obj, **kwargs)
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.readonly_fields if obj is not None else []
+
+    def get_fields(self, request, obj=None):
+        return self.fields if obj is not None else ApiClientCreationForm.Meta.fields
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            return super().save_model(request, obj, form, change)
+        data = form.cleaned_data
+        client, token = api_clients.create_api_client(
+            name=data["name"],
+            scope=data["scope"],
+            locations=list(data["locations"]),
+            created_by=request.user,
+            expires_at=data.get("expires_at"),
+        )
+        obj.pk, request.issued_api_token = client.pk, token
+
+    def save_related(self, request, form, formsets, change):
+        if change:
+            super().save_related(request, form, formsets, change)
+
+    def response_add(self, request, obj, post_url_continue=None):
+        # The token is shown on this one page and never again (only its hash is kept).
+        context = {**self.admin_site.each_context(request), "client": obj, "token": request.issued_api_token}
+        context.update(opts=self.opts, title="API token issued")
+        return TemplateResponse(request, "admin/inventory/apiclient/token_issued.html", context)
+
+    @admin.action(description="Revoke the selected clients' tokens")
+    def revoke(self, request, queryset):
+        for client in queryset:
+            api_clients.revoke_api_client(client, actor=request.user)
+        self.message_user(request, f"Revoked {queryset.count()} client(s).", messages.SUCCESS)

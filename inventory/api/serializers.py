@@ -1,0 +1,331 @@
+from decimal import Decimal
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from inventory import services
+from inventory.models import (
+    Category,
+    Location,
+    Product,
+    PurchaseOrder,
+    PurchaseOrderLine,
+    PurchaseReceipt,
+    StockCount,
+    StockCountLine,
+    StockLevel,
+    StockMove,
+    Supplier,
+    TaxRate,
+)
+from inventory.money import MONEY_DIGITS, QTY_DIGITS, QTY_PLACES
+from inventory.roles import is_manager
+from inventory.selectors import locations_for
+from posproject.errors import DomainError
+
+
+def quantity_field(**kwargs):
+    return serializers.DecimalField(max_digits=QTY_DIGITS, decimal_places=QTY_PLACES, **kwargs)
+
+
+def money_field(**kwargs):
+    from django.conf import settings
+
+    return serializers.DecimalField(max_digits=MONEY_DIGITS, decimal_places=settings.POS_CURRENCY_DECIMALS, **kwargs)
+
+
+@extend_schema_field(OpenApiTypes.INT)
+class UserLocationField(serializers.PrimaryKeyRelatedField):
+    """A location the requesting user works at (managers: any)."""
+
+    def get_queryset(self):
+        return locations_for(self.context["request"].user)
+
+
+@extend_schema_field(OpenApiTypes.INT)
+class StockedProductField(serializers.PrimaryKeyRelatedField):
+    def get_queryset(self):
+        return Product.objects.all()
+
+
+class LocationSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Location
+        fields = ["id", "code", "name", "kind", "active"]
+
+
+class CategorySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Category
+        fields = ["id", "name", "location", "station", "sort_order", "colour"]
+
+
+class TaxRateSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = TaxRate
+        fields = ["id", "name", "percent"]
+
+
+class ProductSerializer(serializers.ModelSerializer):
+    price = money_field(min_value=Decimal(0))
+    cost = money_field(min_value=Decimal(0), required=False)
+    reorder_point = quantity_field(min_value=Decimal(0), required=False)
+
+    class Meta:
+        model = Product
+        fields = [
+            "id",
+            "sku",
+            "barcode",
+            "name",
+            "kind",
+            "category",
+            "price",
+            "cost",
+            "tax_rate",
+            "unit",
+            "tracked",
+            "stock_policy",
+            "reorder_point",
+            "active",
+            "updated_at",
+        ]
+        read_only_fields = ["updated_at"]
+
+    def validate_barcode(self, value):
+        return value.strip() or None if value is not None else None
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        request = self.context.get("request")
+        if request is not None and not is_manager(request.user):
+            data.pop("cost", None)  # what the shop pays is for managers' eyes
+        return data
+
+
+class StockLevelSerializer(serializers.ModelSerializer):
+    sku = serializers.CharField(source="product.sku", read_only=True)
+    name = serializers.CharField(source="product.name", read_only=True)
+    location_code = serializers.CharField(source="location.code", read_only=True)
+    reorder_point = serializers.DecimalField(
+        source="product.reorder_point", max_digits=QTY_DIGITS, decimal_places=QTY_PLACES, read_only=True
+    )
+
+    class Meta:
+        model = StockLevel
+        fields = ["id", "product", "sku", "name", "location", "location_code", "on_hand", "reorder_point", "updated_at"]
+
+
+class StockMoveSerializer(serializers.ModelSerializer):
+    user = serializers.CharField(source="user.username", default=None, read_only=True, allow_null=True)
+
+    class Meta:
+        model = StockMove
+        fields = [
+            "id",
+            "product",
+            "location",
+            "delta",
+            "reason",
+            "reference",
+            "note",
+            "unit_cost",
+            "user",
+            "created_at",
+        ]
+
+
+class StockResultSerializer(serializers.Serializer):
+    moves = StockMoveSerializer(many=True)
+    warnings = serializers.ListField(child=serializers.CharField())
+
+
+class AdjustmentSerializer(serializers.Serializer):
+    product = StockedProductField()
+    location = UserLocationField()
+    delta = quantity_field(help_text="Positive adds stock, negative removes it.")
+    reason = serializers.CharField(max_length=200)
+
+    def save_with(self, user):
+        data = self.validated_data
+        return services.adjust_stock(
+            product=data["product"], location=data["location"], delta=data["delta"], reason=data["reason"], user=user
+        )
+
+
+class WasteSerializer(serializers.Serializer):
+    product = StockedProductField()
+    location = UserLocationField()
+    quantity = quantity_field(min_value=Decimal("0.001"))
+    note = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+
+    def save_with(self, user):
+        data = self.validated_data
+        return services.record_waste(
+            product=data["product"], location=data["location"], quantity=data["quantity"], note=data["note"], user=user
+        )
+
+
+class TransferSerializer(serializers.Serializer):
+    product = StockedProductField()
+    source = UserLocationField()
+    destination = UserLocationField()
+    quantity = quantity_field(min_value=Decimal("0.001"))
+    note = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+
+    def save_with(self, user):
+        data = self.validated_data
+        return services.transfer_stock(
+            product=data["product"],
+            source=data["source"],
+            destination=data["destination"],
+            quantity=data["quantity"],
+            note=data["note"],
+            user=user,
+        )
+
+
+class SupplierSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Supplier
+        fields = ["id", "name", "email", "phone", "active"]
+
+
+class PurchaseOrderLineSerializer(serializers.ModelSerializer):
+    product = StockedProductField()
+    quantity_ordered = quantity_field(min_value=Decimal("0.001"))
+    unit_cost = money_field(min_value=Decimal(0))
+
+    class Meta:
+        model = PurchaseOrderLine
+        fields = ["id", "product", "quantity_ordered", "quantity_received", "unit_cost"]
+        read_only_fields = ["quantity_received"]
+
+
+class PurchaseReceiptSerializer(serializers.ModelSerializer):
+    received_by = serializers.CharField(source="received_by.username", default=None, read_only=True)
+
+    class Meta:
+        model = PurchaseReceipt
+        fields = ["id", "delivery_note", "received_by", "received_at", "lines"]
+
+
+class PurchaseOrderSerializer(serializers.ModelSerializer):
+    supplier = serializers.PrimaryKeyRelatedField(queryset=Supplier.objects.filter(active=True))
+    location = UserLocationField()
+    lines = PurchaseOrderLineSerializer(many=True)
+    receipts = PurchaseReceiptSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = PurchaseOrder
+        fields = [
+            "id",
+            "supplier",
+            "location",
+            "status",
+            "reference",
+            "note",
+            "expected_at",
+            "created_at",
+            "lines",
+            "receipts",
+        ]
+        read_only_fields = ["status", "created_at"]
+
+    def create(self, validated_data):
+        lines = [
+            services.PurchaseLineInput(line["product"], line["quantity_ordered"], line["unit_cost"])
+            for line in validated_data.pop("lines")
+        ]
+        return services.create_purchase_order(lines=lines, user=self.context["request"].user, **validated_data)
+
+
+class ReceiveLineSerializer(serializers.Serializer):
+    line = serializers.IntegerField(min_value=1)
+    quantity = quantity_field(min_value=Decimal(0))
+
+
+class ReceiveSerializer(serializers.Serializer):
+    lines = ReceiveLineSerializer(
+        many=True, required=False, help_text="Quantities delivered per order line; leave out to receive everything."
+    )
+    delivery_note = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
+    allow_over_receipt = serializers.BooleanField(default=False)
+
+    def save_with(self, order, user):
+        data = self.validated_data
+        quantities = None
+        if "lines" in data:
+            quantities = {}
+            for entry in data["lines"]:
+                if entry["line"] in quantities:
+                    raise DomainError("A line is listed twice.", code="invalid", fields={"lines": ["Listed twice."]})
+                quantities[entry["line"]] = entry["quantity"]
+        return services.receive_purchase_order(
+            purchase_order=order,
+            quantities=quantities,
+            user=user,
+            delivery_note=data["delivery_note"],
+            allow_over_receipt=data["allow_over_receipt"],
+        )
+
+
+class StockCountLineSerializer(serializers.ModelSerializer):
+    sku = serializers.CharField(source="product.sku", read_only=True)
+    name = serializers.CharField(source="product.name", read_only=True)
+    variance = serializers.DecimalField(max_digits=QTY_DIGITS, decimal_places=QTY_PLACES, read_only=True)
+
+    class Meta:
+        model = StockCountLine
+        fields = ["product", "sku", "name", "expected", "counted", "variance"]
+
+
+class StockCountSerializer(serializers.ModelSerializer):
+    location = UserLocationField()
+    products = serializers.ListField(
+        child=serializers.IntegerField(min_value=1),
+        write_only=True,
+        required=False,
+        help_text="Count only these products; leave out to count every stocked product.",
+    )
+    lines = StockCountLineSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = StockCount
+        fields = ["id", "location", "status", "note", "started_at", "posted_at", "products", "lines"]
+        read_only_fields = ["status", "started_at", "posted_at"]
+
+    def create(self, validated_data):
+        return services.start_stock_count(
+            location=validated_data["location"],
+            product_ids=validated_data.get("products"),
+            note=validated_data.get("note", ""),
+            user=self.context["request"].user,
+        )
+
+
+class CountedLineSerializer(serializers.Serializer):
+    product = serializers.IntegerField(min_value=1)
+    counted = quantity_field(min_value=Decimal(0))
+
+
+class CountedSerializer(serializers.Serializer):
+    counted = CountedLineSerializer(many=True, allow_empty=False)
+
+    def save_with(self, count, user):
+        counted = {entry["product"]: entry["counted"] for entry in self.validated_data["counted"]}
+        return services.record_counted_quantities(stock_count=count, counted=counted, user=user)
+
+
+class ValuationLocationSerializer(serializers.Serializer):
+    location = serializers.IntegerField()
+    code = serializers.CharField()
+    name = serializers.CharField()
+    units = quantity_field()
+    value = money_field()
+
+
+class ValuationSerializer(serializers.Serializer):
+    locations = ValuationLocationSerializer(many=True)
+    total = money_field()

@@ -1,0 +1,422 @@
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from inventory.money import MONEY_DIGITS, MONEY_PLACES, QTY_DIGITS, QTY_PLACES
+from posproject.immutable import AppendOnlyModel
+
+
+def money_field(**kwargs):
+    kwargs.setdefault("default", 0)
+    return models.DecimalField(max_digits=MONEY_DIGITS, decimal_places=MONEY_PLACES, **kwargs)
+
+
+def qty_field(**kwargs):
+    kwargs.setdefault("default", 0)
+    return models.DecimalField(max_digits=QTY_DIGITS, decimal_places=QTY_PLACES, **kwargs)
+
+
+class Location(models.Model):
+    class Kind(models.TextChoices):
+        STORE = "store", "Store"
+        KITCHEN = "kitchen", "Kitchen"
+        WAREHOUSE = "warehouse", "Warehouse"
+
+    code = models.SlugField(max_length=32, unique=True)
+    name = models.CharField(max_length=120)
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.STORE)
+    address = models.TextField(blank=True)
+    # Store settings used by pricing
+    prices_include_tax = models.BooleanField(
+        default=True, help_text="Shelf prices include tax (typical in Europe) or tax is added on top (US)."
+    )
+    service_charge_percent = models.DecimalField(
+        max_digits=5, decimal_places=2, default=0, help_text="Added to dine-in orders; 0 for none."
+    )
+    cash_rounding = money_field(help_text="Cash totals are rounded to this step (0.05, 100); 0 for none.")
+    receipt_header = models.TextField(blank=True)
+    receipt_footer = models.TextField(blank=True)
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
+class Category(models.Model):
+    name = models.CharField(max_length=80)
+    location = models.ForeignKey(
+        Location, null=True, blank=True, on_delete=models.PROTECT, help_text="Empty: shown at every location."
+    )
+    station = models.SlugField(
+        max_length=32,
+        blank=True,
+        help_text="Kitchen station its items are sent to (kitchen, bar); empty: none.",
+    )
+    sort_order = models.PositiveIntegerField(default=0)
+    colour = models.CharField(max_length=7, default="#4a6fa5")
+
+    class Meta:
+        ordering = ["sort_order", "name"]
+        verbose_name_plural = "categories"
+
+    def __str__(self):
+        return self.name
+
+
+class TaxRate(models.Model):
+    name = models.CharField(max_length=40, unique=True)
+    percent = models.DecimalField(max_digits=6, decimal_places=3)
+
+    class Meta:
+        ordering = ["percent"]
+        constraints = [models.CheckConstraint(condition=Q(percent__gte=0), name="taxrate_percent_not_negative")]
+
+    def __str__(self):
+        return f"{self.name} ({self.percent.normalize()}%)"
+
+
+class Product(models.Model):
+    class Kind(models.TextChoices):
+        GOODS = "goods", "Goods"
+        MENU_ITEM = "menu_item", "Menu item"
+        INGREDIENT = "ingredient", "Ingredient"
+        SERVICE = "service", "Service"
+
+    class StockPolicy(models.TextChoices):
+        BLOCK = "block", "Block sale below zero"
+        WARN = "warn", "Sell and warn"
+        ALLOW = "allow", "Allow negative"
+
+    sku = models.CharField(max_length=64, unique=True)
+    barcode = models.CharField(max_length=64, unique=True, null=True, blank=True)
+    name = models.CharField(max_length=200)
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.GOODS)
+    category = models.ForeignKey(Category, null=True, blank=True, on_delete=models.PROTECT)
+    price = money_field()
+    cost = money_field(help_text="Moving average cost per unit.")
+    tax_rate = models.ForeignKey(TaxRate, on_delete=models.PROTECT)
+    unit = models.CharField(max_length=16, default="pc")
+    tracked = models.BooleanField(default=True, help_text="Stock is counted for this product.")
+    stock_policy = models.CharField(max_length=8, choices=StockPolicy.choices, default=StockPolicy.BLOCK)
+    reorder_point = qty_field()
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        indexes = [
+            models.Index(fields=["name"], name="product_name_idx"),
+            models.Index(fields=["category", "active"], name="product_category_active_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(price__gte=0), name="product_price_not_negative"),
+            models.CheckConstraint(condition=Q(cost__gte=0), name="product_cost_not_negative"),
+        ]
+
+    def __str__(self):
+        return f"{self.name} ({self.sku})"
+
+    @property
+    def has_recipe(self) -> bool:
+        return self.kind == self.Kind.MENU_ITEM and self.recipe_lines.exists()
+
+
+class RecipeLine(models.Model):
+    """A menu item consumes `quantity` of an ingredient each time one is sold."""
+
+    menu_item = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="recipe_lines")
+    ingredient = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="used_in")
+    quantity = qty_field()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["menu_item", "ingredient"], name="recipe_line_unique"),
+            models.CheckConstraint(condition=Q(quantity__gt=0), name="recipe_quantity_positive"),
+        ]
+
+    def __str__(self):
+        return f"{self.menu_item.name}: {self.quantity} × {self.ingredient.name}"
+
+
+class StockLevel(models.Model):
+    """Cached sum of the ledger for one product at one location (DESIGN.md §3.2)."""
+
+    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="stock_levels")
+    location = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="stock_levels")
+    on_hand = qty_field()
+    # Mirrors the product's policy so the database itself refuses a `block` product below zero.
+    allow_negative = models.BooleanField(default=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["product", "location"], name="stocklevel_unique"),
+            models.CheckConstraint(
+                condition=Q(on_hand__gte=0) | Q(allow_negative=True), name="stocklevel_block_not_negative"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.product} @ {self.location}: {self.on_hand}"
+
+
+class StockMove(AppendOnlyModel):
+    class Reason(models.TextChoices):
+        SALE = "sale", "Sale"
+        REFUND = "refund", "Refund"
+        VOID = "void", "Void"
+        PURCHASE = "purchase", "Purchase receipt"
+        ADJUSTMENT = "adjustment", "Adjustment"
+        COUNT = "count", "Stock count"
+        WASTE = "waste", "Waste"
+        TRANSFER = "transfer", "Transfer"
+
+    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="moves")
+    location = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="moves")
+    delta = qty_field()
+    reason = models.CharField(max_length=16, choices=Reason.choices)
+    reference = models.CharField(max_length=64, blank=True, help_text="What caused it: order uuid, PO id, …")
+    note = models.CharField(max_length=200, blank=True)
+    unit_cost = money_field()
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["product", "location", "created_at"], name="stockmove_product_loc_idx"),
+            models.Index(fields=["reference"], name="stockmove_reference_idx"),
+        ]
+        constraints = [models.CheckConstraint(condition=~Q(delta=0), name="stockmove_delta_not_zero")]
+
+    def __str__(self):
+        return f"{self.delta:+} {self.product.sku} @ {self.location.code} ({self.reason})"
+
+
+class Supplier(models.Model):
+    name = models.CharField(max_length=120, unique=True)
+    email = models.EmailField(blank=True)
+    phone = models.CharField(max_length=40, blank=True)
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
+class PurchaseOrder(models.Model):
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        ORDERED = "ordered", "Ordered"
+        PARTIAL = "partial", "Partly received"
+        RECEIVED = "received", "Received"
+        CANCELLED = "cancelled", "Cancelled"
+
+    supplier = models.ForeignKey(Supplier, on_delete=models.PROTECT, related_name="purchase_orders")
+    location = models.ForeignKey(Location, on_delete=models.PROTECT)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ORDERED)
+    reference = models.CharField(max_length=64, blank=True)
+    note = models.TextField(blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expected_at = models.DateField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"PO {self.pk} · {self.supplier}"
+
+
+class PurchaseOrderLine(models.Model):
+    purchase_order = models.ForeignKey(PurchaseOrder, on_delete=models.CASCADE, related_name="lines")
+    product = models.ForeignKey(Product, on_delete=models.PROTECT)
+    quantity_ordered = qty_field()
+    quantity_received = qty_field()
+    unit_cost = money_field()
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(quantity_ordered__gt=0), name="poline_ordered_positive"),
+            models.CheckConstraint(condition=Q(quantity_received__gte=0), name="poline_received_not_negative"),
+            models.CheckConstraint(condition=Q(unit_cost__gte=0), name="poline_cost_not_negative"),
+        ]
+
+    def __str__(self):
+        return f"{self.product.sku}: {self.quantity_received}/{self.quantity_ordered}"
+
+
+class PurchaseReceipt(models.Model):
+    """One delivery booked against a purchase order. A delivery note number can be booked only once per order,
+    so a double-submitted receipt is refused instead of doubling the stock."""
+
+    purchase_order = models.ForeignKey(PurchaseOrder, on_delete=models.PROTECT, related_name="receipts")
+    delivery_note = models.CharField(max_length=64, blank=True)
+    received_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+")
+    received_at = models.DateTimeField(auto_now_add=True)
+    lines = models.JSONField(default=dict, help_text="Quantity received per purchase order line id.")
+
+    class Meta:
+        ordering = ["-received_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["purchase_order", "delivery_note"],
+                condition=~Q(delivery_note=""),
+                name="purchasereceipt_delivery_note_once",
+            )
+        ]
+
+    def __str__(self):
+        return f"Receipt {self.pk} of PO {self.purchase_order_id}"
+
+
+class StockCount(models.Model):
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        POSTED = "posted", "Posted"
+        CANCELLED = "cancelled", "Cancelled"
+
+    location = models.ForeignKey(Location, on_delete=models.PROTECT)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)
+    note = models.CharField(max_length=200, blank=True)
+    started_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+")
+    started_at = models.DateTimeField(auto_now_add=True)
+    posted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    posted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+        constraints = [
+            # Two open counts of one location would both correct the same shelves.
+            models.UniqueConstraint(fields=["location"], condition=Q(status="open"), name="stockcount_one_open"),
+        ]
+
+    def __str__(self):
+        return f"Count {self.pk} · {self.location} ({self.status})"
+
+
+class StockCountLine(models.Model):
+    stock_count = models.ForeignKey(StockCount, on_delete=models.CASCADE, related_name="lines")
+    product = models.ForeignKey(Product, on_delete=models.PROTECT)
+    expected = qty_field(help_text="On hand when the count started.")
+    counted = models.DecimalField(max_digits=QTY_DIGITS, decimal_places=QTY_PLACES, null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["stock_count", "product"], name="countline_unique")]
+
+    def __str__(self):
+        return f"{self.product_id}: {self.counted} counted / {self.expected} expected"
+
+    @property
+    def variance(self):
+        return None if self.counted is None else self.counted - self.expected
+
+
+class LowStockAlert(models.Model):
+    """A product at or below its reorder point at a location, as found by the daily low-stock check."""
+
+    day = models.DateField()
+    location = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="low_stock_alerts")
+    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="low_stock_alerts")
+    on_hand = qty_field()
+    reorder_point = qty_field()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-day", "location", "product__name"]
+        constraints = [
+            models.UniqueConstraint(fields=["day", "location", "product"], name="lowstockalert_once_a_day"),
+        ]
+
+    def __str__(self):
+        return f"{self.day} {self.product.name} @ {self.location.code}: {self.on_hand} ≤ {self.reorder_point}"
+
+
+class StaffProfile(models.Model):
+    """Where a member of staff works and their POS quick-switch PIN (stored hashed)."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="staff")
+    locations = models.ManyToManyField(Location, blank=True, related_name="staff")
+    pin_hash = models.CharField(max_length=128, blank=True)
+    pin_failed_attempts = models.PositiveIntegerField(default=0)
+    pin_locked_until = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self):
+        return f"Staff profile of {self.user}"
+
+
+class AuditEvent(AppendOnlyModel):
+    """Who did what privileged thing: voids, discounts over the limit, refunds, price overrides, drawer opens,
+    PIN lockouts, restores. Lives in the base app so every app can write one."""
+
+    action = models.CharField(max_length=48, db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    approver = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    location = models.ForeignKey(Location, null=True, blank=True, on_delete=models.PROTECT)
+    object_type = models.CharField(max_length=48, blank=True)
+    object_id = models.CharField(max_length=64, blank=True)
+    reason = models.CharField(max_length=200, blank=True)
+    data = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self):
+        return f"{self.created_at:%Y-%m-%d %H:%M} {self.action} {self.object_type} {self.object_id}"
+
+
+class ApiClient(models.Model):
+    """A program calling the API (an online shop, a kiosk, an accounting export) with its own token.
+
+    Only the token's prefix is kept in clear (to find the row); the whole token is stored as a SHA-256 hash and shown
+    once, when it is issued. The client acts as its own service user (named after it in the ledger and audit) at
+    its locations only, with what its scope allows: `read` reads, `sell` also sells and runs tills, `manage` also
+    manages the catalogue and stock. inventory/api_clients.py issues, checks and revokes tokens.
+    """
+
+    class Scope(models.TextChoices):
+        READ = "read", "Read"
+        SELL = "sell", "Sell"
+        MANAGE = "manage", "Manage"
+
+    name = models.CharField(max_length=80, unique=True)
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="api_client")
+    scope = models.CharField(max_length=8, choices=Scope.choices, default=Scope.READ)
+    locations = models.ManyToManyField(Location, related_name="api_clients")
+    prefix = models.CharField(max_length=16, unique=True)
+    token_hash = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    expires_at = models.DateTimeField(null=True, blank=True, help_text="Empty: never expires.")
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = "API client"
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def key(self) -> str:
+        """What a client's idempotency keys belong to (orders.idempotency.scope_for): the client, not its token."""
+        return f"api-client:{self.pk}"

@@ -1,0 +1,25 @@
+"""Celery tasks of the inventory app: thin wrappers around services."""
+
+import logging
+
+from celery import shared_task
+from django.db import OperationalError
+
+from inventory import services
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(
+    name="inventory.check_low_stock",
+    autoretry_for=(OperationalError,),
+    retry_backoff=30,
+    retry_backoff_max=600,
+    max_retries=5,
+)
+def check_low_stock() -> int:
+    """The daily low-stock list: records today's alerts per location and notifies about new ones (idempotent)."""
+    found = services.record_low_stock_alerts()
+    for location, alerts in found.items():
+        logger.info("low stock at %s: %d product(s)", location.code, len(alerts))
+    return sum(len(alerts) for alerts in found.values())
