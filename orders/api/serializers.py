@@ -1,0 +1,227 @@
+"""Orders API shapes. Input serializers only check types and bounds; the rules are in orders.services."""
+
+from decimal import ROUND_HALF_UP, Decimal
+
+from django.conf import settings
+from rest_framework import serializers
+
+from inventory.money import MONEY_DIGITS
+from inventory.money import MONEY_PLACES as STORED_MONEY_PLACES
+from orders.models import KitchenTicket, Order, OrderLine, Table
+from orders.services import MAX_GUESTS, MAX_LINES, MAX_MODIFIERS, NewLine
+
+MONEY_PLACES = settings.POS_CURRENCY_DECIMALS
+
+
+def money(**kwargs):
+    kwargs.setdefault("max_digits", 10 + MONEY_PLACES)
+    kwargs.setdefault("decimal_places", MONEY_PLACES)
+    kwargs.setdefault("min_value", Decimal(0))
+    return serializers.DecimalField(**kwargs)
+
+
+def quantity(**kwargs):
+    return serializers.DecimalField(max_digits=8, decimal_places=3, min_value=Decimal("0.001"), **kwargs)
+
+
+class MoneyModelSerializer(serializers.ModelSerializer):
+    """Shows stored money (4 places) at the currency's exponent: "5.00", not "5.0000"."""
+
+    def build_standard_field(self, field_name, model_field):
+        field_class, kwargs = super().build_standard_field(field_name, model_field)
+        if (
+            kwargs.get("decimal_places") == STORED_MONEY_PLACES
+            and kwargs.get("max_digits") == MONEY_DIGITS
+            and issubclass(field_class, serializers.DecimalField)
+        ):
+            kwargs["decimal_places"] = MONEY_PLACES
+            kwargs["rounding"] = ROUND_HALF_UP
+        return field_class, kwargs
+
+
+class ModifierSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=60)
+    price = money(required=False, default=Decimal(0))
+
+
+class NewLineSerializer(serializers.Serializer):
+    product = serializers.IntegerField(min_value=1)
+    quantity = quantity(required=False, default=Decimal(1))
+    modifiers = ModifierSerializer(many=True, required=False, max_length=MAX_MODIFIERS)
+    note = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    course = serializers.IntegerField(min_value=1, max_value=20, required=False, default=1)
+    unit_price = money(required=False, allow_null=True, default=None, help_text="Price override (manager).")
+    discount_kind = serializers.ChoiceField(choices=Order.DiscountKind.choices, required=False, default="")
+    discount_value = serializers.DecimalField(
+        max_digits=12, decimal_places=MONEY_PLACES, min_value=Decimal(0), required=False, default=Decimal(0)
+    )
+
+    def to_line(self, data=None) -> NewLine:
+        data = data or self.validated_data
+        return new_line(data)
+
+
+def new_line(data) -> NewLine:
+    return NewLine(
+        product_id=data["product"],
+        quantity=data["quantity"],
+        modifiers=[{"name": m["name"], "price": str(m["price"])} for m in data.get("modifiers", [])],
+        note=data["note"],
+        course=data["course"],
+        unit_price=data["unit_price"],
+        discount_kind=data["discount_kind"],
+        discount_value=data["discount_value"],
+    )
+
+
+class LinesSerializer(serializers.Serializer):
+    lines = NewLineSerializer(many=True, min_length=1, max_length=MAX_LINES)
+
+    def to_lines(self) -> list[NewLine]:
+        return [new_line(item) for item in self.validated_data["lines"]]
+
+
+class OrderCreateSerializer(serializers.Serializer):
+    location = serializers.IntegerField(min_value=1)
+    channel = serializers.ChoiceField(choices=Order.Channel.choices, default=Order.Channel.RETAIL)
+    table = serializers.IntegerField(min_value=1, required=False, allow_null=True, default=None)
+    guest_count = serializers.IntegerField(min_value=1, max_value=MAX_GUESTS, default=1)
+    note = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    lines = NewLineSerializer(many=True, required=False, max_length=MAX_LINES, default=list)
+
+    def to_lines(self) -> list[NewLine]:
+        return [new_line(item) for item in self.validated_data["lines"]]
+
+
+class ReasonSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=200)
+
+
+class DiscountSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=Order.DiscountKind.choices, help_text='"" removes the discount.')
+    value = serializers.DecimalField(
+        max_digits=12, decimal_places=MONEY_PLACES, min_value=Decimal(0), required=False, default=Decimal(0)
+    )
+    reason = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    line = serializers.IntegerField(min_value=1, required=False, allow_null=True, default=None)
+
+
+class SplitLineSerializer(serializers.Serializer):
+    line = serializers.IntegerField(min_value=1)
+    quantity = quantity()
+
+
+class SplitSerializer(serializers.Serializer):
+    mode = serializers.ChoiceField(choices=["lines", "even"])
+    lines = SplitLineSerializer(many=True, required=False, max_length=MAX_LINES)
+    parts = serializers.IntegerField(min_value=2, max_value=MAX_GUESTS, required=False)
+
+    def validate(self, data):
+        if data["mode"] == "lines" and not data.get("lines"):
+            raise serializers.ValidationError({"lines": ["Choose the lines to move."]})
+        if data["mode"] == "even" and not data.get("parts"):
+            raise serializers.ValidationError({"parts": ["Give the number of parts."]})
+        return data
+
+
+class EvenSplitSerializer(serializers.Serializer):
+    total = money()
+    parts = serializers.ListField(child=money())
+
+
+class MoveSerializer(serializers.Serializer):
+    table = serializers.IntegerField(min_value=1, allow_null=True)
+
+
+class MergeSerializer(serializers.Serializer):
+    into = serializers.UUIDField(help_text="The order that receives this order's lines.")
+
+
+class OrderLineSerializer(MoneyModelSerializer):
+    product = serializers.IntegerField(source="product_id")
+
+    class Meta:
+        model = OrderLine
+        fields = [
+            "id",
+            "product",
+            "name",
+            "unit_price",
+            "quantity",
+            "modifiers",
+            "note",
+            "course",
+            "discount_kind",
+            "discount_value",
+            "discount_amount",
+            "price_overridden",
+            "line_total",
+            "order_discount_amount",
+            "service_charge_amount",
+            "tax_rate_name",
+            "tax_rate_percent",
+            "tax_amount",
+            "amount_due",
+            "status",
+            "void_reason",
+            "sent_at",
+            "quantity_refunded",
+        ]
+        read_only_fields = fields
+
+
+class OrderSerializer(MoneyModelSerializer):
+    location = serializers.IntegerField(source="location_id")
+    table = serializers.IntegerField(source="table_id", allow_null=True)
+    staff = serializers.IntegerField(source="staff_id")
+    lines = OrderLineSerializer(many=True)
+
+    class Meta:
+        model = Order
+        fields = [
+            "uuid",
+            "location",
+            "channel",
+            "table",
+            "guest_count",
+            "status",
+            "staff",
+            "note",
+            "discount_kind",
+            "discount_value",
+            "discount_reason",
+            "service_charge_percent",
+            "subtotal",
+            "discount_total",
+            "service_charge",
+            "tax_total",
+            "total",
+            "paid_total",
+            "refunded_total",
+            "opened_at",
+            "paid_at",
+            "lines",
+        ]
+        read_only_fields = fields
+
+
+class KitchenTicketSerializer(serializers.ModelSerializer):
+    lines = serializers.SerializerMethodField()
+
+    class Meta:
+        model = KitchenTicket
+        fields = ["id", "station", "course", "status", "created_at", "lines"]
+        read_only_fields = fields
+
+    def get_lines(self, ticket) -> list[int]:
+        return [line.pk for line in ticket.lines.all()]
+
+
+class TableSerializer(serializers.ModelSerializer):
+    location = serializers.IntegerField(source="location_id")
+    open_orders = serializers.IntegerField(read_only=True)
+
+    class Meta:
+        model = Table
+        fields = ["id", "location", "name", "section", "seats", "open_orders"]
+        read_only_fields = fields

@@ -1,0 +1,224 @@
+"""Orders API: thin — validate, call orders.services, serialise. Scoped to the user's locations."""
+
+from django.db.models import Count, Prefetch, Q
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from inventory.selectors import locations_for
+from orders import pricing, services
+from orders.api import serializers as s
+from orders.api.idempotent import key_parameter, respond_once
+from orders.api.permissions import has_perms
+from orders.models import Order, OrderLine, Table
+from posproject.errors import NotFound
+
+
+def order_queryset(user):
+    return (
+        Order.objects.filter(location__in=locations_for(user))
+        .select_related("location")
+        .prefetch_related(Prefetch("lines", queryset=OrderLine.objects.order_by("course", "id")))
+    )
+
+
+def order_body(order_id: int) -> dict:
+    """The order as the API shows it (read after the service's transaction, so it is what was saved)."""
+    order = Order.objects.prefetch_related(Prefetch("lines", queryset=OrderLine.objects.order_by("course", "id")))
+    return s.OrderSerializer(order.get(pk=order_id)).data
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="Orders at your locations",
+        parameters=[
+            OpenApiParameter("status", str, enum=Order.Status.values),
+            OpenApiParameter("location", int),
+            OpenApiParameter("table", int),
+        ],
+    ),
+    retrieve=extend_schema(summary="One order with its lines"),
+)
+class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    serializer_class = s.OrderSerializer
+    lookup_field = "uuid"
+    required_scope = "sell"  # API clients: inventory/api/auth.py
+    permission_classes = [has_perms("orders.change_order", read_perm="orders.view_order")]
+
+    def get_queryset(self):
+        queryset = order_queryset(self.request.user)
+        params = self.request.query_params
+        if params.get("status") in Order.Status.values:
+            queryset = queryset.filter(status=params["status"])
+        for name in ("location", "table"):
+            if params.get(name, "").isdigit():
+                queryset = queryset.filter(**{f"{name}_id": int(params[name])})
+        return queryset
+
+    def _order_id(self) -> int:
+        return self.get_object().pk
+
+    def _parse(self, serializer_class):
+        serializer = serializer_class(data=self.request.data)
+        serializer.is_valid(raise_exception=True)
+        return serializer
+
+    @extend_schema(
+        summary="Open an order, with its lines in the same call",
+        request=s.OrderCreateSerializer,
+        responses={201: s.OrderSerializer},
+        parameters=[key_parameter(required=False)],
+    )
+    def create(self, request):
+        data = self._parse(s.OrderCreateSerializer)
+
+        def action():
+            order = services.open_order(
+                location_id=data.validated_data["location"],
+                user=request.user,
+                channel=data.validated_data["channel"],
+                table_id=data.validated_data["table"],
+                guest_count=data.validated_data["guest_count"],
+                note=data.validated_data["note"],
+                lines=data.to_lines(),
+            )
+            return status.HTTP_201_CREATED, order_body(order.pk)
+
+        return respond_once(request, endpoint="orders.create", action=action, required=False)
+
+    @extend_schema(
+        summary="Add lines to an open order",
+        request=s.LinesSerializer,
+        responses={201: s.OrderSerializer},
+        parameters=[key_parameter(required=False)],
+    )
+    @action(detail=True, methods=["post"])
+    def lines(self, request, uuid=None):
+        order_id = self._order_id()
+        data = self._parse(s.LinesSerializer)
+
+        def action():
+            services.add_lines(order_id, user=request.user, lines=data.to_lines())
+            return status.HTTP_201_CREATED, order_body(order_id)
+
+        return respond_once(request, endpoint=f"orders.lines:{order_id}", action=action, required=False)
+
+    @extend_schema(
+        summary="Void one line (reason required; a manager for sent lines or someone else's)",
+        request=s.ReasonSerializer,
+        responses={200: s.OrderSerializer},
+    )
+    @action(detail=True, methods=["post"], url_path=r"lines/(?P<line_id>\d+)/void")
+    def void_line(self, request, uuid=None, line_id=None):
+        order_id = self._order_id()
+        if not OrderLine.objects.filter(pk=line_id, order_id=order_id).exists():
+            raise NotFound("Unknown line of this order.")
+        data = self._parse(s.ReasonSerializer)
+        services.void_line(int(line_id), user=request.user, reason=data.validated_data["reason"])
+        return Response(order_body(order_id))
+
+    @extend_schema(summary="Void the whole order", request=s.ReasonSerializer, responses={200: s.OrderSerializer})
+    @action(detail=True, methods=["post"])
+    def void(self, request, uuid=None):
+        order_id = self._order_id()
+        data = self._parse(s.ReasonSerializer)
+        services.void_order(order_id, user=request.user, reason=data.validated_data["reason"])
+        return Response(order_body(order_id))
+
+    @extend_schema(
+        summary="Discount the order or one line (percent or amount; over your role's limit a manager)",
+        request=s.DiscountSerializer,
+        responses={200: s.OrderSerializer},
+    )
+    @action(detail=True, methods=["post"])
+    def discount(self, request, uuid=None):
+        order_id = self._order_id()
+        data = self._parse(s.DiscountSerializer).validated_data
+        services.apply_discount(
+            order_id,
+            user=request.user,
+            kind=data["kind"],
+            value=data["value"],
+            reason=data["reason"],
+            line_id=data["line"],
+        )
+        return Response(order_body(order_id))
+
+    @extend_schema(
+        summary="Split by lines (returns the new order) or evenly (returns the shares to pay)",
+        request=s.SplitSerializer,
+        responses={201: s.OrderSerializer, 200: s.EvenSplitSerializer},
+    )
+    @action(detail=True, methods=["post"])
+    def split(self, request, uuid=None):
+        order = self.get_object()
+        data = self._parse(s.SplitSerializer).validated_data
+        if data["mode"] == "even":
+            shares = pricing.split_evenly(order.total, data["parts"])
+            return Response(s.EvenSplitSerializer({"total": order.total, "parts": shares}).data)
+        quantities = {}
+        for item in data["lines"]:
+            quantities[item["line"]] = quantities.get(item["line"], 0) + item["quantity"]
+        new = services.split_order(order.pk, user=request.user, quantities=quantities)
+        return Response(order_body(new.pk), status=status.HTTP_201_CREATED)
+
+    @extend_schema(summary="Move the order to another table", request=s.MoveSerializer, responses=s.OrderSerializer)
+    @action(detail=True, methods=["post"])
+    def move(self, request, uuid=None):
+        order_id = self._order_id()
+        data = self._parse(s.MoveSerializer).validated_data
+        services.move_order(order_id, user=request.user, table_id=data["table"])
+        return Response(order_body(order_id))
+
+    @extend_schema(summary="Merge this order into another one", request=s.MergeSerializer, responses=s.OrderSerializer)
+    @action(detail=True, methods=["post"])
+    def merge(self, request, uuid=None):
+        order_id = self._order_id()
+        data = self._parse(s.MergeSerializer).validated_data
+        target = self.get_queryset().filter(uuid=data["into"]).values_list("pk", flat=True).first()
+        if target is None:
+            raise NotFound("Unknown order to merge into.", fields={"into": ["Unknown order."]})
+        services.merge_orders(source_id=order_id, target_id=target, user=request.user)
+        return Response(order_body(target))
+
+    @extend_schema(summary="Hold (park) the order", request=None, responses=s.OrderSerializer)
+    @action(detail=True, methods=["post"])
+    def hold(self, request, uuid=None):
+        order_id = self._order_id()
+        services.hold_order(order_id, user=request.user)
+        return Response(order_body(order_id))
+
+    @extend_schema(summary="Resume a held order", request=None, responses=s.OrderSerializer)
+    @action(detail=True, methods=["post"])
+    def resume(self, request, uuid=None):
+        order_id = self._order_id()
+        services.resume_order(order_id, user=request.user)
+        return Response(order_body(order_id))
+
+    @extend_schema(
+        summary="Send the new lines to the kitchen (one ticket per station and course)",
+        request=None,
+        responses={201: s.KitchenTicketSerializer(many=True)},
+    )
+    @action(detail=True, methods=["post"])
+    def send(self, request, uuid=None):
+        tickets = services.send_to_kitchen(self._order_id(), user=request.user)
+        for ticket in tickets:
+            ticket._prefetched_objects_cache = {"lines": OrderLine.objects.filter(kitchen_ticket=ticket)}
+        return Response(s.KitchenTicketSerializer(tickets, many=True).data, status=status.HTTP_201_CREATED)
+
+
+@extend_schema_view(list=extend_schema(summary="Tables at your locations, with their open orders"))
+class TableViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    serializer_class = s.TableSerializer
+    permission_classes = [has_perms("orders.view_table", read_perm="orders.view_table")]
+
+    def get_queryset(self):
+        queryset = Table.objects.filter(location__in=locations_for(self.request.user), active=True).annotate(
+            open_orders=Count("orders", filter=Q(orders__status__in=[Order.Status.OPEN, Order.Status.HELD]))
+        )
+        location = self.request.query_params.get("location", "")
+        if location.isdigit():
+            queryset = queryset.filter(location_id=int(location))
+        return queryset

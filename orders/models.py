@@ -1,0 +1,197 @@
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from inventory.models import Location, Product, money_field, qty_field
+
+
+class Table(models.Model):
+    location = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="tables")
+    name = models.CharField(max_length=20)
+    section = models.CharField(max_length=40, default="Main")
+    seats = models.PositiveSmallIntegerField(default=4)
+    sort_order = models.PositiveIntegerField(default=0)
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["location", "section", "sort_order", "name"]
+        constraints = [models.UniqueConstraint(fields=["location", "name"], name="table_unique_name")]
+
+    def __str__(self):
+        return f"Table {self.name}"
+
+
+class Order(models.Model):
+    class Channel(models.TextChoices):
+        DINE_IN = "dine_in", "Dine-in"
+        TAKEAWAY = "takeaway", "Takeaway"
+        DELIVERY = "delivery", "Delivery"
+        RETAIL = "retail", "Retail"
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        HELD = "held", "Held"
+        PAID = "paid", "Paid"
+        VOIDED = "voided", "Voided"
+        REFUNDED = "refunded", "Refunded"
+        MERGED = "merged", "Merged into another order"
+
+    class DiscountKind(models.TextChoices):
+        NONE = "", "None"
+        PERCENT = "percent", "Percent"
+        AMOUNT = "amount", "Amount"
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    location = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="orders")
+    channel = models.CharField(max_length=16, choices=Channel.choices, default=Channel.RETAIL)
+    table = models.ForeignKey(Table, null=True, blank=True, on_delete=models.PROTECT, related_name="orders")
+    guest_count = models.PositiveSmallIntegerField(default=1)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN, db_index=True)
+    staff = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="orders")
+    note = models.CharField(max_length=200, blank=True)
+    # Order-level discount
+    discount_kind = models.CharField(max_length=8, choices=DiscountKind.choices, blank=True, default="")
+    discount_value = money_field()
+    discount_reason = models.CharField(max_length=200, blank=True)
+    discount_approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    # Totals, recomputed by orders.pricing whenever lines change; frozen once paid.
+    service_charge_percent = models.DecimalField(max_digits=5, decimal_places=2, default=0)
+    subtotal = money_field()
+    discount_total = money_field()
+    service_charge = money_field()
+    tax_total = money_field()
+    total = money_field()
+    paid_total = money_field()
+    refunded_total = money_field()
+    opened_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    paid_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    merged_into = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        ordering = ["-opened_at"]
+        indexes = [
+            models.Index(fields=["location", "status"], name="order_location_status_idx"),
+            models.Index(fields=["location", "paid_at"], name="order_location_paid_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(guest_count__gte=1), name="order_guest_count_positive"),
+            models.CheckConstraint(condition=Q(total__gte=0), name="order_total_not_negative"),
+            models.CheckConstraint(
+                condition=Q(refunded_total__lte=models.F("paid_total")), name="order_refund_le_paid"
+            ),
+        ]
+
+    def __str__(self):
+        return f"Order {str(self.uuid)[:8]}"
+
+    @property
+    def is_editable(self) -> bool:
+        return self.status in (self.Status.OPEN, self.Status.HELD)
+
+
+class OrderLine(models.Model):
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        VOIDED = "voided", "Voided"
+
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="lines")
+    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="+")
+    # Snapshots: what the guest was charged, whatever happens to the catalogue later.
+    name = models.CharField(max_length=200)
+    unit_price = money_field()
+    tax_rate_name = models.CharField(max_length=40)
+    tax_rate_percent = models.DecimalField(max_digits=6, decimal_places=3)
+    prices_include_tax = models.BooleanField(default=True)
+    unit_cost = money_field()
+    quantity = qty_field()
+    modifiers = models.JSONField(default=list, blank=True, help_text='[{"name": "extra cheese", "price": "0.50"}]')
+    note = models.CharField(max_length=200, blank=True)
+    course = models.PositiveSmallIntegerField(default=1)
+    discount_kind = models.CharField(max_length=8, choices=Order.DiscountKind.choices, blank=True, default="")
+    discount_value = money_field()
+    price_overridden = models.BooleanField(default=False)
+    # Totals of this line (after its own discount, before the order discount), recomputed by orders.pricing.
+    line_total = money_field()
+    discount_amount = money_field()
+    tax_amount = money_field()
+    order_discount_amount = money_field(help_text="This line's share of the order discount.")
+    service_charge_amount = money_field(help_text="This line's share of the service charge.")
+    amount_due = money_field(help_text="What the guest pays for this line; the lines add up to the order total.")
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.ACTIVE)
+    void_reason = models.CharField(max_length=200, blank=True)
+    voided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    void_approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    sent_at = models.DateTimeField(null=True, blank=True, help_text="When it went to the kitchen.")
+    kitchen_ticket = models.ForeignKey(
+        "KitchenTicket", null=True, blank=True, on_delete=models.PROTECT, related_name="lines"
+    )
+    added_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    quantity_refunded = qty_field()
+
+    class Meta:
+        ordering = ["course", "id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(quantity__gt=0), name="orderline_quantity_positive"),
+            models.CheckConstraint(condition=Q(unit_price__gte=0), name="orderline_price_not_negative"),
+            models.CheckConstraint(
+                condition=Q(quantity_refunded__gte=0) & Q(quantity_refunded__lte=models.F("quantity")),
+                name="orderline_refund_within_quantity",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.quantity} × {self.name}"
+
+
+class KitchenTicket(models.Model):
+    class Status(models.TextChoices):
+        NEW = "new", "New"
+        BUMPED = "bumped", "Done"
+
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="kitchen_tickets")
+    location = models.ForeignKey(Location, on_delete=models.PROTECT)
+    station = models.SlugField(max_length=32)
+    course = models.PositiveSmallIntegerField(default=1)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.NEW, db_index=True)
+    sent_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    bumped_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["location", "station", "status"], name="ticket_station_status_idx")]
+
+    def __str__(self):
+        return f"Ticket {self.pk} · {self.station}"
+
+
+class IdempotencyRecord(models.Model):
+    """The first result of a request made with an idempotency key, replayed for a retry (DESIGN.md §3.4).
+
+    `scope` is who sent it (user or API token) so one client's key never collides with another's;
+    `request_hash` tells a true retry from a different request that reuses the key.
+    """
+
+    scope = models.CharField(max_length=64)
+    key = models.CharField(max_length=128)
+    endpoint = models.CharField(max_length=64)
+    request_hash = models.CharField(max_length=64)
+    response_status = models.PositiveSmallIntegerField(null=True)
+    response_body = models.JSONField(null=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["scope", "key"], name="idempotency_scope_key_unique")]
+
+    def __str__(self):
+        return f"{self.scope}:{self.key}"

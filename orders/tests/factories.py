@@ -1,0 +1,36 @@
+from decimal import Decimal
+
+import factory
+
+from inventory.tests.factories import LocationFactory, UserFactory
+from orders import models
+
+
+class TableFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = models.Table
+
+    location = factory.SubFactory(LocationFactory)
+    name = factory.Sequence(lambda n: str(n + 1))
+
+
+class OrderFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = models.Order
+
+    location = factory.SubFactory(LocationFactory)
+    staff = factory.SubFactory(UserFactory)
+
+
+class OrderLineFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = models.OrderLine
+
+    order = factory.SubFactory(OrderFactory)
+    product = factory.SubFactory("inventory.tests.factories.ProductFactory")
+    name = factory.LazyAttribute(lambda o: o.product.name)
+    unit_price = factory.LazyAttribute(lambda o: o.product.price)
+    tax_rate_name = factory.LazyAttribute(lambda o: o.product.tax_rate.name)
+    tax_rate_percent = factory.LazyAttribute(lambda o: o.product.tax_rate.percent)
+    quantity = Decimal("1")
+    added_by = factory.LazyAttribute(lambda o: o.order.staff)

@@ -1,0 +1,614 @@
+"""POS screens for staff: sign-in by PIN, idle lock, floor view, order screen, kitchen display.
+
+Views parse the request, call a service and render; the rules live in services. The terminal's state (which
+location and register it is, whether it is locked) is kept in the session and survives a PIN user switch.
+"""
+
+import time
+from decimal import Decimal
+from functools import wraps
+
+from axes.helpers import get_client_ip_address
+from django.conf import settings
+from django.contrib.auth import login
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_POST
+from django_htmx.http import HttpResponseClientRedirect, retarget
+
+from inventory import pins
+from inventory.models import Location
+from inventory.selectors import locations_for
+from orders import displays, services
+from orders import kitchen as kitchen_services
+from orders.forms import (
+    AddLineForm,
+    ChangeLineForm,
+    DiscountForm,
+    ManagerApprovalForm,
+    OpenOrderForm,
+    PinForm,
+    SetPinForm,
+    split_quantities,
+)
+from orders.models import Order, OrderLine, Table
+from posproject.errors import DomainError
+
+SESSION_LOCATION = "pos_location_id"
+SESSION_REGISTER = "pos_register_id"
+SESSION_REGISTER_NAME = "pos_register_name"
+SESSION_LOCKED = "pos_locked"
+SESSION_SEEN = "pos_last_seen"
+# What belongs to the terminal rather than to the person using it: kept across a PIN switch.
+TERMINAL_KEYS = (SESSION_LOCATION, SESSION_REGISTER, SESSION_REGISTER_NAME)
+AUTH_BACKEND = "django.contrib.auth.backends.ModelBackend"
+
+
+class Terminal:
+    """What this screen is: its location and, once a cash session is open on it, its register."""
+
+    def __init__(self, request, location: Location | None):
+        self.location = location
+        self.register_id = request.session.get(SESSION_REGISTER)
+        self.register_name = request.session.get(SESSION_REGISTER_NAME, "")
+
+
+def idle_seconds() -> int:
+    return getattr(settings, "POS_IDLE_LOCK_SECONDS", 120)
+
+
+def _terminal_location(request) -> Location | None:
+    allowed = locations_for(request.user).filter(kind=Location.Kind.STORE, active=True).order_by("name")
+    location_id = request.session.get(SESSION_LOCATION)
+    location = allowed.filter(pk=location_id).first() if location_id else None
+    if location is None:
+        location = allowed.first()
+        if location is not None:
+            request.session[SESSION_LOCATION] = location.pk
+    return location
+
+
+def _is_locked(request) -> bool:
+    if request.session.get(SESSION_LOCKED):
+        return True
+    seen = request.session.get(SESSION_SEEN)
+    if seen and idle_seconds() and time.time() - seen > idle_seconds():
+        request.session[SESSION_LOCKED] = True
+        return True
+    return False
+
+
+def _mark_active(request) -> None:
+    now = time.time()
+    # Written at most every few seconds: a busy terminal should not save its session on every tap.
+    if now - request.session.get(SESSION_SEEN, 0) > 5:
+        request.session[SESSION_SEEN] = now
+
+
+def redirect_to(request, url: str):
+    """A redirect that also works for an htmx request (which would otherwise swap the target page in)."""
+    if request.htmx:
+        return HttpResponseClientRedirect(url)
+    return redirect(url)
+
+
+def pos_view(perm: str | None = None, *, lockable: bool = True, touch: bool = True):
+    """Decorate a POS view: signed in, allowed, at a location, not locked. `touch=False` for polling endpoints,
+    which must not keep an unattended terminal awake."""
+
+    def decorator(view):
+        @wraps(view)
+        def wrapper(request, *args, **kwargs):
+            if not request.user.is_authenticated:
+                if request.htmx:
+                    return HttpResponseClientRedirect(reverse(settings.LOGIN_URL))
+                return redirect_to_login(request.get_full_path())
+            if perm and not request.user.has_perm(perm):
+                raise DjangoPermissionDenied
+            location = _terminal_location(request)
+            if location is None:
+                return render(request, "pos/no_location.html", status=403)
+            if lockable and _is_locked(request):
+                return redirect_to(request, f"{reverse('orders:switch')}?locked=1")
+            if touch:
+                _mark_active(request)
+            request.terminal = Terminal(request, location)
+            return view(request, *args, **kwargs)
+
+        return wrapper
+
+    return decorator
+
+
+def pos_render(request, template: str, context: dict | None = None, *, status: int = 200, nav: str = ""):
+    context = dict(context or {})
+    context.setdefault("terminal", getattr(request, "terminal", None))
+    context.setdefault("idle_seconds", idle_seconds())
+    context.setdefault("nav", nav)
+    return render(request, template, context, status=status)
+
+
+def _safe_next(request, fallback: str) -> str:
+    url = request.POST.get("next") or request.GET.get("next") or ""
+    if url and url_has_allowed_host_and_scheme(url, allowed_hosts={request.get_host()}):
+        return url
+    return fallback
+
+
+# --- Staff switch, lock, PIN ------------------------------------------------------------------------------------
+
+
+@pos_view(lockable=False, touch=False)
+def switch(request):
+    """Quick user switch on a shared terminal, and the lock screen: choose who you are and type your PIN."""
+    location = request.terminal.location
+    locked = request.session.get(SESSION_LOCKED, False)
+    form = PinForm(request.POST or None)
+    error = ""
+    if request.method == "POST" and form.is_valid():
+        try:
+            user = pins.verify_pin(
+                user_id=form.cleaned_data["user"],
+                pin=form.cleaned_data["pin"],
+                purpose="unlock" if locked and form.cleaned_data["user"] == request.user.pk else "switch",
+                location=location,
+                client_ip=get_client_ip_address(request),  # behind the proxy as configured for axes
+            )
+        except DomainError as exc:
+            error = exc.message
+        else:
+            if user.pk != request.user.pk:
+                terminal = {key: request.session[key] for key in TERMINAL_KEYS if key in request.session}
+                login(request, user, backend=AUTH_BACKEND)
+                request.session.update(terminal)
+            request.session[SESSION_LOCKED] = False
+            request.session[SESSION_SEEN] = time.time()
+            return redirect(_safe_next(request, reverse("orders:floor")))
+    context = {
+        "form": form,
+        "error": error,
+        "locked": locked,
+        "staff": pins.pin_users_for(location),
+        "idle_seconds": 0,
+        "next": _safe_next(request, ""),
+    }
+    return pos_render(request, "pos/switch.html", context, status=400 if error else 200)
+
+
+@require_POST
+@pos_view(lockable=False, touch=False)
+def lock(request):
+    request.session[SESSION_LOCKED] = True
+    return redirect_to(request, f"{reverse('orders:switch')}?locked=1")
+
+
+@pos_view()
+def set_my_pin(request):
+    """Choose or change your own PIN; your password proves it is you."""
+    form = SetPinForm(request, request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            pins.set_pin(user=request.user, pin=form.cleaned_data["pin"], actor=request.user)
+        except DomainError as exc:
+            form.add_error("pin", exc.message)
+        else:
+            return pos_render(request, "pos/set_pin.html", {"form": SetPinForm(request), "done": True})
+    return pos_render(request, "pos/set_pin.html", {"form": form}, status=400 if form.errors else 200)
+
+
+@require_POST
+@pos_view()
+def choose_location(request):
+    allowed = locations_for(request.user).filter(kind=Location.Kind.STORE, active=True)
+    location = allowed.filter(pk=request.POST.get("location") or 0).first()
+    if location is None:
+        raise Http404
+    if location.pk != request.session.get(SESSION_LOCATION):
+        request.session[SESSION_LOCATION] = location.pk
+        for key in (SESSION_REGISTER, SESSION_REGISTER_NAME):
+            request.session.pop(key, None)
+    return redirect("orders:floor")
+
+
+# --- Floor --------------------------------------------------------------------------------------------------------
+
+
+@pos_view("orders.view_order")
+def floor(request):
+    location = request.terminal.location
+    context = {
+        "sections": displays.floor_plan(location),
+        "open_orders": displays.open_orders_without_table(location),
+        "locations": locations_for(request.user).filter(kind=Location.Kind.STORE, active=True).order_by("name"),
+    }
+    return pos_render(request, "pos/floor.html", context, nav="floor")
+
+
+# --- Kitchen display ----------------------------------------------------------------------------------------------
+
+
+def _kitchen_context(request) -> dict:
+    location = request.terminal.location
+    station = request.GET.get("station", "")
+    return {
+        "station": station,
+        "stations": displays.kitchen_stations(location),
+        "tickets": displays.kitchen_board(location, station=station),
+        "bumped": displays.recently_bumped(location, station=station),
+    }
+
+
+@pos_view("orders.view_kitchenticket", lockable=False)
+def kitchen(request):
+    """The kitchen display: a wall screen, so it never locks itself."""
+    context = {**_kitchen_context(request), "idle_seconds": 0}
+    return pos_render(request, "pos/kitchen.html", context, nav="kitchen")
+
+
+@pos_view("orders.view_kitchenticket", lockable=False, touch=False)
+def kitchen_board(request):
+    return pos_render(request, "pos/_kitchen_board.html", _kitchen_context(request))
+
+
+# --- Order screen -------------------------------------------------------------------------------------------------
+
+
+def _order_at_terminal(request, order_uuid):
+    try:
+        order = displays.order_for_screen(order_uuid)
+    except Order.DoesNotExist:
+        raise Http404 from None
+    if order.location_id != request.terminal.location.pk:
+        raise Http404
+    return order
+
+
+def _ticket_context(request, order, **extra) -> dict:
+    context = {
+        "order": order,
+        "lines": list(order.lines.all()),
+    }
+    context.update(extra)
+    return context
+
+
+def render_ticket(request, order_uuid, *, error: str = "", message: str = "", status: int = 200, posted=None):
+    """The order panel (lines, totals, actions), re-read after a change so it shows what was saved."""
+    order = _order_at_terminal(request, order_uuid)
+    context = _ticket_context(request, order, error=error, message=message, posted=posted or {})
+    return pos_render(request, "pos/_ticket.html", context, status=status)
+
+
+def _after_change(request, order_uuid, action, *, message: str = ""):
+    """Run a service call and answer with the fresh ticket, or the same ticket with the rule's message."""
+    try:
+        result = action()
+    except DomainError as exc:
+        return render_ticket(request, order_uuid, error=exc.message, status=exc.status, posted=request.POST)
+    if callable(message):
+        message = message(result)
+    if not request.htmx:
+        return redirect("orders:order", order_uuid)
+    return render_ticket(request, order_uuid, message=message)
+
+
+@require_POST
+@pos_view("orders.add_order")
+def open_order(request):
+    form = OpenOrderForm(request.POST)
+    if not form.is_valid():
+        return redirect("orders:floor")
+    try:
+        order = services.open_order(
+            location_id=request.terminal.location.pk,
+            user=request.user,
+            channel=form.cleaned_data["channel"],
+            table_id=form.cleaned_data["table"],
+            guest_count=form.cleaned_data["guest_count"] or 1,
+        )
+    except DomainError as exc:
+        context = {
+            "sections": displays.floor_plan(request.terminal.location),
+            "open_orders": displays.open_orders_without_table(request.terminal.location),
+            "error": exc.message,
+        }
+        return pos_render(request, "pos/floor.html", context, status=exc.status, nav="floor")
+    return redirect("orders:order", order.uuid)
+
+
+@pos_view("orders.view_order")
+def order_screen(request, order_uuid):
+    order = _order_at_terminal(request, order_uuid)
+    location = request.terminal.location
+    categories = list(displays.pos_categories(location))
+    category_id = _int(request.GET.get("category")) or (categories[0].pk if categories else None)
+    context = _ticket_context(
+        request,
+        order,
+        categories=categories,
+        category_id=category_id,
+        products=displays.pos_products(location, category_id=category_id),
+        register_open=bool(request.terminal.register_id),
+    )
+    return pos_render(request, "pos/order.html", context)
+
+
+@pos_view("orders.view_order")
+def products(request):
+    """The product grid: one category, or the products matching what was typed in the search box."""
+    location = request.terminal.location
+    query = (request.GET.get("q") or request.GET.get("code") or "").strip()
+    category_id = _int(request.GET.get("category"))
+    context = {
+        "products": displays.pos_products(location, category_id=category_id, query=query),
+        "query": query,
+        "order_uuid": request.GET.get("order", ""),
+    }
+    return pos_render(request, "pos/_products.html", context)
+
+
+@require_POST
+@pos_view("orders.add_orderline")
+def add_line(request, order_uuid):
+    """Add a product by its button, or by what was typed or scanned in the search box (barcode or sku + Enter).
+
+    A search that is not a code shows the matching products in the grid instead."""
+    form = AddLineForm(request.POST)
+    if not form.is_valid():
+        return render_ticket(request, order_uuid, error=_form_error(form), status=400)
+    data = form.cleaned_data
+    product_id = data["product"]
+    if product_id is None:
+        product = displays.product_by_code(request.terminal.location, data["code"])
+        if product is None:
+            context = {
+                "products": displays.pos_products(request.terminal.location, query=data["code"]),
+                "query": data["code"],
+                "order_uuid": order_uuid,
+            }
+            response = pos_render(request, "pos/_products.html", context)
+            return retarget(response, "#products")
+        product_id = product.pk
+    order_id = _order_id(request, order_uuid)
+    new_line = services.NewLine(
+        product_id=product_id,
+        quantity=data["quantity"] or Decimal(1),
+        course=data["course"] or 1,
+        note=data["note"],
+    )
+    return _after_change(
+        request,
+        order_uuid,
+        lambda: services.add_lines(order_id, user=request.user, lines=[new_line]),
+        message=lambda lines: f"Added {lines[0].name}.",
+    )
+
+
+@pos_view("orders.change_orderline")
+def change_line(request, order_uuid, line_id: int):
+    """GET: the line's editor (loaded when the line is opened); POST: save quantity, modifiers, note, course."""
+    if request.method != "POST":
+        line = get_object_or_404(OrderLine.objects.select_related("order"), pk=line_id, order__uuid=order_uuid)
+        if line.order.location_id != request.terminal.location.pk:
+            raise Http404
+        context = {"order": line.order, "line": line, "managers": _managers(request)}
+        return pos_render(request, "pos/_line_edit.html", context)
+    form = ChangeLineForm(request.POST)
+    if not form.is_valid():
+        return render_ticket(request, order_uuid, error=_form_error(form), status=400)
+    data = form.cleaned_data
+    return _after_change(
+        request,
+        order_uuid,
+        lambda: services.change_line(
+            _line_of(request, order_uuid, line_id),
+            user=request.user,
+            quantity=data["quantity"],
+            note=data["note"],
+            course=data["course"],
+            modifiers=data["modifiers"],
+        ),
+        message="Line changed.",
+    )
+
+
+@require_POST
+@pos_view("orders.change_orderline")
+def void_line(request, order_uuid, line_id: int):
+    def action():
+        approver = approver_from_pin(request)
+        return services.void_line(
+            _line_of(request, order_uuid, line_id),
+            user=request.user,
+            reason=request.POST.get("reason", ""),
+            approver=approver,
+        )
+
+    return _after_change(request, order_uuid, action, message="Line voided.")
+
+
+@pos_view("orders.change_order")
+def discount(request, order_uuid):
+    if request.method != "POST":
+        return _order_tool(request, order_uuid, "pos/_discount.html")
+    form = DiscountForm(request.POST)
+    if not form.is_valid():
+        return render_ticket(request, order_uuid, error=_form_error(form), status=400)
+    data = form.cleaned_data
+
+    def action():
+        return services.apply_discount(
+            _order_id(request, order_uuid),
+            user=request.user,
+            kind=data["kind"],
+            value=data["value"] or Decimal(0),
+            reason=data["reason"],
+            line_id=_line_of(request, order_uuid, data["line"]) if data["line"] else None,
+            approver=approver_from_pin(request),
+        )
+
+    return _after_change(request, order_uuid, action, message="Discount applied.")
+
+
+@require_POST
+@pos_view("orders.change_order")
+def send_to_kitchen(request, order_uuid):
+    return _after_change(
+        request,
+        order_uuid,
+        lambda: services.send_to_kitchen(_order_id(request, order_uuid), user=request.user),
+        message=lambda tickets: f"Sent to the kitchen: {len(tickets)} ticket(s).",
+    )
+
+
+@require_POST
+@pos_view("orders.change_order")
+def hold(request, order_uuid):
+    try:
+        services.hold_order(_order_id(request, order_uuid), user=request.user)
+    except DomainError as exc:
+        return render_ticket(request, order_uuid, error=exc.message, status=exc.status)
+    return redirect_to(request, reverse("orders:floor"))
+
+
+@require_POST
+@pos_view("orders.change_order")
+def resume(request, order_uuid):
+    return _after_change(
+        request,
+        order_uuid,
+        lambda: services.resume_order(_order_id(request, order_uuid), user=request.user),
+        message="Order resumed.",
+    )
+
+
+@pos_view("orders.change_order")
+def move_table(request, order_uuid):
+    if request.method != "POST":
+        return _order_tool(request, order_uuid, "pos/_move.html")
+    table_id = _int(request.POST.get("table"))
+    return _after_change(
+        request,
+        order_uuid,
+        lambda: services.move_order(_order_id(request, order_uuid), user=request.user, table_id=table_id),
+        message=lambda order: f"Moved to {order.table}." if order.table else "Moved off its table.",
+    )
+
+
+@pos_view("orders.change_order")
+def void_order(request, order_uuid):
+    if request.method != "POST":
+        return _order_tool(request, order_uuid, "pos/_void_order.html")
+    try:
+        services.void_order(
+            _order_id(request, order_uuid),
+            user=request.user,
+            reason=request.POST.get("reason", ""),
+            approver=approver_from_pin(request),
+        )
+    except DomainError as exc:
+        return render_ticket(request, order_uuid, error=exc.message, status=exc.status, posted=request.POST)
+    return redirect_to(request, reverse("orders:floor"))
+
+
+@pos_view("orders.change_order")
+def split(request, order_uuid):
+    """Move some lines (or part of their quantity) to a new order, for a guest who pays apart."""
+    order = _order_at_terminal(request, order_uuid)
+    error = ""
+    if request.method == "POST":
+        try:
+            quantities = split_quantities(request.POST, [line.pk for line in order.lines.all()])
+            new = services.split_order(order.pk, user=request.user, quantities=quantities)
+        except DomainError as exc:
+            error = exc.message
+        else:
+            return redirect_to(request, reverse("orders:order", args=[new.uuid]))
+    context = {"order": order, "lines": [line for line in order.lines.all() if line.status == "active"]}
+    return pos_render(request, "pos/split.html", {**context, "error": error}, status=400 if error else 200)
+
+
+def _order_tool(request, order_uuid, template: str):
+    """A tool of the order screen (discount, move, void), loaded when its button is first opened."""
+    order = _order_at_terminal(request, order_uuid)
+    context = {
+        "order": order,
+        "lines": list(order.lines.all()),
+        "managers": _managers(request),
+        "tables": Table.objects.filter(location_id=order.location_id, active=True).order_by("section", "sort_order"),
+    }
+    return pos_render(request, template, context)
+
+
+def _order_id(request, order_uuid) -> int:
+    """The id of an order of this terminal's store (404 otherwise), for the services that take ids."""
+    order_id = (
+        Order.objects.filter(uuid=order_uuid, location=request.terminal.location).values_list("pk", flat=True).first()
+    )
+    if order_id is None:
+        raise Http404
+    return order_id
+
+
+def _line_of(request, order_uuid, line_id) -> int:
+    """A line id, only if the line belongs to this order of this terminal's store (the URL names both)."""
+    lines = OrderLine.objects.filter(pk=line_id, order__uuid=order_uuid, order__location=request.terminal.location)
+    if not lines.exists():
+        raise DomainError("This line is not on this order.", code="not_found", status=404)
+    return line_id
+
+
+def _managers(request):
+    return pins.pin_users_for(request.terminal.location, managers_only=True)
+
+
+def approver_from_pin(request):
+    """The manager who approved, from the PIN prompt; None when the prompt was left empty."""
+    form = ManagerApprovalForm(request.POST)
+    if not form.is_valid() or not form.cleaned_data["approver"]:
+        return None
+    return pins.verify_manager_pin(
+        user_id=form.cleaned_data["approver"],
+        pin=form.cleaned_data["approver_pin"],
+        location=request.terminal.location,
+        client_ip=get_client_ip_address(request),
+    )
+
+
+def _int(value) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _form_error(form) -> str:
+    return " ".join(str(error) for errors in form.errors.values() for error in errors)
+
+
+@require_POST
+@pos_view("orders.change_kitchenticket", lockable=False)
+def kitchen_bump(request, ticket_id: int):
+    return _kitchen_write(request, kitchen_services.bump_ticket, ticket_id)
+
+
+@require_POST
+@pos_view("orders.change_kitchenticket", lockable=False)
+def kitchen_recall(request, ticket_id: int):
+    return _kitchen_write(request, kitchen_services.recall_ticket, ticket_id)
+
+
+def _kitchen_write(request, service, ticket_id: int):
+    context = {}
+    try:
+        service(ticket_id, user=request.user)
+    except DomainError as exc:
+        context["error"] = exc.message
+    if not request.htmx:
+        return redirect("orders:kitchen")
+    context.update(_kitchen_context(request))
+    return pos_render(request, "pos/_kitchen_board.html", context)
