@@ -1,0 +1,175 @@
+from django.contrib import admin, messages
+from django.urls import reverse
+from django.utils.html import format_html
+
+from billing import printing, sessions
+from billing.models import (
+    CashMovement,
+    CashSession,
+    Payment,
+    Printer,
+    PrintJob,
+    Receipt,
+    Refund,
+    RefundLine,
+    Register,
+    StationPrinter,
+    ZReport,
+)
+from posproject.errors import DomainError
+
+
+class ViewOnlyAdmin(admin.ModelAdmin):
+    """Rows written by services only: the admin may look, never add, edit or delete."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Register)
+class RegisterAdmin(admin.ModelAdmin):
+    list_display = ["name", "location", "printer", "active", "last_receipt_number", "last_z_number", "grand_total"]
+    list_filter = ["location", "active"]
+    readonly_fields = ["last_receipt_number", "last_z_number", "grand_total"]
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(CashSession)
+class CashSessionAdmin(ViewOnlyAdmin):
+    list_display = ["id", "register", "status", "opened_by", "opened_at", "closed_at", "over_short", "approved_by"]
+    list_filter = ["status", "register__location", "register"]
+    date_hierarchy = "opened_at"
+
+
+@admin.register(CashMovement)
+class CashMovementAdmin(ViewOnlyAdmin):
+    list_display = ["created_at", "session", "kind", "amount", "reason", "user"]
+    list_filter = ["kind", "session__register__location"]
+    date_hierarchy = "created_at"
+
+
+@admin.register(ZReport)
+class ZReportAdmin(ViewOnlyAdmin):
+    list_display = ["number", "register", "created_at", "gross_sales", "net_sales", "tax_total", "grand_total", "page"]
+    list_filter = ["register__location", "register"]
+    date_hierarchy = "created_at"
+    actions = ["reprint"]
+
+    @admin.display(description="Report")
+    def page(self, z):
+        return format_html('<a href="{}">Open</a>', reverse("reports:z-report", args=[z.pk]))
+
+    @admin.action(description="Reprint on the register's printer (marked COPY)")
+    def reprint(self, request, queryset):
+        for z in queryset:
+            try:
+                sessions.reprint_z_report(z_report_id=z.pk, user=request.user)
+            except DomainError as error:
+                self.message_user(request, f"Z{z.number}: {error.message}", messages.ERROR)
+            else:
+                self.message_user(request, f"Z{z.number} · {z.register}: copy queued.", messages.SUCCESS)
+
+
+# --- Sales: payments, receipts, refunds (append-only rows, written by billing.services) -------------------------
+
+
+@admin.register(Payment)
+class PaymentAdmin(ViewOnlyAdmin):
+    list_display = ["created_at", "order", "tender", "amount", "tendered", "change", "tip", "guest", "created_by"]
+    list_filter = ["tender", "order__location", "session__register", "created_by"]
+    search_fields = ["=order__receipts__number", "reference", "order__uuid"]
+    date_hierarchy = "created_at"
+    list_select_related = ["order", "created_by"]
+
+
+@admin.register(Receipt)
+class ReceiptAdmin(ViewOnlyAdmin):
+    list_display = ["number", "register", "kind", "order", "issued_at"]
+    list_filter = ["kind", "register__location", "register", "order__staff", "order__payments__tender"]
+    search_fields = ["=number", "order__uuid"]
+    date_hierarchy = "issued_at"
+    list_select_related = ["register__location", "order"]
+
+
+class RefundLineInline(admin.TabularInline):
+    model = RefundLine
+    fields = ["order_line", "quantity", "amount", "tax_amount", "restock"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Refund)
+class RefundAdmin(ViewOnlyAdmin):
+    list_display = ["created_at", "order", "tender", "amount", "reason", "created_by", "approved_by"]
+    list_filter = ["tender", "order__location", "created_by", "approved_by"]
+    search_fields = ["=receipt__number", "=order__receipts__number", "order__uuid", "reason"]
+    date_hierarchy = "created_at"
+    inlines = [RefundLineInline]
+    list_select_related = ["order", "created_by", "approved_by"]
+
+
+# --- Printers and the print outbox (billing.printing) ----------------------------------------------------------
+
+
+@admin.register(Printer)
+class PrinterAdmin(admin.ModelAdmin):
+    list_display = ["name", "connection", "host", "port", "device_path", "paper_width_mm", "columns", "active"]
+    list_filter = ["connection", "paper_width_mm", "active", "has_cash_drawer"]
+    search_fields = ["name", "host"]
+    actions = ["print_test_page"]
+
+    @admin.action(description="Print a test page")
+    def print_test_page(self, request, queryset):
+        for printer in queryset:
+            printing.queue_test_page(printer, user=request.user)
+        self.message_user(request, f"Test page queued for {queryset.count()} printer(s).", messages.SUCCESS)
+
+
+@admin.register(StationPrinter)
+class StationPrinterAdmin(admin.ModelAdmin):
+    list_display = ["location", "station", "printer"]
+    list_filter = ["location"]
+    list_select_related = ["location", "printer"]
+
+
+@admin.register(PrintJob)
+class PrintJobAdmin(ViewOnlyAdmin):
+    list_display = ["id", "created_at", "kind", "printer", "location", "status", "is_copy", "attempts", "resolved_at"]
+    list_filter = ["status", "kind", "is_copy", "printer", "location"]
+    search_fields = ["=id", "=receipt__number", "last_error"]
+    date_hierarchy = "created_at"
+    list_select_related = ["printer", "location"]
+    actions = ["retry", "reprint", "dismiss"]
+
+    def _each(self, request, queryset, action, done: str):
+        for job in queryset:
+            try:
+                action(job)
+            except DomainError as error:
+                self.message_user(request, f"Job {job.pk}: {error.message}", messages.ERROR)
+            else:
+                self.message_user(request, f"Job {job.pk}: {done}", messages.SUCCESS)
+
+    @admin.action(description="Retry failed jobs (nothing of them printed)")
+    def retry(self, request, queryset):
+        self._each(request, queryset, lambda job: printing.retry_job(job.pk, request.user), "queued again.")
+
+    @admin.action(description="Reprint as COPY")
+    def reprint(self, request, queryset):
+        self._each(request, queryset, lambda job: printing.reprint(job_id=job.pk, user=request.user), "copy queued.")
+
+    @admin.action(description="Dismiss (checked: printed, or not needed)")
+    def dismiss(self, request, queryset):
+        self._each(request, queryset, lambda job: printing.dismiss_job(job.pk, request.user), "dismissed.")

@@ -1,0 +1,84 @@
+"""Sales reports over the API (managers): `GET /api/v1/reports/<report>/?location=&date_from=&date_to=`."""
+
+from datetime import date, datetime
+from decimal import Decimal
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from billing import reports
+from billing.api.report_serializers import ReportQuerySerializer
+from inventory.api.permissions import IsManager
+from inventory.selectors import locations_for
+from posproject.errors import NotFound
+
+PARAMETERS = [
+    OpenApiParameter("location", int, required=True),
+    OpenApiParameter("date_from", date, description="First local day (default: today)."),
+    OpenApiParameter("date_to", date, description="Last local day, included (default: date_from)."),
+]
+
+
+def period_from(request) -> reports.Period:
+    query = ReportQuerySerializer(data=request.query_params)
+    query.is_valid(raise_exception=True)
+    data = query.validated_data
+    location = locations_for(request.user).filter(pk=data["location"]).first()
+    if location is None:
+        raise NotFound("No such location.", fields={"location": ["Not a location you can see."]})
+    return reports.period(location=location, date_from=data["date_from"], date_to=data["date_to"])
+
+
+def plain(value):
+    """JSON-ready: money and quantities as strings (never floats), dates as ISO 8601."""
+    if isinstance(value, dict):
+        return {key: plain(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [plain(item) for item in value]
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, date | datetime):
+        return value.isoformat()
+    return value
+
+
+def _envelope(p: reports.Period, **content) -> dict:
+    return {
+        "location": p.location.pk,
+        "date_from": p.date_from.isoformat(),
+        "date_to": p.date_to.isoformat(),
+        **plain(content),
+    }
+
+
+class SalesSummaryView(APIView):
+    permission_classes = [IsAuthenticated, IsManager]
+
+    @extend_schema(parameters=PARAMETERS, responses={200: dict})
+    def get(self, request):
+        p = period_from(request)
+        return Response(_envelope(p, report="summary", summary=reports.summary(p)))
+
+
+class SalesReportView(APIView):
+    """One of: day, hour, product, category, staff, tender, tax, margin, refunds, voids."""
+
+    permission_classes = [IsAuthenticated, IsManager]
+
+    @extend_schema(parameters=PARAMETERS, responses={200: dict})
+    def get(self, request, report: str):
+        if report not in reports.REPORTS:
+            raise NotFound(f"No report called {report!r}.")
+        p = period_from(request)
+        definition = reports.REPORTS[report]
+        return Response(
+            _envelope(
+                p,
+                report=report,
+                title=definition.title,
+                columns=[{"key": key, "title": title} for key, title in definition.columns],
+                rows=definition.rows(p),
+            )
+        )

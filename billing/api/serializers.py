@@ -1,0 +1,261 @@
+"""Checkout, refund and receipt shapes. Input serializers check types and bounds; the rules are in
+billing.services."""
+
+from decimal import Decimal
+
+from rest_framework import serializers
+
+from billing.models import Payment, Receipt, Refund, RefundLine
+from billing.services import RefundItem
+from inventory.money import quantize
+from orders.api.serializers import (
+    MoneyModelSerializer,
+    NewLineSerializer,
+    OrderLineSerializer,
+    OrderSerializer,
+    money,
+    new_line,
+    quantity,
+)
+from orders.models import Order
+from orders.pricing import TenderInput
+from orders.services import MAX_GUESTS, MAX_LINES
+
+
+class TenderSerializer(serializers.Serializer):
+    tender = serializers.ChoiceField(choices=Payment.Tender.choices)
+    amount = money(
+        required=False, allow_null=True, default=None, help_text="Card/voucher/other: charged (default: the rest)."
+    )
+    tendered = money(
+        required=False, allow_null=True, default=None, help_text="Cash: handed over (default: exactly what is due)."
+    )
+    tip = money(required=False, default=Decimal(0))
+    reference = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
+    guest = serializers.IntegerField(min_value=1, max_value=MAX_GUESTS, required=False, allow_null=True, default=None)
+
+
+def tender_inputs(items) -> list[TenderInput]:
+    return [
+        TenderInput(
+            tender=item["tender"],
+            amount=item["amount"],
+            tendered=item["tendered"],
+            tip=item["tip"],
+            reference=item["reference"],
+            guest=item["guest"],
+        )
+        for item in items
+    ]
+
+
+class CheckoutSerializer(serializers.Serializer):
+    register = serializers.IntegerField(min_value=1)
+    order = serializers.UUIDField(
+        required=False, allow_null=True, default=None, help_text="Pay this open order; or give `lines` instead."
+    )
+    lines = NewLineSerializer(
+        many=True, required=False, max_length=MAX_LINES, help_text="Sell these lines at once (no `order`)."
+    )
+    channel = serializers.ChoiceField(choices=Order.Channel.choices, default=Order.Channel.RETAIL)
+    note = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    tenders = TenderSerializer(many=True, max_length=20)
+
+    def validate(self, data):
+        if (data.get("order") is None) == (not data.get("lines")):
+            raise serializers.ValidationError({"order": ["Give either an open order or lines to sell."]})
+        return data
+
+    def lines_to_sell(self):
+        return [new_line(item) for item in self.validated_data.get("lines") or []]
+
+    def tenders_given(self):
+        return tender_inputs(self.validated_data["tenders"])
+
+
+class RefundLineInputSerializer(serializers.Serializer):
+    line = serializers.IntegerField(min_value=1)
+    quantity = quantity()
+    restock = serializers.BooleanField(default=True, help_text="Back to stock; false: recorded as waste.")
+
+
+class RefundCreateSerializer(serializers.Serializer):
+    order = serializers.UUIDField()
+    register = serializers.IntegerField(min_value=1)
+    lines = RefundLineInputSerializer(many=True, min_length=1, max_length=MAX_LINES)
+    reason = serializers.CharField(max_length=200)
+    tender = serializers.ChoiceField(
+        choices=Payment.Tender.choices, required=False, allow_null=True, default=None, help_text="Default: original."
+    )
+
+    def items(self) -> list[RefundItem]:
+        return [RefundItem(i["line"], i["quantity"], i["restock"]) for i in self.validated_data["lines"]]
+
+
+class PaymentSerializer(MoneyModelSerializer):
+    class Meta:
+        model = Payment
+        fields = ["id", "tender", "amount", "tendered", "change", "tip", "rounding", "reference", "guest", "created_at"]
+        read_only_fields = fields
+
+
+class ReceiptRefSerializer(serializers.ModelSerializer):
+    register = serializers.IntegerField(source="register_id")
+
+    class Meta:
+        model = Receipt
+        fields = ["id", "register", "number", "kind", "issued_at"]
+        read_only_fields = fields
+
+
+class OrderTotalsSerializer(OrderSerializer):
+    class Meta(OrderSerializer.Meta):
+        fields = [f for f in OrderSerializer.Meta.fields if f != "lines"]
+        read_only_fields = fields
+
+
+class SaleSerializer(serializers.Serializer):
+    """What a checkout returns: the paid order, its lines, the receipt and the payments."""
+
+    order = OrderTotalsSerializer()
+    lines = OrderLineSerializer(many=True)
+    receipt = ReceiptRefSerializer()
+    payments = PaymentSerializer(many=True)
+    change = money()
+    warnings = serializers.ListField(child=serializers.CharField())
+    print_job = serializers.IntegerField(source="print_job.pk")
+
+
+ORDER_TOTALS = ("subtotal", "discount_total", "service_charge", "tax_total", "total", "paid_total", "refunded_total")
+LINE_AMOUNTS = (
+    "unit_price",
+    "discount_value",
+    "discount_amount",
+    "line_total",
+    "order_discount_amount",
+    "service_charge_amount",
+    "tax_amount",
+    "amount_due",
+)
+PAYMENT_AMOUNTS = ("amount", "tendered", "change", "tip", "rounding")
+
+
+def _money(value) -> str:
+    return f"{quantize(value):f}"
+
+
+def _qty(value) -> str:
+    return f"{Decimal(value).quantize(Decimal('0.001')):f}"
+
+
+def _time(value):
+    return value.isoformat().replace("+00:00", "Z") if value else None
+
+
+def sale_body(sale) -> dict:
+    """SaleSerializer's output, built directly: the checkout is the hot path and DRF's field machinery costs more
+    than the database work there. test_checkout_api checks the two agree."""
+    order = sale.order
+    return {
+        "order": {
+            "uuid": str(order.uuid),
+            "location": order.location_id,
+            "channel": order.channel,
+            "table": order.table_id,
+            "guest_count": order.guest_count,
+            "status": order.status,
+            "staff": order.staff_id,
+            "note": order.note,
+            "discount_kind": order.discount_kind,
+            "discount_value": _money(order.discount_value),
+            "discount_reason": order.discount_reason,
+            "service_charge_percent": f"{Decimal(order.service_charge_percent):.2f}",
+            **{name: _money(getattr(order, name)) for name in ORDER_TOTALS},
+            "opened_at": _time(order.opened_at),
+            "paid_at": _time(order.paid_at),
+        },
+        "lines": [
+            {
+                "id": line.pk,
+                "product": line.product_id,
+                "name": line.name,
+                "quantity": _qty(line.quantity),
+                "modifiers": line.modifiers,
+                "note": line.note,
+                "course": line.course,
+                "discount_kind": line.discount_kind,
+                "price_overridden": line.price_overridden,
+                "tax_rate_name": line.tax_rate_name,
+                "tax_rate_percent": f"{line.tax_rate_percent:.3f}",
+                "status": line.status,
+                "void_reason": line.void_reason,
+                "sent_at": _time(line.sent_at),
+                "quantity_refunded": _qty(line.quantity_refunded),
+                **{name: _money(getattr(line, name)) for name in LINE_AMOUNTS},
+            }
+            for line in sale.lines
+        ],
+        "receipt": {
+            "id": sale.receipt.pk,
+            "register": sale.receipt.register_id,
+            "number": sale.receipt.number,
+            "kind": sale.receipt.kind,
+            "issued_at": _time(sale.receipt.issued_at),
+        },
+        "payments": [
+            {
+                "id": p.pk,
+                "tender": p.tender,
+                "reference": p.reference,
+                "guest": p.guest,
+                "created_at": _time(p.created_at),
+                **{name: _money(getattr(p, name)) for name in PAYMENT_AMOUNTS},
+            }
+            for p in sale.payments
+        ],
+        "change": _money(sale.change),
+        "warnings": list(sale.warnings),
+        "print_job": sale.print_job.pk,
+    }
+
+
+class RefundLineSerializer(MoneyModelSerializer):
+    class Meta:
+        model = RefundLine
+        fields = ["order_line", "quantity", "amount", "tax_amount", "restock"]
+        read_only_fields = fields
+
+
+class RefundSerializer(MoneyModelSerializer):
+    order = serializers.UUIDField(source="order.uuid")
+    lines = RefundLineSerializer(many=True)
+    receipt = ReceiptRefSerializer()
+
+    class Meta:
+        model = Refund
+        fields = [
+            "id",
+            "order",
+            "tender",
+            "amount",
+            "tax_amount",
+            "reason",
+            "created_by",
+            "approved_by",
+            "created_at",
+            "lines",
+            "receipt",
+        ]
+        read_only_fields = fields
+
+
+class ReceiptSerializer(serializers.ModelSerializer):
+    register = serializers.IntegerField(source="register_id")
+    order = OrderSerializer()
+    payments = PaymentSerializer(source="order.payments", many=True)
+    refund = RefundSerializer(allow_null=True)
+
+    class Meta:
+        model = Receipt
+        fields = ["id", "register", "number", "kind", "issued_at", "order", "payments", "refund"]
+        read_only_fields = fields

@@ -1,0 +1,20 @@
+from django.urls import path
+from rest_framework.routers import SimpleRouter
+
+from billing.api.report_views import SalesReportView, SalesSummaryView
+from billing.api.session_views import CashSessionViewSet, RegisterViewSet, ZReportViewSet
+from billing.api.views import CheckoutView, ReceiptViewSet, RefundViewSet
+
+router = SimpleRouter()
+router.register("refunds", RefundViewSet, basename="api-refund")
+router.register("receipts", ReceiptViewSet, basename="api-receipt")
+router.register("registers", RegisterViewSet, basename="api-register")
+router.register("cash-sessions", CashSessionViewSet, basename="api-cash-session")
+router.register("z-reports", ZReportViewSet, basename="api-z-report")
+
+urlpatterns: list = [
+    path("checkout/", CheckoutView.as_view(), name="api-checkout"),
+    path("reports/summary/", SalesSummaryView.as_view(), name="api-sales-summary"),
+    path("reports/<slug:report>/", SalesReportView.as_view(), name="api-sales-report"),
+    *router.urls,
+]

@@ -1,0 +1,141 @@
+"""Forms of the money screens: they only parse and check shape; the rules are in billing's services."""
+
+from decimal import ROUND_CEILING, Decimal
+
+from django import forms
+
+from billing.models import Receipt
+from billing.receipts import parse_receipt_code
+from billing.services import RefundItem
+from inventory.money import quantize
+from orders.pricing import TenderInput
+from posproject.errors import DomainError
+
+
+def denomination_field(value: Decimal) -> str:
+    return f"d_{value}"
+
+
+def _counts(data, denominations: list[Decimal]) -> dict[str, str]:
+    return {str(d): (data.get(denomination_field(d)) or "").strip() for d in denominations}
+
+
+def float_from(data, denominations: list[Decimal]) -> tuple[str | None, dict | None]:
+    """The opening float as typed: a count per denomination if any was entered, otherwise a plain amount."""
+    counts = {key: value for key, value in _counts(data, denominations).items() if value}
+    if counts:
+        return None, counts
+    amount = (data.get("opening_float") or "").strip()
+    return (amount or None), None
+
+
+def close_count_from(data, denominations: list[Decimal]) -> dict[str, str]:
+    """The blind count: every denomination, an empty field counting as none."""
+    return {key: value or "0" for key, value in _counts(data, denominations).items()}
+
+
+class CashMoveForm(forms.Form):
+    kind = forms.ChoiceField(choices=[("pay_in", "Pay in"), ("pay_out", "Pay out")])
+    amount = forms.CharField(max_length=20)
+    reason = forms.CharField(max_length=200)
+
+
+MAX_TENDER_ROWS = 20
+
+
+def _decimal_or_none(raw, field: str) -> Decimal | None:
+    raw = (raw or "").strip()
+    if not raw:
+        return None
+    try:
+        value = Decimal(raw)
+    except ArithmeticError:
+        raise DomainError(f"“{raw}” is not an amount.", code="invalid", fields={field: ["Not a number."]}) from None
+    if not value.is_finite():
+        raise DomainError("Amounts must be finite.", code="invalid", fields={field: ["Not a number."]})
+    return value
+
+
+class PaymentForm(forms.Form):
+    """One row per tender (tender_0, amount_0, guest_0, reference_0, …). For cash the amount is what the guest
+    handed over; for other tenders what is charged to it. An empty amount means “exactly what is left”."""
+
+    key = forms.CharField(max_length=128)
+    rows = forms.IntegerField(min_value=1, max_value=MAX_TENDER_ROWS, required=False)
+
+    @staticmethod
+    def guests_from(raw) -> int:
+        try:
+            return max(1, min(int(raw), MAX_TENDER_ROWS))
+        except (TypeError, ValueError):
+            return 1
+
+    def clean(self):
+        data = super().clean()
+        rows = data.get("rows") or 1
+        tenders = []
+        try:
+            for i in range(rows):
+                tender = (self.data.get(f"tender_{i}") or "").strip()
+                if not tender:
+                    continue
+                amount = _decimal_or_none(self.data.get(f"amount_{i}"), f"amount_{i}")
+                guest = self.data.get(f"guest_{i}")
+                tenders.append(
+                    TenderInput(
+                        tender=tender,
+                        amount=None if tender == "cash" else amount,
+                        tendered=amount if tender == "cash" else None,
+                        reference=(self.data.get(f"reference_{i}") or "").strip()[:64],
+                        guest=int(guest) if guest and str(guest).isdigit() else None,
+                    )
+                )
+        except DomainError as exc:
+            raise forms.ValidationError(exc.message) from None
+        if not tenders:
+            raise forms.ValidationError("Choose how the guest pays.")
+        data["tenders"] = tenders
+        return data
+
+    def tenders(self) -> list[TenderInput]:
+        return self.cleaned_data["tenders"]
+
+    def error_text(self) -> str:
+        return " ".join(str(e) for errors in self.errors.values() for e in errors)
+
+
+def quick_cash_amounts(total: Decimal) -> list[Decimal]:
+    """Buttons for what guests usually hand over: the exact amount, then the next round notes above it."""
+    amounts = [quantize(total)]
+    for step in (Decimal(5), Decimal(10), Decimal(20), Decimal(50), Decimal(100)):
+        rounded = quantize((total / step).to_integral_value(rounding=ROUND_CEILING) * step)
+        if rounded > amounts[-1]:
+            amounts.append(rounded)
+        if len(amounts) == 4:
+            break
+    return amounts
+
+
+def refund_items(data, lines) -> list[RefundItem]:
+    """What to give back, from fields qty_<line id> (empty: nothing) and restock_<line id> (ticked: back to stock)."""
+    items = []
+    for line in lines:
+        quantity = _decimal_or_none(data.get(f"qty_{line.pk}"), f"qty_{line.pk}")
+        if quantity:
+            items.append(RefundItem(line_id=line.pk, quantity=quantity, restock=bool(data.get(f"restock_{line.pk}"))))
+    return items
+
+
+def find_receipt(code: str, *, location, register_id: int | None) -> Receipt | None:
+    """The sale receipt a scanned receipt barcode (R<register>-<number>) or a typed number stands for, at
+    `location`. A bare number is looked up on this terminal's register, or on the store's only register."""
+    receipts = Receipt.objects.filter(kind=Receipt.Kind.SALE, register__location=location)
+    parsed = parse_receipt_code(code)
+    if parsed:
+        return receipts.filter(register_id=parsed[0], number=parsed[1]).first()
+    if not code.isdigit():
+        return None
+    if register_id:
+        return receipts.filter(register_id=register_id, number=int(code)).first()
+    matches = list(receipts.filter(number=int(code))[:2])
+    return matches[0] if len(matches) == 1 else None

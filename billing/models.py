@@ -1,0 +1,287 @@
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from inventory.models import Location, money_field, qty_field
+from orders.models import KitchenTicket, Order, OrderLine
+from posproject.immutable import AppendOnlyModel
+
+
+class Printer(models.Model):
+    class Connection(models.TextChoices):
+        NETWORK = "network", "Network (host:port)"
+        FILE = "file", "File or device path"
+
+    name = models.CharField(max_length=80, unique=True)
+    connection = models.CharField(max_length=8, choices=Connection.choices, default=Connection.NETWORK)
+    host = models.CharField(max_length=255, blank=True)
+    port = models.PositiveIntegerField(default=9100)
+    device_path = models.CharField(max_length=255, blank=True)
+    paper_width_mm = models.PositiveSmallIntegerField(choices=[(58, "58 mm"), (80, "80 mm")], default=80)
+    columns = models.PositiveSmallIntegerField(
+        default=48, help_text="Characters per line (32 for 58 mm, 48 for 80 mm)."
+    )
+    profile = models.CharField(max_length=40, default="default", help_text="python-escpos capability profile.")
+    code_page = models.CharField(
+        max_length=16,
+        blank=True,
+        help_text="Code page for text (CP858, CP1252, CP437 …); blank picks CP858 when the profile has it. "
+        "Characters it lacks are transliterated.",
+    )
+    has_cash_drawer = models.BooleanField(default=False)
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
+class StationPrinter(models.Model):
+    """Which printer a kitchen station's tickets go to, per location."""
+
+    location = models.ForeignKey(Location, on_delete=models.CASCADE)
+    station = models.SlugField(max_length=32)
+    printer = models.ForeignKey(Printer, on_delete=models.PROTECT)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["location", "station"], name="station_printer_unique")]
+
+    def __str__(self):
+        return f"{self.location.code}/{self.station} → {self.printer}"
+
+
+class Register(models.Model):
+    """A till. Holds the counters that must be gapless: locked with the sale's transaction (DESIGN.md §3.5)."""
+
+    location = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="registers")
+    name = models.CharField(max_length=60)
+    printer = models.ForeignKey(Printer, null=True, blank=True, on_delete=models.SET_NULL, related_name="registers")
+    last_receipt_number = models.PositiveIntegerField(default=0)
+    last_z_number = models.PositiveIntegerField(default=0)
+    grand_total = money_field(help_text="Perpetual grand total: the sum of every Z report's net sales.")
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["location", "name"]
+        constraints = [models.UniqueConstraint(fields=["location", "name"], name="register_unique_name")]
+
+    def __str__(self):
+        return f"{self.location.code} · {self.name}"
+
+
+class CashSession(models.Model):
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        CLOSED = "closed", "Closed"
+
+    register = models.ForeignKey(Register, on_delete=models.PROTECT, related_name="sessions")
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.OPEN)
+    opened_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    opened_at = models.DateTimeField(auto_now_add=True)
+    opening_float = money_field()
+    closed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    closed_at = models.DateTimeField(null=True, blank=True)
+    counted_cash = money_field(null=True, blank=True)
+    counted_denominations = models.JSONField(default=dict, blank=True)
+    expected_cash = money_field(null=True, blank=True)
+    over_short = money_field(null=True, blank=True)
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-opened_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["register"], condition=Q(status="open"), name="one_open_session_per_register"
+            ),
+        ]
+
+    def __str__(self):
+        return f"Session {self.pk} · {self.register} ({self.status})"
+
+
+class CashMovement(AppendOnlyModel):
+    class Kind(models.TextChoices):
+        PAY_IN = "pay_in", "Pay-in"
+        PAY_OUT = "pay_out", "Pay-out"
+        NO_SALE = "no_sale", "Drawer opened, no sale"
+
+    session = models.ForeignKey(CashSession, on_delete=models.PROTECT, related_name="movements")
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    amount = money_field()
+    reason = models.CharField(max_length=200)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.CheckConstraint(condition=Q(amount__gte=0), name="cashmovement_amount_not_negative")]
+
+
+class Payment(AppendOnlyModel):
+    class Tender(models.TextChoices):
+        CASH = "cash", "Cash"
+        CARD = "card", "Card"
+        VOUCHER = "voucher", "Voucher"
+        OTHER = "other", "Other"
+
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="payments")
+    session = models.ForeignKey(CashSession, on_delete=models.PROTECT, related_name="payments")
+    tender = models.CharField(max_length=8, choices=Tender.choices)
+    amount = money_field(help_text="What this tender paid towards the order (tips excluded).")
+    tendered = money_field(help_text="What the guest handed over.")
+    change = money_field()
+    tip = money_field()
+    rounding = money_field(help_text="Cash rounding applied to this payment (positive: guest paid more).")
+    reference = models.CharField(max_length=64, blank=True, help_text="Card terminal or voucher reference.")
+    guest = models.PositiveSmallIntegerField(null=True, blank=True, help_text="Split: which guest paid.")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["session", "tender"], name="payment_session_tender_idx")]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="payment_amount_positive"),
+            models.CheckConstraint(condition=Q(change__gte=0), name="payment_change_not_negative"),
+            models.CheckConstraint(condition=Q(change=0) | Q(tender="cash"), name="payment_change_only_cash"),
+        ]
+
+    def __str__(self):
+        return f"{self.tender} {self.amount}"
+
+
+class Refund(AppendOnlyModel):
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="refunds")
+    session = models.ForeignKey(CashSession, on_delete=models.PROTECT, related_name="refunds")
+    tender = models.CharField(max_length=8, choices=Payment.Tender.choices)
+    amount = money_field()
+    tax_amount = money_field()
+    reason = models.CharField(max_length=200)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    approved_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [models.CheckConstraint(condition=Q(amount__gt=0), name="refund_amount_positive")]
+
+    def __str__(self):
+        return f"Refund {self.pk} of {self.order}"
+
+
+class RefundLine(AppendOnlyModel):
+    refund = models.ForeignKey(Refund, on_delete=models.PROTECT, related_name="lines")
+    order_line = models.ForeignKey(OrderLine, on_delete=models.PROTECT, related_name="refund_lines")
+    quantity = qty_field()
+    amount = money_field()
+    tax_amount = money_field()
+    restock = models.BooleanField(default=True, help_text="Back to stock; otherwise recorded as waste.")
+
+    class Meta:
+        constraints = [models.CheckConstraint(condition=Q(quantity__gt=0), name="refundline_quantity_positive")]
+
+
+class Receipt(AppendOnlyModel):
+    class Kind(models.TextChoices):
+        SALE = "sale", "Sale"
+        REFUND = "refund", "Refund"
+
+    register = models.ForeignKey(Register, on_delete=models.PROTECT, related_name="receipts")
+    number = models.PositiveIntegerField()
+    kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.SALE)
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="receipts")
+    refund = models.OneToOneField(Refund, null=True, blank=True, on_delete=models.PROTECT, related_name="receipt")
+    session = models.ForeignKey(CashSession, on_delete=models.PROTECT, related_name="receipts")
+    issued_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["register", "number"]
+        constraints = [models.UniqueConstraint(fields=["register", "number"], name="receipt_number_unique")]
+
+    def __str__(self):
+        return f"{self.register_id}-{self.number:06d}"
+
+
+class ZReport(AppendOnlyModel):
+    """Immutable snapshot of a closed cash session (DESIGN.md §3.6)."""
+
+    register = models.ForeignKey(Register, on_delete=models.PROTECT, related_name="z_reports")
+    session = models.OneToOneField(CashSession, on_delete=models.PROTECT, related_name="z_report")
+    number = models.PositiveIntegerField()
+    gross_sales = money_field()
+    net_sales = money_field()
+    tax_total = money_field()
+    grand_total = money_field()
+    data = models.JSONField(default=dict)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["register", "-number"]
+        constraints = [models.UniqueConstraint(fields=["register", "number"], name="zreport_number_unique")]
+
+    def __str__(self):
+        return f"Z{self.number} · {self.register}"
+
+
+class PrintJob(models.Model):
+    """Transactional outbox for printers (DESIGN.md §3.7): written in the business transaction, sent by Celery."""
+
+    class Kind(models.TextChoices):
+        RECEIPT = "receipt", "Receipt"
+        KITCHEN = "kitchen", "Kitchen ticket"
+        REPORT = "report", "Report"
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        SENDING = "sending", "Sending"
+        PRINTED = "printed", "Printed"
+        FAILED = "failed", "Failed"
+        UNCERTAIN = "uncertain", "Uncertain"
+
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    printer = models.ForeignKey(Printer, null=True, blank=True, on_delete=models.PROTECT, related_name="jobs")
+    location = models.ForeignKey(Location, null=True, blank=True, on_delete=models.PROTECT)
+    receipt = models.ForeignKey(Receipt, null=True, blank=True, on_delete=models.PROTECT, related_name="print_jobs")
+    kitchen_ticket = models.ForeignKey(
+        KitchenTicket, null=True, blank=True, on_delete=models.PROTECT, related_name="print_jobs"
+    )
+    z_report = models.ForeignKey(ZReport, null=True, blank=True, on_delete=models.PROTECT, related_name="print_jobs")
+    payload = models.JSONField(default=dict, blank=True, help_text="Extra rendering options (open drawer, …).")
+    is_copy = models.BooleanField(default=False)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED, db_index=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    sending_at = models.DateTimeField(null=True, blank=True)
+    printed_at = models.DateTimeField(null=True, blank=True)
+    copy_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="copies")
+    resolved_at = models.DateTimeField(
+        null=True, blank=True, help_text="Staff dealt with this failed or uncertain job (reprinted or dismissed)."
+    )
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["status", "updated_at"], name="printjob_status_updated_idx")]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(status="sending") | Q(sending_at__isnull=False), name="printjob_sending_has_time"
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="printed") | Q(printed_at__isnull=False), name="printjob_printed_has_time"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.kind} job {self.pk} ({self.status})"

@@ -1,0 +1,620 @@
+"""What goes on paper: receipts, refund receipts, kitchen tickets and X/Z reports.
+
+Two steps, so that the printer, the HTML receipt and the tests all read the same thing:
+
+1. ``*_document(obj)`` reads the stored snapshots (order lines, payments, receipt, location) into a plain, frozen
+   document. It never prices anything again: what the guest was charged is what was saved.
+2. ``render_*(doc, ...)`` turns a document into ESC/POS bytes with python-escpos's ``Dummy`` printer. These are
+   pure: the same document and printer settings always give the same bytes (the golden tests rely on it).
+
+Every text line fits the printer's columns (halved in double-width type). Characters the printer's code page cannot
+print are transliterated (``é`` stays ``é`` in CP858, ``ł`` becomes ``l``, ``中`` becomes ``Zhong``) and control
+characters in user text are dropped, so a note can neither print garbage nor smuggle printer commands.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import re
+import textwrap
+import unicodedata
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+
+from django.conf import settings
+from django.utils import timezone
+from escpos.printer import Dummy
+from unidecode import unidecode
+
+from inventory.money import ZERO, quantize
+
+DEFAULT_CODE_PAGES = ("CP858", "CP1252", "CP850", "CP437")  # CP858 is CP850 with the euro sign
+BARCODE_HEIGHT = 60
+BARCODE_MODULE_WIDTH = 2  # dots; CODE128 of a receipt code stays well inside 58 mm paper at this width
+DRAWER_PIN = 2
+
+
+# --- Documents ----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DocLine:
+    name: str
+    quantity: Decimal
+    unit_price: Decimal
+    total: Decimal
+    modifiers: tuple[str, ...] = ()
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class TaxRow:
+    name: str
+    percent: Decimal
+    tax: Decimal
+
+
+@dataclass(frozen=True)
+class TenderRow:
+    label: str
+    amount: Decimal
+    tendered: Decimal = ZERO
+    change: Decimal = ZERO
+    rounding: Decimal = ZERO  # cash rounding on this tender (positive: the guest paid more than the total)
+    reference: str = ""
+
+
+@dataclass(frozen=True)
+class ReceiptDoc:
+    title: str  # "Receipt" or "Refund"
+    store_name: str
+    header: tuple[str, ...]
+    footer: tuple[str, ...]
+    number: str
+    code: str  # printed as a barcode; the refund flow scans it back with parse_receipt_code()
+    register: str
+    issued_at: datetime
+    staff: str
+    lines: tuple[DocLine, ...]
+    totals: tuple[tuple[str, Decimal], ...]  # the last row is the grand total
+    taxes: tuple[TaxRow, ...]
+    tenders: tuple[TenderRow, ...]
+    prices_include_tax: bool = True
+    currency: str = "EUR"
+    cash: bool = False  # a cash tender: the drawer opens when this prints (original only)
+
+    @property
+    def total(self) -> Decimal:
+        return self.totals[-1][1]
+
+
+@dataclass(frozen=True)
+class KitchenDoc:
+    station: str
+    ticket: str
+    where: str  # "Table 12" or "TAKEAWAY"
+    course: int
+    waiter: str
+    sent_at: datetime
+    lines: tuple[DocLine, ...]
+    order_note: str = ""
+
+
+@dataclass(frozen=True)
+class ReportDoc:
+    title: str
+    subtitle: tuple[str, ...] = ()
+    sections: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = field(default_factory=tuple)
+
+
+def receipt_code(receipt) -> str:
+    """What the receipt's barcode says: register and number, enough to find it again for a refund."""
+    return f"R{receipt.register_id}-{receipt.number}"
+
+
+def parse_receipt_code(code: str) -> tuple[int, int] | None:
+    """(register id, receipt number) from a scanned receipt code, or None if it is not one."""
+    code = code.strip().upper()
+    if not code.startswith("R") or "-" not in code:
+        return None
+    register, _, number = code[1:].partition("-")
+    if not (register.isdigit() and number.isdigit()):
+        return None
+    return int(register), int(number)
+
+
+def _staff_name(user) -> str:
+    if user is None:
+        return ""
+    return user.first_name or user.get_username()
+
+
+def _modifier_text(modifier) -> str:
+    if isinstance(modifier, dict):
+        name = str(modifier.get("name", ""))
+        price = modifier.get("price")
+        if price not in (None, "", "0", "0.00") and Decimal(str(price)):
+            return f"{name} +{quantize(Decimal(str(price)))}"
+        return name
+    return str(modifier)
+
+
+def _doc_line(line, *, quantity=None, total=None) -> DocLine:
+    return DocLine(
+        name=line.name,
+        quantity=line.quantity if quantity is None else quantity,
+        unit_price=line.unit_price,
+        total=line.line_total if total is None else total,
+        modifiers=tuple(_modifier_text(m) for m in (line.modifiers or [])),
+        note=line.note,
+    )
+
+
+def _lines(text: str) -> tuple[str, ...]:
+    return tuple(part for part in (text or "").splitlines())
+
+
+def receipt_document(receipt) -> ReceiptDoc:
+    """The document of a sale or refund receipt, from what was stored when it was issued."""
+    order = receipt.order
+    location = order.location
+    if receipt.kind == receipt.Kind.REFUND and receipt.refund_id:
+        return _refund_document(receipt)
+    lines = [line for line in order.lines.all() if line.status == line.Status.ACTIVE]
+    taxes: dict[tuple[str, Decimal], Decimal] = defaultdict(Decimal)
+    for line in lines:
+        taxes[(line.tax_rate_name, line.tax_rate_percent)] += line.tax_amount
+    totals = [("Subtotal", order.subtotal)]
+    if order.discount_total:
+        totals.append(("Discount", -order.discount_total))
+    if order.service_charge:
+        totals.append(("Service charge", order.service_charge))
+    if not lines or not lines[0].prices_include_tax:
+        totals.append(("Tax", order.tax_total))
+    totals.append(("TOTAL", order.total))
+    payments = list(order.payments.all())
+    tenders = []
+    for payment in payments:
+        tenders.append(
+            TenderRow(
+                label=payment.get_tender_display(),
+                amount=payment.amount,
+                tendered=payment.tendered,
+                change=payment.change,
+                rounding=payment.rounding,
+                reference=payment.reference,
+            )
+        )
+        if payment.tip:
+            tenders.append(TenderRow(label="Tip", amount=payment.tip))
+    return ReceiptDoc(
+        title="Receipt",
+        store_name=location.name,
+        header=_lines(location.receipt_header),
+        footer=_lines(location.receipt_footer),
+        number=f"{receipt.number:06d}",
+        code=receipt_code(receipt),
+        register=receipt.register.name,
+        issued_at=receipt.issued_at,
+        staff=_staff_name(order.staff),
+        lines=tuple(_doc_line(line) for line in lines),
+        totals=tuple(totals),
+        taxes=tuple(TaxRow(name, percent, quantize(tax)) for (name, percent), tax in taxes.items() if tax),
+        tenders=tuple(tenders),
+        prices_include_tax=lines[0].prices_include_tax if lines else location.prices_include_tax,
+        currency=settings.POS_CURRENCY,
+        cash=any(p.tender == p.Tender.CASH for p in payments),
+    )
+
+
+def _refund_document(receipt) -> ReceiptDoc:
+    refund = receipt.refund
+    location = receipt.order.location
+    refund_lines = list(refund.lines.select_related("order_line"))
+    taxes: dict[tuple[str, Decimal], Decimal] = defaultdict(Decimal)
+    for rl in refund_lines:
+        taxes[(rl.order_line.tax_rate_name, rl.order_line.tax_rate_percent)] += rl.tax_amount
+    tender = TenderRow(label=f"{refund.get_tender_display()} refunded", amount=-refund.amount)
+    return ReceiptDoc(
+        title="Refund",
+        store_name=location.name,
+        header=_lines(location.receipt_header),
+        footer=(f"Reason: {refund.reason}", *_lines(location.receipt_footer)),
+        number=f"{receipt.number:06d}",
+        code=receipt_code(receipt),
+        register=receipt.register.name,
+        issued_at=receipt.issued_at,
+        staff=_staff_name(refund.created_by),
+        lines=tuple(_doc_line(rl.order_line, quantity=rl.quantity, total=-rl.amount) for rl in refund_lines),
+        totals=(("TOTAL REFUNDED", -refund.amount),),
+        taxes=tuple(TaxRow(name, percent, -quantize(tax)) for (name, percent), tax in taxes.items() if tax),
+        tenders=(tender,),
+        prices_include_tax=refund_lines[0].order_line.prices_include_tax if refund_lines else True,
+        currency=settings.POS_CURRENCY,
+        cash=refund.tender == "cash",
+    )
+
+
+def kitchen_document(ticket) -> KitchenDoc:
+    order = ticket.order
+    if order.table_id:
+        where = f"Table {order.table.name}"
+    else:
+        where = order.get_channel_display().upper()
+    lines = [line for line in ticket.lines.all() if line.status == line.Status.ACTIVE]
+    return KitchenDoc(
+        station=ticket.station,
+        ticket=str(ticket.pk),
+        where=where,
+        course=ticket.course,
+        waiter=_staff_name(ticket.sent_by),
+        sent_at=ticket.created_at,
+        lines=tuple(_doc_line(line) for line in lines),
+        order_note=order.note,
+    )
+
+
+def _report_value(value) -> str:
+    if isinstance(value, Decimal):
+        return money(value)
+    return str(value)
+
+
+def _report_rows(data: dict) -> tuple[tuple[str, str], ...]:
+    return tuple(
+        (str(k).replace("_", " ").capitalize(), _report_value(v))
+        for k, v in data.items()
+        if not isinstance(v, dict | list)
+    )
+
+
+def report_document(title: str, data: dict, *, subtitle: tuple[str, ...] = ()) -> ReportDoc:
+    """A report from a snapshot dict: its plain values first, then one section per nested dict (or list of dicts)."""
+    sections = [("", _report_rows(data))]
+    for key, value in data.items():
+        heading = str(key).replace("_", " ").capitalize()
+        if isinstance(value, dict):
+            sections.append((heading, _report_rows(value)))
+        elif isinstance(value, list):
+            rows = []
+            for item in value:
+                if isinstance(item, dict):
+                    rows.extend(_report_rows(item))
+                    rows.append(("", ""))
+                else:
+                    rows.append(("", _report_value(item)))
+            sections.append((heading, tuple(rows)))
+    return ReportDoc(title=title, subtitle=subtitle, sections=tuple(s for s in sections if s[1]))
+
+
+def z_report_document(z_report) -> ReportDoc:
+    session = z_report.session
+    head = {
+        "gross_sales": z_report.gross_sales,
+        "net_sales": z_report.net_sales,
+        "tax_total": z_report.tax_total,
+        "grand_total": z_report.grand_total,
+    }
+    subtitle = (
+        f"{z_report.register.location.name} · {z_report.register.name}",
+        f"Opened {_when(session.opened_at)}",
+        f"Closed {_when(session.closed_at)}" if session.closed_at else "",
+    )
+    return report_document(f"Z report {z_report.number}", {**head, **(z_report.data or {})}, subtitle=subtitle)
+
+
+# --- Text helpers -------------------------------------------------------------------------------------------
+
+
+def money(amount: Decimal) -> str:
+    return f"{quantize(amount):,}"
+
+
+def qty(quantity: Decimal) -> str:
+    text = format(Decimal(quantity).normalize(), "f")
+    return text
+
+
+def percent(value: Decimal) -> str:
+    return f"{qty(value)}%"
+
+
+def _when(moment: datetime | None) -> str:
+    if moment is None:
+        return ""
+    return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M")
+
+
+class Paper:
+    """Writes wrapped, printable text to a python-escpos printer object and remembers the current width."""
+
+    def __init__(self, *, columns: int, profile: str, code_page: str = ""):
+        self.columns = columns
+        self.p = Dummy(profile=profile or "default")
+        self.code_page = self._pick_code_page(code_page)
+        self.scale = 1
+        self.p.hw("INIT")
+        self.p.charcode(self.code_page)
+
+    def _pick_code_page(self, wanted: str) -> str:
+        pages = set((self.p.profile.profile_data.get("codePages") or {}).values())
+        for page in (wanted, *DEFAULT_CODE_PAGES):
+            if page and page in pages:
+                return page
+        return "CP437"
+
+    @property
+    def width(self) -> int:
+        return max(self.columns // self.scale, 8)
+
+    def printable(self, text: str) -> str:
+        """The text as this code page can print it: transliterated where it must be, without control characters."""
+        out = []
+        transliterated = False
+        for ch in str(text):
+            if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp"):
+                out.append(" " if ch in "\t\n\r" else "")
+            elif self.p.magic.encoder.can_encode(self.code_page, ch):
+                out.append(ch)
+            else:
+                out.append(unidecode(ch) or "?")  # "中" → "Zhong ", "ł" → "l"
+                transliterated = True
+        result = "".join(out)
+        return re.sub(" {2,}", " ", result).rstrip() if transliterated else result
+
+    def style(self, *, align="left", bold=False, size="normal", invert=False):
+        self.p.set(
+            align=align,
+            bold=bold,
+            invert=invert,
+            normal_textsize=size == "normal",
+            double_width=size in ("2w", "2x"),
+            double_height=size in ("2h", "2x"),
+        )
+        self.scale = 2 if size in ("2w", "2x") else 1
+
+    def para(self, text: str, *, indent: int = 0) -> None:
+        width = self.width - indent
+        for raw in str(text).split("\n"):  # not splitlines(): it also splits on \x1c-\x1e, \x85 …
+            wrapped = textwrap.wrap(self.printable(raw), width=width, break_on_hyphens=False) or [""]
+            for part in wrapped:
+                self.p.textln(" " * indent + part)
+
+    def pair(self, left: str, right: str, *, indent: int = 0) -> None:
+        """`left` wrapped on the left, `right` flush right on the first line."""
+        right = self.printable(right)[: self.width]
+        room = self.width - indent - len(right) - 1
+        if room < 4:  # a very long amount: give it its own line
+            self.para(left, indent=indent)
+            self.p.textln(right.rjust(self.width))
+            return
+        parts = textwrap.wrap(self.printable(left), width=room, break_on_hyphens=False) or [""]
+        first = " " * indent + parts[0]
+        self.p.textln(first + right.rjust(self.width - len(first)))
+        for part in parts[1:]:
+            self.p.textln(" " * indent + part)
+
+    def rule(self, char: str = "-") -> None:
+        self.p.textln(char * self.width)
+
+    def copy_banner(self) -> None:
+        self.style(align="center", bold=True, size="2x", invert=True)
+        self.para("COPY")
+        self.style()
+
+    def output(self) -> bytes:
+        return self.p.output
+
+
+# --- Rendering ----------------------------------------------------------------------------------------------
+
+
+def render_receipt(
+    doc: ReceiptDoc,
+    *,
+    columns: int,
+    profile: str = "default",
+    code_page: str = "",
+    copy: bool = False,
+    open_drawer: bool = False,
+) -> bytes:
+    """ESC/POS bytes of a receipt. A copy says COPY at the top and bottom and never opens the drawer."""
+    paper = Paper(columns=columns, profile=profile, code_page=code_page)
+    p = paper.p
+    if open_drawer and not copy:
+        p.cashdraw(DRAWER_PIN)
+    if copy:
+        paper.copy_banner()
+    paper.style(align="center", bold=True, size="2x")
+    paper.para(doc.store_name)
+    paper.style(align="center")
+    for line in doc.header:
+        paper.para(line)
+    p.ln()
+    paper.style(align="center", bold=True)
+    paper.para(doc.title.upper())
+    paper.style()
+    paper.pair(f"No. {doc.number}", doc.register)
+    paper.pair(_when(doc.issued_at), doc.staff)
+    paper.rule()
+    for line in doc.lines:
+        if line.quantity == 1:
+            paper.pair(line.name, money(line.total))
+        else:
+            paper.pair(f"{qty(line.quantity)} x {line.name}", money(line.total))
+            paper.para(f"@ {money(line.unit_price)}", indent=2)
+        for modifier in line.modifiers:
+            paper.para(f"+ {modifier}", indent=2)
+        if line.note:
+            paper.para(f"* {line.note}", indent=2)
+    paper.rule()
+    for label, amount in doc.totals[:-1]:
+        paper.pair(label, money(amount))
+    label, amount = doc.totals[-1]
+    paper.style(bold=True, size="2h")
+    paper.pair(label, f"{doc.currency} {money(amount)}")
+    paper.style()
+    if doc.taxes:
+        p.ln()
+        included = "incl." if doc.prices_include_tax else "added"
+        for tax in doc.taxes:
+            paper.pair(f"{tax.name} {percent(tax.percent)} ({included})", money(tax.tax))
+    if doc.tenders:
+        p.ln()
+        for tender in doc.tenders:
+            paper.pair(tender.label, money(tender.amount))
+            if tender.rounding:
+                paper.pair("Cash rounding", money(tender.rounding), indent=2)
+            if tender.change:
+                paper.pair("Tendered", money(tender.tendered), indent=2)
+                paper.pair("Change", money(tender.change), indent=2)
+            if tender.reference:
+                paper.para(f"Ref {tender.reference}", indent=2)
+    paper.rule()
+    paper.style(align="center")
+    for line in doc.footer:
+        paper.para(line)
+    with contextlib.redirect_stdout(io.StringIO()):  # python-escpos print()s which renderer it used
+        p.barcode(
+            "{B" + doc.code,
+            "CODE128",
+            function_type="B",
+            height=BARCODE_HEIGHT,
+            width=BARCODE_MODULE_WIDTH,
+            pos="BELOW",
+            align_ct=True,
+        )
+    paper.style()
+    if copy:
+        paper.copy_banner()
+    p.cut()
+    return paper.output()
+
+
+def render_kitchen_ticket(
+    doc: KitchenDoc, *, columns: int, profile: str = "default", code_page: str = "", copy: bool = False
+) -> bytes:
+    """A kitchen ticket in large type: station, table, course, each item with its modifiers and notes, the waiter."""
+    paper = Paper(columns=columns, profile=profile, code_page=code_page)
+    p = paper.p
+    if copy:
+        paper.copy_banner()
+    paper.style(align="center", bold=True, size="2x", invert=True)
+    paper.para(doc.station.upper())
+    paper.style(align="center", bold=True, size="2x")
+    paper.para(doc.where)
+    paper.style()
+    paper.pair(f"Course {doc.course}", f"Ticket #{doc.ticket}")
+    paper.pair(_when(doc.sent_at), doc.waiter)
+    paper.rule("=")
+    for line in doc.lines:
+        paper.style(bold=True, size="2x")
+        paper.para(f"{qty(line.quantity)} x {line.name}")
+        paper.style(size="2h")
+        for modifier in line.modifiers:
+            paper.para(f"+ {modifier}", indent=2)
+        if line.note:
+            paper.para(f"! {line.note}", indent=2)
+        paper.style()
+    paper.rule("=")
+    if doc.order_note:
+        paper.style(bold=True, size="2h")
+        paper.para(f"Note: {doc.order_note}")
+        paper.style()
+    if copy:
+        paper.copy_banner()
+    p.cut()
+    return paper.output()
+
+
+def render_report(doc: ReportDoc, *, columns: int, profile: str = "default", code_page: str = "", copy=False) -> bytes:
+    paper = Paper(columns=columns, profile=profile, code_page=code_page)
+    if copy:
+        paper.copy_banner()
+    paper.style(align="center", bold=True, size="2x")
+    paper.para(doc.title)
+    paper.style(align="center")
+    for line in doc.subtitle:
+        if line:
+            paper.para(line)
+    paper.style()
+    for heading, rows in doc.sections:
+        paper.rule()
+        if heading:
+            paper.style(bold=True)
+            paper.para(heading)
+            paper.style()
+        for label, value in rows:
+            paper.pair(label, value) if label else paper.para(value)
+    paper.rule()
+    if copy:
+        paper.copy_banner()
+    paper.p.cut()
+    return paper.output()
+
+
+@dataclass(frozen=True)
+class LinesDoc:
+    """Text already laid out by its producer (the X/Z report printout); may be empty for a drawer kick alone."""
+
+    lines: tuple[str, ...]
+
+
+def render_lines(
+    doc: LinesDoc,
+    *,
+    columns: int,
+    profile: str = "default",
+    code_page: str = "",
+    copy: bool = False,
+    open_drawer: bool = False,
+) -> bytes:
+    paper = Paper(columns=columns, profile=profile, code_page=code_page)
+    if open_drawer and not copy:
+        paper.p.cashdraw(DRAWER_PIN)
+    if not doc.lines:
+        return paper.output()
+    marked = any("COPY" in line for line in doc.lines)
+    if copy and not marked:
+        paper.copy_banner()
+    for line in doc.lines:
+        paper.para(line)
+    if copy and not marked:
+        paper.copy_banner()
+    paper.p.cut()
+    return paper.output()
+
+
+def job_document(job):
+    """The document a print job prints: its receipt, kitchen ticket, the lines in its payload, or its Z report."""
+    if job.receipt_id:
+        return receipt_document(job.receipt)
+    if job.kitchen_ticket_id:
+        return kitchen_document(job.kitchen_ticket)
+    if isinstance(job.payload.get("lines"), list):
+        return LinesDoc(lines=tuple(str(line) for line in job.payload["lines"]))
+    if job.z_report_id:
+        return z_report_document(job.z_report)
+    report = job.payload.get("report")
+    if isinstance(report, dict):
+        return report_document(str(report.get("title", "Report")), report.get("data", {}))
+    raise ValueError(f"Print job {job.pk} has nothing to print.")
+
+
+def render_job(job) -> bytes:
+    """The bytes a print job sends to its printer."""
+    printer = job.printer
+    options = {"columns": printer.columns, "profile": printer.profile, "code_page": printer.code_page}
+    doc = job_document(job)
+    if isinstance(doc, ReceiptDoc):
+        open_drawer = job.payload.get("open_drawer", doc.cash) and printer.has_cash_drawer
+        return render_receipt(doc, copy=job.is_copy, open_drawer=bool(open_drawer), **options)
+    if isinstance(doc, KitchenDoc):
+        return render_kitchen_ticket(doc, copy=job.is_copy, **options)
+    if isinstance(doc, LinesDoc):
+        open_drawer = bool(job.payload.get("open_drawer")) and printer.has_cash_drawer
+        return render_lines(doc, copy=job.is_copy, open_drawer=open_drawer, **options)
+    return render_report(doc, copy=job.is_copy, **options)

@@ -1,0 +1,114 @@
+"""X and Z reports as lines of text for a receipt printer (the print outbox sends them as they are).
+
+Pure: takes the report's JSON snapshot, returns lines no wider than the printer's columns. A reprint starts and
+ends with COPY so it can never pass for the original.
+"""
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+TENDER_LABELS = {"cash": "Cash", "card": "Card", "voucher": "Voucher", "other": "Other"}
+
+
+def report_lines(data: dict, *, is_copy: bool = False, columns: int = 48) -> list[str]:
+    kind = data.get("kind", "x")
+    lines: list[str] = []
+
+    def rule(char: str = "-") -> None:
+        lines.append(char * columns)
+
+    def row(label: str, value="") -> None:
+        value = str(value)
+        room = max(columns - len(value) - 1, 1)
+        lines.append(f"{label[:room]:<{room}} {value}")
+
+    def centre(text: str) -> None:
+        lines.append(text[:columns].center(columns).rstrip())
+
+    if is_copy:
+        centre("*** COPY ***")
+    if kind == "z":
+        centre(f"Z REPORT No. {data['number']}")
+    elif kind == "x":
+        centre("X REPORT (not a closing)")
+    else:
+        centre(kind.upper())
+    centre(str(data.get("location", "")))
+    centre(str(data.get("register_name", "")))
+    rule("=")
+    row("Session", data.get("session", ""))
+    row("Opened", _short(data.get("opened_at")))
+    row("Opened by", data.get("opened_by", ""))
+    if kind == "z":
+        row("Closed", _short(data.get("closed_at")))
+        row("Closed by", data.get("closed_by", ""))
+    else:
+        row("Printed", _short(data.get("generated_at")))
+    receipts = data.get("receipts") or {}
+    if receipts.get("count"):
+        row("Receipts", f"{receipts['first']}-{receipts['last']} ({receipts['count']})")
+    row("Orders", data.get("order_count", 0))
+    rule()
+    cur = settings.POS_CURRENCY
+    row("Gross sales", f"{data['gross_sales']} {cur}")
+    row("Discounts", f"-{data['discounts']}")
+    row("Service charge", data["service_charge"])
+    row("Sales", data["sales"])
+    row(f"Refunds ({data.get('refund_count', 0)})", f"-{data['refunds']}")
+    row("NET SALES", data["net_sales"])
+    row("  of which tax", data["tax_total"])
+    row("  net of tax", data["net_sales_excl_tax"])
+    voids = data.get("voids") or {}
+    row(f"Voided lines ({voids.get('count', 0)})", voids.get("amount", "0"))
+    if "tips" in data:
+        row("Tips", data["tips"])
+    rule()
+    lines.append("TAX")
+    for rate in data.get("tax_rates", []):
+        row(f" {rate['name']} {rate['percent']}%", rate["net_tax"])
+        row("   base", rate["base"])
+    rule()
+    lines.append("TENDERS")
+    for tender in data.get("tenders", []):
+        label = TENDER_LABELS.get(tender["tender"], tender["tender"])
+        row(f" {label} ({tender['count']})", tender["amount"])
+        if Decimal(tender["refunds"]):
+            row(f"   refunds {label.lower()}", f"-{tender['refunds']}")
+    rule()
+    cash = data.get("cash") or {}
+    lines.append("CASH DRAWER")
+    row(" Opening float", cash.get("opening_float", ""))
+    if "cash_in" in cash:
+        row(" Cash taken", cash["cash_in"])
+        row(" Cash refunded", f"-{cash['cash_refunds']}")
+    if "pay_ins" in cash:
+        row(f" Pay-ins ({cash['pay_in_count']})", cash["pay_ins"])
+        row(f" Pay-outs ({cash['pay_out_count']})", f"-{cash['pay_outs']}")
+    row(" No-sale opens", cash.get("no_sales", 0))
+    if "expected" in cash:
+        row(" Expected in drawer", cash["expected"])
+    if "counted" in cash:
+        row(" Counted", cash["counted"])
+        row(" Over (+) / short (-)", cash["over_short"])
+        if data.get("approved_by"):
+            row(" Signed off by", data["approved_by"])
+    if data.get("blind"):
+        lines.append(" Expected cash is shown after the count.")
+    if kind == "z":
+        rule("=")
+        row("Grand total before", data["grand_total_before"])
+        row("GRAND TOTAL", data["grand_total"])
+    if is_copy:
+        rule("=")
+        centre("*** COPY ***")
+    return lines
+
+
+def _short(iso: str | None) -> str:
+    moment = parse_datetime(iso) if iso else None
+    if moment is None:
+        return ""
+    return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M")

@@ -1,0 +1,216 @@
+"""Manager screens: sales reports with an hourly chart and CSV export, cash sessions, X and Z report pages."""
+
+import csv
+from datetime import date, datetime
+from decimal import Decimal
+
+from django import forms
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required, permission_required
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from django.views.decorators.http import require_POST
+
+from billing import reports, sessions
+from billing.charts import hourly_sales_svg
+from billing.models import CashSession, ZReport
+from inventory.roles import is_manager
+from inventory.selectors import locations_for
+from posproject.errors import DomainError
+
+
+def manager_required(view):
+    def wrapped(request, *args, **kwargs):
+        if not is_manager(request.user):
+            raise DjangoPermissionDenied("Only managers may open reports.")
+        return view(request, *args, **kwargs)
+
+    wrapped.__name__ = view.__name__
+    wrapped.__doc__ = view.__doc__
+    return login_required(wrapped)
+
+
+class PeriodForm(forms.Form):
+    location = forms.ModelChoiceField(queryset=None, empty_label=None)
+    date_from = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
+    date_to = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
+
+    def __init__(self, data, *, user):
+        today = timezone.localdate()
+        locations = locations_for(user).order_by("name")
+        data = {
+            "location": data.get("location") or getattr(locations.first(), "pk", ""),
+            "date_from": data.get("date_from") or today.replace(day=1).isoformat(),
+            "date_to": data.get("date_to") or today.isoformat(),
+        }
+        super().__init__(data)
+        self.fields["location"].queryset = locations
+
+    def period(self) -> reports.Period | None:
+        """The period asked for, or None with the form's errors filled in."""
+        if not self.is_valid():
+            return None
+        try:
+            return reports.period(**self.cleaned_data)
+        except DomainError as error:
+            for field, problems in error.fields.items():
+                self.add_error(field if field in self.fields else None, problems)
+            return None
+
+
+@manager_required
+def sales(request):
+    """Sales for a date range at a location: summary, chart by hour, and one report (`?report=`) as a table."""
+    form = PeriodForm(request.GET, user=request.user)
+    p = form.period()
+    chosen = reports.REPORTS.get(request.GET.get("report", ""), reports.REPORTS["day"])
+    context = {"form": form, "period": p, "reports": reports.REPORTS.values(), "chosen": chosen}
+    if p is not None:
+        hours = reports.by_hour(p)
+        query = request.GET.copy()
+        query.pop("report", None)
+        context.update(
+            summary=reports.summary(p),
+            chart=hourly_sales_svg(hours, currency=settings.POS_CURRENCY),
+            table=_table(chosen, hours if chosen.slug == "hour" else chosen.rows(p)),
+            query=query.urlencode(),
+        )
+    return render(request, "reports/sales.html", context)
+
+
+@manager_required
+def sales_csv(request, report: str):
+    """One report as CSV: the same rows and columns as the screen."""
+    definition = reports.REPORTS.get(report)
+    form = PeriodForm(request.GET, user=request.user)
+    p = form.period()
+    if definition is None or p is None:
+        return HttpResponse("Unknown report or invalid period.", status=400, content_type="text/plain")
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    filename = f"{report}-{p.location.code}-{p.date_from}-{p.date_to}.csv"
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    writer = csv.writer(response)
+    writer.writerow([title for _, title in definition.columns])
+    for row in definition.rows(p):
+        writer.writerow([_cell(row.get(key)) for key, _ in definition.columns])
+    return response
+
+
+def _table(report: reports.Report, rows: list[dict]) -> dict:
+    """Rows as display cells, each with whether it is a number (right-aligned)."""
+    return {
+        "report": report,
+        "headings": [title for _, title in report.columns],
+        "rows": [
+            [
+                {"text": _text(row.get(key)) or "—", "num": isinstance(row.get(key), int | Decimal)}
+                for key, _ in report.columns
+            ]
+            for row in rows
+        ],
+    }
+
+
+def _text(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return timezone.localtime(value).strftime("%Y-%m-%d %H:%M")
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)
+
+
+def _cell(value) -> str:
+    text = _text(value)
+    # A cell starting like a formula is neutralised so that a spreadsheet never runs it.
+    return "'" + text if text[:1] in ("=", "+", "-", "@") and not _is_number(text) else text
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+@manager_required
+def session_list(request):
+    """Recent cash sessions at the manager's locations, with their X or Z report."""
+    queryset = (
+        CashSession.objects.filter(register__location__in=locations_for(request.user))
+        .select_related("register__location", "opened_by", "closed_by", "z_report")
+        .order_by("-opened_at", "-id")
+    )
+    return render(request, "reports/sessions.html", {"sessions": queryset[:100]})
+
+
+@login_required
+@permission_required("billing.view_cashsession", raise_exception=True)
+def x_report(request, pk: int):
+    """The X report of an open session: running totals, blind for cashiers (no cash expected)."""
+    try:
+        data = sessions.x_report(session_id=pk, user=request.user)
+    except DomainError as error:
+        if error.code == "session_closed":
+            z = ZReport.objects.filter(session_id=pk).first()
+            if z is not None:
+                return redirect("reports:z-report", z.pk)
+        return _domain_error(request, error)
+    session = get_object_or_404(CashSession.objects.select_related("register__location"), pk=pk)
+    data.update(register_name=session.register.name, location=session.register.location.name)
+    return render(request, "reports/x_report.html", {"session": session, "report": _with_times(data)})
+
+
+@require_POST
+@login_required
+@permission_required("billing.view_cashsession", raise_exception=True)
+def print_x_report(request, pk: int):
+    try:
+        sessions.print_x_report(session_id=pk, user=request.user)
+    except DomainError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, "X report sent to the printer.")
+    return redirect("reports:x-report", pk)
+
+
+@manager_required
+def z_report(request, pk: int):
+    """A Z report as a printable page. The original was printed at close, so this page is marked COPY."""
+    z = get_object_or_404(
+        ZReport.objects.select_related("register__location", "session"),
+        pk=pk,
+        register__location__in=locations_for(request.user),
+    )
+    return render(request, "reports/z_report.html", {"z": z, "report": _with_times(z.data)})
+
+
+@require_POST
+@manager_required
+def reprint_z_report(request, pk: int):
+    try:
+        sessions.reprint_z_report(z_report_id=pk, user=request.user)
+    except DomainError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, "A copy was sent to the printer.")
+    return redirect("reports:z-report", pk)
+
+
+def _with_times(data: dict) -> dict:
+    """The report's ISO timestamps as datetimes, so that the page shows them in local time."""
+    shown = dict(data)
+    for key in ("opened_at", "closed_at", "generated_at"):
+        shown[key] = parse_datetime(data[key]) if data.get(key) else None
+    shown["movements"] = [{**m, "at": parse_datetime(m["at"])} for m in data.get("movements", [])]
+    return shown
+
+
+def _domain_error(request, error: DomainError):
+    return render(request, "reports/error.html", {"message": error.message}, status=error.status)

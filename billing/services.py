@@ -1,0 +1,408 @@
+"""Checkout and refunds: money in and out of an order, applied exactly once (DESIGN.md §3.4-3.7).
+
+A sale's transaction, in lock order (the same in every path, so two sales never deadlock):
+  1. the order row (an existing order) — a second checkout of the same order waits, then finds it paid;
+  2. the stock rows, in primary-key order (inventory.services.consume_for_sale);
+  3. the register row, whose counter gives the gapless receipt number — taken last so that the lock that
+     serialises one till's sales is held for the shortest time. Closing a cash session locks the same row, so a
+     close waits for the sales in flight.
+Everything else (payments, receipt, print job) is inserted in bulk after the locks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.db import transaction
+from django.db.models import Sum
+from django.utils import timezone
+
+from billing.models import CashSession, Payment, PrintJob, Receipt, Refund, RefundLine, Register
+from billing.printing import queue_print_job
+from inventory.models import StockMove
+from inventory.money import ZERO
+from inventory.services import StockChange, apply_stock_changes, consume_for_sale, expand_recipes, return_to_stock
+from orders import pricing
+from orders.models import Order, OrderLine
+from orders.pricing import TenderInput
+from orders.services import (
+    NewLine,
+    audit,
+    clean_money,
+    clean_quantity,
+    clean_text,
+    invalid,
+    lock_order,
+    manager_approval,
+    prepare_order,
+    save_new_order,
+)
+from posproject.errors import Conflict, DomainError, NotFound
+
+TENDERS = Payment.Tender.values
+
+__all__ = ["RefundItem", "Sale", "TenderInput", "refund", "sell", "take_payment"]
+
+
+@dataclass
+class Sale:
+    order: Order
+    lines: list[OrderLine]
+    receipt: Receipt
+    payments: list[Payment]
+    print_job: PrintJob
+    change: Decimal = ZERO
+    warnings: list[str] = field(default_factory=list)
+
+
+def clean_tenders(tenders: list[TenderInput]) -> list[TenderInput]:
+    """Validate tenders' kinds and amounts (the arithmetic is pricing.settle's)."""
+    if not isinstance(tenders, list | tuple) or len(tenders) > 20:
+        raise invalid("Give at most 20 tenders.", "tenders")
+    cleaned = []
+    for i, t in enumerate(tenders):
+        where = f"tenders[{i}]"
+        if t.tender not in TENDERS:
+            raise invalid(f"Tender is one of {', '.join(TENDERS)}.", f"{where}.tender")
+        amount = None if t.amount is None else clean_money(t.amount, f"{where}.amount", allow_zero=False)
+        tendered = None if t.tendered is None else clean_money(t.tendered, f"{where}.tendered")
+        if t.tender != pricing.CASH and tendered is not None and amount is not None and tendered != amount:
+            raise invalid("Only cash gives change.", f"{where}.tendered")
+        if t.tender == pricing.CASH and amount is not None and tendered is None:
+            tendered = amount
+        guest = t.guest
+        if guest is not None and (not isinstance(guest, int) or isinstance(guest, bool) or not (1 <= guest <= 500)):
+            raise invalid("Guest is a number from 1 to 500.", f"{where}.guest")
+        cleaned.append(
+            TenderInput(
+                tender=t.tender,
+                amount=amount if t.tender != pricing.CASH else None,
+                tendered=tendered if t.tender == pricing.CASH else None,
+                tip=clean_money(t.tip or ZERO, f"{where}.tip"),
+                reference=clean_text(t.reference, f"{where}.reference", max_length=64),
+                guest=guest,
+            )
+        )
+    return cleaned
+
+
+def _settle(order: Order, tenders: list[TenderInput]) -> list[pricing.Settlement]:
+    try:
+        return pricing.settle(order.total, tenders, cash_step=order.location.cash_rounding)
+    except pricing.TenderError as error:
+        code = "insufficient_tender" if error.field == "tenders" else "invalid_tender"
+        raise DomainError(error.message, code=code, fields={error.field: [error.message]}) from None
+
+
+def _lock_register(register_id: int, location_id: int) -> tuple[Register, CashSession]:
+    register = (
+        Register.objects.select_for_update(of=("self",))
+        .select_related("printer")
+        .filter(pk=register_id, location_id=location_id, active=True)
+        .first()
+    )
+    if register is None:
+        raise NotFound("Unknown register at this location.", fields={"register": ["Unknown register."]})
+    session = CashSession.objects.filter(register=register, status=CashSession.Status.OPEN).first()
+    if session is None:
+        raise DomainError(
+            f"{register.name} has no open cash session: open one first.", code="no_open_session", status=409
+        )
+    return register, session
+
+
+def _next_receipt_number(register: Register) -> int:
+    register.last_receipt_number += 1
+    register.save(update_fields=["last_receipt_number"])
+    return register.last_receipt_number
+
+
+def _complete_sale(
+    order: Order, lines: list[OrderLine], *, register_id: int, settlements, user, update_order: bool
+) -> Sale:
+    """The part of a sale after the order's total is known: stock, receipt number, payments, receipt, print job."""
+    stock = consume_for_sale(
+        location=order.location,
+        items=[(line.product_id, line.quantity) for line in lines],
+        reference=str(order.uuid),
+        user=user,
+    )
+    register, session = _lock_register(register_id, order.location_id)
+    number = _next_receipt_number(register)
+    payments = Payment.objects.bulk_create(
+        [
+            Payment(
+                order=order,
+                session=session,
+                tender=s.tender,
+                amount=s.amount,
+                tendered=s.tendered,
+                change=s.change,
+                tip=s.tip,
+                rounding=s.rounding,
+                reference=s.reference,
+                guest=s.guest,
+                created_by=user,
+            )
+            for s in settlements
+        ]
+    )
+    if update_order:
+        order.save(update_fields=["status", "paid_total", "paid_at", "closed_at"])
+    receipt = Receipt.objects.create(
+        register=register, number=number, kind=Receipt.Kind.SALE, order=order, session=session
+    )
+    cash = any(s.tender == pricing.CASH for s in settlements)
+    job = queue_print_job(
+        kind=PrintJob.Kind.RECEIPT,
+        receipt=receipt,
+        printer=register.printer,
+        location=order.location,
+        payload={"open_drawer": cash},
+        user=user,
+    )
+    return Sale(
+        order=order,
+        lines=lines,
+        receipt=receipt,
+        payments=payments,
+        print_job=job,
+        change=sum((s.change for s in settlements), ZERO),
+        warnings=stock.warnings,
+    )
+
+
+def _mark_paid(order: Order) -> None:
+    now = timezone.now()
+    order.status = Order.Status.PAID
+    order.paid_total = order.total
+    order.paid_at = now
+    order.closed_at = now
+
+
+@transaction.atomic
+def take_payment(*, order_id: int, register_id: int, tenders: list[TenderInput], user) -> Sale:
+    """Pay an open or held order in full at a register: one or more tenders (split across guests if need be),
+    change only on cash, stock consumed (recipes expanded), a gapless receipt number, a receipt print job.
+
+    Preconditions: the register is at the order's location and has an open cash session; the user works there.
+    Raises NotFound, PermissionDenied, Conflict (`not_open`: already paid or voided), DomainError (`empty_order`,
+    `insufficient_tender`, `invalid_tender`, `invalid`, `no_open_session`) and OutOfStock; nothing is written then.
+    """
+    order = lock_order(order_id, user, editable=False)
+    if order.status == Order.Status.PAID:
+        raise Conflict("This order is already paid.", code="already_paid")
+    if not order.is_editable:
+        raise Conflict(f"This order is {order.get_status_display().lower()}.", code="not_open")
+    lines = list(order.lines.filter(status=OrderLine.Status.ACTIVE))
+    if not lines:
+        raise DomainError("There is nothing to pay on this order.", code="empty_order")
+    settlements = _settle(order, clean_tenders(tenders))
+    _mark_paid(order)
+    return _complete_sale(order, lines, register_id=register_id, settlements=settlements, user=user, update_order=True)
+
+
+@transaction.atomic
+def sell(
+    *,
+    register_id: int,
+    user,
+    lines: list[NewLine],
+    tenders: list[TenderInput],
+    channel: str = Order.Channel.RETAIL,
+    table_id: int | None = None,
+    guest_count: int = 1,
+    note: str = "",
+    approver=None,
+) -> Sale:
+    """Open an order with `lines` and pay it at once (a counter sale): the same rules and errors as
+    orders.services.open_order followed by take_payment, in one transaction and with fewer round trips."""
+    register = Register.objects.select_related("location").filter(pk=register_id, active=True).first()
+    if register is None:
+        raise NotFound("Unknown register.", fields={"register": ["Unknown register."]})
+    order, order_lines = prepare_order(
+        location=register.location,
+        user=user,
+        lines=list(lines),
+        channel=channel,
+        table_id=table_id,
+        guest_count=guest_count,
+        note=note,
+        approver=approver,
+    )
+    settlements = _settle(order, clean_tenders(tenders))
+    _mark_paid(order)
+    save_new_order(order, order_lines, user=user, approver=approver)
+    return _complete_sale(
+        order, order_lines, register_id=register_id, settlements=settlements, user=user, update_order=False
+    )
+
+
+# --- Refunds ---------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RefundItem:
+    line_id: int
+    quantity: Decimal
+    restock: bool = True  # back on the shelf; False: recorded as waste
+
+
+def default_refund_tender(order: Order) -> str:
+    """The tender a refund goes back to when none is chosen: the one that paid the most of the order."""
+    biggest = order.payments.order_by("-amount", "id").values_list("tender", flat=True).first()
+    return biggest or Payment.Tender.CASH
+
+
+@transaction.atomic
+def refund(
+    *,
+    order_id: int,
+    register_id: int,
+    items: list[RefundItem],
+    reason: str,
+    user,
+    approver=None,
+    tender: str | None = None,
+) -> Refund:
+    """Give money back for lines of a paid order, with a manager's approval.
+
+    Each line gives back its share of what was paid for it (pricing.refund_share), never more than was sold or paid;
+    refunds to a tender never exceed what that tender paid less what it already got back. Stock comes back per line
+    (or is booked as waste), a refund receipt gets its own number from the register's counter, and its print job is
+    written. Audited as `refund`. Raises ApprovalRequired, NotFound, Conflict (`not_paid`), DomainError
+    (`invalid`, `refund_exceeds_paid`, `no_open_session`).
+    """
+    reason = clean_text(reason, "reason", required=True)
+    if not items:
+        raise invalid("Choose the lines to refund.", "lines", code="required")
+    order = lock_order(order_id, user, editable=False)
+    approved_by = manager_approval(user, approver, "A refund")
+    if order.status not in (Order.Status.PAID, Order.Status.REFUNDED):
+        raise Conflict("Only a paid order can be refunded.", code="not_paid")
+    tender = tender or default_refund_tender(order)
+    if tender not in TENDERS:
+        raise invalid(f"Tender is one of {', '.join(TENDERS)}.", "tender")
+
+    lines = {line.pk: line for line in order.lines.filter(status=OrderLine.Status.ACTIVE)}
+    already = dict(
+        RefundLine.objects.filter(order_line__order=order)
+        .values("order_line")
+        .annotate(total=Sum("amount"))
+        .values_list("order_line", "total")
+    )
+    already_tax = dict(
+        RefundLine.objects.filter(order_line__order=order)
+        .values("order_line")
+        .annotate(total=Sum("tax_amount"))
+        .values_list("order_line", "total")
+    )
+    seen = set()
+    refund_lines = []
+    for i, item in enumerate(items):
+        where = f"lines[{i}]"
+        line = lines.get(item.line_id)
+        if line is None:
+            raise invalid("Not a line of this order.", f"{where}.line")
+        if item.line_id in seen:
+            raise invalid("Each line once per refund.", f"{where}.line")
+        seen.add(item.line_id)
+        quantity = clean_quantity(item.quantity, f"{where}.quantity")
+        left = line.quantity - line.quantity_refunded
+        if quantity > left:
+            raise invalid(
+                f"Only {left.normalize():f} of {line.name} can still be refunded.",
+                f"{where}.quantity",
+                code="refund_exceeds_sold",
+            )
+        rest = quantity + line.quantity_refunded
+        amount = pricing.refund_share(
+            amount_due=line.amount_due,
+            quantity=line.quantity,
+            refund_quantity=rest,
+            already=ZERO,
+        ) - already.get(line.pk, ZERO)
+        tax = pricing.refund_share(
+            amount_due=line.tax_amount, quantity=line.quantity, refund_quantity=rest, already=ZERO
+        ) - already_tax.get(line.pk, ZERO)
+        line.quantity_refunded = rest
+        refund_lines.append(
+            RefundLine(order_line=line, quantity=quantity, amount=amount, tax_amount=tax, restock=bool(item.restock))
+        )
+    total = sum((rl.amount for rl in refund_lines), ZERO)
+    if total <= 0:
+        raise DomainError("Nothing to give back for these lines.", code="nothing_to_refund")
+    if order.refunded_total + total > order.paid_total:
+        raise DomainError("A refund cannot exceed what was paid.", code="refund_exceeds_paid")
+    paid_by_tender = order.payments.filter(tender=tender).aggregate(total=Sum("amount"))["total"] or ZERO
+    refunded_by_tender = order.refunds.filter(tender=tender).aggregate(total=Sum("amount"))["total"] or ZERO
+    if tender != pricing.CASH and refunded_by_tender + total > paid_by_tender:
+        raise DomainError(
+            f"{tender.title()} paid {paid_by_tender - refunded_by_tender} that can still be refunded; choose cash.",
+            code="refund_exceeds_paid",
+            fields={"tender": ["More than this tender paid."]},
+        )
+
+    reference = f"refund:{order.uuid}"
+    back = [(rl.order_line.product_id, rl.quantity) for rl in refund_lines]
+    return_to_stock(location=order.location, items=back, reference=reference, user=user)
+    wasted = expand_recipes([(rl.order_line.product_id, rl.quantity) for rl in refund_lines if not rl.restock])
+    if wasted:
+        apply_stock_changes(
+            [StockChange(product_id, order.location_id, -qty) for product_id, qty in wasted.items()],
+            reason=StockMove.Reason.WASTE,
+            reference=reference,
+            user=user,
+            note="Refunded, not restocked",
+        )
+
+    register, session = _lock_register(register_id, order.location_id)
+    record = Refund.objects.create(
+        order=order,
+        session=session,
+        tender=tender,
+        amount=total,
+        tax_amount=sum((rl.tax_amount for rl in refund_lines), ZERO),
+        reason=reason,
+        created_by=user,
+        approved_by=approved_by,
+    )
+    for rl in refund_lines:
+        rl.refund = record
+    RefundLine.objects.bulk_create(refund_lines)
+    OrderLine.objects.bulk_update([rl.order_line for rl in refund_lines], ["quantity_refunded"])
+    order.refunded_total += total
+    if order.refunded_total == order.paid_total:
+        order.status = Order.Status.REFUNDED
+    order.save(update_fields=["refunded_total", "status"])
+    receipt = Receipt.objects.create(
+        register=register,
+        number=_next_receipt_number(register),
+        kind=Receipt.Kind.REFUND,
+        order=order,
+        refund=record,
+        session=session,
+    )
+    queue_print_job(
+        kind=PrintJob.Kind.RECEIPT,
+        receipt=receipt,
+        printer=register.printer,
+        location=order.location,
+        payload={"open_drawer": tender == pricing.CASH},
+        user=user,
+    )
+    audit(
+        "refund",
+        actor=user,
+        approver=approved_by,
+        location_id=order.location_id,
+        obj=record,
+        reason=reason,
+        order=str(order.uuid),
+        amount=total,
+        tender=tender,
+        receipt=receipt.number,
+        lines=[{"line": rl.order_line_id, "quantity": str(rl.quantity), "restock": rl.restock} for rl in refund_lines],
+    )
+    return record

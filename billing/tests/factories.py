@@ -1,0 +1,28 @@
+import factory
+
+from billing import models
+from inventory.tests.factories import LocationFactory, UserFactory
+
+
+class PrinterFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = models.Printer
+
+    name = factory.Sequence(lambda n: f"Printer {n}")
+    host = "127.0.0.1"
+
+
+class RegisterFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = models.Register
+
+    location = factory.SubFactory(LocationFactory)
+    name = factory.Sequence(lambda n: f"Till {n + 1}")
+
+
+class CashSessionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = models.CashSession
+
+    register = factory.SubFactory(RegisterFactory)
+    opened_by = factory.SubFactory(UserFactory)

@@ -1,0 +1,270 @@
+"""The money-side POS screens: start and end of shift, payment, receipt and reprint, refund, print problems."""
+
+from decimal import Decimal
+
+import pytest
+from django.urls import reverse
+
+from billing.models import CashSession, Payment, PrintJob, Receipt, Refund, ZReport
+from billing.tests.factories import RegisterFactory
+from orders import services
+from orders.models import Order
+from orders.tests.pos_helpers import give_pin, open_till, product, terminal
+from orders.views import SESSION_REGISTER
+
+pytestmark = pytest.mark.django_db
+
+
+def _order_of(user, location, *items) -> Order:
+    order = services.open_order(location_id=location.pk, user=user)
+    services.add_lines(order.pk, user=user, lines=[services.NewLine(product_id=item.pk) for item in items])
+    order.refresh_from_db()
+    return order
+
+
+def _pay(client, order, **fields):
+    page = client.get(reverse("billing:pay", args=[order.uuid]))
+    key = page.context["key"]
+    data = {"key": key, "rows": "1", "tender_0": "cash", **fields}
+    return client.post(reverse("billing:pay", args=[order.uuid]), data), key
+
+
+# --- Shift --------------------------------------------------------------------------------------------------------
+
+
+def test_opening_the_till_with_a_float_attaches_the_register_to_the_terminal(cashier, location):
+    register = RegisterFactory(location=location, name="Till 1")
+    client = terminal(cashier)
+
+    response = client.post(reverse("billing:shift_open"), {"register": register.pk, "opening_float": "150.00"})
+
+    session = CashSession.objects.get(register=register)
+    assert response.status_code == 302
+    assert session.status == "open" and session.opening_float == Decimal("150.00")
+    assert client.session[SESSION_REGISTER] == register.pk
+
+
+def test_the_float_can_be_counted_by_note_and_coin(cashier, location):
+    register = RegisterFactory(location=location)
+
+    terminal(cashier).post(reverse("billing:shift_open"), {"register": register.pk, "d_50": "2", "d_0.50": "4"})
+
+    assert CashSession.objects.get(register=register).opening_float == Decimal("102.00")
+
+
+def test_a_bad_float_is_refused_with_a_message(cashier, location):
+    register = RegisterFactory(location=location)
+
+    response = terminal(cashier).post(reverse("billing:shift_open"), {"register": register.pk, "opening_float": "-5"})
+
+    assert response.status_code == 400
+    assert "error-box" in response.content.decode()
+    assert not CashSession.objects.exists()
+
+
+def test_a_cashier_sees_a_blind_x_report(cashier, location):
+    client = terminal(cashier)
+    open_till(client, location, cashier)
+
+    html = client.get(reverse("billing:shift_x")).content.decode()
+
+    assert "X report" in html and "blind" in html
+    assert "Cash expected" not in html
+
+
+def test_pay_in_is_recorded_on_the_session(cashier, location):
+    client = terminal(cashier)
+    register = open_till(client, location, cashier)
+
+    client.post(reverse("billing:shift_move"), {"kind": "pay_in", "amount": "20.00", "reason": "change from bank"})
+
+    session = CashSession.objects.get(register=register)
+    assert session.movements.get().amount == Decimal("20.00")
+
+
+def test_closing_with_a_blind_count_shows_the_z_report(cashier, location):
+    client = terminal(cashier)
+    register = open_till(client, location, cashier, opening_float="100.00")
+
+    response = client.post(reverse("billing:shift_close"), {"d_50": "2"})
+
+    z = ZReport.objects.get(register=register)
+    assert response["Location"] == reverse("billing:z_report", args=[z.pk])
+    assert SESSION_REGISTER not in client.session
+    html = client.get(response["Location"]).content.decode()
+    assert "Z report No. 1" in html and 'data-z="over_short">0.00<' in html
+
+
+def test_a_count_far_off_needs_a_manager_pin_to_close(cashier, manager, location):
+    give_pin(manager)
+    client = terminal(cashier)
+    register = open_till(client, location, cashier, opening_float="100.00")
+
+    refused = client.post(reverse("billing:shift_close"), {"d_20": "1"})
+    approved = client.post(
+        reverse("billing:shift_close"), {"d_20": "1", "approver": manager.pk, "approver_pin": "9999"}
+    )
+
+    assert refused.status_code == 400 and "manager" in refused.content.decode()
+    assert approved.status_code == 302
+    assert CashSession.objects.get(register=register).approved_by == manager
+
+
+# --- Payment and receipt --------------------------------------------------------------------------------------------
+
+
+def test_cash_with_change_gives_receipt_number_one_and_shows_the_change(cashier, location):
+    client = terminal(cashier)
+    open_till(client, location, cashier)
+    order = _order_of(cashier, location, product(location, price="3.50"), product(location, name="Tea", price="2.00"))
+
+    response, _ = _pay(client, order, amount_0="10.00")
+
+    receipt = Receipt.objects.get(order=order)
+    assert receipt.number == 1
+    assert response["Location"] == reverse("billing:receipt", args=[receipt.pk])
+    html = client.get(response["Location"]).content.decode()
+    assert "data-receipt-number>1<" in html
+    assert "Change: 4.50" in html
+
+
+def test_a_resubmitted_payment_form_sells_only_once(cashier, location):
+    client = terminal(cashier)
+    open_till(client, location, cashier)
+    order = _order_of(cashier, location, product(location, price="3.50"))
+    first, key = _pay(client, order, amount_0="5.00")
+
+    again = client.post(
+        reverse("billing:pay", args=[order.uuid]), {"key": key, "rows": "1", "tender_0": "cash", "amount_0": "5.00"}
+    )
+
+    assert again.status_code == 302 and again["Location"] == first["Location"]
+    assert Payment.objects.filter(order=order).count() == 1
+    assert Receipt.objects.filter(order=order).count() == 1
+
+
+def test_not_enough_cash_is_refused_and_nothing_is_sold(cashier, location):
+    client = terminal(cashier)
+    open_till(client, location, cashier)
+    order = _order_of(cashier, location, product(location, price="3.50"))
+
+    response, _ = _pay(client, order, amount_0="2.00")
+
+    assert response.status_code == 400
+    assert "unpaid" in response.content.decode()
+    assert not Receipt.objects.exists()
+
+
+def test_paying_without_an_open_session_asks_to_start_the_shift(cashier, location):
+    order = _order_of(cashier, location, product(location))
+    client = terminal(cashier)
+
+    response, _ = _pay(client, order)
+
+    assert response.status_code == 400
+    assert "Open a cash session" in response.content.decode()
+
+
+def test_a_bill_split_between_guests_is_paid_with_one_tender_each(cashier, location):
+    client = terminal(cashier)
+    open_till(client, location, cashier)
+    order = _order_of(cashier, location, product(location, price="10.00"), product(location, name="Pie", price="5.01"))
+    page = client.get(reverse("billing:pay", args=[order.uuid]), {"guests": "2"})
+    assert [str(s) for s in page.context["shares"]] == ["7.51", "7.50"]
+
+    client.post(
+        reverse("billing:pay", args=[order.uuid]) + "?guests=2",
+        {
+            "key": page.context["key"],
+            "rows": "2",
+            "tender_0": "card",
+            "amount_0": "7.51",
+            "guest_0": "1",
+            "tender_1": "cash",
+            "amount_1": "10.00",
+            "guest_1": "2",
+        },
+    )
+
+    payments = {p.guest: p for p in Payment.objects.filter(order=order)}
+    assert payments[1].tender == "card" and payments[1].amount == Decimal("7.51")
+    assert payments[2].tender == "cash" and payments[2].change == Decimal("2.50")
+
+
+def test_reprinting_a_receipt_queues_a_copy(cashier, location):
+    client = terminal(cashier)
+    open_till(client, location, cashier)
+    order = _order_of(cashier, location, product(location))
+    _pay(client, order)
+    receipt = Receipt.objects.get(order=order)
+
+    response = client.post(reverse("billing:receipt_reprint", args=[receipt.pk]))
+
+    assert PrintJob.objects.filter(receipt=receipt, is_copy=True).count() == 1
+    assert "A copy was sent" in client.get(response["Location"]).content.decode()
+
+
+# --- Refunds --------------------------------------------------------------------------------------------------------
+
+
+def test_a_scanned_receipt_code_finds_the_sale_to_refund(cashier, location):
+    client = terminal(cashier)
+    register = open_till(client, location, cashier)
+    order = _order_of(cashier, location, product(location))
+    _pay(client, order)
+    receipt = Receipt.objects.get(order=order)
+
+    by_code = client.get(reverse("billing:refund_find"), {"code": f"R{register.pk}-1"})
+    by_number = client.get(reverse("billing:refund_find"), {"code": "1"})
+
+    assert by_code["Location"] == by_number["Location"] == reverse("billing:refund", args=[receipt.pk])
+
+
+def test_a_refund_needs_a_manager_pin(cashier, manager, location):
+    give_pin(manager)
+    client = terminal(cashier)
+    open_till(client, location, cashier)
+    order = _order_of(cashier, location, product(location, price="3.50"))
+    _pay(client, order)
+    receipt = Receipt.objects.get(order=order)
+    line = order.lines.get()
+    fields = {f"qty_{line.pk}": "1", f"restock_{line.pk}": "1", "reason": "broken"}
+
+    refused = client.post(reverse("billing:refund", args=[receipt.pk]), fields)
+    wrong = client.post(
+        reverse("billing:refund", args=[receipt.pk]), {**fields, "approver": manager.pk, "approver_pin": "1"}
+    )
+    assert refused.status_code == 400 and wrong.status_code == 400
+    assert not Refund.objects.exists()
+
+    approved = client.post(
+        reverse("billing:refund", args=[receipt.pk]), {**fields, "approver": manager.pk, "approver_pin": "9999"}
+    )
+
+    refund = Refund.objects.get()
+    assert refund.amount == Decimal("3.50") and refund.approved_by == manager
+    assert approved["Location"] == reverse("billing:receipt", args=[refund.receipt.pk])
+
+
+# --- Print problems -----------------------------------------------------------------------------------------------
+
+
+def test_a_failed_receipt_print_shows_a_banner_with_retry_and_reprint(cashier, location):
+    client = terminal(cashier)
+    open_till(client, location, cashier)  # this register has no printer: its receipt jobs fail at once
+    order = _order_of(cashier, location, product(location))
+    _pay(client, order)
+    job = PrintJob.objects.get(receipt__order=order)
+    assert job.status == "failed"
+
+    banner = client.get(reverse("billing:print_problems")).content.decode()
+    dismissed = client.post(reverse("billing:print_dismiss", args=[job.pk]), headers={"HX-Request": "true"})
+
+    assert "did not print" in banner and "Retry" in banner and "Reprint copy" in banner
+    job.refresh_from_db()
+    assert job.resolved_at is not None
+    assert "did not print" not in dismissed.content.decode()
+
+
+def test_the_print_banner_is_empty_when_everything_printed(cashier, location):
+    assert "banner" not in terminal(cashier).get(reverse("billing:print_problems")).content.decode()

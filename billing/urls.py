@@ -1,0 +1,25 @@
+"""POS screens of billing, mounted at /pos/ next to orders' (their paths do not overlap)."""
+
+from django.urls import path
+
+from billing import views
+
+app_name = "billing"
+urlpatterns = [
+    path("shift/", views.shift, name="shift"),
+    path("shift/open/", views.shift_open, name="shift_open"),
+    path("shift/x/", views.shift_x, name="shift_x"),
+    path("shift/cash/", views.shift_move, name="shift_move"),
+    path("shift/close/", views.shift_close, name="shift_close"),
+    path("z/<int:pk>/", views.z_report, name="z_report"),
+    path("z/<int:pk>/reprint/", views.z_reprint, name="z_reprint"),
+    path("orders/<uuid:order_uuid>/pay/", views.pay, name="pay"),
+    path("receipts/<int:pk>/", views.receipt, name="receipt"),
+    path("receipts/<int:pk>/reprint/", views.receipt_reprint, name="receipt_reprint"),
+    path("refunds/", views.refund_find, name="refund_find"),
+    path("refunds/<int:pk>/", views.refund, name="refund"),
+    path("print-problems/", views.print_problems, name="print_problems"),
+    path("print-jobs/<int:pk>/retry/", views.print_retry, name="print_retry"),
+    path("print-jobs/<int:pk>/reprint/", views.print_reprint, name="print_reprint"),
+    path("print-jobs/<int:pk>/dismiss/", views.print_dismiss, name="print_dismiss"),
+]

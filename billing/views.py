@@ -1,0 +1,416 @@
+"""POS screens for money: start and end of shift, payment, receipt and reprint, refunds, print problems.
+
+Views parse the request, call a service in billing.sessions / billing.services / billing.printing and render.
+"""
+
+import uuid
+from dataclasses import asdict
+
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from billing import printing, services, sessions
+from billing.forms import (
+    CashMoveForm,
+    PaymentForm,
+    close_count_from,
+    find_receipt,
+    float_from,
+    quick_cash_amounts,
+    refund_items,
+)
+from billing.models import CashSession, Payment, Receipt, Register, ZReport
+from billing.receipts import receipt_document
+from billing.report_printout import report_lines
+from inventory import pins
+from orders import pricing
+from orders.idempotency import run_once, scope_for
+from orders.models import Order, OrderLine
+from orders.views import (
+    SESSION_REGISTER,
+    SESSION_REGISTER_NAME,
+    approver_from_pin,
+    pos_render,
+    pos_view,
+    redirect_to,
+)
+from posproject.errors import DomainError
+
+
+def _open_session(request) -> CashSession | None:
+    """The open cash session of this terminal's register, if any."""
+    register_id = request.terminal.register_id
+    if not register_id:
+        return None
+    session = (
+        CashSession.objects.select_related("register", "opened_by")
+        .filter(register_id=register_id, register__location=request.terminal.location, status=CashSession.Status.OPEN)
+        .first()
+    )
+    if session is None:
+        request.session.pop(SESSION_REGISTER, None)
+        request.session.pop(SESSION_REGISTER_NAME, None)
+        request.terminal.register_id = None
+    return session
+
+
+def _attach(request, register: Register) -> None:
+    request.session[SESSION_REGISTER] = register.pk
+    request.session[SESSION_REGISTER_NAME] = register.name
+
+
+def managers_for(location):
+    return pins.pin_users_for(location, managers_only=True)
+
+
+# --- Start and end of shift ---------------------------------------------------------------------------------------
+
+
+@pos_view("billing.add_cashsession")
+def shift(request):
+    """Start of shift (choose the register, count the float) or, with a session open, its overview."""
+    session = _open_session(request)
+    if session is None:
+        registers = (
+            Register.objects.filter(location=request.terminal.location, active=True)
+            .select_related("location")
+            .order_by("name")
+        )
+        open_ids = set(
+            CashSession.objects.filter(register__in=registers, status=CashSession.Status.OPEN).values_list(
+                "register_id", flat=True
+            )
+        )
+        context = {
+            "registers": registers,
+            "open_ids": open_ids,
+            "denominations": sessions.denominations(),
+            "error": request.GET.get("error", ""),
+        }
+        return pos_render(request, "pos/shift_start.html", context, nav="shift")
+    context = {"session": session, "move_form": CashMoveForm()}
+    return pos_render(request, "pos/shift.html", context, nav="shift")
+
+
+@require_POST
+@pos_view("billing.add_cashsession")
+def shift_open(request):
+    register = get_object_or_404(
+        Register, pk=request.POST.get("register") or 0, location=request.terminal.location, active=True
+    )
+    if request.POST.get("use_open") and sessions.open_session_for(register.pk):
+        _attach(request, register)
+        return redirect("orders:floor")
+    try:
+        amount, counts = float_from(request.POST, sessions.denominations())
+        sessions.open_session(
+            register_id=register.pk, user=request.user, opening_float=amount, float_denominations=counts
+        )
+    except DomainError as exc:
+        return _shift_start_error(request, exc.message)
+    _attach(request, register)
+    return redirect("orders:floor")
+
+
+def _shift_start_error(request, message: str):
+    registers = Register.objects.filter(location=request.terminal.location, active=True).order_by("name")
+    open_ids = set(
+        CashSession.objects.filter(register__in=registers, status=CashSession.Status.OPEN).values_list(
+            "register_id", flat=True
+        )
+    )
+    context = {
+        "registers": registers,
+        "open_ids": open_ids,
+        "denominations": sessions.denominations(),
+        "error": message,
+        "posted": request.POST,
+    }
+    return pos_render(request, "pos/shift_start.html", context, status=400, nav="shift")
+
+
+@pos_view("billing.view_cashsession")
+def shift_x(request):
+    session = _open_session(request)
+    if session is None:
+        return redirect("billing:shift")
+    try:
+        totals = sessions.x_report(session_id=session.pk, user=request.user)
+    except DomainError as exc:
+        return pos_render(request, "pos/shift.html", {"session": session, "error": exc.message}, status=exc.status)
+    totals.update(register_name=session.register.name, location=request.terminal.location.name)
+    context = {"session": session, "report": totals, "lines": report_lines(totals), "move_form": CashMoveForm()}
+    return pos_render(request, "pos/shift.html", context, nav="shift")
+
+
+@require_POST
+@pos_view("billing.add_cashmovement")
+def shift_move(request):
+    session = _open_session(request)
+    if session is None:
+        return redirect("billing:shift")
+    form = CashMoveForm(request.POST)
+    error = ""
+    if form.is_valid():
+        service = sessions.pay_in if form.cleaned_data["kind"] == "pay_in" else sessions.pay_out
+        try:
+            service(
+                session_id=session.pk,
+                user=request.user,
+                amount=form.cleaned_data["amount"],
+                reason=form.cleaned_data["reason"],
+            )
+        except DomainError as exc:
+            error = exc.message
+        else:
+            return pos_render(
+                request, "pos/shift.html", {"session": session, "move_form": CashMoveForm(), "done": True}
+            )
+    else:
+        error = "Enter an amount and a reason."
+    context = {"session": session, "move_form": form, "error": error}
+    return pos_render(request, "pos/shift.html", context, status=400, nav="shift")
+
+
+@pos_view("billing.change_cashsession")
+def shift_close(request):
+    """End of shift: the blind count (the expected cash is not shown), then the Z report."""
+    session = _open_session(request)
+    if session is None:
+        return redirect("billing:shift")
+    context = {
+        "session": session,
+        "denominations": sessions.denominations(),
+        "managers": managers_for(request.terminal.location),
+    }
+    if request.method == "POST":
+        try:
+            approver = approver_from_pin(request)
+            z = sessions.close_session(
+                session_id=session.pk,
+                user=request.user,
+                denominations=close_count_from(request.POST, sessions.denominations()),
+                approver=approver,
+                note=request.POST.get("note", ""),
+            )
+        except DomainError as exc:
+            context.update(error=exc.message, posted=request.POST, needs_sign_off=exc.code == "sign_off_required")
+            return pos_render(request, "pos/shift_close.html", context, status=400, nav="shift")
+        request.session.pop(SESSION_REGISTER, None)
+        request.session.pop(SESSION_REGISTER_NAME, None)
+        return redirect_to(request, reverse("billing:z_report", args=[z.pk]))
+    return pos_render(request, "pos/shift_close.html", context, nav="shift")
+
+
+@pos_view("billing.view_cashsession")
+def z_report(request, pk: int):
+    z = get_object_or_404(
+        ZReport.objects.select_related("register"), pk=pk, register__location=request.terminal.location
+    )
+    context = {"z": z, "data": z.data, "lines": report_lines(z.data)}
+    return pos_render(request, "pos/z_report.html", context, nav="shift")
+
+
+@require_POST
+@pos_view("billing.view_cashsession")
+def z_reprint(request, pk: int):
+    z = get_object_or_404(ZReport, pk=pk, register__location=request.terminal.location)
+    try:
+        sessions.reprint_z_report(z_report_id=z.pk, user=request.user)
+    except DomainError as exc:
+        context = {"z": z, "data": z.data, "lines": report_lines(z.data), "error": exc.message}
+        return pos_render(request, "pos/z_report.html", context, status=exc.status)
+    context = {"z": z, "data": z.data, "lines": report_lines(z.data), "reprinted": True}
+    return pos_render(request, "pos/z_report.html", context, nav="shift")
+
+
+# --- Payment and receipt ------------------------------------------------------------------------------------------
+
+
+def _order_here(request, order_uuid) -> Order:
+    order = Order.objects.select_related("location", "table").filter(uuid=order_uuid).first()
+    if order is None or order.location_id != request.terminal.location.pk:
+        raise Http404
+    return order
+
+
+@pos_view("billing.add_payment")
+def pay(request, order_uuid):
+    """The payment screen: tenders, keypad, quick cash, change due, split by guest. Finishing shows the receipt.
+
+    The form carries a uuid made when the screen was drawn: sent twice (a double tap, a resubmitted form), the
+    payment is taken once and the second answer is the first one's receipt."""
+    order = _order_here(request, order_uuid)
+    if order.status == Order.Status.PAID:
+        receipt = order.receipts.filter(kind=Receipt.Kind.SALE).first()
+        if receipt:
+            return redirect("billing:receipt", receipt.pk)
+    session = _open_session(request)
+    guests = PaymentForm.guests_from(request.GET.get("guests"))
+    context = {
+        "order": order,
+        "session": session,
+        "key": uuid.uuid4(),
+        "tenders": Payment.Tender.choices,
+        "guests": guests,
+        "shares": pricing.split_evenly(order.total, guests) if guests > 1 else [],
+        "quick_cash": quick_cash_amounts(order.total),
+        "cash_due": pricing.round_cash(order.total, order.location.cash_rounding),
+    }
+    if request.method == "POST":
+        return _take_payment(request, order, session, context)
+    return pos_render(request, "pos/pay.html", context)
+
+
+def _take_payment(request, order, session, context):
+    form = PaymentForm(request.POST)
+    error = ""
+    if session is None:
+        error = "Open a cash session on this terminal first (Shift)."
+    elif not form.is_valid():
+        error = form.error_text()
+    else:
+        tenders = form.tenders()
+        payload = {"order": str(order.uuid), "tenders": [asdict(t) for t in tenders]}
+
+        def action():
+            sale = services.take_payment(
+                order_id=order.pk, register_id=session.register_id, tenders=tenders, user=request.user
+            )
+            return 201, {"receipt": sale.receipt.pk}
+
+        try:
+            outcome = run_once(
+                scope=scope_for(request.user),
+                key=form.cleaned_data["key"],
+                endpoint="pos.take_payment",
+                payload=payload,
+                action=action,
+            )
+        except DomainError as exc:
+            receipt = order.receipts.filter(kind=Receipt.Kind.SALE).first()
+            if exc.code == "already_paid" and receipt:
+                return redirect("billing:receipt", receipt.pk)
+            error = exc.message
+        else:
+            return redirect_to(request, reverse("billing:receipt", args=[outcome.body["receipt"]]))
+    order.refresh_from_db()
+    context.update(order=order, error=error, key=request.POST.get("key") or context["key"], posted=request.POST)
+    return pos_render(request, "pos/pay.html", context, status=400)
+
+
+def _receipt_here(request, pk: int) -> Receipt:
+    receipt = (
+        Receipt.objects.select_related("register", "order__location", "order__staff", "refund__created_by")
+        .prefetch_related("order__lines", "order__payments")
+        .filter(pk=pk, register__location=request.terminal.location)
+        .first()
+    )
+    if receipt is None:
+        raise Http404
+    return receipt
+
+
+@pos_view("billing.view_receipt")
+def receipt(request, pk: int):
+    receipt = _receipt_here(request, pk)
+    context = {"receipt": receipt, "doc": receipt_document(receipt), "reprinted": request.GET.get("reprinted")}
+    return pos_render(request, "pos/receipt.html", context)
+
+
+@require_POST
+@pos_view("billing.view_receipt")
+def receipt_reprint(request, pk: int):
+    receipt = _receipt_here(request, pk)
+    try:
+        printing.reprint(user=request.user, receipt_id=receipt.pk)
+    except DomainError as exc:
+        context = {"receipt": receipt, "doc": receipt_document(receipt), "error": exc.message}
+        return pos_render(request, "pos/receipt.html", context, status=exc.status)
+    return redirect(f"{reverse('billing:receipt', args=[receipt.pk])}?reprinted=1")
+
+
+# --- Refunds --------------------------------------------------------------------------------------------------
+
+
+@pos_view("billing.add_refund")
+def refund_find(request):
+    """Find the sale to refund: scan the receipt's barcode or type its number (this terminal's register)."""
+    code = request.GET.get("code", "").strip()
+    error = ""
+    if code:
+        found = find_receipt(code, location=request.terminal.location, register_id=request.terminal.register_id)
+        if found is not None:
+            return redirect("billing:refund", found.pk)
+        error = f"No sale receipt “{code}” here."
+    return pos_render(request, "pos/refund_find.html", {"code": code, "error": error}, nav="refund")
+
+
+@pos_view("billing.add_refund")
+def refund(request, pk: int):
+    """Choose what comes back, why, to which tender; a manager approves with their PIN."""
+    receipt = _receipt_here(request, pk)
+    order = receipt.order
+    session = _open_session(request)
+    context = {
+        "receipt": receipt,
+        "order": order,
+        "lines": [line for line in order.lines.all() if line.status == OrderLine.Status.ACTIVE],
+        "tenders": Payment.Tender.choices,
+        "managers": managers_for(request.terminal.location),
+        "session": session,
+    }
+    if request.method == "POST":
+        error = ""
+        if session is None:
+            error = "Open a cash session on this terminal first (Shift)."
+        else:
+            try:
+                record = services.refund(
+                    order_id=order.pk,
+                    register_id=session.register_id,
+                    items=refund_items(request.POST, context["lines"]),
+                    reason=request.POST.get("reason", ""),
+                    user=request.user,
+                    approver=approver_from_pin(request),
+                    tender=request.POST.get("tender") or None,
+                )
+            except DomainError as exc:
+                error = exc.message
+            else:
+                return redirect_to(request, reverse("billing:receipt", args=[record.receipt.pk]))
+        context.update(error=error, posted=request.POST)
+        return pos_render(request, "pos/refund.html", context, status=400, nav="refund")
+    return pos_render(request, "pos/refund.html", context, nav="refund")
+
+
+# --- Print problems -------------------------------------------------------------------------------------------
+
+
+@pos_view("billing.view_printjob", lockable=False, touch=False)
+def print_problems(request):
+    """The banner: failed or uncertain print jobs at this location, with retry / reprint / dismiss."""
+    jobs = list(printing.problem_jobs(request.terminal.location)[:5])
+    return pos_render(request, "pos/_print_banner.html", {"jobs": jobs})
+
+
+def _print_action(service):
+    @require_POST
+    @pos_view("billing.change_printjob")
+    def view(request, pk: int):
+        error = ""
+        try:
+            service(request, pk)
+        except DomainError as exc:
+            error = exc.message
+        jobs = list(printing.problem_jobs(request.terminal.location)[:5])
+        return pos_render(request, "pos/_print_banner.html", {"jobs": jobs, "error": error})
+
+    return view
+
+
+print_retry = _print_action(lambda request, pk: printing.retry_job(pk, request.user))
+print_reprint = _print_action(lambda request, pk: printing.reprint(user=request.user, job_id=pk))
+print_dismiss = _print_action(lambda request, pk: printing.dismiss_job(pk, request.user))
