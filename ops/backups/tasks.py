@@ -1,0 +1,49 @@
+"""Celery tasks for backups: thin wrappers around ops.backups.services; beat ticks them in UTC (settings)."""
+
+from celery import shared_task
+from django.contrib.auth import get_user_model
+
+from ops.backups import services
+from ops.models import BackupRecord
+
+# A backup or drill of a big database outlives the default task limits.
+LONG = {"soft_time_limit": 3 * 3600, "time_limit": 3 * 3600 + 300, "acks_late": False}
+
+
+@shared_task(name="ops.backups.nightly", **LONG)
+def nightly_backup() -> int | None:
+    """Take the nightly backup if its local time has come and it has not run yet (then promote)."""
+    try:
+        record = services.run_nightly_if_due()
+    except services.BackupInProgress:
+        return None
+    return record.pk if record else None
+
+
+@shared_task(name="ops.backups.backup_now", **LONG)
+def backup_now(user_id: int | None = None, kind: str = BackupRecord.Kind.MANUAL) -> int | None:
+    user = get_user_model().objects.filter(pk=user_id).first() if user_id else None
+    try:
+        return services.create_backup(kind=kind, triggered_by=user).pk
+    except services.BackupInProgress:
+        return None
+
+
+@shared_task(name="ops.backups.drill", **LONG)
+def restore_drill() -> int | None:
+    """Run the restore drill if its local time has come and it has not run yet today."""
+    try:
+        drill = services.run_drill_if_due()
+    except services.BackupInProgress:
+        return None
+    return drill.pk if drill else None
+
+
+@shared_task(name="ops.backups.promote")
+def promote_backups() -> list[int]:
+    return [r.pk for r in services.promote_backups()]
+
+
+@shared_task(name="ops.backups.retention")
+def apply_retention() -> list[int]:
+    return [r.pk for r in services.apply_retention()]

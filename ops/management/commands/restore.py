@@ -1,0 +1,42 @@
+import sys
+
+from django.core.management.base import BaseCommand
+
+from ops.backups import services
+from ops.management.commands._backup_cli import fail, progress_for
+
+
+class Command(BaseCommand):
+    help = (
+        "Restore a backup over this project's database: checks the archive, takes a pre-restore safety backup, "
+        "restores, checks row counts, migrates. Stop the app servers and workers first."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("backup", help="A backup id, 'latest', a name in backup storage, or a file path.")
+        parser.add_argument("--yes", action="store_true", help="Do not ask before replacing a non-empty database.")
+        parser.add_argument("--key-file", default="", help="Private key for an encrypted backup.")
+        parser.add_argument("--no-migrate", action="store_true", help="Leave the schema as the backup had it.")
+
+    def handle(self, *args, backup, yes, key_file, no_migrate, **options):
+        target = services.DatabaseTarget.from_settings()
+        confirmed = yes
+        if not yes and sys.stdin.isatty() and not services.engine_for(target).is_empty(target.name):
+            answer = input(f"This replaces everything in {target.name}. Type the database name to go on: ")
+            confirmed = answer.strip() == target.name
+        try:
+            summary = services.restore_backup(
+                backup, confirmed=confirmed, key_file=key_file, migrate=not no_migrate, progress=progress_for(self)
+            )
+        except services.RestoreRefused as exc:
+            raise fail(f"Refused: {exc.message}") from None
+        except (services.BackupError, services.BackupInProgress) as exc:
+            raise fail(f"Restore failed: {exc.message}") from None
+        self.stdout.write(self.style.SUCCESS(f"Restored {summary.backup} into {summary.target}."))
+        if summary.safety_backup_id:
+            self.stdout.write(f"  safety backup taken first: id {summary.safety_backup_id}")
+        self.stdout.write(f"  {summary.tables} tables, {summary.rows} rows, counts match the manifest")
+        if summary.migrations_applied:
+            self.stdout.write("  migrations applied:\n" + summary.migrations_applied)
+        for step, seconds in summary.timings.items():
+            self.stdout.write(f"  {step:<14} {seconds:8.2f}s")

@@ -1,0 +1,178 @@
+"""Prometheus metrics at /metrics: django-prometheus (requests by view, latency, database, cache) plus the business.
+
+Business figures are computed from the database when Prometheus scrapes, by `BusinessCollector`, so they are the same
+whichever worker answers. Their labels take a handful of fixed values (status, tender, kind): none grows with orders,
+users or products.
+
+With several gunicorn workers, PROMETHEUS_MULTIPROC_DIR must be set (deploy/gunicorn.conf.py wipes it at start and
+marks dead workers); each scrape then sums the files every worker wrote.
+"""
+
+import hmac
+import logging
+import os
+
+import prometheus_client
+from django.conf import settings
+from prometheus_client import CollectorRegistry, multiprocess
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+from ops.logging import in_networks
+
+logger = logging.getLogger("tillhouse.metrics")
+
+PREFIX = "tillhouse"
+
+
+def _float(value) -> float:
+    return float(value or 0)
+
+
+class BusinessCollector:
+    """Sales, orders, cash sessions, refunds and voids, low stock, print jobs, backups and restore drills."""
+
+    def collect(self):
+        up = GaugeMetricFamily(f"{PREFIX}_business_metrics_up", "1 when the business figures could be read.")
+        try:
+            families = list(self._families())
+        except Exception as exc:
+            logger.warning("business metrics unavailable: %s", type(exc).__name__)
+            up.add_metric([], 0)
+            yield up
+            return
+        up.add_metric([], 1)
+        yield up
+        yield from families
+
+    def _families(self):
+        from django.db.models import Count, Sum
+
+        from billing.models import CashSession, Payment, PrintJob, Refund
+        from inventory.selectors import low_stock
+        from ops.integrity import last_report
+        from orders.models import Order, OrderLine
+
+        sales = CounterMetricFamily(
+            f"{PREFIX}_sales_amount", "Money taken by payments, by tender (currency units).", labels=["tender"]
+        )
+        sales_count = CounterMetricFamily(f"{PREFIX}_sales", "Orders paid (including those refunded since).")
+        for row in Payment.objects.order_by().values("tender").annotate(amount=Sum("amount")):
+            sales.add_metric([row["tender"]], _float(row["amount"]))
+        sales_count.add_metric([], Order.objects.filter(status__in=[Order.Status.PAID, Order.Status.REFUNDED]).count())
+        yield sales
+        yield sales_count
+
+        orders = GaugeMetricFamily(f"{PREFIX}_orders", "Orders by status.", labels=["status"])
+        counts = dict(Order.objects.order_by().values_list("status").annotate(n=Count("id")))
+        for status in Order.Status.values:
+            orders.add_metric([status], counts.get(status, 0))
+        yield orders
+
+        sessions = GaugeMetricFamily(f"{PREFIX}_cash_sessions_open", "Cash sessions open now.")
+        sessions.add_metric([], CashSession.objects.filter(status=CashSession.Status.OPEN).count())
+        yield sessions
+
+        refunds = Refund.objects.aggregate(n=Count("id"), amount=Sum("amount"))
+        refund_count = CounterMetricFamily(f"{PREFIX}_refunds", "Refunds given.")
+        refund_count.add_metric([], refunds["n"])
+        refund_amount = CounterMetricFamily(f"{PREFIX}_refunds_amount", "Money refunded (currency units).")
+        refund_amount.add_metric([], _float(refunds["amount"]))
+        yield refund_count
+        yield refund_amount
+
+        voids = CounterMetricFamily(f"{PREFIX}_voids", "Voided orders and voided order lines.", labels=["kind"])
+        voids.add_metric(["order"], Order.objects.filter(status=Order.Status.VOIDED).count())
+        voids.add_metric(["line"], OrderLine.objects.filter(status=OrderLine.Status.VOIDED).count())
+        yield voids
+
+        low = GaugeMetricFamily(
+            f"{PREFIX}_stock_items_below_reorder_point",
+            "Stock levels (product × location) at or below the product's reorder point.",
+        )
+        low.add_metric([], low_stock().order_by().count())
+        yield low
+
+        jobs = GaugeMetricFamily(f"{PREFIX}_print_jobs", "Print jobs by state.", labels=["status"])
+        counts = dict(PrintJob.objects.order_by().values_list("status").annotate(n=Count("id")))
+        for status in PrintJob.Status.values:
+            jobs.add_metric([status], counts.get(status, 0))
+        yield jobs
+
+        yield from self._backup_families()
+
+        report = last_report()
+        integrity = GaugeMetricFamily(
+            f"{PREFIX}_integrity_violations", "Invariant violations found by the last integrity check."
+        )
+        integrity.add_metric([], report["violation_count"] if report else 0)
+        yield integrity
+
+    def _backup_families(self):
+        from ops.backups.selectors import latest_drill, latest_successful_backup
+
+        backup = latest_successful_backup()
+        last = GaugeMetricFamily(
+            f"{PREFIX}_backup_last_success_timestamp_seconds", "When the newest successful backup finished."
+        )
+        size = GaugeMetricFamily(f"{PREFIX}_backup_last_size_bytes", "Size of the newest successful backup.")
+        duration = GaugeMetricFamily(
+            f"{PREFIX}_backup_last_duration_seconds", "How long the newest successful backup took."
+        )
+        if backup is not None and backup.finished_at is not None:
+            last.add_metric([], backup.finished_at.timestamp())
+            size.add_metric([], _float(backup.bytes))
+            duration.add_metric([], _float(backup.duration_seconds))
+        else:
+            last.add_metric([], 0)
+        yield last
+        yield size
+        yield duration
+
+        drill = latest_drill()
+        result = GaugeMetricFamily(
+            f"{PREFIX}_restore_drill_last_success", "1 if the newest finished restore drill passed, 0 if it failed."
+        )
+        when = GaugeMetricFamily(
+            f"{PREFIX}_restore_drill_last_timestamp_seconds", "When the newest finished restore drill started."
+        )
+        rto = GaugeMetricFamily(
+            f"{PREFIX}_restore_drill_last_rto_seconds", "Measured RTO: how long the newest restore drill took."
+        )
+        if drill is not None:
+            result.add_metric([], 1 if drill.result == drill.Result.PASSED else 0)
+            when.add_metric([], drill.started_at.timestamp())
+            if drill.duration_seconds is not None:
+                rto.add_metric([], drill.duration_seconds)
+        yield result
+        yield when
+        yield rto
+
+
+_business_registry = CollectorRegistry(auto_describe=False)
+_business_registry.register(BusinessCollector())
+
+
+def is_multiprocess() -> bool:
+    return bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
+
+
+def render_metrics() -> bytes:
+    """The exposition text: process metrics (summed over workers in multiprocess mode) then the business ones."""
+    if is_multiprocess():
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+    else:
+        registry = prometheus_client.REGISTRY
+    return prometheus_client.generate_latest(registry) + prometheus_client.generate_latest(_business_registry)
+
+
+def scrape_allowed(request) -> bool:
+    """From an address in METRICS_ALLOWED_IPS, or with `Authorization: Bearer <METRICS_BEARER_TOKEN>`.
+
+    The address is REMOTE_ADDR itself, never a forwarded header: behind a proxy, use the token.
+    """
+    token = settings.METRICS_BEARER_TOKEN
+    header = request.headers.get("Authorization", "")
+    if token and header.startswith("Bearer "):
+        return hmac.compare_digest(header[len("Bearer ") :].strip().encode(), token.encode())
+    return in_networks(request.META.get("REMOTE_ADDR", ""), settings.METRICS_ALLOWED_IPS)

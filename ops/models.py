@@ -1,0 +1,79 @@
+from django.conf import settings
+from django.db import models
+
+
+class BackupRecord(models.Model):
+    """One backup run, successful or not (DESIGN.md §3.8)."""
+
+    class Kind(models.TextChoices):
+        DAILY = "daily", "Daily"
+        WEEKLY = "weekly", "Weekly"
+        MONTHLY = "monthly", "Monthly"
+        PRE_DEPLOY = "pre-deploy", "Pre-deploy"
+        MANUAL = "manual", "Manual"
+        PRE_RESTORE = "pre-restore", "Pre-restore safety"
+
+    class Status(models.TextChoices):
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+        DELETED = "deleted", "Deleted by retention"
+
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.MANUAL)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.RUNNING, db_index=True)
+    engine = models.CharField(max_length=16)
+    server_version = models.CharField(max_length=64, blank=True)
+    started_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    database = models.CharField(max_length=200, blank=True, help_text="Name of the database that was dumped.")
+    file = models.CharField(max_length=500, blank=True, help_text="Path of the archive in backup storage.")
+    manifest_file = models.CharField(max_length=500, blank=True, help_text="Path of the manifest beside it.")
+    encrypted = models.BooleanField(default=False)
+    bytes = models.BigIntegerField(null=True, blank=True)
+    sha256 = models.CharField(max_length=64, blank=True)
+    row_counts = models.JSONField(default=dict, blank=True)
+    migration_state = models.JSONField(default=dict, blank=True)
+    verified_at = models.DateTimeField(null=True, blank=True)
+    offsite_copied_at = models.DateTimeField(null=True, blank=True)
+    offsite_error = models.TextField(blank=True)
+    error = models.TextField(blank=True)
+    triggered_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+
+    class Meta:
+        ordering = ["-started_at"]
+
+    def __str__(self):
+        return f"{self.kind} backup {self.pk} ({self.status})"
+
+    @property
+    def duration_seconds(self) -> float | None:
+        if not self.finished_at:
+            return None
+        return (self.finished_at - self.started_at).total_seconds()
+
+
+class RestoreDrill(models.Model):
+    """A test restore of a backup into a scratch database; its duration is the measured RTO."""
+
+    class Result(models.TextChoices):
+        RUNNING = "running", "Running"
+        PASSED = "passed", "Passed"
+        FAILED = "failed", "Failed"
+
+    backup = models.ForeignKey(BackupRecord, on_delete=models.SET_NULL, null=True, related_name="drills")
+    target = models.CharField(max_length=200, help_text="Scratch database the backup was restored into.")
+    started_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    duration_seconds = models.FloatField(null=True, blank=True)
+    counts_compared = models.JSONField(default=dict, blank=True, help_text="table: [in the manifest, restored]")
+    migrations_checked = models.JSONField(
+        default=dict, blank=True, help_text="Applied migrations that differ from the manifest, and those pending."
+    )
+    result = models.CharField(max_length=8, choices=Result.choices, default=Result.RUNNING)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+
+    def __str__(self):
+        return f"Drill {self.pk} ({self.result})"

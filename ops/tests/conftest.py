@@ -1,0 +1,40 @@
+import io
+import json
+import logging
+
+import pytest
+
+from ops import health
+from ops.logging import JsonFormatter, RequestContextFilter
+
+
+@pytest.fixture(autouse=True)
+def fresh_health(settings):
+    """Every test computes its own report: no per-process cache carried over."""
+    settings.HEALTH_CACHE_SECONDS = 0
+    settings.HEALTH_READY_CACHE_SECONDS = 0
+    health.reset()
+    yield
+    health.reset()
+
+
+@pytest.fixture
+def json_log():
+    """What the console handler would print, as parsed JSON lines (root logger, INFO and up)."""
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter())
+    handler.addFilter(RequestContextFilter())
+    root = logging.getLogger()
+    previous = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+
+    def lines():
+        handler.flush()
+        return [json.loads(line) for line in stream.getvalue().splitlines() if line.strip()]
+
+    lines.raw = stream.getvalue
+    yield lines
+    root.removeHandler(handler)
+    root.setLevel(previous)

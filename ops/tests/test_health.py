@@ -1,0 +1,310 @@
+import json
+import threading
+import time
+from datetime import timedelta
+
+import jsonschema
+import pytest
+from django.conf import settings
+from django.db import connection
+from django.utils import timezone
+
+from billing.models import PrintJob
+from ops import health
+from ops.health import Check, Observation, run_checks
+from ops.integrity import run_integrity_check
+from ops.models import BackupRecord
+
+# The health+json draft (draft-inadarei-api-health-check): the parts monitors rely on.
+HEALTH_JSON_SCHEMA = {
+    "type": "object",
+    "required": ["status"],
+    "properties": {
+        "status": {"enum": ["pass", "warn", "fail"]},
+        "version": {"type": "string"},
+        "releaseId": {"type": "string"},
+        "serviceId": {"type": "string"},
+        "description": {"type": "string"},
+        "output": {"type": "string"},
+        "notes": {"type": "array", "items": {"type": "string"}},
+        "checks": {
+            "type": "object",
+            "propertyNames": {"pattern": "^[A-Za-z0-9_.-]+(:[A-Za-z0-9_.-]+)?$"},
+            "additionalProperties": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["status"],
+                    "properties": {
+                        "status": {"enum": ["pass", "warn", "fail"]},
+                        "componentId": {"type": "string"},
+                        "componentType": {"type": "string"},
+                        "observedValue": {},
+                        "observedUnit": {"type": "string"},
+                        "time": {"type": "string", "format": "date-time"},
+                        "output": {"type": "string"},
+                    },
+                    "additionalProperties": False,
+                },
+            },
+        },
+    },
+}
+
+
+def _backup(hours_ago: float) -> BackupRecord:
+    backup = BackupRecord.objects.create(kind="daily", status="succeeded", engine="postgresql", bytes=1234)
+    finished = timezone.now() - timedelta(hours=hours_ago)
+    BackupRecord.objects.filter(pk=backup.pk).update(finished_at=finished, started_at=finished - timedelta(minutes=2))
+    return backup
+
+
+def _check(report: dict, key: str) -> dict:
+    return report["checks"][key][0]
+
+
+def test_liveness_answers_without_touching_the_database(client):
+    # No django_db mark: pytest-django refuses any database access here, even opening a connection.
+    response = client.get("/health/live")
+    assert response.status_code == 200
+    assert response.json() == {"status": "pass"}
+    assert "no-store" in response["Cache-Control"]
+
+
+@pytest.mark.django_db
+def test_readiness_passes_when_database_cache_and_migrations_are_fine(client):
+    response = client.get("/health/ready")
+    body = response.json()
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/health+json"
+    assert "no-store" in response["Cache-Control"]
+    assert body["status"] != "fail"  # a cold first connection may be slow enough to warn
+    assert set(body["checks"]) == {
+        "database:responseTime",
+        "database:connections",
+        "cache:responseTime",
+        "migrations:pending",
+    }
+    assert all(entry[0]["status"] != "fail" for entry in body["checks"].values())
+    assert _check(body, "migrations:pending")["observedValue"] == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_full_report_is_valid_health_json_with_every_component(client):
+    _backup(hours_ago=1)
+    run_integrity_check()
+    response = client.get("/health")
+    body = response.json()
+    jsonschema.validate(body, HEALTH_JSON_SCHEMA)
+    assert response["Content-Type"] == "application/health+json"
+    assert set(body["checks"]) >= {
+        "database:responseTime",
+        "database:connections",
+        "cache:responseTime",
+        "migrations:pending",
+        "celery:workers",
+        "celery:queueDepth",
+        "backup:age",
+        "disk:free",
+        "printJobs:failed",
+        "printJobs:uncertain",
+        "integrity:violations",
+        "app:uptime",
+    }
+    assert _check(body, "database:connections")["observedValue"] >= 1
+    assert body["releaseId"] == settings.APP_VERSION
+    assert body["status"] in ("pass", "warn")  # no worker answers in the unit tests: celery:workers warns
+    assert response.status_code == 200
+
+
+@pytest.mark.django_db
+def test_health_bodies_name_no_host_database_or_secret(client):
+    db = connection.settings_dict
+    bodies = [client.get(url).content.decode() for url in ("/health", "/health/ready", "/api/v1/health")]
+    for body in bodies:
+        for secret in ("127.0.0.1", "localhost", "redis://", "postgres://", db["NAME"], settings.SECRET_KEY):
+            assert secret not in body
+
+
+@pytest.mark.django_db
+def test_api_health_is_the_same_report(client):
+    body = client.get("/api/v1/health").json()
+    jsonschema.validate(body, HEALTH_JSON_SCHEMA)
+    assert "backup:age" in body["checks"]
+
+
+@pytest.mark.django_db
+def test_no_successful_backup_fails_the_report_with_503(client):
+    response = client.get("/health")
+    assert response.status_code == 503
+    assert response.json()["status"] == "fail"
+    assert _check(response.json(), "backup:age")["status"] == "fail"
+    assert "backup:age" in response.json()["output"]
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(("hours_ago", "status"), [(1, "pass"), (25, "warn"), (30, "fail")])
+def test_backup_age_is_judged_against_the_rpo(hours_ago, status):
+    _backup(hours_ago)
+    report = health.full_report()
+    check = _check(report, "backup:age")
+    assert check["status"] == status
+    assert abs(check["observedValue"] - hours_ago * 3600) < 120
+
+
+@pytest.mark.django_db(transaction=True)
+def test_failed_and_uncertain_print_jobs_warn(location):
+    PrintJob.objects.create(kind="receipt", location=location, status=PrintJob.Status.UNCERTAIN)
+    PrintJob.objects.create(
+        kind="receipt", location=location, status=PrintJob.Status.PRINTED, printed_at=timezone.now()
+    )
+    report = health.full_report()
+    assert _check(report, "printJobs:uncertain") | {"time": None} == {
+        "status": "warn",
+        "componentType": "component",
+        "observedValue": 1,
+        "observedUnit": "jobs",
+        "output": "1 print job(s) uncertain: staff must reprint or confirm",
+        "time": None,
+    }
+    assert _check(report, "printJobs:failed")["status"] == "pass"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_print_jobs_staff_already_reprinted_or_dismissed_stop_warning(location, cashier):
+    PrintJob.objects.create(
+        kind="receipt",
+        location=location,
+        status=PrintJob.Status.UNCERTAIN,
+        resolved_at=timezone.now(),
+        resolved_by=cashier,
+    )
+    report = health.full_report()
+    assert _check(report, "printJobs:uncertain")["status"] == "pass"
+    assert _check(report, "printJobs:uncertain")["observedValue"] == 0
+
+
+@pytest.mark.django_db
+def test_integrity_violations_fail_the_report(location):
+    from inventory.models import StockLevel
+    from inventory.tests.factories import ProductFactory
+
+    StockLevel.objects.create(product=ProductFactory(), location=location, on_hand=3)  # no ledger behind it
+    run_integrity_check()
+    check = _check(health.full_report(), "integrity:violations")
+    assert check["status"] == "fail"
+    assert check["observedValue"] == 1
+
+
+@pytest.mark.django_db
+def test_startup_reports_how_long_the_process_took_to_become_ready(client):
+    body = client.get("/health/startup").json()
+    assert body["status"] == "pass"
+    assert body["startupSeconds"] >= 0
+    assert body["readyAt"] >= body["startedAt"]
+
+
+def test_a_check_that_hangs_is_reported_as_timed_out_and_not_started_twice():
+    release = threading.Event()
+
+    def hangs():
+        release.wait(30)
+        return [Observation("slow:thing", "pass")]
+
+    checks = (
+        Check("hangs", hangs, 0.2, ("slow:thing",)),
+        Check("quick", lambda: [Observation("quick:x", "pass")], 1, ("quick:x",)),
+    )
+    try:
+        first = {o.key: o for o in run_checks(checks)}
+        assert first["slow:thing"].status == "fail"
+        assert first["slow:thing"].output == "timed out after 0.2 s"
+        assert first["quick:x"].status == "pass"
+        second = {o.key: o for o in run_checks(checks)}
+        assert second["slow:thing"].output == "previous check still running"
+    finally:
+        release.set()
+
+
+def test_a_check_that_raises_reports_only_the_exception_class():
+    def broken():
+        raise ConnectionError("connection to server at 10.0.0.5 port 5432 refused, password=hunter2")
+
+    (observation,) = run_checks((Check("broken", broken, 1, ("broken:x",)),))
+    assert observation.status == "fail"
+    assert observation.output == "ConnectionError"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_fifty_probes_at_once_compute_the_report_once(settings, monkeypatch):
+    settings.HEALTH_CACHE_SECONDS = 30
+    runs = []
+    original = health.check_database
+
+    def counted():
+        runs.append(1)
+        return original()
+
+    monkeypatch.setattr(
+        health,
+        "FULL_CHECKS",
+        (Check("database", counted, 1.0, ("database:responseTime",), "datastore"),),
+    )
+    start = threading.Barrier(50)
+    reports = []
+
+    def probe():
+        start.wait()
+        reports.append(health.full_report())
+
+    threads = [threading.Thread(target=probe) for _ in range(50)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(reports) == 50
+    assert len(runs) == 1
+    assert all(report is reports[0] for report in reports)
+
+
+@pytest.mark.django_db
+def test_report_is_json_serialisable_and_status_is_the_worst_check():
+    report = health._report([Observation("a:b", "pass"), Observation("c:d", "warn"), Observation("e:f", "pass")])
+    assert json.loads(json.dumps(report))["status"] == "warn"
+    assert report["output"] == "c:d"
+
+
+@pytest.mark.django_db
+def test_a_stale_full_report_is_served_at_once_while_one_background_refresh_runs(settings, monkeypatch):
+    settings.HEALTH_CACHE_SECONDS = 0.05
+    settings.HEALTH_STALE_SECONDS = 60
+    release, runs = threading.Event(), []
+
+    def slow_second_time():
+        runs.append(1)
+        if len(runs) > 1:
+            release.wait(10)
+        return [Observation("slow:thing", "pass")]
+
+    monkeypatch.setattr(health, "FULL_CHECKS", (Check("slow", slow_second_time, 5.0, ("slow:thing",)),))
+    first = health.full_report()
+    deadline = time.monotonic() + 5
+    while health._cache["full"][0] > time.monotonic() and time.monotonic() < deadline:
+        pass  # until the report is past HEALTH_CACHE_SECONDS
+    try:
+        assert health.full_report() is first  # stale, returned without waiting for the blocked refresh
+        assert health.full_report() is first  # and only one refresh is started
+    finally:
+        release.set()
+    deadline = time.monotonic() + 10
+    while health._cache["full"][1] is first and time.monotonic() < deadline:
+        threading.Event().wait(0.01)
+    assert health._cache["full"][1] is not first
+    assert len(runs) == 2
+
+
+@pytest.mark.django_db
+def test_a_failing_probe_is_not_logged_as_a_server_error(client, caplog):
+    response = client.get("/health")  # no backup yet: fail
+    assert response.status_code == 503
+    assert not [r for r in caplog.records if r.name == "django.request"]

@@ -1,0 +1,14 @@
+from django.urls import include, path
+
+from ops import views
+
+app_name = "ops"
+urlpatterns = [
+    path("health/live", views.live, name="health-live"),
+    path("health/ready", views.ready, name="health-ready"),
+    path("health/startup", views.startup, name="health-startup"),
+    path("health", views.full, name="health"),
+    path("metrics", views.metrics_view, name="metrics"),
+    path("ops/integrity/", views.integrity, name="integrity"),
+    path("ops/backups/", include("ops.backups.urls")),
+]

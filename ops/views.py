@@ -1,0 +1,76 @@
+"""Health probes, the Prometheus scrape and the integrity page. Thin: the work is in ops.health, ops.metrics and
+ops.integrity."""
+
+import json
+
+from django.contrib import messages
+from django.contrib.admin.views.decorators import staff_member_required
+from django.db import transaction
+from django.http import HttpResponse, HttpResponseForbidden
+from django.shortcuts import redirect, render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_http_methods
+from prometheus_client import CONTENT_TYPE_LATEST
+
+from ops import health, metrics
+from ops.integrity import last_report
+
+HEALTH_JSON = "application/health+json"
+
+
+def _health_response(body: dict, *, fail_status: int = 503) -> HttpResponse:
+    status = fail_status if body["status"] == health.FAIL else 200
+    response = HttpResponse(json.dumps(body), status=status, content_type=HEALTH_JSON)
+    # A failing probe is answered every few seconds: our access line records it; Django's "Service Unavailable"
+    # error line (and the Sentry event it would become) would only repeat it.
+    response._has_been_logged = True
+    return response
+
+
+@never_cache
+@require_GET
+def live(request):
+    """The process answers. No database, cache or network I/O: for liveness probes."""
+    return HttpResponse(b'{"status": "pass"}', content_type=HEALTH_JSON)
+
+
+@never_cache
+@require_GET
+def ready(request):
+    """Database and cache reachable, migrations applied: for readiness probes and load balancers."""
+    return _health_response(health.readiness())
+
+
+@never_cache
+@require_GET
+def full(request):
+    """The full report for people and monitors: 200 for pass or warn, 503 for fail."""
+    return _health_response(health.full_report())
+
+
+@never_cache
+@require_GET
+def startup(request):
+    """Time from process start to first ready: for startup probes (503 until ready)."""
+    return _health_response(health.startup())
+
+
+@never_cache
+@require_GET
+def metrics_view(request):
+    if not metrics.scrape_allowed(request):
+        return HttpResponseForbidden("Forbidden\n", content_type="text/plain")
+    return HttpResponse(metrics.render_metrics(), content_type=CONTENT_TYPE_LATEST)
+
+
+@staff_member_required
+@require_http_methods(["GET", "POST"])
+def integrity(request):
+    """The last integrity report; "Run now" queues the check (the page shows its result once it has run)."""
+    if request.method == "POST":
+        from ops.tasks import integrity_check
+
+        transaction.on_commit(integrity_check.delay)
+        messages.info(request, "The integrity check is running; refresh this page in a moment.")
+        return redirect("ops:integrity")
+    return render(request, "ops/integrity.html", {"report": last_report()})
