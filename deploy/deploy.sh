@@ -1,0 +1,135 @@
+#!/usr/bin/env bash
+# Rolling deploy and rollback of docker-compose.prod.yml; run by `make deploy` and `make rollback`.
+#
+#   deploy   pre-deploy backup → build (or pull with PULL=1) → check --deploy → migrate → start new web containers
+#            next to the old ones → wait until they are healthy and ready → reload nginx → stop the old ones
+#            gracefully → restart worker and beat → wait for /health/ready
+#   rollback the same rolling restart onto the image tag that ran before the last deploy (no build, no migration)
+#
+# Image tags: TILLHOUSE_TAG (default: the git commit); var/deploy/current and var/deploy/previous remember them.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+read -r -a COMPOSE <<<"${COMPOSE:-docker compose -f docker-compose.prod.yml}"
+STATE=var/deploy
+WAIT_SECONDS=${WAIT_SECONDS:-180}
+STOP_SECONDS=${STOP_SECONDS:-40} # as web's stop_grace_period: longer than gunicorn's graceful timeout
+mkdir -p "$STATE"
+
+say() { printf '\n==> %s\n' "$*"; }
+compose() { "${COMPOSE[@]}" "$@"; }
+web_ids() { compose ps -q web | sort; }
+
+wait_until_ready() { # container ids...
+  local deadline=$((SECONDS + WAIT_SECONDS)) id status
+  for id in "$@"; do
+    until status=$(docker inspect -f '{{.State.Health.Status}}' "$id") && [ "$status" = healthy ] &&
+      docker exec "$id" python deploy/healthcheck.py http://127.0.0.1:8000/health/ready; do
+      if [ "$SECONDS" -ge "$deadline" ]; then
+        echo "container $id is not ready after ${WAIT_SECONDS}s (health: ${status:-unknown})" >&2
+        docker logs --tail 50 "$id" >&2 || true
+        return 1
+      fi
+      sleep 2
+    done
+  done
+}
+
+reload_nginx() {
+  if [ -n "$(compose ps -q nginx)" ]; then compose exec -T nginx nginx -s reload; fi
+}
+
+rolling_restart_web() {
+  local old new count
+  old=$(web_ids)
+  if [ -z "$old" ]; then
+    say "Starting web (first deployment)"
+    compose up -d --no-deps web
+    wait_until_ready $(web_ids)
+    return
+  fi
+  count=$(wc -l <<<"$old")
+  say "Starting $count new web container(s) next to the old ones"
+  compose up -d --no-deps --no-recreate --scale "web=$((count * 2))" web
+  new=$(comm -13 <(echo "$old") <(web_ids))
+  if ! wait_until_ready $new; then
+    say "New web containers are not ready: removing them, the old ones keep serving"
+    docker rm -f $new >/dev/null
+    reload_nginx
+    exit 1
+  fi
+  reload_nginx
+  say "Stopping the old web container(s) gracefully (requests in flight finish)"
+  docker stop --time "$STOP_SECONDS" $old >/dev/null
+  docker rm $old >/dev/null
+  reload_nginx
+}
+
+restart_the_rest() {
+  say "Restarting worker and beat on the new image, starting nginx"
+  compose up -d --no-deps worker beat
+  compose up -d --no-deps nginx
+  reload_nginx
+}
+
+deploy() {
+  local previous tag
+  previous=$(cat "$STATE/current" 2>/dev/null || echo "${TILLHOUSE_TAG:-latest}")
+  tag=${TILLHOUSE_TAG:-$(git rev-parse --short HEAD 2>/dev/null || date +%Y%m%d%H%M%S)}
+  export TILLHOUSE_TAG=$tag
+
+  if [ -n "$(web_ids)" ]; then
+    say "Pre-deploy backup"
+    compose exec -T web python manage.py backup --kind pre-deploy
+  else
+    say "No web container runs yet: no pre-deploy backup (first deployment)"
+  fi
+
+  if [ "${PULL:-0}" = 1 ]; then
+    say "Pulling ${TILLHOUSE_IMAGE:-tillhouse}:$tag"
+    compose pull web
+  else
+    say "Building ${TILLHOUSE_IMAGE:-tillhouse}:$tag"
+    compose build web
+  fi
+
+  say "Starting db and redis, checking the production settings"
+  compose up -d db redis
+  compose run --rm --no-deps migrate python manage.py check --deploy --fail-level WARNING
+  say "Migrating"
+  compose run --rm migrate
+
+  rolling_restart_web
+  restart_the_rest
+  echo "$previous" >"$STATE/previous"
+  echo "$tag" >"$STATE/current"
+  say "Deployed $tag (rollback target: $previous)"
+  compose ps
+}
+
+rollback() {
+  local current target
+  target=${TILLHOUSE_TAG:-$(cat "$STATE/previous" 2>/dev/null || true)}
+  current=$(cat "$STATE/current" 2>/dev/null || echo unknown)
+  if [ -z "$target" ]; then
+    echo "No previous deployment is recorded in $STATE/previous; set TILLHOUSE_TAG=<tag> to choose one." >&2
+    exit 1
+  fi
+  export TILLHOUSE_TAG=$target
+  say "Rolling back from $current to $target (the database schema stays as it is)"
+  rolling_restart_web
+  restart_the_rest
+  echo "$current" >"$STATE/previous"
+  echo "$target" >"$STATE/current"
+  say "Running $target"
+  compose ps
+}
+
+case "${1:-}" in
+  deploy) deploy ;;
+  rollback) rollback ;;
+  *)
+    echo "usage: $0 deploy|rollback" >&2
+    exit 2
+    ;;
+esac

@@ -1,0 +1,46 @@
+"""gunicorn settings for production (docker-compose.prod.yml) and the tests that start gunicorn.
+
+Prometheus multiprocess mode: every worker writes its metrics into PROMETHEUS_MULTIPROC_DIR; the directory is
+wiped when the arbiter starts and a dead worker's live gauges are marked, so /metrics sums correctly across workers.
+"""
+
+import multiprocessing
+import os
+import shutil
+from pathlib import Path
+
+
+def _env_int(name: str, default: int) -> int:
+    """An unset or empty variable (as copied from .env.example) means the default."""
+    return int(os.environ.get(name) or default)
+
+
+bind = os.environ.get("GUNICORN_BIND") or "0.0.0.0:8000"  # inside the container, behind nginx
+workers = _env_int("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2 + 1)
+threads = _env_int("GUNICORN_THREADS", 1)
+timeout = _env_int("GUNICORN_TIMEOUT", 30)
+# On SIGTERM workers stop accepting and get this long to finish requests in flight (compose's
+# stop_grace_period for web is longer, so Docker does not SIGKILL them first).
+graceful_timeout = _env_int("GUNICORN_GRACEFUL_TIMEOUT", 25)
+keepalive = 5
+max_requests = _env_int("GUNICORN_MAX_REQUESTS", 2000)
+max_requests_jitter = 200
+accesslog = None  # the app logs each request as a JSON line with its request id
+errorlog = "-"
+forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS") or "127.0.0.1"
+proxy_allow_ips = forwarded_allow_ips
+
+
+def on_starting(server):
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if directory:
+        path = Path(directory)
+        shutil.rmtree(path, ignore_errors=True)
+        path.mkdir(parents=True, exist_ok=True)
+
+
+def child_exit(server, worker):
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)
