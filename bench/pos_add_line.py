@@ -1,0 +1,195 @@
+"""Server time for adding a line on the POS order screen, with 100,000 products in the catalogue.
+
+Loads the catalogue the way bench/product_search.py does (into its own PostgreSQL database, once), signs a cashier
+in, opens orders, starts gunicorn with the production settings on a local port and times sequential htmx requests
+over one keep-alive connection, from sending the request to reading the whole answer (the refreshed order panel):
+
+  * button   POST /pos/orders/<uuid>/lines/  product=<id>        (a tap on the product grid)
+  * scan     POST /pos/orders/<uuid>/lines/  code=<ean13>        (a barcode scanner typing + Enter)
+
+Orders grow to 20 lines, then the next order is used, so the panel rendered is of a realistic size. It prints
+p50/p95/p99/max per kind, the CPU the server's processes used per request (a floor under the wall-clock time that
+other processes' load does not move; database time is not in it) and the load average, and exits non-zero when a
+p95 is over 50 ms.
+
+    .venv/bin/python bench/pos_add_line.py                     # 100,000 products, 500 lines of each kind
+    .venv/bin/python bench/pos_add_line.py --products 20000 --lines 100 --port 8271
+"""
+
+import argparse
+import http.client
+import os
+import random
+import signal
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "bench"))
+
+import product_search as catalogue  # noqa: E402 - the shared catalogue loader lives next to this script
+
+BUDGET_MS = 50.0
+LINES_PER_ORDER = 20
+CSRF_TOKEN = "benchcsrftoken0123456789abcdefgh"  # 32 characters: a valid CSRF secret
+
+
+def cashier_session() -> tuple[str, int, "object"]:
+    """A cashier at a store with a till open, signed in: returns the session key, the location id and the user."""
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+    from django.contrib.auth.models import Group, User
+    from django.contrib.sessions.backends.db import SessionStore
+
+    from billing.models import CashSession, Register
+    from inventory.models import Location, StaffProfile
+    from orders.views import SESSION_LOCATION, SESSION_REGISTER
+
+    location, _ = Location.objects.get_or_create(code="bench-store", defaults={"name": "Bench store"})
+    user, _ = User.objects.get_or_create(username="bench-cashier")
+    user.groups.add(Group.objects.get(name="Cashier"))
+    StaffProfile.objects.get_or_create(user=user)[0].locations.add(location)
+    register, _ = Register.objects.get_or_create(location=location, name="Bench till")
+    if not CashSession.objects.filter(register=register, status="open").exists():
+        CashSession.objects.create(register=register, opened_by=user)
+
+    session = SessionStore()
+    session[SESSION_KEY] = str(user.pk)
+    session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+    session[HASH_SESSION_KEY] = user.get_session_auth_hash()
+    session[SESSION_LOCATION] = location.pk
+    session[SESSION_REGISTER] = register.pk
+    session.create()
+    return session.session_key, location.pk, user
+
+
+def open_orders(location_id: int, user, count: int) -> list[str]:
+    from orders.services import open_order
+
+    return [str(open_order(location_id=location_id, user=user).uuid) for _ in range(count)]
+
+
+def sample_products(count: int, seed: int) -> list[tuple[int, str]]:
+    from inventory.models import Product
+
+    rng = random.Random(seed + 2)
+    ids = list(Product.objects.filter(sku__startswith="BENCH").values_list("pk", "barcode")[:200_000])
+    return [rng.choice(ids) for _ in range(count)]
+
+
+def server_cpu_seconds(root_pid: int) -> float:
+    """CPU time (user + system) used so far by a process and its children: gunicorn's master and workers."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        pid, ppid = int(stat.parent.name), int(fields[1])
+        if root_pid in (pid, ppid):
+            total += (int(fields[11]) + int(fields[12])) / ticks
+    return total
+
+
+def timed_post(conn: http.client.HTTPConnection, path: str, body: str, headers: dict) -> tuple[float, int, str]:
+    started = time.perf_counter()
+    conn.request("POST", path, body=body, headers=headers)
+    response = conn.getresponse()
+    text = response.read().decode()
+    return (time.perf_counter() - started) * 1000, response.status, text
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432/tillhouse_bench_pos")
+    parser.add_argument("--products", type=int, default=100_000)
+    parser.add_argument("--lines", type=int, default=500, help="lines added of each kind")
+    parser.add_argument("--port", type=int, default=8271)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args()
+
+    env = {
+        "DJANGO_SETTINGS_MODULE": "posproject.settings",
+        "DATABASE_URL": args.database_url,
+        "REDIS_URL": "",
+        "DEBUG": "False",
+        "SECRET_KEY": "bench-only-" + "x" * 50,
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "SECURE_SSL_REDIRECT": "False",
+        "SESSION_COOKIE_SECURE": "False",
+        "CSRF_COOKIE_SECURE": "False",
+        "LOG_LEVEL": "WARNING",
+    }
+    catalogue.ensure_database(args.database_url)
+    catalogue.setup_django(env)
+    catalogue.load_products(args.products, args.seed)
+    session_key, location_id, user = cashier_session()
+    total = 2 * args.lines
+    warmup = 40
+    orders = open_orders(location_id, user, (total + warmup) // LINES_PER_ORDER + 2)
+    products = sample_products(total + warmup, args.seed)
+
+    headers = {
+        "Cookie": f"sessionid={session_key}; csrftoken={CSRF_TOKEN}",
+        "X-CSRFToken": CSRF_TOKEN,
+        "HX-Request": "true",
+        "Content-Type": "application/x-www-form-urlencoded",
+        "Referer": f"http://127.0.0.1:{args.port}/pos/",
+        "Origin": f"http://127.0.0.1:{args.port}",
+    }
+    server = catalogue.start_server(args.port, env, args.workers)
+    results: dict[str, list[float]] = {"button": [], "scan": []}
+    try:
+        wait_until_up(args.port, headers)
+        conn = http.client.HTTPConnection("127.0.0.1", args.port, timeout=10)
+        cpu_before = None
+        for n, (product_id, barcode) in enumerate(products):
+            if n == warmup:
+                cpu_before = server_cpu_seconds(server.pid)
+            kind = "button" if n % 2 == 0 else "scan"
+            body = f"product={product_id}" if kind == "button" else f"code={barcode}"
+            path = f"/pos/orders/{orders[n // LINES_PER_ORDER]}/lines/"
+            ms, status, text = timed_post(conn, path, body, headers)
+            if status != 200 or "Added " not in text:
+                raise SystemExit(f"{kind} {body}: HTTP {status}\n{text[:800]}")
+            if n >= warmup:  # the first requests warm the workers' connections and caches; not counted
+                results[kind].append(ms)
+        cpu_ms = (server_cpu_seconds(server.pid) - cpu_before) * 1000 / total
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
+
+    print(f"\n{args.products:,} products, {args.lines:,} lines of each kind, gunicorn {args.workers} workers")
+    print(f"{'kind':<8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'max ms':>8} {'mean ms':>8}  budget p95")
+    over = False
+    for kind, values in results.items():
+        p95 = catalogue.percentile(values, 95)
+        over |= p95 > BUDGET_MS
+        print(
+            f"{kind:<8} {catalogue.percentile(values, 50):8.1f} {p95:8.1f} {catalogue.percentile(values, 99):8.1f}"
+            f" {max(values):8.1f} {statistics.fmean(values):8.1f}  < {BUDGET_MS:.0f} ms"
+            f" {'OK' if p95 <= BUDGET_MS else 'OVER'}"
+        )
+    print(f"server CPU per request (gunicorn, user + system): {cpu_ms:.1f} ms; load average {os.getloadavg()[0]:.1f}")
+    return 1 if over else 0
+
+
+def wait_until_up(port: int, headers: dict, deadline_s: float = 30) -> None:
+    deadline = time.monotonic() + deadline_s
+    while time.monotonic() < deadline:
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            conn.request("GET", "/health/live", headers=headers)
+            if conn.getresponse().status == 200:
+                return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise SystemExit(f"the server on port {port} did not answer within {deadline_s} s")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
