@@ -42,6 +42,9 @@ class TcpProxy:
                 continue
             except OSError:
                 return
+            if self.mode == "refuse":  # accepted while the listener was closing: refused all the same
+                client.close()
+                continue
             with self._lock:
                 self._sockets.append(client)
             if self.mode == "blackhole":
@@ -52,6 +55,10 @@ class TcpProxy:
                 client.close()
                 continue
             with self._lock:
+                if self.mode != "forward":  # cut while this connection was being set up
+                    for s in (client, upstream):
+                        s.close()
+                    continue
                 self._sockets.append(upstream)
             for a, b in ((client, upstream), (upstream, client)):
                 threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
@@ -77,12 +84,15 @@ class TcpProxy:
             self._sockets.clear()
 
     def cut(self, mode: str = "refuse"):
-        self._drop_connections()
-        self.mode = mode
+        # Stop taking connections first, then drop the open ones: a client that reconnects in between must not get
+        # a live connection that outlives the cut.
+        with self._lock:
+            self.mode = mode
         if mode == "refuse":
             listener, self._listener = self._listener, None
             listener.close()
             self._acceptor.join()  # a blocked accept() keeps the port listening until its timeout
+        self._drop_connections()
 
     def restore(self):
         self.mode = "forward"
