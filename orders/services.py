@@ -235,7 +235,18 @@ LINE_PRICE_FIELDS = [
 ORDER_TOTAL_FIELDS = ["subtotal", "discount_total", "service_charge", "tax_total", "total"]
 
 
-def _save_prices(order: Order, lines: list[OrderLine], extra_order_fields=(), extra_line_fields=()) -> None:
+def _price_state(lines: list[OrderLine]) -> dict[int, tuple]:
+    """Each line's stored amounts, taken before repricing so that only the lines that changed are written back."""
+    return {line.pk: tuple(getattr(line, f) for f in LINE_PRICE_FIELDS) for line in lines}
+
+
+def _save_prices(
+    order: Order, lines: list[OrderLine], extra_order_fields=(), extra_line_fields=(), before: dict | None = None
+) -> None:
+    """Write the repriced amounts of `lines` (only those that differ from `before`, when given) and the order's
+    totals."""
+    if before is not None:
+        lines = [line for line in lines if before.get(line.pk) != tuple(getattr(line, f) for f in LINE_PRICE_FIELDS)]
     if lines:
         OrderLine.objects.bulk_update(lines, [*LINE_PRICE_FIELDS, *extra_line_fields])
     order.save(update_fields=[*ORDER_TOTAL_FIELDS, *extra_order_fields])
@@ -428,8 +439,9 @@ def add_lines(order_id: int, *, user, lines: list[NewLine], approver=None) -> li
     built = build_lines(order, lines, user=user, approver=approver)
     OrderLine.objects.bulk_create(built)
     all_lines = _lines(order)
+    before = _price_state(all_lines)
     reprice(order, all_lines)
-    _save_prices(order, all_lines)
+    _save_prices(order, all_lines, before=before)  # usually the new lines only: adding a line stays flat
     by_id = {line.pk: line for line in all_lines}
     for line in built:
         line.__dict__.update({f: getattr(by_id[line.pk], f) for f in LINE_PRICE_FIELDS})
