@@ -26,6 +26,7 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
+from urllib.parse import urlparse
 
 ROOT = Path(__file__).resolve().parent.parent
 ENDPOINTS = {"bare": "/bench/bare", "live": "/health/live", "full": "/health"}
@@ -54,6 +55,17 @@ def wait_for(url: str, deadline: float = 90) -> None:
     raise SystemExit(f"gunicorn did not answer {url}")
 
 
+def ensure_database(url: str) -> None:
+    """Create the benchmark database if this machine has none yet (it is migrated next)."""
+    import psycopg
+
+    parts = urlparse(url)
+    name = parts.path.lstrip("/")
+    with psycopg.connect(parts._replace(path="/postgres").geturl(), autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+            conn.execute(f'CREATE DATABASE "{name}"')
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=8250)
@@ -61,6 +73,14 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--seconds", type=int, default=5, help="per endpoint per round")
+    parser.add_argument(
+        "--max-requests",
+        type=int,
+        default=0,
+        help="gunicorn's max_requests (0: workers are not recycled). Production recycles a worker every 2,000 "
+        "requests, which at this benchmark's 2,000+ requests/s restarts each worker every few seconds: pass 2000 "
+        "to see what those restarts cost",
+    )
     args = parser.parse_args()
 
     if not shutil.which("wrk"):
@@ -81,10 +101,12 @@ def main() -> int:
             "LOG_LEVEL": "WARNING",  # the bare view's access line would otherwise cost it a write the probes skip
             "GUNICORN_BIND": f"127.0.0.1:{args.port}",
             "WEB_CONCURRENCY": str(args.workers),
+            "GUNICORN_MAX_REQUESTS": str(args.max_requests),
             "PROMETHEUS_MULTIPROC_DIR": tempfile.mkdtemp(prefix="bench-health-prom-"),
         }
     )
     python = sys.executable
+    ensure_database(database_url)
     subprocess.run([python, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True)
     log = open(os.devnull, "wb")  # noqa: SIM115 (closed with the server)
     server = subprocess.Popen(
@@ -120,7 +142,7 @@ def main() -> int:
         log.close()
 
     print(
-        f"{args.connections} connections, {args.workers} gunicorn workers, "
+        f"{args.connections} connections, {args.workers} gunicorn workers (max_requests {args.max_requests}), "
         f"{args.rounds} rounds of {args.seconds} s per endpoint (medians over rounds)"
     )
     print(f"{'endpoint':<8} {'p50 ms':>8} {'p99 ms':>8} {'req/s':>9} {'non-2xx':>8}")
