@@ -59,7 +59,8 @@ def init_sentry(*, dsn: str, environment: str, release: str, traces_sample_rate:
         dsn=dsn,
         environment=environment,
         release=release,
-        send_default_pii=False,
+        # No personal data: left unset, sentry-sdk sends none (its send_default_pii is deprecated and off by default),
+        # and scrub_event removes what an integration might still attach.
         before_send=scrub_event,
         before_send_transaction=scrub_event,
         traces_sample_rate=traces_sample_rate,

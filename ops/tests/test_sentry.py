@@ -105,7 +105,8 @@ def test_sentry_is_initialised_from_the_environment_without_pii():
 
     result = _settings_in_fresh_process(
         {"DEBUG": "True", "SENTRY_DSN": "https://public@sentry.example.invalid/1", "APP_VERSION": "1.4.2"},
-        "(lambda o: [o['send_default_pii'], o['environment'], o['release'], o['before_send'].__name__, "
+        "(lambda o: [__import__('sentry_sdk').get_client().should_send_default_pii(), o['environment'], o['release'], "
+        "o['before_send'].__name__, "
         "sorted(i for i in __import__('sentry_sdk').get_client().integrations if i in ('django', 'celery'))])"
         "(__import__('sentry_sdk').get_client().options)",
     )
