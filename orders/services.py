@@ -246,7 +246,8 @@ def _save_prices(
     """Write the repriced amounts of `lines` (only those that differ from `before`, when given) and the order's
     totals."""
     if before is not None:
-        lines = [line for line in lines if before.get(line.pk) != tuple(getattr(line, f) for f in LINE_PRICE_FIELDS)]
+        after = _price_state(lines)
+        lines = [line for line in lines if before.get(line.pk) != after[line.pk]]
     if lines:
         OrderLine.objects.bulk_update(lines, [*LINE_PRICE_FIELDS, *extra_line_fields])
     order.save(update_fields=[*ORDER_TOTAL_FIELDS, *extra_order_fields])
