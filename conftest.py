@@ -29,6 +29,16 @@ def _no_pin_failures_left_from_earlier_tests():
         cache.clear()  # local memory: this process's only
 
 
+@pytest.fixture(autouse=True)
+def _no_shared_health_report_left_from_earlier_tests():
+    """Workers share the full health report through the cache for a few seconds: no test reads an earlier one's."""
+    from django.core.cache import cache
+
+    from ops.health import SHARED_REPORT_KEY
+
+    cache.delete(SHARED_REPORT_KEY.format(kind="full"))
+
+
 @pytest.fixture
 def location(db):
     return LocationFactory(code="main", name="Main Street")

@@ -7,12 +7,17 @@ is left to finish on its own. A check whose previous run is still stuck is not s
 threads up. Reports are cached per process for a few seconds and computed by one thread at a time, so fifty probes
 arriving together cost one database connection, not fifty. The full report is refreshed in the background once it
 exists (a stale one, at most HEALTH_STALE_SECONDS old, is served meanwhile), so probes never wait for slow checks.
+The full report is also shared between processes through the cache: a worker whose own report is missing or stale
+takes a fresher one another worker computed, so a freshly started or recycled worker answers at once and the slow
+checks (Celery's ping waits its whole timeout) run about once per HEALTH_CACHE_SECONDS, not once per worker.
 
 Bodies follow the health+json draft (`status` pass | warn | fail, `checks` keyed `component:measurement`) and
 carry no hostnames, connection strings or exception messages: only exception class names.
 """
 
+import contextlib
 import datetime as dt
+import os
 import shutil
 import threading
 import time
@@ -381,21 +386,36 @@ _cache_locks = {"ready": threading.Lock(), "full": threading.Lock()}
 _ready_at: float | None = None
 
 
-def _cached(kind: str, ttl: float, compute: Callable[[], dict], *, serve_stale_for: float = 0) -> dict:
+def _cached(
+    kind: str, ttl: float, compute: Callable[[], dict], *, serve_stale_for: float = 0, shared: bool = False
+) -> dict:
     """The cached report while it is fresh; one thread computes a new one, the others wait for it.
 
     With `serve_stale_for`, a report up to that many seconds past its freshness is returned at once while a
     background thread refreshes it: a probe never waits for the slow checks (Celery's ping waits its whole timeout)
-    once the first report exists.
+    once the first report exists. With `shared`, reports are also exchanged with the other processes (see
+    SHARED_REPORT_KEY) before this one computes its own.
     """
     entry = _cache.get(kind)
     now = time.monotonic()
+    if entry is None and shared and ttl > 0:  # a process with no report yet takes another's (fresh or stale)
+        entry = _read_shared(kind)
+        if entry is not None:
+            _cache[kind] = entry
     if entry is not None and entry[0] > now:
         return entry[1]
     if entry is not None and ttl > 0 and now - entry[0] < serve_stale_for:
         if _cache_locks[kind].acquire(blocking=False):
+            newer = _read_shared(kind) if shared else None  # once per refresh: has another process done it?
+            if newer is not None and newer[0] > now:
+                _cache[kind] = newer
+                _cache_locks[kind].release()
+                return newer[1]
             threading.Thread(
-                target=_refresh, args=(kind, ttl, compute), name=f"health-refresh-{kind}", daemon=True
+                target=_refresh,
+                args=(kind, ttl, compute, serve_stale_for, shared),
+                name=f"health-refresh-{kind}",
+                daemon=True,
             ).start()
         return entry[1]
     with _cache_locks[kind]:
@@ -405,15 +425,63 @@ def _cached(kind: str, ttl: float, compute: Callable[[], dict], *, serve_stale_f
         report = compute()
         if ttl > 0:
             _cache[kind] = (time.monotonic() + ttl, report)
+            if shared:
+                _write_shared(kind, report, ttl, serve_stale_for)
         return report
 
 
-def _refresh(kind: str, ttl: float, compute: Callable[[], dict]) -> None:
+def _refresh(kind: str, ttl: float, compute: Callable[[], dict], serve_stale_for: float, shared: bool) -> None:
     """Background refresh; the caller holds the kind's lock and this releases it."""
     try:
-        _cache[kind] = (time.monotonic() + ttl, compute())
+        report = compute()
+        _cache[kind] = (time.monotonic() + ttl, report)
+        if shared:
+            _write_shared(kind, report, ttl, serve_stale_for)
     finally:
         _cache_locks[kind].release()
+
+
+SHARED_REPORT_KEY = "health:report:{kind}"
+SHARED_READ_TIMEOUT = 0.2  # a cache that does not answer at once must not hold up a probe
+
+
+def _read_shared(kind: str) -> tuple[float, dict] | None:
+    """Another process's report, as a local cache entry (freshness converted to this process's clock); None when
+    there is none or the cache does not answer within SHARED_READ_TIMEOUT."""
+    found: list = []
+
+    def read():
+        with contextlib.suppress(Exception):  # a cache outage is the cache check's to report, not this one's
+            found.append(cache.get(SHARED_REPORT_KEY.format(kind=kind)))
+
+    reader = threading.Thread(target=read, name="health-shared-read", daemon=True)
+    reader.start()
+    reader.join(SHARED_READ_TIMEOUT)
+    entry = found[0] if found else None
+    if not (isinstance(entry, tuple) and len(entry) == 3 and isinstance(entry[2], dict)):
+        return None
+    fresh_until, producer, report = entry
+    if producer == os.getpid():  # this process's own, which it already has
+        return None
+    return time.monotonic() + (fresh_until - time.time()), _with_own_uptime(report)
+
+
+def _write_shared(kind: str, report: dict, ttl: float, serve_stale_for: float) -> None:
+    def write():
+        with contextlib.suppress(Exception):
+            entry = (time.time() + ttl, os.getpid(), report)
+            cache.set(SHARED_REPORT_KEY.format(kind=kind), entry, timeout=ttl + serve_stale_for)
+
+    threading.Thread(target=write, name="health-shared-write", daemon=True).start()
+
+
+def _with_own_uptime(report: dict) -> dict:
+    """A report another process computed, with this process's uptime in it."""
+    uptime = report.get("checks", {}).get("app:uptime")
+    if not uptime:
+        return report
+    own = [{**uptime[0], "observedValue": round(time.time() - settings.PROCESS_STARTED_AT)}]
+    return {**report, "checks": {**report["checks"], "app:uptime": own}}
 
 
 def _note_ready(observations: list[Observation]) -> None:
@@ -443,7 +511,9 @@ def full_report() -> dict:
         )
         return _report(observations)
 
-    return _cached("full", settings.HEALTH_CACHE_SECONDS, compute, serve_stale_for=settings.HEALTH_STALE_SECONDS)
+    return _cached(
+        "full", settings.HEALTH_CACHE_SECONDS, compute, serve_stale_for=settings.HEALTH_STALE_SECONDS, shared=True
+    )
 
 
 def startup() -> dict:
@@ -481,8 +551,10 @@ def _report(observations: list[Observation]) -> dict:
 
 
 def reset() -> None:
-    """Forget cached reports and the ready time (tests)."""
+    """Forget cached reports, this process's and the shared one, and the ready time (tests)."""
     global _ready_at, _migrations_applied
     _cache.clear()
+    with contextlib.suppress(Exception):
+        cache.delete(SHARED_REPORT_KEY.format(kind="full"))
     _ready_at = None
     _migrations_applied = False

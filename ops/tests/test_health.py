@@ -308,3 +308,57 @@ def test_a_failing_probe_is_not_logged_as_a_server_error(client, caplog):
     response = client.get("/health")  # no backup yet: fail
     assert response.status_code == 503
     assert not [r for r in caplog.records if r.name == "django.request"]
+
+
+def _another_process_shared(report: dict, *, fresh_for: float) -> None:
+    from django.core.cache import cache
+
+    key = health.SHARED_REPORT_KEY.format(kind="full")
+    cache.set(key, (time.time() + fresh_for, 999_999_999, report), timeout=60)
+
+
+@pytest.mark.django_db
+def test_a_new_worker_answers_with_the_report_another_worker_shared_without_running_the_checks(settings, monkeypatch):
+    settings.HEALTH_CACHE_SECONDS = 30
+    runs = []
+
+    def counted():
+        runs.append(1)
+        return [Observation("slow:thing", "pass")]
+
+    monkeypatch.setattr(health, "FULL_CHECKS", (Check("slow", counted, 5.0, ("slow:thing",)),))
+    theirs = health._report([Observation("slow:thing", "warn"), Observation("app:uptime", "pass", 86_400, "s")])
+    _another_process_shared(theirs, fresh_for=30)  # this worker has just started: it has no report of its own
+
+    mine = health.full_report()
+
+    assert not runs  # served at once from the shared report: no check ran
+    assert mine["status"] == "warn"
+    assert mine["checks"]["slow:thing"] == theirs["checks"]["slow:thing"]
+    assert mine["checks"]["app:uptime"][0]["observedValue"] == round(time.time() - settings.PROCESS_STARTED_AT)
+
+
+@pytest.mark.django_db
+def test_a_shared_report_past_its_freshness_is_served_while_this_worker_refreshes_it(settings, monkeypatch):
+    settings.HEALTH_CACHE_SECONDS = 30
+    settings.HEALTH_STALE_SECONDS = 60
+    release, runs = threading.Event(), []
+
+    def blocked():
+        runs.append(1)
+        release.wait(10)
+        return [Observation("slow:thing", "warn")]
+
+    monkeypatch.setattr(health, "FULL_CHECKS", (Check("slow", blocked, 5.0, ("slow:thing",)),))
+    stale = health._report([Observation("slow:thing", "pass")])
+    _another_process_shared(stale, fresh_for=-5)  # computed 35 s ago by another worker
+    try:
+        assert health.full_report()["status"] == "pass"  # the stale one, at once
+        assert health.full_report()["status"] == "pass"
+    finally:
+        release.set()
+    deadline = time.monotonic() + 10
+    while health._cache["full"][1]["status"] == "pass" and time.monotonic() < deadline:
+        threading.Event().wait(0.01)
+    assert health._cache["full"][1]["status"] == "warn"  # refreshed by this worker
+    assert len(runs) == 1
