@@ -14,6 +14,7 @@ api_v1 = [
 ]
 
 urlpatterns = [
+    path("", include("ops.urls")),  # first: probes and scrapes, every few seconds, resolve in one step
     path("", views.home, name="home"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
@@ -26,5 +27,4 @@ urlpatterns = [
     path("receipts/<uuid:order_uuid>/<int:receipt_id>/", receipt_page, name="receipt-page"),
     path("inventory/", include("inventory.urls")),
     path("reports/", include("billing.report_urls")),
-    path("", include("ops.urls")),
 ]
