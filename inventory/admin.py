@@ -47,7 +47,16 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
-def _report(request, modeladmin, done: int, errors: list[str], verb: str):
+def _apply_to_each(request, modeladmin, queryset, service, verb: str) -> None:
+    """Call `service` on each selected object in primary-key order; say how many went through and why the others
+    did not (a domain error stops only its own object)."""
+    done, errors = 0, []
+    for obj in queryset.order_by("pk"):
+        try:
+            service(obj)
+            done += 1
+        except DomainError as error:
+            errors.append(f"{obj}: {error.message}")
     if done:
         modeladmin.message_user(request, f"{done} {verb}.", messages.SUCCESS)
     for error in errors:
@@ -66,14 +75,13 @@ class LocationAdmin(admin.ModelAdmin):
 
     @admin.action(description="Start a stock count at the selected locations")
     def start_count(self, request, queryset):
-        done, errors = 0, []
-        for location in queryset:
-            try:
-                services.start_stock_count(location=location, user=request.user)
-                done += 1
-            except DomainError as error:
-                errors.append(f"{location}: {error.message}")
-        _report(request, self, done, errors, "count(s) started; enter the counted quantities under Stock counts")
+        _apply_to_each(
+            request,
+            self,
+            queryset,
+            lambda location: services.start_stock_count(location=location, user=request.user),
+            "count(s) started; enter the counted quantities under Stock counts",
+        )
 
 
 @admin.register(Category)
@@ -287,25 +295,23 @@ class PurchaseOrderAdmin(admin.ModelAdmin):
 
     @admin.action(description="Receive everything outstanding on the selected orders")
     def receive_outstanding(self, request, queryset):
-        done, errors = 0, []
-        for order in queryset.order_by("pk"):
-            try:
-                services.receive_purchase_order(purchase_order=order, user=request.user)
-                done += 1
-            except DomainError as error:
-                errors.append(f"{order}: {error.message}")
-        _report(request, self, done, errors, "order(s) received")
+        _apply_to_each(
+            request,
+            self,
+            queryset,
+            lambda order: services.receive_purchase_order(purchase_order=order, user=request.user),
+            "order(s) received",
+        )
 
     @admin.action(description="Cancel the selected orders")
     def cancel(self, request, queryset):
-        done, errors = 0, []
-        for order in queryset.order_by("pk"):
-            try:
-                services.cancel_purchase_order(purchase_order=order, user=request.user)
-                done += 1
-            except DomainError as error:
-                errors.append(f"{order}: {error.message}")
-        _report(request, self, done, errors, "order(s) cancelled")
+        _apply_to_each(
+            request,
+            self,
+            queryset,
+            lambda order: services.cancel_purchase_order(purchase_order=order, user=request.user),
+            "order(s) cancelled",
+        )
 
 
 @admin.register(PurchaseReceipt)
@@ -363,25 +369,23 @@ class StockCountAdmin(admin.ModelAdmin):
 
     @admin.action(description="Post the selected counts (writes the variance to stock)")
     def post(self, request, queryset):
-        done, errors = 0, []
-        for count in queryset.order_by("pk"):
-            try:
-                services.post_stock_count(stock_count=count, user=request.user)
-                done += 1
-            except DomainError as error:
-                errors.append(f"{count}: {error.message}")
-        _report(request, self, done, errors, "count(s) posted")
+        _apply_to_each(
+            request,
+            self,
+            queryset,
+            lambda count: services.post_stock_count(stock_count=count, user=request.user),
+            "count(s) posted",
+        )
 
     @admin.action(description="Cancel the selected counts")
     def cancel(self, request, queryset):
-        done, errors = 0, []
-        for count in queryset.order_by("pk"):
-            try:
-                services.cancel_stock_count(stock_count=count, user=request.user)
-                done += 1
-            except DomainError as error:
-                errors.append(f"{count}: {error.message}")
-        _report(request, self, done, errors, "count(s) cancelled")
+        _apply_to_each(
+            request,
+            self,
+            queryset,
+            lambda count: services.cancel_stock_count(stock_count=count, user=request.user),
+            "count(s) cancelled",
+        )
 
 
 # --- staff and audit ---------------------------------------------------------------------------------------------
