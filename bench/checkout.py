@@ -71,7 +71,7 @@ def prepare(clients: int) -> dict:
     from django.db import transaction
     from django.utils import timezone
 
-    from billing.models import CashSession, Register
+    from billing.models import CashSession, Printer, Register
     from inventory.api_clients import create_api_client
     from inventory.models import (
         ApiClient,
@@ -117,9 +117,15 @@ def prepare(clients: int) -> dict:
         top_up += [StockChange(pk, store.pk, Decimal(1_000_000)) for pk in missing]
         if top_up:
             apply_stock_changes(top_up, reason=StockMove.Reason.PURCHASE, reference="bench")
+        # Each till prints its receipts, as in a shop: every sale hands a print job to the broker when it commits.
+        # No printing worker runs during the bench (the queue is dropped afterwards), so the printer is never called.
+        printer, _ = Printer.objects.get_or_create(name="Bench receipt printer", defaults={"host": "127.0.0.1"})
         registers = []
         for i in range(clients):
             register, _ = Register.objects.get_or_create(location=store, name=f"Bench till {i + 1}")
+            if register.printer_id != printer.pk:
+                register.printer = printer
+                register.save(update_fields=["printer"])
             if not CashSession.objects.filter(register=register, status=CashSession.Status.OPEN).exists():
                 CashSession.objects.create(register=register, opened_by=cashier)
             registers.append(register.pk)

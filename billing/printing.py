@@ -30,6 +30,7 @@ from prometheus_client import Counter, Histogram
 
 from billing.models import Printer, PrintJob, StationPrinter
 from posproject.errors import Conflict, NotFound, PermissionDenied
+from posproject.sql import insert_rows
 
 logger = logging.getLogger(__name__)
 
@@ -84,10 +85,14 @@ def printer_for(*, receipt=None, kitchen_ticket=None, z_report=None) -> Printer 
     return None
 
 
+_LOOK_UP = object()
+
+
 def queue_print_job(
     *,
     kind: str,
     printer=None,
+    printer_id=_LOOK_UP,
     location=None,
     receipt=None,
     kitchen_ticket=None,
@@ -99,16 +104,20 @@ def queue_print_job(
 ) -> PrintJob:
     """Write a print job in the caller's transaction and hand it to a worker once that transaction commits.
 
-    With no `printer`, the register's (receipt, Z report) or the station's (kitchen ticket) is used. If there is none
-    the job is written `failed` with the reason, so staff see it and can retry once a printer is assigned. If the
-    broker is down at commit time the row stays `queued` and the beat sweeper sends it later: a job is never lost
-    with the sale.
+    With no `printer`, the register's (receipt, Z report) or the station's (kitchen ticket) is used; a caller that
+    already holds the register's row passes its `printer_id` instead (None: the register has no printer). If there
+    is none the job is written `failed` with the reason, so staff see it and can retry once a printer is assigned.
+    If the broker is down at commit time the row stays `queued` and the beat sweeper sends it later: a job is never
+    lost with the sale.
     """
-    if printer is None:
+    if printer is not None:
+        printer_id = printer.pk
+    elif printer_id is _LOOK_UP:
         printer = printer_for(receipt=receipt, kitchen_ticket=kitchen_ticket, z_report=z_report)
-    job = PrintJob.objects.create(
+        printer_id = printer.pk if printer else None
+    job = PrintJob(
         kind=kind,
-        printer=printer,
+        printer_id=printer_id,
         location=location,
         receipt=receipt,
         kitchen_ticket=kitchen_ticket,
@@ -117,10 +126,11 @@ def queue_print_job(
         payload=payload or {},
         created_by=user,
         copy_of=copy_of,
-        status=Status.QUEUED if printer else Status.FAILED,
-        last_error="" if printer else "No printer is assigned.",
+        status=Status.QUEUED if printer_id else Status.FAILED,
+        last_error="" if printer_id else "No printer is assigned.",
     )
-    if printer:
+    insert_rows([job])
+    if printer_id:
         transaction.on_commit(lambda: _enqueue(job.pk))
     return job
 

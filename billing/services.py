@@ -14,16 +14,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db import transaction
+from django.db import connection
 from django.db.models import Sum
 from django.utils import timezone
 
 from billing.models import CashSession, Payment, PrintJob, Receipt, Refund, RefundLine, Register
 from billing.printing import queue_print_job
-from inventory.models import StockMove
+from inventory.models import Location, StockMove
 from inventory.money import ZERO
 from inventory.services import StockChange, apply_stock_changes, consume_for_sale, expand_recipes, return_to_stock
 from orders import pricing
+from orders.idempotency import atomic_step
 from orders.models import Order, OrderLine
 from orders.pricing import TenderInput
 from orders.services import (
@@ -39,6 +40,7 @@ from orders.services import (
     save_new_order,
 )
 from posproject.errors import Conflict, DomainError, NotFound
+from posproject.sql import columns, insert_rows, instance
 
 TENDERS = Payment.Tender.values
 
@@ -95,46 +97,61 @@ def _settle(order: Order, tenders: list[TenderInput]) -> list[pricing.Settlement
         raise DomainError(error.message, code=code, fields={error.field: [error.message]}) from None
 
 
-def _lock_register(register_id: int, location_id: int) -> tuple[Register, CashSession]:
-    register = (
-        Register.objects.select_for_update(of=("self",))
-        .select_related("printer")
-        .filter(pk=register_id, location_id=location_id, active=True)
-        .first()
-    )
-    if register is None:
-        raise NotFound("Unknown register at this location.", fields={"register": ["Unknown register."]})
-    session = CashSession.objects.filter(register=register, status=CashSession.Status.OPEN).first()
+@dataclass(frozen=True)
+class Till:
+    """A register locked for the rest of the transaction, with the receipt number just taken from its counter."""
+
+    register_id: int
+    receipt_number: int
+    printer_id: int | None
+    session_id: int
+
+
+_TAKE_NUMBER = (
+    "UPDATE billing_register SET last_receipt_number = last_receipt_number + 1 "
+    "WHERE id = %s AND location_id = %s AND active RETURNING last_receipt_number, printer_id, name"
+)
+_OPEN_SESSION = "SELECT id FROM billing_cashsession WHERE register_id = %s AND status = %s"
+
+
+def _take_receipt_number(register_id: int, location_id: int) -> Till:
+    """Lock the register (the last lock a sale takes), take its next receipt number, and find its open session.
+
+    One `UPDATE … RETURNING` locks the row and moves the counter; the session is read after the lock, so a close
+    that committed while this sale waited is seen (and refused with `no_open_session`, rolling the number back)."""
+    with connection.cursor() as cursor:
+        cursor.execute(_TAKE_NUMBER, [register_id, location_id])
+        row = cursor.fetchone()
+        if row is None:
+            raise NotFound("Unknown register at this location.", fields={"register": ["Unknown register."]})
+        number, printer_id, name = row
+        cursor.execute(_OPEN_SESSION, [register_id, CashSession.Status.OPEN])
+        session = cursor.fetchone()
     if session is None:
-        raise DomainError(
-            f"{register.name} has no open cash session: open one first.", code="no_open_session", status=409
-        )
-    return register, session
-
-
-def _next_receipt_number(register: Register) -> int:
-    register.last_receipt_number += 1
-    register.save(update_fields=["last_receipt_number"])
-    return register.last_receipt_number
+        raise DomainError(f"{name} has no open cash session: open one first.", code="no_open_session", status=409)
+    return Till(register_id=register_id, receipt_number=number, printer_id=printer_id, session_id=session[0])
 
 
 def _complete_sale(
-    order: Order, lines: list[OrderLine], *, register_id: int, settlements, user, update_order: bool
+    order: Order, lines: list[OrderLine], *, register_id: int, settlements, user, update_order: bool, products=None
 ) -> Sale:
-    """The part of a sale after the order's total is known: stock, receipt number, payments, receipt, print job."""
+    """The part of a sale after the order's total is known: stock, receipt number, payments, receipt, print job.
+
+    Runs inside take_payment's or sell's atomic block, which rolls back as a whole on any error."""
     stock = consume_for_sale(
         location=order.location,
         items=[(line.product_id, line.quantity) for line in lines],
         reference=str(order.uuid),
         user=user,
+        products=products,
+        savepoint=False,
     )
-    register, session = _lock_register(register_id, order.location_id)
-    number = _next_receipt_number(register)
-    payments = Payment.objects.bulk_create(
+    till = _take_receipt_number(register_id, order.location_id)
+    payments = insert_rows(
         [
             Payment(
                 order=order,
-                session=session,
+                session_id=till.session_id,
                 tender=s.tender,
                 amount=s.amount,
                 tendered=s.tendered,
@@ -150,14 +167,22 @@ def _complete_sale(
     )
     if update_order:
         order.save(update_fields=["status", "paid_total", "paid_at", "closed_at"])
-    receipt = Receipt.objects.create(
-        register=register, number=number, kind=Receipt.Kind.SALE, order=order, session=session
-    )
+    receipt = insert_rows(
+        [
+            Receipt(
+                register_id=till.register_id,
+                number=till.receipt_number,
+                kind=Receipt.Kind.SALE,
+                order=order,
+                session_id=till.session_id,
+            )
+        ]
+    )[0]
     cash = any(s.tender == pricing.CASH for s in settlements)
     job = queue_print_job(
         kind=PrintJob.Kind.RECEIPT,
         receipt=receipt,
-        printer=register.printer,
+        printer_id=till.printer_id,
         location=order.location,
         payload={"open_drawer": cash},
         user=user,
@@ -181,7 +206,7 @@ def _mark_paid(order: Order) -> None:
     order.closed_at = now
 
 
-@transaction.atomic
+@atomic_step
 def take_payment(*, order_id: int, register_id: int, tenders: list[TenderInput], user) -> Sale:
     """Pay an open or held order in full at a register: one or more tenders (split across guests if need be),
     change only on cash, stock consumed (recipes expanded), a gapless receipt number, a receipt print job.
@@ -203,7 +228,26 @@ def take_payment(*, order_id: int, register_id: int, tenders: list[TenderInput],
     return _complete_sale(order, lines, register_id=register_id, settlements=settlements, user=user, update_order=True)
 
 
-@transaction.atomic
+def _read_register(register_id: int) -> Register | None:
+    """An active register with its location (not locked: _take_receipt_number locks it last). On PostgreSQL one
+    hand-written join: this runs on every counter sale."""
+    if connection.vendor != "postgresql":
+        return Register.objects.select_related("location").filter(pk=register_id, active=True).first()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {columns(Register, 'r')}, {columns(Location, 'l')} FROM billing_register r "  # noqa: S608 - column lists from the models
+            "JOIN inventory_location l ON l.id = r.location_id WHERE r.id = %s AND r.active",
+            [register_id],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    register, end = instance(Register, row)
+    register.location = instance(Location, row, end)[0]
+    return register
+
+
+@atomic_step
 def sell(
     *,
     register_id: int,
@@ -218,7 +262,7 @@ def sell(
 ) -> Sale:
     """Open an order with `lines` and pay it at once (a counter sale): the same rules and errors as
     orders.services.open_order followed by take_payment, in one transaction and with fewer round trips."""
-    register = Register.objects.select_related("location").filter(pk=register_id, active=True).first()
+    register = _read_register(register_id)
     if register is None:
         raise NotFound("Unknown register.", fields={"register": ["Unknown register."]})
     order, order_lines = prepare_order(
@@ -235,7 +279,13 @@ def sell(
     _mark_paid(order)
     save_new_order(order, order_lines, user=user, approver=approver)
     return _complete_sale(
-        order, order_lines, register_id=register_id, settlements=settlements, user=user, update_order=False
+        order,
+        order_lines,
+        register_id=register_id,
+        settlements=settlements,
+        user=user,
+        update_order=False,
+        products={line.product_id: line.product for line in order_lines},  # read by build_lines, with recipe_known
     )
 
 
@@ -255,7 +305,7 @@ def default_refund_tender(order: Order) -> str:
     return biggest or Payment.Tender.CASH
 
 
-@transaction.atomic
+@atomic_step
 def refund(
     *,
     order_id: int,
@@ -357,10 +407,10 @@ def refund(
             note="Refunded, not restocked",
         )
 
-    register, session = _lock_register(register_id, order.location_id)
+    till = _take_receipt_number(register_id, order.location_id)
     record = Refund.objects.create(
         order=order,
-        session=session,
+        session_id=till.session_id,
         tender=tender,
         amount=total,
         tax_amount=sum((rl.tax_amount for rl in refund_lines), ZERO),
@@ -377,17 +427,17 @@ def refund(
         order.status = Order.Status.REFUNDED
     order.save(update_fields=["refunded_total", "status"])
     receipt = Receipt.objects.create(
-        register=register,
-        number=_next_receipt_number(register),
+        register_id=till.register_id,
+        number=till.receipt_number,
         kind=Receipt.Kind.REFUND,
         order=order,
         refund=record,
-        session=session,
+        session_id=till.session_id,
     )
     queue_print_job(
         kind=PrintJob.Kind.RECEIPT,
         receipt=receipt,
-        printer=register.printer,
+        printer_id=till.printer_id,
         location=order.location,
         payload={"open_drawer": tender == pricing.CASH},
         user=user,

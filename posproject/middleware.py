@@ -17,7 +17,8 @@ class SessionIdleTimeoutMiddleware:
 
     def __call__(self, request):
         timeout = getattr(settings, "SESSION_IDLE_TIMEOUT_MINUTES", 15) * 60
-        if timeout and request.user.is_authenticated:
+        # Without a session cookie there is no session to time out (API clients sign each request with a token).
+        if timeout and settings.SESSION_COOKIE_NAME in request.COOKIES and request.user.is_authenticated:
             now = int(time.time())
             last = request.session.get(LAST_ACTIVITY_KEY)
             if last is not None and now - last > timeout:

@@ -155,3 +155,50 @@ def test_two_closes_at_once_write_one_z_report(location, cashier, manager):
     assert sorted(type(r).__name__ for r in results) == ["SessionClosed", "ZReport"]
     assert ZReport.objects.count() == 1
     assert Register.objects.get(pk=register.pk).last_z_number == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_sale_waiting_for_its_till_is_refused_once_the_close_it_waited_for_commits(location, cashier):
+    register = RegisterFactory(location=location)
+    session = sessions.open_session(register_id=register.pk, user=cashier, opening_float="10.00")
+    beer = stocked_product(location, on_hand="5", price="4.00")
+    locked, release = threading.Event(), threading.Event()
+    outcome = {}
+
+    def close():
+        """A close that holds the till's lock while its cashier counts the drawer, then commits."""
+        try:
+            with transaction.atomic():
+                Register.objects.select_for_update().get(pk=register.pk)
+                locked.set()
+                release.wait(30)
+                outcome["z"] = sessions.close_session(session_id=session.pk, user=cashier, denominations={"10": 1})
+        finally:
+            close_old_connections()
+
+    def sale():
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_backend_pid()")
+                outcome["sale_pid"] = cursor.fetchone()[0]
+            services.sell(register_id=register.pk, user=cashier, lines=[line(beer)], tenders=[TenderInput("card")])
+        except DomainError as refused:
+            outcome["refused"] = refused
+        finally:
+            close_old_connections()
+
+    close_thread = threading.Thread(target=close)
+    close_thread.start()
+    assert locked.wait(30)
+    sale_thread = threading.Thread(target=sale)
+    sale_thread.start()
+    _wait_until(lambda: "sale_pid" in outcome and _waiting_for_a_lock(outcome["sale_pid"]))
+    release.set()
+    close_thread.join(30)
+    sale_thread.join(30)
+
+    assert outcome["z"].data["order_count"] == 0
+    assert outcome["refused"].code == "no_open_session"
+    assert Register.objects.get(pk=register.pk).last_receipt_number == 0  # the number it took was rolled back
+    assert not Payment.objects.exists()
+    assert beer.stock_levels.get(location=location).on_hand == 5

@@ -5,6 +5,8 @@ from io import StringIO
 
 import pytest
 from django.core.management import call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -61,6 +63,37 @@ def test_a_sell_token_checks_out_but_cannot_adjust_stock(location):
     assert checkout(api, register, product).status_code == 201
     adjust = {"location": location.pk, "product": product.pk, "delta": "10", "reason": "found"}
     assert api.post("/api/v1/stock-adjustments/", adjust, format="json").status_code == 403
+
+
+def test_a_sell_token_sells_at_its_own_stores_tills_only(location):
+    elsewhere = LocationFactory(code="north")
+    mine, theirs = open_register(location), open_register(elsewhere)
+    product = stocked_product(location, on_hand="5")
+    stocked_product(elsewhere, on_hand="5")
+    api = bearer(token_for(location, "sell"))
+
+    refused = checkout(api, theirs, product)
+    assert refused.status_code == 403
+    assert not Order.objects.exists()
+    assert checkout(api, mine, product).status_code == 201
+
+
+def test_a_token_checkout_reads_the_client_its_roles_and_locations_in_one_statement_and_takes_no_savepoint(
+    location,
+):
+    register = open_register(location)
+    product = stocked_product(location, on_hand="5")
+    api = bearer(token_for(location, "sell"))
+    checkout(api, register, product)  # the last-use stamp is written at most once a minute: not in the count below
+
+    with CaptureQueriesContext(connection) as statements:
+        assert checkout(api, register, product).status_code == 201
+
+    sql = [s["sql"] for s in statements.captured_queries]
+    assert sum("auth_user_groups" in s or "inventory_apiclient_locations" in s for s in sql) == 1
+    # Only the request's own block (a savepoint here, inside the test's transaction; BEGIN in production).
+    assert sum(s.startswith("SAVEPOINT") for s in sql) == 1
+    assert len(sql) <= 17, "\n".join(sql)  # BENCHMARKS.md counts what each one is for
 
 
 def test_a_read_token_cannot_check_out(location):
