@@ -88,7 +88,7 @@ def printer_for(*, receipt=None, kitchen_ticket=None, z_report=None) -> Printer 
 _LOOK_UP = object()
 
 
-def queue_print_job(
+def new_print_job(
     *,
     kind: str,
     printer=None,
@@ -102,20 +102,14 @@ def queue_print_job(
     user=None,
     copy_of: PrintJob | None = None,
 ) -> PrintJob:
-    """Write a print job in the caller's transaction and hand it to a worker once that transaction commits.
-
-    With no `printer`, the register's (receipt, Z report) or the station's (kitchen ticket) is used; a caller that
-    already holds the register's row passes its `printer_id` instead (None: the register has no printer). If there
-    is none the job is written `failed` with the reason, so staff see it and can retry once a printer is assigned.
-    If the broker is down at commit time the row stays `queued` and the beat sweeper sends it later: a job is never
-    lost with the sale.
-    """
+    """An unsaved print job (see queue_print_job), for a caller that inserts it with other rows and then calls
+    hand_over(job)."""
     if printer is not None:
         printer_id = printer.pk
     elif printer_id is _LOOK_UP:
         printer = printer_for(receipt=receipt, kitchen_ticket=kitchen_ticket, z_report=z_report)
         printer_id = printer.pk if printer else None
-    job = PrintJob(
+    return PrintJob(
         kind=kind,
         printer_id=printer_id,
         location=location,
@@ -129,9 +123,26 @@ def queue_print_job(
         status=Status.QUEUED if printer_id else Status.FAILED,
         last_error="" if printer_id else "No printer is assigned.",
     )
-    insert_rows([job])
-    if printer_id:
+
+
+def hand_over(job: PrintJob) -> None:
+    """Once the transaction that wrote `job` commits, hand it to a worker (a job with no printer stays failed)."""
+    if job.printer_id:
         transaction.on_commit(lambda: _enqueue(job.pk))
+
+
+def queue_print_job(**kwargs) -> PrintJob:
+    """Write a print job in the caller's transaction and hand it to a worker once that transaction commits.
+
+    Takes new_print_job's arguments. With no `printer`, the register's (receipt, Z report) or the station's (kitchen
+    ticket) is used; a caller that already holds the register's row passes its `printer_id` instead (None: the
+    register has no printer). If there is none the job is written `failed` with the reason, so staff see it and can
+    retry once a printer is assigned. If the broker is down at commit time the row stays `queued` and the beat
+    sweeper sends it later: a job is never lost with the sale.
+    """
+    job = new_print_job(**kwargs)
+    insert_rows([job])
+    hand_over(job)
     return job
 
 

@@ -19,7 +19,7 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from billing.models import CashSession, Payment, PrintJob, Receipt, Refund, RefundLine, Register
-from billing.printing import queue_print_job
+from billing.printing import hand_over, new_print_job, queue_print_job
 from inventory.models import Location, StockMove
 from inventory.money import ZERO
 from inventory.services import StockChange, apply_stock_changes, consume_for_sale, expand_recipes, return_to_stock
@@ -40,7 +40,7 @@ from orders.services import (
     save_new_order,
 )
 from posproject.errors import Conflict, DomainError, NotFound
-from posproject.sql import columns, insert_rows, instance
+from posproject.sql import columns, insert_batch, instance, run_batch
 
 TENDERS = Payment.Tender.values
 
@@ -117,19 +117,18 @@ _OPEN_SESSION = "SELECT id FROM billing_cashsession WHERE register_id = %s AND s
 def _take_receipt_number(register_id: int, location_id: int) -> Till:
     """Lock the register (the last lock a sale takes), take its next receipt number, and find its open session.
 
-    One `UPDATE … RETURNING` locks the row and moves the counter; the session is read after the lock, so a close
-    that committed while this sale waited is seen (and refused with `no_open_session`, rolling the number back)."""
-    with connection.cursor() as cursor:
-        cursor.execute(_TAKE_NUMBER, [register_id, location_id])
-        row = cursor.fetchone()
-        if row is None:
-            raise NotFound("Unknown register at this location.", fields={"register": ["Unknown register."]})
-        number, printer_id, name = row
-        cursor.execute(_OPEN_SESSION, [register_id, CashSession.Status.OPEN])
-        session = cursor.fetchone()
-    if session is None:
+    One `UPDATE … RETURNING` locks the row and moves the counter; the session is read by the next statement (same
+    round trip on PostgreSQL), after the lock, so a close that committed while this sale waited is seen (and
+    refused with `no_open_session`, rolling the number back)."""
+    taken, sessions = run_batch(
+        [(_TAKE_NUMBER, [register_id, location_id]), (_OPEN_SESSION, [register_id, CashSession.Status.OPEN])]
+    )
+    if not taken:
+        raise NotFound("Unknown register at this location.", fields={"register": ["Unknown register."]})
+    number, printer_id, name = taken[0]
+    if not sessions:
         raise DomainError(f"{name} has no open cash session: open one first.", code="no_open_session", status=409)
-    return Till(register_id=register_id, receipt_number=number, printer_id=printer_id, session_id=session[0])
+    return Till(register_id=register_id, receipt_number=number, printer_id=printer_id, session_id=sessions[0][0])
 
 
 def _complete_sale(
@@ -147,39 +146,33 @@ def _complete_sale(
         savepoint=False,
     )
     till = _take_receipt_number(register_id, order.location_id)
-    payments = insert_rows(
-        [
-            Payment(
-                order=order,
-                session_id=till.session_id,
-                tender=s.tender,
-                amount=s.amount,
-                tendered=s.tendered,
-                change=s.change,
-                tip=s.tip,
-                rounding=s.rounding,
-                reference=s.reference,
-                guest=s.guest,
-                created_by=user,
-            )
-            for s in settlements
-        ]
-    )
+    payments = [
+        Payment(
+            order=order,
+            session_id=till.session_id,
+            tender=s.tender,
+            amount=s.amount,
+            tendered=s.tendered,
+            change=s.change,
+            tip=s.tip,
+            rounding=s.rounding,
+            reference=s.reference,
+            guest=s.guest,
+            created_by=user,
+        )
+        for s in settlements
+    ]
     if update_order:
         order.save(update_fields=["status", "paid_total", "paid_at", "closed_at"])
-    receipt = insert_rows(
-        [
-            Receipt(
-                register_id=till.register_id,
-                number=till.receipt_number,
-                kind=Receipt.Kind.SALE,
-                order=order,
-                session_id=till.session_id,
-            )
-        ]
-    )[0]
+    receipt = Receipt(
+        register_id=till.register_id,
+        number=till.receipt_number,
+        kind=Receipt.Kind.SALE,
+        order=order,
+        session_id=till.session_id,
+    )
     cash = any(s.tender == pricing.CASH for s in settlements)
-    job = queue_print_job(
+    job = new_print_job(
         kind=PrintJob.Kind.RECEIPT,
         receipt=receipt,
         printer_id=till.printer_id,
@@ -187,6 +180,8 @@ def _complete_sale(
         payload={"open_drawer": cash},
         user=user,
     )
+    insert_batch(payments, [receipt], ([job], {"receipt": receipt}))  # one round trip on PostgreSQL
+    hand_over(job)
     return Sale(
         order=order,
         lines=lines,

@@ -7,6 +7,7 @@ scope (read: Manager's read access; sell: Cashier; manage: Manager), always conf
 (inventory.selectors.locations_for honours `acting_api_client`).
 """
 
+import functools
 import hashlib
 import hmac
 import secrets
@@ -104,6 +105,7 @@ class InvalidToken(Exception):
     pass
 
 
+@functools.cache
 def _client_sql() -> str:
     return (
         f"SELECT {columns(ApiClient, 'c')}, {columns(get_user_model(), 'u')}, "  # noqa: S608 - column lists from the models

@@ -39,7 +39,7 @@ from inventory.money import (
 )
 from posproject.errors import Conflict, DomainError, NotFound
 from posproject.notify import notify
-from posproject.sql import insert_rows
+from posproject.sql import insert_batch, insert_rows
 
 
 class OutOfStock(DomainError):
@@ -190,43 +190,42 @@ def _apply_stock_changes(
     if short:
         raise OutOfStock("Not enough stock: " + ", ".join(short) + ".", fields={"stock": short})
 
-    _write_levels(list(levels.values()))
     unit_costs = unit_costs or {}
-    result.moves = insert_rows(
-        [
-            StockMove(
-                product_id=product_id,
-                location_id=location_id,
-                delta=delta,
-                reason=reason,
-                reference=reference,
-                note=note,
-                user=user,
-                unit_cost=unit_costs.get(product_id, products[product_id].cost),
-            )
-            for (product_id, location_id), delta in totals.items()
-        ]
-    )
+    result.moves = [
+        StockMove(
+            product_id=product_id,
+            location_id=location_id,
+            delta=delta,
+            reason=reason,
+            reference=reference,
+            note=note,
+            user=user,
+            unit_cost=unit_costs.get(product_id, products[product_id].cost),
+        )
+        for (product_id, location_id), delta in totals.items()
+    ]
+    _write(list(levels.values()), result.moves)
     return result
 
 
-def _write_levels(levels: list[StockLevel]) -> None:
-    """Save the new on-hand figures of locked rows: one UPDATE … FROM (VALUES …) on PostgreSQL (the ORM's
-    bulk_update builds a CASE per column, which costs more to compile than the write itself)."""
+def _write(levels: list[StockLevel], moves: list[StockMove]) -> None:
+    """Save the new on-hand figures of locked rows and insert their ledger moves. On PostgreSQL one round trip:
+    one UPDATE … FROM (VALUES …) (the ORM's bulk_update builds a CASE per column, which costs more to compile than
+    the write itself) and the moves' INSERT."""
     if connection.vendor != "postgresql":
         StockLevel.objects.bulk_update(levels, ["on_hand", "allow_negative"])
+        insert_rows(moves)
         return
     table = connection.ops.quote_name(StockLevel._meta.db_table)
     values = ", ".join(["(%s::bigint, %s::numeric, %s::boolean)"] * len(levels))
-    params: list = []
+    params: list = [timezone.now()]
     for level in levels:
         params += [level.pk, level.on_hand, level.allow_negative]
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {table} AS s SET on_hand = v.on_hand, allow_negative = v.allow_negative, updated_at = %s "  # noqa: S608 - table name from the model, values are parameters
-            f"FROM (VALUES {values}) AS v(id, on_hand, allow_negative) WHERE s.id = v.id",
-            [timezone.now(), *params],
-        )
+    update = (
+        f"UPDATE {table} AS s SET on_hand = v.on_hand, allow_negative = v.allow_negative, updated_at = %s "  # noqa: S608 - table name from the model, values are parameters
+        f"FROM (VALUES {values}) AS v(id, on_hand, allow_negative) WHERE s.id = v.id"
+    )
+    insert_batch(moves, before=[(update, params)])
 
 
 _LOCK_LEVELS = (

@@ -26,7 +26,7 @@ from orders import pricing
 from orders.models import KitchenTicket, Order, OrderLine, Table
 from orders.signals import kitchen_tickets_sent
 from posproject.errors import ApprovalRequired, Conflict, DomainError, NotFound, PermissionDenied
-from posproject.sql import columns, insert_rows, instance
+from posproject.sql import columns, insert_batch, instance
 
 MAX_QUANTITY = Decimal("10000")
 MAX_AMOUNT = Decimal("1000000000")
@@ -409,10 +409,7 @@ def prepare_order(
 
 def save_new_order(order: Order, lines: list[OrderLine], *, user, approver=None) -> Order:
     """Insert an order prepared by prepare_order and its lines (one INSERT each); audit overrides/discounts."""
-    insert_rows([order])
-    for line in lines:
-        line.order = order
-    insert_rows(lines)
+    insert_batch([order], (lines, {"order": order}))  # one round trip on PostgreSQL
     _audit_new_lines(order, lines, user, approver)
     return order
 

@@ -58,14 +58,14 @@ def test_fifty_concurrent_checkouts_on_one_register_number_receipts_without_gaps
     register = open_register(location)
     product = stocked_product(location, on_hand="1000", price="3.00")
     scarce = stocked_product(location, on_hand="0", price="3.00")
-    real_queue = services.queue_print_job
+    real_job = services.new_print_job
 
-    def queue_or_fail_after_numbering(**kwargs):
+    def job_or_fail_after_numbering(**kwargs):
         if kwargs["receipt"].order.note == "fail after numbering":
             raise RuntimeError("printer outbox unavailable")
-        return real_queue(**kwargs)
+        return real_job(**kwargs)
 
-    monkeypatch.setattr(services, "queue_print_job", queue_or_fail_after_numbering)
+    monkeypatch.setattr(services, "new_print_job", job_or_fail_after_numbering)
 
     def checkout(i):
         note, sold = "", product

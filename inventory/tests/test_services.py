@@ -11,7 +11,7 @@ from inventory.services import OutOfStock, PurchaseLineInput
 from inventory.tests.conftest import put_in_stock
 from inventory.tests.factories import LocationFactory, ProductFactory
 from posproject.errors import Conflict, DomainError
-from posproject.sql import insert_rows
+from posproject.sql import run_batch
 
 pytestmark = pytest.mark.django_db
 
@@ -111,12 +111,16 @@ def test_a_transfer_of_more_than_a_block_product_has_writes_neither_leg(stocked,
 def test_a_transfer_that_fails_while_writing_its_moves_leaves_both_locations_as_they_were(
     stocked, location, warehouse, monkeypatch
 ):
-    def fail(objs):
-        if objs and isinstance(objs[0], StockMove):  # the ledger rows, written after both stock levels
-            raise RuntimeError("disk full")
-        return insert_rows(objs)
+    def fail(*groups, before=()):  # the stock levels are written, then the ledger rows fail
+        if before:
+            run_batch(list(before))
+        raise RuntimeError("disk full")
 
-    monkeypatch.setattr(services, "insert_rows", fail)
+    def fail_rows(objs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(services, "insert_batch", fail)  # PostgreSQL: levels and moves in one round trip
+    monkeypatch.setattr(services, "insert_rows", fail_rows)  # elsewhere: the moves after bulk_update
     with pytest.raises(RuntimeError):
         services.transfer_stock(product=stocked, source=location, destination=warehouse, quantity="4")
     monkeypatch.undo()
