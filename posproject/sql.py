@@ -16,11 +16,8 @@ checkout runs about twenty. On the sale path:
 
 from __future__ import annotations
 
-import datetime
 import functools
 import json
-import uuid
-from decimal import Decimal
 
 from django.db import DEFAULT_DB_ALIAS, connection, connections, models
 
@@ -71,12 +68,19 @@ def _insert(objs: list[models.Model], links: dict[str, models.Model]) -> tuple[s
         sql, fields = _statement(type(objs[0]), len(objs))
         return sql, [f.get_db_prep_save(f.pre_save(obj, True), db) for obj in objs for f in fields]
     sql, fields = _json_statement(type(objs[0]), frozenset(links))
-    rows = [{"_n": n, **{f.column: f.pre_save(obj, True) for f in fields}} for n, obj in enumerate(objs)]
-    return sql, [json.dumps(rows, default=_json_value, separators=(",", ":"))]
+    rows = []
+    for n, obj in enumerate(objs):
+        row = {"_n": n}
+        for f, as_text in fields:
+            value = f.pre_save(obj, True)
+            row[f.column] = as_text(value) if as_text is not None and value is not None else value
+        rows.append(row)
+    # A JSON column's value is encoded as Django encodes it (plain json: no Decimal inside, say).
+    return sql, [json.dumps(rows, separators=(",", ":"))]
 
 
 @functools.cache
-def _json_statement(model: type[models.Model], links: frozenset[str]) -> tuple[str, list[models.Field]]:
+def _json_statement(model: type[models.Model], links: frozenset[str]) -> tuple[str, list[tuple[models.Field, object]]]:
     db = connections[DEFAULT_DB_ALIAS]
     quote = db.ops.quote_name
     meta = model._meta
@@ -96,16 +100,21 @@ def _json_statement(model: type[models.Model], links: frozenset[str]) -> tuple[s
         f"SELECT {', '.join(values)} FROM json_to_recordset(%s::json) AS x({record}, _n integer) "
         f"ORDER BY x._n RETURNING {quote(meta.pk.column)}"
     )
-    return sql, fields
+    return sql, [(f, _AS_TEXT.get(f.get_internal_type())) for f in fields]
 
 
-def _json_value(value):
-    """JSON for what json.dumps does not know: as text in each type's input format."""
-    if isinstance(value, Decimal | uuid.UUID):
-        return str(value)
-    if isinstance(value, datetime.date | datetime.time):  # datetimes too
-        return value.isoformat()
-    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+def _iso(value) -> str:
+    return value.isoformat()
+
+
+# Column types JSON has no literal for travel as text in the type's input format (a datetime with its offset).
+_AS_TEXT = {
+    "DecimalField": str,
+    "UUIDField": str,
+    "DateTimeField": _iso,
+    "DateField": _iso,
+    "TimeField": _iso,
+}
 
 
 def _saved(objs: list[models.Model], ids: list) -> None:
