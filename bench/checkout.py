@@ -1,7 +1,8 @@
 """Checkout throughput through the HTTP API, against the raw-SQL limit of the same writes.
 
 Prepares a PostgreSQL benchmark database (created and migrated if needed; a store, 500 products with ample stock,
-one till with an open cash session per client, a sell-scope API client), starts gunicorn with the production
+one till with a receipt printer and an open cash session per client, a sell-scope API client), starts gunicorn with
+the production
 settings (deploy/gunicorn.conf.py) on a local port, then:
 
   * wrk drives POST /api/v1/checkout/ — 5 random products, a card payment, a fresh Idempotency-Key per request —

@@ -129,12 +129,14 @@ def run_batch(statements: list[tuple[str, list]]) -> list[list[tuple]]:
 
     On PostgreSQL they go in one round trip: the simple query protocol runs a string of statements one after the
     other, inside the caller's transaction, each with its own snapshot (a statement sees what the ones before it
-    waited for), and stops at the first error. Elsewhere one by one. Every statement must be valid on the database
-    it runs on."""
+    waited for), and stops at the first error. That needs Django's default client-side parameter binding; with
+    `server_side_binding` set, and on other databases, they run one by one. Every statement must be valid on the
+    database it runs on."""
     db = connections[DEFAULT_DB_ALIAS]
+    together = db.vendor == "postgresql" and not db.settings_dict.get("OPTIONS", {}).get("server_side_binding")
     results = []
     with db.cursor() as cursor:
-        if db.vendor != "postgresql":
+        if not together:
             for sql, params in statements:
                 cursor.execute(sql, params)
                 results.append(cursor.fetchall() if cursor.description else [])
