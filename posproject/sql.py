@@ -1,17 +1,21 @@
-"""Reads and inserts for the checkout's hot path, without the ORM's statement compiler.
+"""Reads and writes for the checkout's hot path, without the ORM's statement compiler.
 
-Compiling a statement costs the ORM more CPU than PostgreSQL spends running it (BENCHMARKS.md, Checkout), and a
-checkout runs about twenty. On the sale path:
+Compiling a statement costs the ORM more CPU than PostgreSQL spends running it, and a checkout runs seventeen
+(BENCHMARKS.md, Checkout). On the sale path:
 
-* rows are written with one cached `INSERT … VALUES … RETURNING id` per table and row count (`insert_rows`). The
-  values still go through each field's own `pre_save` (auto_now, auto_now_add) and `get_db_prep_save` (decimals,
-  JSON, uuids), so what lands in a column is what `Model.save()` would have written. Works on PostgreSQL and on
-  SQLite (≥ 3.35, RETURNING), the two databases this product runs on. What this skips, by design: model signals
-  (no model written through here has receivers) and `save()` overrides (append-only models only refuse updates;
-  these are inserts).
+* new rows are inserted with one cached statement per table (`insert_rows`). On PostgreSQL the rows travel as one
+  JSON document, each value typed by its field (`_insert`); elsewhere as `INSERT … VALUES … RETURNING id` with each
+  value through its field's `get_db_prep_save`. Either way each field's `pre_save` runs (auto_now, auto_now_add),
+  and what lands in a column is what `Model.save()` would have written (posproject/tests/test_sql.py). What this
+  skips, by design: model signals (no model written through here has receivers) and `save()` overrides
+  (append-only models only refuse updates; these are inserts).
+* statements that do not need each other's answers go in one round trip (`run_batch`, `insert_batch`).
 * a few reads are hand-written joins on PostgreSQL (`columns` + `instance`), turned into model instances as the ORM
   would (`Model.from_db`, JSON decoded); callers keep the ORM query for SQLite, where raw values need the ORM's
   converters.
+
+Works on PostgreSQL and on SQLite (≥ 3.35, RETURNING), the two databases this product runs on; the SQLite side is
+exercised by posproject/tests/test_sqlite_sales.py.
 """
 
 from __future__ import annotations
