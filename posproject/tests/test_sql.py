@@ -24,9 +24,10 @@ def _row(obj) -> dict:
 def test_inserted_rows_read_back_as_the_orm_would_have_saved_them(cashier):
     location = LocationFactory()
     product = ProductFactory(price=Decimal("2.50"))
-    by_orm, by_sql = Order(location=location, staff=cashier, note="ORM"), Order(location=location, staff=cashier)
+    note = 'Table 4\'s "usual" \\ no nuts — 🍕 ×2'  # quotes, a backslash, non-ASCII, beyond the BMP
+    by_orm, by_sql = Order(location=location, staff=cashier, note=note), Order(location=location, staff=cashier)
     by_orm.save()
-    by_sql.note = "ORM"
+    by_sql.note = note
     insert_rows([by_sql])
 
     lines = [
@@ -49,6 +50,7 @@ def test_inserted_rows_read_back_as_the_orm_would_have_saved_them(cashier):
 
     assert by_sql.pk and not by_sql._state.adding and by_sql.opened_at is not None
     assert _row(by_sql) == _row(by_orm)
+    assert Order.objects.get(pk=by_sql.pk).note == note
     assert lines[1].pk < lines[2].pk and lines[1].created_at is not None
     assert _row(lines[1]) == _row(lines[2]) == _row(lines[0])
     assert OrderLine.objects.get(pk=lines[2].pk).modifiers == [{"name": "lemon", "price": "0.10"}]
