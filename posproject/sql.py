@@ -25,24 +25,20 @@ import json
 
 from django.db import DEFAULT_DB_ALIAS, connection, connections, models
 
-_STATEMENTS: dict[tuple[type[models.Model], int, str], tuple[str, list[models.Field]]] = {}
 
-
+@functools.cache
 def _statement(model: type[models.Model], rows: int) -> tuple[str, list[models.Field]]:
-    key = (model, rows, connection.vendor)
-    cached = _STATEMENTS.get(key)
-    if cached is None:
-        meta = model._meta
-        fields = [f for f in meta.concrete_fields if not f.primary_key]
-        quote = connection.ops.quote_name
-        columns = ", ".join(quote(f.column) for f in fields)
-        row = "(" + ", ".join(["%s"] * len(fields)) + ")"
-        sql = (
-            f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES {', '.join([row] * rows)} "  # noqa: S608 - names from the model, values are parameters
-            f"RETURNING {quote(meta.pk.column)}"
-        )
-        cached = _STATEMENTS[key] = (sql, fields)
-    return cached
+    """`INSERT … VALUES … RETURNING id` for `rows` rows of `model` (databases other than PostgreSQL)."""
+    meta = model._meta
+    fields = [f for f in meta.concrete_fields if not f.primary_key]
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(f.column) for f in fields)
+    row = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    sql = (
+        f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES {', '.join([row] * rows)} "  # noqa: S608 - names from the model, values are parameters
+        f"RETURNING {quote(meta.pk.column)}"
+    )
+    return sql, fields
 
 
 def insert_rows(objs: list[models.Model]) -> list[models.Model]:

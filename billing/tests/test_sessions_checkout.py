@@ -80,48 +80,62 @@ def _wait_until(condition, timeout=30.0):
     raise AssertionError("timed out")
 
 
+def _race_for_the_till(register_id: int, *, holder, waiter) -> None:
+    """Run `holder` in a transaction that locks the till first and keeps the lock until `waiter`, in another thread
+    and connection, is waiting for it; then let both finish. Each records its own outcome."""
+    locked, release, waiting = threading.Event(), threading.Event(), {}
+
+    def hold():
+        try:
+            with transaction.atomic():
+                Register.objects.select_for_update().get(pk=register_id)
+                locked.set()
+                release.wait(30)
+                holder()
+        finally:
+            close_old_connections()
+
+    def wait():
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_backend_pid()")
+                waiting["pid"] = cursor.fetchone()[0]
+            waiter()
+        finally:
+            close_old_connections()
+
+    holder_thread = threading.Thread(target=hold)
+    holder_thread.start()
+    assert locked.wait(30)
+    waiter_thread = threading.Thread(target=wait)
+    waiter_thread.start()
+    _wait_until(lambda: "pid" in waiting and _waiting_for_a_lock(waiting["pid"]))
+    release.set()
+    holder_thread.join(30)
+    waiter_thread.join(30)
+
+
 @pytest.mark.django_db(transaction=True)
 def test_a_close_waits_for_the_checkout_in_flight_and_includes_its_payment(location, cashier):
     register = RegisterFactory(location=location)
     session = sessions.open_session(register_id=register.pk, user=cashier, opening_float="0")
     with transaction.atomic():
         beer = stocked_product(location, price="4.00")
-    locked, release = threading.Event(), threading.Event()
     outcome = {}
 
     def checkout():
-        """A sale that takes the register lock and then dawdles before committing (a slow card terminal)."""
-        try:
-            with transaction.atomic():
-                Register.objects.select_for_update().get(pk=register.pk)
-                locked.set()
-                release.wait(30)
-                outcome["sale"] = services.sell(
-                    register_id=register.pk, user=cashier, lines=[line(beer)], tenders=[TenderInput(tender="cash")]
-                )
-        finally:
-            close_old_connections()
+        """A sale that holds the register lock and dawdles before committing (a slow card terminal)."""
+        outcome["sale"] = services.sell(
+            register_id=register.pk, user=cashier, lines=[line(beer)], tenders=[TenderInput(tender="cash")]
+        )
 
     def close():
         try:
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_backend_pid()")
-                outcome["close_pid"] = cursor.fetchone()[0]
             outcome["z"] = sessions.close_session(session_id=session.pk, user=cashier, denominations={"1": 4})
         except Exception as error:  # reported by the assertions below
             outcome["close_error"] = error
-        finally:
-            close_old_connections()
 
-    sale_thread = threading.Thread(target=checkout)
-    sale_thread.start()
-    assert locked.wait(30)
-    close_thread = threading.Thread(target=close)
-    close_thread.start()
-    _wait_until(lambda: "close_pid" in outcome and _waiting_for_a_lock(outcome["close_pid"]))
-    release.set()
-    sale_thread.join(30)
-    close_thread.join(30)
+    _race_for_the_till(register.pk, holder=checkout, waiter=close)
 
     assert "close_error" not in outcome, outcome.get("close_error")
     z = outcome["z"]
@@ -162,40 +176,19 @@ def test_a_sale_waiting_for_its_till_is_refused_once_the_close_it_waited_for_com
     register = RegisterFactory(location=location)
     session = sessions.open_session(register_id=register.pk, user=cashier, opening_float="10.00")
     beer = stocked_product(location, on_hand="5", price="4.00")
-    locked, release = threading.Event(), threading.Event()
     outcome = {}
 
     def close():
         """A close that holds the till's lock while its cashier counts the drawer, then commits."""
-        try:
-            with transaction.atomic():
-                Register.objects.select_for_update().get(pk=register.pk)
-                locked.set()
-                release.wait(30)
-                outcome["z"] = sessions.close_session(session_id=session.pk, user=cashier, denominations={"10": 1})
-        finally:
-            close_old_connections()
+        outcome["z"] = sessions.close_session(session_id=session.pk, user=cashier, denominations={"10": 1})
 
     def sale():
         try:
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_backend_pid()")
-                outcome["sale_pid"] = cursor.fetchone()[0]
             services.sell(register_id=register.pk, user=cashier, lines=[line(beer)], tenders=[TenderInput("card")])
         except DomainError as refused:
             outcome["refused"] = refused
-        finally:
-            close_old_connections()
 
-    close_thread = threading.Thread(target=close)
-    close_thread.start()
-    assert locked.wait(30)
-    sale_thread = threading.Thread(target=sale)
-    sale_thread.start()
-    _wait_until(lambda: "sale_pid" in outcome and _waiting_for_a_lock(outcome["sale_pid"]))
-    release.set()
-    close_thread.join(30)
-    sale_thread.join(30)
+    _race_for_the_till(register.pk, holder=close, waiter=sale)
 
     assert outcome["z"].data["order_count"] == 0
     assert outcome["refused"].code == "no_open_session"
