@@ -36,6 +36,11 @@ class Location(models.Model):
     cash_rounding = money_field(help_text="Cash totals are rounded to this step (0.05, 100); 0 for none.")
     receipt_header = models.TextField(blank=True)
     receipt_footer = models.TextField(blank=True)
+    # Money controls: above these a manager approves (0 = no amount allowed without a manager).
+    max_tip = money_field(default=100, help_text="Largest tip on one payment without a manager's approval.")
+    max_change = money_field(default=500, help_text="Largest change given back on one cash payment.")
+    max_pay_in = money_field(default=1000, help_text="Largest pay-in into a till without a manager's approval.")
+    max_pay_out = money_field(default=100, help_text="Largest pay-out from a till without a manager's approval.")
     active = models.BooleanField(default=True)
 
     class Meta:
@@ -99,6 +104,10 @@ class Product(models.Model):
     cost = money_field(help_text="Moving average cost per unit.")
     tax_rate = models.ForeignKey(TaxRate, on_delete=models.PROTECT)
     unit = models.CharField(max_length=16, default="pc")
+    quantity_places = models.PositiveSmallIntegerField(
+        default=0,
+        help_text="Decimal places a quantity of it may have: 0 for whole pieces, up to 3 for weighed goods.",
+    )
     tracked = models.BooleanField(default=True, help_text="Stock is counted for this product.")
     stock_policy = models.CharField(max_length=8, choices=StockPolicy.choices, default=StockPolicy.BLOCK)
     reorder_point = qty_field()
@@ -115,6 +124,7 @@ class Product(models.Model):
         constraints = [
             models.CheckConstraint(condition=Q(price__gte=0), name="product_price_not_negative"),
             models.CheckConstraint(condition=Q(cost__gte=0), name="product_cost_not_negative"),
+            models.CheckConstraint(condition=Q(quantity_places__lte=3), name="product_quantity_places_at_most_3"),
         ]
 
     def __str__(self):

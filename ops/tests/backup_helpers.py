@@ -18,6 +18,9 @@ from psycopg import sql
 
 from ops.backups.engines import DatabaseTarget, PostgresEngine
 
+# Throwaway databases carry this tag, so two checkouts can run the backup tests on one server at once.
+RUN_TAG = "".join(c for c in os.environ.get("TILLHOUSE_TEST_TAG", "") if c.isalnum() or c == "_")
+
 ALERTS: list[tuple[str, str, dict]] = []
 
 
@@ -42,7 +45,7 @@ def backup_dir(settings, tmp_path):
         **{k: v for k, v in settings.STORAGES.items() if k != "backups_offsite"},
         "backups": {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": str(location)}},
     }
-    settings.BACKUP_SCRATCH_DB_PREFIX = "tillhouse_bak_drill_"
+    settings.BACKUP_SCRATCH_DB_PREFIX = f"tillhouse_bak_{RUN_TAG}drill_"
     settings.BACKUP_GPG_PUBLIC_KEY = ""
     settings.BACKUP_GPG_PRIVATE_KEY = ""
     settings.BACKUP_MAX_BYTES = 0
@@ -87,7 +90,7 @@ def throwaway_db():
     made = []
 
     def make(suffix: str) -> DatabaseTarget:
-        name = f"tillhouse_bak_{suffix}"
+        name = f"tillhouse_bak_{RUN_TAG}{suffix}"
         made.append(name)
         return clone_test_database(name)
 

@@ -7,7 +7,7 @@ from django.core.management import CommandError, call_command
 
 from ops.backups import services
 from ops.models import BackupRecord, RestoreDrill
-from ops.tests.backup_helpers import alerts, backup_dir, database_exists, sell  # noqa: F401 - fixtures
+from ops.tests.backup_helpers import RUN_TAG, alerts, backup_dir, database_exists, sell  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -22,7 +22,7 @@ def test_a_drill_restores_the_newest_backup_compares_counts_records_the_rto_and_
 
     assert drill.result == RestoreDrill.Result.PASSED, drill.error
     assert drill.backup == record
-    assert drill.target.startswith("tillhouse_bak_drill_")
+    assert drill.target.startswith(f"tillhouse_bak_{RUN_TAG}drill_")
     assert not database_exists(drill.target)
     assert drill.duration_seconds > 0
     assert drill.counts_compared["billing_payment"] == [5, 5]
