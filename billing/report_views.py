@@ -1,6 +1,5 @@
 """Manager screens: sales reports with an hourly chart and CSV export, cash sessions, X and Z report pages."""
 
-import csv
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -20,6 +19,7 @@ from billing.charts import hourly_sales_svg
 from billing.models import CashSession, ZReport
 from inventory.roles import is_manager
 from inventory.selectors import locations_for
+from posproject.csv_export import csv_response
 from posproject.errors import DomainError
 
 
@@ -90,14 +90,12 @@ def sales_csv(request, report: str):
     p = form.period()
     if definition is None or p is None:
         return HttpResponse("Unknown report or invalid period.", status=400, content_type="text/plain")
-    response = HttpResponse(content_type="text/csv; charset=utf-8")
     filename = f"{report}-{p.location.code}-{p.date_from}-{p.date_to}.csv"
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    writer = csv.writer(response)
-    writer.writerow([title for _, title in definition.columns])
-    for row in definition.rows(p):
-        writer.writerow([_cell(row.get(key)) for key, _ in definition.columns])
-    return response
+    return csv_response(
+        filename,
+        [title for _, title in definition.columns],
+        ([_text(row.get(key)) for key, _ in definition.columns] for row in definition.rows(p)),
+    )
 
 
 def _table(report: reports.Report, rows: list[dict]) -> dict:
@@ -123,20 +121,6 @@ def _text(value) -> str:
     if isinstance(value, date):
         return value.isoformat()
     return str(value)
-
-
-def _cell(value) -> str:
-    text = _text(value)
-    # A cell starting like a formula is neutralised so that a spreadsheet never runs it.
-    return "'" + text if text[:1] in ("=", "+", "-", "@") and not _is_number(text) else text
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
 
 
 @manager_required

@@ -1,12 +1,10 @@
 """Manager screens for the catalogue and stock. Plain editing for reference data; anything that moves stock or
 money goes through inventory.services (adjust with a reason, receive a purchase order, start and post a count)."""
 
-import csv
-
 from django import forms
 from django.contrib import admin, messages
 from django.db import transaction
-from django.http import HttpResponse, HttpResponseRedirect
+from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.utils import timezone
 
@@ -31,6 +29,7 @@ from inventory.models import (
     TaxRate,
 )
 from inventory.money import quantize
+from posproject.csv_export import csv_response
 from posproject.errors import DomainError
 
 
@@ -135,15 +134,6 @@ class AdjustForm(forms.Form):
     reason = forms.CharField(max_length=200, help_text="Why the stock changes (kept on each ledger move).")
 
 
-def _csv_response(filename: str, header: list[str], rows) -> HttpResponse:
-    response = HttpResponse(content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    writer = csv.writer(response)
-    writer.writerow(header)
-    writer.writerows(rows)
-    return response
-
-
 class LowStockFilter(admin.SimpleListFilter):
     title = "stock"
     parameter_name = "low"
@@ -213,7 +203,7 @@ class StockLevelAdmin(ReadOnlyAdmin):
             for lv in levels.iterator()
         )
         header = ["location", "sku", "barcode", "name", "on_hand", "unit"]
-        return _csv_response(f"stock-on-hand-{timezone.localdate()}.csv", header, rows)
+        return csv_response(f"stock-on-hand-{timezone.localdate()}.csv", header, rows)
 
     @admin.action(description="Export stock valuation at cost of the selected rows as CSV")
     def export_valuation(self, request, queryset):
@@ -223,7 +213,7 @@ class StockLevelAdmin(ReadOnlyAdmin):
             for lv in levels.iterator()
         )
         header = ["location", "sku", "name", "on_hand", "unit_cost", "value"]
-        return _csv_response(f"stock-valuation-{timezone.localdate()}.csv", header, rows)
+        return csv_response(f"stock-valuation-{timezone.localdate()}.csv", header, rows)
 
 
 @admin.register(StockMove)

@@ -85,6 +85,18 @@ def test_the_csv_export_has_the_report_rows_and_neutralises_formulas(client, man
     assert "'=HYPERLINK(evil)" in by_name
 
 
+def test_the_csv_export_neutralises_cells_starting_with_a_tab_or_a_carriage_return(
+    client, manager, location, session, cashier
+):
+    sell(session, cashier, [(product("3.00", name="\t=1+2"), 1), (product("4.00", name="\r@SUM(A1:A9)"), 1)])
+    client.force_login(manager)
+
+    response = client.get(f"/reports/csv/product/?{today_query(location)}")
+
+    names = {row[1] for row in csv.reader(io.StringIO(response.content.decode(), newline=""))}
+    assert {"'\t=1+2", "'\r@SUM(A1:A9)"} <= names
+
+
 def test_an_unknown_csv_report_is_a_400(client, manager, location):
     client.force_login(manager)
 

