@@ -4,7 +4,6 @@ ops.integrity."""
 import json
 
 from django.contrib import messages
-from django.contrib.admin.views.decorators import staff_member_required
 from django.db import transaction
 from django.http import HttpResponse, HttpResponseForbidden
 from django.shortcuts import redirect, render
@@ -13,6 +12,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from ops import health, metrics
+from ops.access import manager_required
 from ops.integrity import last_report
 
 HEALTH_JSON = "application/health+json"
@@ -69,7 +69,7 @@ def metrics_view(request):
     return HttpResponse(metrics.render_metrics(), content_type=CONTENT_TYPE_LATEST)
 
 
-@staff_member_required
+@manager_required
 @require_http_methods(["GET", "POST"])
 def integrity(request):
     """The last integrity report; "Run now" queues the check (the page shows its result once it has run)."""
