@@ -10,7 +10,6 @@
 
 import contextvars
 import datetime as dt
-import ipaddress
 import json
 import logging
 import re
@@ -18,10 +17,10 @@ import time
 import traceback
 import uuid
 
-from django.conf import settings
 from django.utils.functional import empty
 
 from ops.redact import mask_data, mask_text
+from posproject.client_ip import client_ip, in_networks  # noqa: F401 - in_networks: ops.metrics uses it
 
 request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
 user_id_var: contextvars.ContextVar[int | None] = contextvars.ContextVar("user_id", default=None)
@@ -50,32 +49,6 @@ def accept_request_id(value: str | None) -> str:
     if value and _VALID_REQUEST_ID.match(value):
         return value
     return new_request_id()
-
-
-def client_ip(request) -> str:
-    """REMOTE_ADDR, or the nearest X-Forwarded-For hop when REMOTE_ADDR is a trusted proxy (TRUSTED_PROXIES)."""
-    remote = request.META.get("REMOTE_ADDR", "")
-    trusted = getattr(settings, "TRUSTED_PROXIES", [])
-    if trusted and in_networks(remote, trusted):
-        hops = [hop.strip() for hop in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if hop.strip()]
-        for hop in reversed(hops):
-            if not in_networks(hop, trusted):
-                return hop
-    return remote
-
-
-def in_networks(address: str, networks) -> bool:
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
-        return False
-    for network in networks:
-        try:
-            if ip in ipaddress.ip_network(network, strict=False):
-                return True
-        except ValueError:
-            continue
-    return False
 
 
 def _user_id_if_loaded(request) -> int | None:

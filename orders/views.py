@@ -8,7 +8,6 @@ import time
 from decimal import Decimal
 from functools import wraps
 
-from axes.helpers import get_client_ip_address
 from django.conf import settings
 from django.contrib.auth import login
 from django.contrib.auth.views import redirect_to_login
@@ -36,6 +35,7 @@ from orders.forms import (
     split_quantities,
 )
 from orders.models import Order, OrderLine, Table
+from posproject.client_ip import client_ip
 from posproject.errors import DomainError
 
 SESSION_LOCATION = "pos_location_id"
@@ -156,7 +156,7 @@ def switch(request):
                 pin=form.cleaned_data["pin"],
                 purpose="unlock" if locked and form.cleaned_data["user"] == request.user.pk else "switch",
                 location=location,
-                client_ip=get_client_ip_address(request),  # behind the proxy as configured for axes
+                client_ip=client_ip(request),
             )
         except DomainError as exc:
             error = exc.message
@@ -575,7 +575,7 @@ def approver_from_pin(request):
         user_id=form.cleaned_data["approver"],
         pin=form.cleaned_data["approver_pin"],
         location=request.terminal.location,
-        client_ip=get_client_ip_address(request),
+        client_ip=client_ip(request),
     )
 
 

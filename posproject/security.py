@@ -1,8 +1,11 @@
-"""Login lockout (django-axes) glue: the audit trail and the manager's unlock in the admin.
+"""Login lockout (django-axes) glue: the limit per address, the audit trail and the manager's unlock in the admin.
 
 Axes counts failed logins per username + client IP and locks that pair after AXES_FAILURE_LIMIT failures, for
 AXES_COOLOFF_TIME or until a manager unlocks it (admin: Access attempts → "Unlock selected logins", or
-`manage.py axes_reset_username <username>`). Each lockout and each lifted lockout leaves an AuditEvent.
+`manage.py axes_reset_username <username>`). `LoginThrottleHandler` adds a limit per client IP across usernames
+(LOGIN_IP_FAILURE_LIMIT within the same cool-off), so that spraying one password over many usernames is stopped
+too; `manage.py axes_reset_ip <address>` (or deleting that address's rows in the admin) lifts it. The client IP is
+posproject.client_ip's, the same as in the logs. Each lockout and each lifted lockout leaves an AuditEvent.
 """
 
 import time
@@ -10,11 +13,15 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 
 from axes.admin import AccessAttemptAdmin, AccessFailureLogAdmin
+from axes.attempts import get_cool_off_threshold
+from axes.handlers.database import AxesDatabaseHandler
+from axes.helpers import get_cool_off, get_failure_limit
 from axes.models import AccessAttempt, AccessFailureLog
 from axes.signals import user_locked_out
 from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth.signals import user_logged_in
+from django.db.models import Sum
 from django.db.models.signals import post_delete
 
 from inventory.models import AuditEvent
@@ -34,12 +41,41 @@ def unlocking_as(user):
         _unlocking_user.reset(token)
 
 
+class LoginThrottleHandler(AxesDatabaseHandler):
+    """Axes' database handler, plus: an address with LOGIN_IP_FAILURE_LIMIT failures (all usernames together)
+    within the cool-off counts as locked for every username (0 turns this limit off)."""
+
+    def get_failures(self, request, credentials: dict | None = None) -> int:
+        failures = super().get_failures(request, credentials)
+        limit = settings.LOGIN_IP_FAILURE_LIMIT
+        if limit and address_failures(request) >= limit:
+            request.tillhouse_address_locked = True
+            return max(failures, get_failure_limit(request, credentials))
+        return failures
+
+
+def address_failures(request) -> int:
+    """Failed sign-ins from the request's client address, every username together, within the cool-off."""
+    address = getattr(request, "axes_ip_address", None)
+    if not address:
+        return 0
+    attempts = AccessAttempt.objects.filter(ip_address=address)
+    if get_cool_off(request) is not None:
+        attempts = attempts.filter(attempt_time__gt=get_cool_off_threshold(request))
+    return attempts.aggregate(total=Sum("failures_since_start"))["total"] or 0
+
+
 def record_lockout(sender, request=None, username=None, ip_address=None, **kwargs) -> None:
+    by_address = getattr(request, "tillhouse_address_locked", False)
     AuditEvent.objects.create(
         action="login_locked_out",
         object_type="login",
         object_id=(username or "")[:64],
-        data={"ip_address": ip_address, "failure_limit": settings.AXES_FAILURE_LIMIT},
+        data={
+            "ip_address": ip_address,
+            "scope": "address" if by_address else "username",
+            "failure_limit": settings.LOGIN_IP_FAILURE_LIMIT if by_address else settings.AXES_FAILURE_LIMIT,
+        },
     )
 
 

@@ -303,19 +303,23 @@ CONTENT_SECURITY_POLICY = {
 }
 # Staff are signed out after this many minutes without a request (sliding; 0 = never).
 SESSION_IDLE_TIMEOUT_MINUTES = env.int("SESSION_IDLE_TIMEOUT_MINUTES", default=15)
-# Login lockout (django-axes): per username + client IP; lifted after the cool-off or by a manager.
+# Login lockout (django-axes): per username + client IP, and per client IP across usernames (posproject.security);
+# lifted after the cool-off or by a manager.
 AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_HANDLER = "posproject.security.LoginThrottleHandler"
 AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+LOGIN_IP_FAILURE_LIMIT = env.int("LOGIN_IP_FAILURE_LIMIT", default=20)  # all usernames together; 0 = no such limit
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=15)) or None
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_ENABLE_ACCESS_FAILURE_LOG = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
-# Behind nginx the client address comes from the header the proxy overwrites (deploy/nginx.conf: X-Real-IP).
-_client_ip_header = env("PROXY_CLIENT_IP_HEADER", default="")
-AXES_IPWARE_META_PRECEDENCE_ORDER = (
-    ("HTTP_" + _client_ip_header.upper().replace("-", "_"), "REMOTE_ADDR") if _client_ip_header else ("REMOTE_ADDR",)
-)
+# The client address, one policy for logs, the lockout and the PIN limits (posproject.client_ip): the header the
+# proxy overwrites (deploy/nginx.conf: X-Real-IP; empty: X-Forwarded-For) counts only when the direct peer is one of
+# TRUSTED_PROXIES (addresses or CIDRs).
+PROXY_CLIENT_IP_HEADER = env("PROXY_CLIENT_IP_HEADER", default="")
+TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=["127.0.0.0/8", "::1"])
+AXES_CLIENT_IP_CALLABLE = "posproject.client_ip.axes_client_ip"
 # Two-factor (TOTP, django-otp) for the admin: enrol devices under "TOTP devices" first, then switch it on.
 ADMIN_OTP_REQUIRED = env.bool("ADMIN_OTP_REQUIRED", default=False)
 OTP_TOTP_ISSUER = env("POS_STORE_NAME", default="Tillhouse")
@@ -379,8 +383,6 @@ LOGGING = {
         "django.server": {"level": "WARNING"},  # runserver's own access line; ours carries the request id
     },
 }
-# Proxies whose X-Forwarded-For is believed for the client ip in logs (addresses or CIDRs).
-TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
 
 # --- Health, metrics, error tracking ------------------------------------------------------------------------
 APP_VERSION = env("APP_VERSION", default="0.1.0")

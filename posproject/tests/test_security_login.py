@@ -1,4 +1,5 @@
-"""Login lockout (per username + client IP), the manager's unlock, the managers-only admin and the idle sign-out."""
+"""Login lockout (per username + client IP, and per client IP across usernames), the manager's unlock, the
+managers-only admin and the idle sign-out."""
 
 import time
 
@@ -55,7 +56,40 @@ def test_a_lockout_is_per_username_so_others_sign_in_from_the_same_address(clien
     assert _login(client, "waiter").status_code == 302
 
 
-@override_settings(AXES_FAILURE_LIMIT=3, AXES_IPWARE_META_PRECEDENCE_ORDER=("HTTP_X_REAL_IP", "REMOTE_ADDR"))
+@override_settings(AXES_FAILURE_LIMIT=3, LOGIN_IP_FAILURE_LIMIT=6)
+def test_passwords_sprayed_across_usernames_lock_that_address_for_everyone(client, cashier, waiter, manager):
+    for username in ("cashier", "waiter", "manager", "owner", "admin", "kitchen"):  # one try each: under 3
+        _fail_logins(client, username, 1, REMOTE_ADDR="10.0.0.7")
+
+    response = _login(client, "waiter", REMOTE_ADDR="10.0.0.7")
+
+    assert response.status_code == 429
+    assert "_auth_user_id" not in client.session
+    event = AuditEvent.objects.filter(action="login_locked_out").first()
+    assert event.data["ip_address"] == "10.0.0.7" and event.data["scope"] == "address"
+    assert _login(client, "waiter", REMOTE_ADDR="10.0.0.8").status_code == 302
+
+
+@override_settings(AXES_FAILURE_LIMIT=3, LOGIN_IP_FAILURE_LIMIT=6)
+def test_failures_under_the_address_limit_leave_other_usernames_free_to_sign_in(client, cashier, waiter):
+    for username in ("cashier", "owner", "admin", "kitchen", "bar"):
+        _fail_logins(client, username, 1)
+
+    assert _login(client, "waiter").status_code == 302
+
+
+@override_settings(AXES_FAILURE_LIMIT=3, LOGIN_IP_FAILURE_LIMIT=4)
+def test_a_manager_lifts_an_address_lockout_with_axes_reset_ip(client, cashier, waiter):
+    for username in ("cashier", "owner", "admin", "kitchen"):
+        _fail_logins(client, username, 1)
+    assert _login(client, "waiter").status_code == 429
+
+    call_command("axes_reset_ip", "127.0.0.1")
+
+    assert _login(client, "waiter").status_code == 302
+
+
+@override_settings(AXES_FAILURE_LIMIT=3, PROXY_CLIENT_IP_HEADER="X-Real-IP", TRUSTED_PROXIES=["172.16.0.0/12"])
 def test_behind_the_proxy_the_client_address_is_the_one_nginx_forwards(client, cashier):
     proxy = {"REMOTE_ADDR": "172.18.0.5"}
     _fail_logins(client, "cashier", 3, HTTP_X_REAL_IP="203.0.113.10", **proxy)
