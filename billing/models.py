@@ -1,4 +1,5 @@
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
@@ -36,6 +37,15 @@ class Printer(models.Model):
 
     def __str__(self):
         return self.name
+
+    def clean(self):
+        """The host:port or device path must be one a printer may have (billing.printer_targets)."""
+        from billing.printer_targets import TargetRefused, check_printer
+
+        try:
+            check_printer(self)
+        except TargetRefused as exc:
+            raise ValidationError({exc.field: exc.message}) from None
 
 
 class StationPrinter(models.Model):

@@ -29,6 +29,7 @@ from escpos.printer import File, Network
 from prometheus_client import Counter, Histogram
 
 from billing.models import Printer, PrintJob, StationPrinter
+from billing.printer_targets import NetworkTarget, TargetRefused, TargetUnresolved, check_printer
 from posproject.errors import Conflict, NotFound, PermissionDenied
 from posproject.sql import insert_rows
 
@@ -52,6 +53,11 @@ PROBLEM_STATUSES = (Status.FAILED, Status.UNCERTAIN)
 
 class PrinterUnreachable(Exception):
     """Nothing reached the printer: sending again cannot print twice."""
+
+
+class PrinterNotAllowed(Exception):
+    """The printer's host:port or device path is not one a printer may have (billing.printer_targets): nothing
+    was sent, and sending again would not help."""
 
 
 class DeliveryUncertain(Exception):
@@ -184,14 +190,20 @@ def send_bytes(printer: Printer, data: bytes) -> None:
 
     Raises PrinterUnreachable if nothing was written and DeliveryUncertain once writing has begun.
     """
+    try:
+        target = check_printer(printer)  # again here: a row may have been written around Printer.clean()
+    except TargetUnresolved as exc:
+        raise PrinterUnreachable(exc.message) from exc
+    except TargetRefused as exc:
+        raise PrinterNotAllowed(exc.message) from exc
     if printer.connection == Printer.Connection.FILE:
-        _send_to_file(printer, data)
+        _send_to_file(printer, data, path=target)
     else:
-        _send_to_network(printer, data)
+        _send_to_network(printer, data, target=target)
 
 
-def _send_to_file(printer: Printer, data: bytes) -> None:
-    device = File(devfile=printer.device_path, auto_flush=False)
+def _send_to_file(printer: Printer, data: bytes, *, path: str) -> None:
+    device = File(devfile=path, auto_flush=False)
     try:
         device.open()
     except (DeviceNotFoundError, OSError) as exc:
@@ -208,8 +220,8 @@ def _send_to_file(printer: Printer, data: bytes) -> None:
             logger.warning("closing %s failed", printer.device_path, exc_info=True)
 
 
-def _send_to_network(printer: Printer, data: bytes) -> None:
-    device = Network(host=printer.host, port=printer.port, timeout=settings.PRINT_CONNECT_TIMEOUT)
+def _send_to_network(printer: Printer, data: bytes, *, target: NetworkTarget) -> None:
+    device = Network(host=target.address, port=target.port, timeout=settings.PRINT_CONNECT_TIMEOUT)
     try:
         device.open()
     except DeviceNotFoundError as exc:
@@ -282,6 +294,9 @@ def deliver_print_job(job_id: int, *, may_retry: bool = True) -> str:
         raise
     try:
         send_bytes(printer, data)
+    except PrinterNotAllowed as exc:
+        _finish(job, Status.FAILED, error=str(exc))
+        return Status.FAILED
     except PrinterUnreachable as exc:
         if may_retry and job.attempts < settings.PRINT_MAX_ATTEMPTS:
             _finish(job, Status.QUEUED, error=str(exc))

@@ -5,10 +5,12 @@ the cache is local memory. That is what `make run` uses. Production and the test
 """
 
 import os
+import tempfile
 import time
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
+from urllib.parse import urlparse
 
 import environ
 from celery.schedules import crontab
@@ -204,6 +206,22 @@ CELERY_BEAT_SCHEDULE["billing.sweep_print_jobs"] = {
     "task": "billing.sweep_print_jobs",
     "schedule": env.int("PRINT_SWEEP_EVERY", default=30),
 }
+# Where a printer may point (billing/printer_targets.py; checked when a printer is saved and again on each send):
+# network printers on these networks (host names are resolved and every address checked; link-local such as the
+# cloud metadata service 169.254.169.254 only if a link-local network is listed), never on these ports (the app's
+# own services: SSH, SMTP, DNS, HTTP(S), gunicorn, the configured database and Redis ports), and device paths only
+# under these directories (no "..", symlinks resolved). The demo's file printers live in var/printers.
+PRINTER_ALLOWED_NETWORKS = env.list(
+    "PRINTER_ALLOWED_NETWORKS",
+    default=["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "127.0.0.0/8", "::1/128", "fc00::/7"],
+)
+_service_ports = {22, 25, 53, 80, 443, 5432, 6379, 8000}
+_service_ports.add(int(DATABASES["default"].get("PORT") or 5432))
+_service_ports.add(urlparse(REDIS_URL).port or 6379)
+PRINTER_BLOCKED_PORTS = env.list("PRINTER_BLOCKED_PORTS", cast=int, default=sorted(_service_ports))
+PRINTER_DEVICE_DIRS = env.list("PRINTER_DEVICE_DIRS", default=["/dev/usb", str(BASE_DIR / "var" / "printers")])
+if TESTING:  # tests write their file printers under the temporary directory
+    PRINTER_DEVICE_DIRS = [*PRINTER_DEVICE_DIRS, tempfile.gettempdir()]
 
 # --- Auth ---------------------------------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
