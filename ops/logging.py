@@ -20,7 +20,7 @@ import uuid
 from django.utils.functional import empty
 
 from ops.redact import mask_data, mask_text
-from posproject.client_ip import client_ip, in_networks  # noqa: F401 - in_networks: ops.metrics uses it
+from posproject.client_ip import client_ip
 
 request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
 user_id_var: contextvars.ContextVar[int | None] = contextvars.ContextVar("user_id", default=None)
