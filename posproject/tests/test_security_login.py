@@ -64,6 +64,7 @@ def test_passwords_sprayed_across_usernames_lock_that_address_for_everyone(clien
     response = _login(client, "waiter", REMOTE_ADDR="10.0.0.7")
 
     assert response.status_code == 429
+    assert b"Too many failed sign-ins from this device." in response.content
     assert "_auth_user_id" not in client.session
     event = AuditEvent.objects.filter(action="login_locked_out").first()
     assert event.data["ip_address"] == "10.0.0.7" and event.data["scope"] == "address"
