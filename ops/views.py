@@ -12,6 +12,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 from prometheus_client import CONTENT_TYPE_LATEST
 
+from inventory.roles import is_manager
 from ops import health, metrics
 from ops.integrity import last_report
 
@@ -50,8 +51,13 @@ def ready(request):
 @never_cache
 @require_GET
 def full(request):
-    """The full report for people and monitors: 200 for pass or warn, 503 for fail."""
-    return _health_response(health.full_report())
+    """The full report for monitors holding the metrics token and signed-in managers; only the status for anyone
+    else (the report names what is down, the backup's age, free disk and the version). 200 for pass or warn, 503 for
+    fail, whoever asks."""
+    report = health.full_report()
+    if not (metrics.has_metrics_token(request) or is_manager(request.user)):
+        report = {"status": report["status"]}
+    return _health_response(report)
 
 
 @never_cache
