@@ -200,9 +200,12 @@ def _send_eagerly_forever() -> None:
 
 
 def _sweep_eagerly_forever() -> None:
+    from billing.tasks import send_print_job
+
     while True:  # first at once: jobs an earlier process left queued
         try:
-            sweep_print_jobs()
+            if send_print_job.app.conf.task_always_eager:  # still without a broker (tests switch it on and off)
+                sweep_print_jobs()
         except Exception:
             logger.exception("print sweeper in the web process failed")
         finally:

@@ -8,6 +8,7 @@ from django.contrib.admin.views.decorators import staff_member_required
 from django.db import transaction
 from django.http import HttpResponse, HttpResponseForbidden
 from django.shortcuts import redirect, render
+from django.utils.cache import patch_vary_headers
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 from prometheus_client import CONTENT_TYPE_LATEST
@@ -57,7 +58,9 @@ def full(request):
     report = health.full_report()
     if not (metrics.has_metrics_token(request) or is_manager(request.user)):
         report = {"status": report["status"]}
-    return _health_response(report)
+    response = _health_response(report)
+    patch_vary_headers(response, ["Authorization", "Cookie"])
+    return response
 
 
 @never_cache
