@@ -45,7 +45,8 @@ def live(request):
 @never_cache
 @require_GET
 def ready(request):
-    """Database and cache reachable, migrations applied: for readiness probes and load balancers."""
+    """The database reachable, migrations applied: for readiness probes and load balancers. Nothing else: a sale
+    needs nothing else, so a Redis or Celery outage must not take the web out of service (RUNBOOK §5)."""
     return _health_response(health.readiness())
 
 
