@@ -15,13 +15,15 @@ and wait for its close (what the CUPS socket backend does), so a printer that st
 """
 
 import logging
+import queue
 import socket
+import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connections, transaction
 from django.db.models import Count, F, QuerySet
 from django.utils import timezone
 from escpos.exceptions import DeviceNotFoundError
@@ -155,12 +157,66 @@ def queue_print_job(**kwargs) -> PrintJob:
 def _enqueue(job_id: int) -> bool:
     from billing.tasks import send_print_job
 
+    if send_print_job.app.conf.task_always_eager:
+        send_after_response(job_id)
+        return True
     try:  # one quick retry at most: with the broker down the till must not wait, the sweeper sends it later
         send_print_job.apply_async((job_id,), retry_policy={"max_retries": 1, "interval_start": 0.2})
     except Exception:  # broker down: the sweeper re-enqueues queued jobs
         logger.warning("print job %s left queued: could not hand it to a worker", job_id, exc_info=True)
         return False
     return True
+
+
+# Without a broker (`make run`: Celery eager) a task runs in the web process, in the request that committed the job:
+# a printer that accepts and never reads would hold the response for PRINT_CONNECT_TIMEOUT + PRINT_SEND_TIMEOUT.
+# So jobs are sent by a few threads of this process, after the response (a dead printer holds one of them, not the
+# others' receipts). The row is still the outbox: a job no thread reached (the process stopped) stays `queued`, and
+# one more thread sweeps every PRINT_SWEEP_EVERY seconds, as beat would with a broker.
+EAGER_SENDERS = 4
+_eager_jobs: queue.SimpleQueue = queue.SimpleQueue()
+_eager_threads: list[threading.Thread] = []
+_eager_threads_lock = threading.Lock()
+
+
+def send_after_response(job_id: int) -> None:
+    """Hand a job to this process's sender threads (started on first use); one makes a single attempt, as an eager
+    task does, and the job ends printed, failed or uncertain."""
+    with _eager_threads_lock:
+        if not _eager_threads:
+            targets = [_send_eagerly_forever] * EAGER_SENDERS + [_sweep_eagerly_forever]
+            for i, target in enumerate(targets):
+                thread = threading.Thread(target=target, name=f"print-sender-{i}", daemon=True)
+                thread.start()
+                _eager_threads.append(thread)
+    _eager_jobs.put(job_id)
+
+
+def _send_eagerly_forever() -> None:
+    from billing.tasks import send_print_job
+
+    while True:
+        job_id = _eager_jobs.get()
+        try:
+            send_print_job.apply((job_id,), throw=True)
+        except Exception:  # the row says what happened (deliver_print_job marks it); serve the next job
+            logger.exception("print job %s: sending it in the web process failed", job_id)
+        finally:
+            connections.close_all()  # this thread's own: none stays open while it waits
+
+
+def _sweep_eagerly_forever() -> None:
+    from billing.tasks import send_print_job
+
+    while True:  # first at once: jobs an earlier process left queued
+        try:
+            if send_print_job.app.conf.task_always_eager:  # still without a broker (tests switch it on and off)
+                sweep_print_jobs()
+        except Exception:
+            logger.exception("print sweeper in the web process failed")
+        finally:
+            connections.close_all()
+        time.sleep(settings.CELERY_BEAT_SCHEDULE["billing.sweep_print_jobs"]["schedule"])
 
 
 def on_kitchen_tickets_sent(sender, *, tickets, user=None, **kwargs) -> None:

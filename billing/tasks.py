@@ -19,8 +19,8 @@ def send_print_job(self, job_id: int) -> str:
     duplicated task does nothing. Retries connection errors only (nothing was printed), with exponential backoff,
     up to PRINT_MAX_ATTEMPTS; anything that may have printed becomes `uncertain` and is never retried.
 
-    Run eagerly (no broker, `make run`) it makes one attempt: a dead printer fails at once instead of holding the
-    request through the backoff.
+    Run eagerly (no broker, `make run`) it makes one attempt, in a sender thread after the response
+    (printing.send_after_response): a dead printer never holds a sale.
     """
     try:
         return printing.deliver_print_job(job_id, may_retry=not self.request.is_eager)

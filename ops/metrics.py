@@ -171,8 +171,15 @@ def scrape_allowed(request) -> bool:
 
     The address is REMOTE_ADDR itself, never a forwarded header: behind a proxy, use the token.
     """
+    if settings.METRICS_BEARER_TOKEN and request.headers.get("Authorization", "").startswith("Bearer "):
+        return has_metrics_token(request)
+    return in_networks(request.META.get("REMOTE_ADDR", ""), settings.METRICS_ALLOWED_IPS)
+
+
+def has_metrics_token(request) -> bool:
+    """`Authorization: Bearer <METRICS_BEARER_TOKEN>` (never true while no token is configured)."""
     token = settings.METRICS_BEARER_TOKEN
     header = request.headers.get("Authorization", "")
-    if token and header.startswith("Bearer "):
-        return hmac.compare_digest(header[len("Bearer ") :].strip().encode(), token.encode())
-    return in_networks(request.META.get("REMOTE_ADDR", ""), settings.METRICS_ALLOWED_IPS)
+    if not token or not header.startswith("Bearer "):
+        return False
+    return hmac.compare_digest(header[len("Bearer ") :].strip().encode(), token.encode())

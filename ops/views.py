@@ -7,10 +7,12 @@ from django.contrib import messages
 from django.db import transaction
 from django.http import HttpResponse, HttpResponseForbidden
 from django.shortcuts import redirect, render
+from django.utils.cache import patch_vary_headers
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 from prometheus_client import CONTENT_TYPE_LATEST
 
+from inventory.roles import is_manager
 from ops import health, metrics
 from ops.access import manager_required
 from ops.integrity import last_report
@@ -43,15 +45,23 @@ def live(request):
 @never_cache
 @require_GET
 def ready(request):
-    """Database and cache reachable, migrations applied: for readiness probes and load balancers."""
+    """The database reachable, migrations applied: for readiness probes and load balancers. Nothing else: a sale
+    needs nothing else, so a Redis or Celery outage must not take the web out of service (RUNBOOK §5)."""
     return _health_response(health.readiness())
 
 
 @never_cache
 @require_GET
 def full(request):
-    """The full report for people and monitors: 200 for pass or warn, 503 for fail."""
-    return _health_response(health.full_report())
+    """The full report for monitors holding the metrics token and signed-in managers; only the status for anyone
+    else (the report names what is down, the backup's age, free disk and the version). 200 for pass or warn, 503 for
+    fail, whoever asks."""
+    report = health.full_report()
+    if not (metrics.has_metrics_token(request) or is_manager(request.user)):
+        report = {"status": report["status"]}
+    response = _health_response(report)
+    patch_vary_headers(response, ["Authorization", "Cookie"])
+    return response
 
 
 @never_cache

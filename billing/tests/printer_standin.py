@@ -5,6 +5,7 @@ Modes (switchable while it runs):
 - "refuse": nothing listens on the port: connections are refused (printer off or unplugged).
 - "hang": read and record what arrives, then never close the connection (a jammed printer).
 - "drop": read the first `drop_after` bytes, record them, then reset the connection (a printer rebooting mid-job).
+- "deaf": accept the connection and never read from it or close it (a printer whose firmware hung).
 """
 
 import socket
@@ -12,7 +13,7 @@ import struct
 import threading
 import time
 
-MODES = ("print", "refuse", "hang", "drop")
+MODES = ("print", "refuse", "hang", "drop", "deaf")
 
 
 class PrinterStandin:
@@ -102,6 +103,9 @@ class PrinterStandin:
     def _handle(self, conn: socket.socket, mode: str) -> None:
         with self._lock:
             self.connections += 1
+        if mode == "deaf":
+            self._held.append(conn)  # closed by stop(), unread
+            return
         conn.settimeout(30)
         chunks = []
         size = 0

@@ -38,3 +38,15 @@ def json_log():
     yield lines
     root.removeHandler(handler)
     root.setLevel(previous)
+
+
+MONITOR_TOKEN = "monitor-token-for-the-ops-tests-0123456789"
+
+
+@pytest.fixture
+def monitor(settings, client):
+    """A client sending the metrics bearer token, as Prometheus, Uptime Kuma or an on-call script would: it gets the
+    full health report."""
+    settings.METRICS_BEARER_TOKEN = MONITOR_TOKEN
+    client.defaults["HTTP_AUTHORIZATION"] = f"Bearer {MONITOR_TOKEN}"
+    return client

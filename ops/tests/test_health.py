@@ -72,28 +72,23 @@ def test_liveness_answers_without_touching_the_database(client):
 
 
 @pytest.mark.django_db
-def test_readiness_passes_when_database_cache_and_migrations_are_fine(client):
+def test_readiness_passes_when_database_and_migrations_are_fine(client):
     response = client.get("/health/ready")
     body = response.json()
     assert response.status_code == 200
     assert response["Content-Type"] == "application/health+json"
     assert "no-store" in response["Cache-Control"]
     assert body["status"] != "fail"  # a cold first connection may be slow enough to warn
-    assert set(body["checks"]) == {
-        "database:responseTime",
-        "database:connections",
-        "cache:responseTime",
-        "migrations:pending",
-    }
+    assert set(body["checks"]) == {"database:responseTime", "database:connections", "migrations:pending"}
     assert all(entry[0]["status"] != "fail" for entry in body["checks"].values())
     assert _check(body, "migrations:pending")["observedValue"] == 0
 
 
 @pytest.mark.django_db(transaction=True)
-def test_full_report_is_valid_health_json_with_every_component(client):
+def test_full_report_is_valid_health_json_with_every_component(monitor):
     _backup(hours_ago=1)
     run_integrity_check()
-    response = client.get("/health")
+    response = monitor.get("/health")
     body = response.json()
     jsonschema.validate(body, HEALTH_JSON_SCHEMA)
     assert response["Content-Type"] == "application/health+json"
@@ -102,6 +97,7 @@ def test_full_report_is_valid_health_json_with_every_component(client):
         "database:connections",
         "cache:responseTime",
         "migrations:pending",
+        "broker:responseTime",
         "celery:workers",
         "celery:queueDepth",
         "backup:age",
@@ -118,28 +114,115 @@ def test_full_report_is_valid_health_json_with_every_component(client):
 
 
 @pytest.mark.django_db
-def test_health_bodies_name_no_host_database_or_secret(client):
+def test_health_bodies_name_no_host_database_or_secret(monitor):
     db = connection.settings_dict
-    bodies = [client.get(url).content.decode() for url in ("/health", "/health/ready", "/api/v1/health")]
+    bodies = [monitor.get(url).content.decode() for url in ("/health", "/health/ready", "/api/v1/health")]
     for body in bodies:
         for secret in ("127.0.0.1", "localhost", "redis://", "postgres://", db["NAME"], settings.SECRET_KEY):
             assert secret not in body
 
 
 @pytest.mark.django_db
-def test_api_health_is_the_same_report(client):
-    body = client.get("/api/v1/health").json()
+def test_api_health_is_the_same_report(monitor):
+    body = monitor.get("/api/v1/health").json()
     jsonschema.validate(body, HEALTH_JSON_SCHEMA)
     assert "backup:age" in body["checks"]
 
 
 @pytest.mark.django_db
-def test_no_successful_backup_fails_the_report_with_503(client):
-    response = client.get("/health")
+def test_no_successful_backup_fails_the_report_with_503(monitor):
+    response = monitor.get("/health")
     assert response.status_code == 503
     assert response.json()["status"] == "fail"
     assert _check(response.json(), "backup:age")["status"] == "fail"
     assert "backup:age" in response.json()["output"]
+
+
+# --- Readiness is the database only: Redis down still sells ---------------------------------------------------------
+
+DEAD_REDIS = "redis://127.0.0.1:1/0"  # nothing listens on port 1: refused at once
+
+
+@pytest.mark.django_db(transaction=True)
+def test_with_redis_unreachable_readiness_passes_and_the_full_report_fails_the_broker_and_cache(settings, monitor):
+    """A sale needs the database only (a print job waits in its outbox row for the broker): a Redis outage must not
+    take the web out of the load balancer, while the full report says what is down."""
+    _backup(hours_ago=1)
+    settings.CACHES = {
+        "default": {**settings.CACHES["default"], "LOCATION": DEAD_REDIS},
+    }
+    settings.CELERY_BROKER_URL = DEAD_REDIS
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+
+    ready = monitor.get("/health/ready")
+    assert ready.status_code == 200, ready.json()
+    assert ready.json()["status"] != "fail"
+
+    full = monitor.get("/health")
+    body = full.json()
+    assert full.status_code == 503
+    assert _check(body, "broker:responseTime")["status"] == "fail"
+    assert _check(body, "cache:responseTime")["status"] == "fail"
+    assert _check(body, "database:responseTime")["status"] != "fail"
+
+
+@pytest.mark.django_db
+def test_without_a_broker_tasks_run_in_the_web_process_and_the_broker_check_passes(settings):
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+    settings.CELERY_BROKER_URL = "memory://"
+    check = _check(health.full_report(), "broker:responseTime")
+    assert check["status"] == "pass"
+    assert check["output"] == "no broker: tasks run in the web process"
+
+
+# --- Who sees what: the full report names what is down (Celery, backups, disk) and the version -------------------
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("path", ["/health", "/api/v1/health"])
+def test_anonymous_callers_get_the_status_only_with_the_same_http_code(client, path):
+    response = client.get(path)  # no backup yet: the report fails
+    assert response.status_code == 503
+    assert response["Content-Type"] == "application/health+json"
+    assert response.json() == {"status": "fail"}
+
+    _backup(hours_ago=1)
+    health.reset()
+    response = client.get(path)
+    assert response.status_code == 200
+    assert set(response.json()) == {"status"}
+    assert response.json()["status"] in ("pass", "warn")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", ["/health", "/api/v1/health"])
+def test_the_metrics_bearer_token_gets_the_full_report_and_a_wrong_one_the_status_only(monitor, path):
+    body = monitor.get(path).json()
+    jsonschema.validate(body, HEALTH_JSON_SCHEMA)
+    assert {"backup:age", "celery:workers", "disk:free"} <= set(body["checks"])
+    assert body["releaseId"] == settings.APP_VERSION
+
+    wrong = monitor.get(path, HTTP_AUTHORIZATION="Bearer not-the-metrics-token")
+    assert wrong.json() == {"status": body["status"]}
+    assert wrong.status_code == 503
+
+
+@pytest.mark.django_db
+def test_the_metrics_address_allowlist_alone_does_not_show_the_full_report(client, settings):
+    """Behind nginx every request comes from the proxy's address: only the token or a manager's sign-in count."""
+    settings.METRICS_ALLOWED_IPS = ["127.0.0.1"]
+    assert client.get("/metrics").status_code == 200  # the allowlist still serves the scrape
+    assert set(client.get("/health", REMOTE_ADDR="127.0.0.1").json()) == {"status"}
+
+
+@pytest.mark.django_db
+def test_a_signed_in_manager_gets_the_full_report_and_a_cashier_the_status_only(client, manager, cashier):
+    client.force_login(cashier)
+    assert client.get("/health").json() == {"status": "fail"}
+    client.force_login(manager)
+    body = client.get("/health").json()
+    assert body["status"] == "fail"
+    assert body["checks"]["backup:age"][0]["status"] == "fail"
 
 
 @pytest.mark.django_db(transaction=True)

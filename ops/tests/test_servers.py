@@ -23,6 +23,8 @@ from ops.tests.servers import (
 )
 
 PROXY_PORT, OUTAGE_PORT, METRICS_PORT = 8241, 8242, 8243
+MONITOR_TOKEN = "ops-servers-monitor-token-0123456789"
+MONITOR = {"Authorization": f"Bearer {MONITOR_TOKEN}"}  # the full health report, not the status alone
 
 pytestmark = pytest.mark.slow
 
@@ -39,6 +41,7 @@ def outage_server(tmp_path, db):
         HEALTH_CACHE_SECONDS=0,
         HEALTH_READY_CACHE_SECONDS=0,
         DB_CONNECT_TIMEOUT=3,
+        METRICS_BEARER_TOKEN=MONITOR_TOKEN,
     )
     server = start_gunicorn(OUTAGE_PORT, workers=1, env=env, log_path=tmp_path / "gunicorn.log")
     base = f"http://127.0.0.1:{OUTAGE_PORT}"
@@ -52,7 +55,7 @@ def outage_server(tmp_path, db):
 
 def _timed_get(url):
     started = time.monotonic()
-    status, body, _ = get(url, timeout=10)
+    status, body, _ = get(url, timeout=10, headers=MONITOR)
     return status, json.loads(body), time.monotonic() - started
 
 
@@ -73,7 +76,7 @@ def test_with_the_database_unreachable_probes_answer_503_within_2_s_and_recover_
 
     proxy.restore()
     wait_until(lambda: get(base + "/health/ready")[0] == 200, deadline=20, interval=0.25)
-    body = json.loads(get(base + "/health")[1])
+    body = json.loads(get(base + "/health", headers=MONITOR)[1])
     assert body["checks"]["database:responseTime"][0]["status"] != "fail"
 
 

@@ -37,6 +37,7 @@ pytestmark = [pytest.mark.faults, pytest.mark.django_db(transaction=True)]
 PROXY_PORT, WEB_PORT = 8310, 8311
 BROKER_PORTS = iter(range(8312, 8320))  # a new port per test: no client keeps a connection to an earlier broker
 PRINTER_PORTS = iter(range(8320, 8330))  # printer stand-ins on ports no other test run points a printer at
+REDIS_DOWN_WEB_PORT, REDIS_DOWN_REDIS_PORT = 8341, 8342
 CLIENTS = 4
 LOAD_SECONDS = 15.0
 CUT_AT, CUT_FOR = 5.0, 5.0
@@ -63,8 +64,8 @@ class Attempt:
     receipt_number: int | None = None
 
 
-def _checkout(token: str, register_id: int, product_id: int) -> tuple[int | None, dict, str]:
-    conn = http.client.HTTPConnection("127.0.0.1", WEB_PORT, timeout=CLIENT_TIMEOUT)
+def _checkout(token: str, register_id: int, product_id: int, *, port: int = WEB_PORT) -> tuple[int | None, dict, str]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=CLIENT_TIMEOUT)
     try:
         conn.request(
             "POST",
@@ -336,3 +337,51 @@ def test_a_worker_killed_mid_send_loses_no_receipt_and_prints_none_twice(
     assert Order.objects.filter(pk=sale.order.pk, status=Order.Status.PAID).exists()
     with contextlib.suppress(Exception):
         broker_client.close()
+
+
+# --- D: Redis (cache and broker) down under gunicorn: the web stays ready and sells ------------------------------
+
+MONITOR_TOKEN = "faults-monitor-token-0123456789"
+
+
+def test_with_redis_down_the_web_stays_ready_sells_and_the_full_report_fails_the_broker(tmp_path, location):
+    """RUNBOOK §5: readiness depends on the database only. Our own redis-server is the web's cache and broker; it is
+    stopped (by its process, never the shared one) while gunicorn keeps serving."""
+    server = ThrowawayRedis(REDIS_DOWN_REDIS_PORT).start()
+    env = service_env(
+        REDIS_URL=server.url,
+        ALLOWED_HOSTS="127.0.0.1",
+        METRICS_BEARER_TOKEN=MONITOR_TOKEN,
+        HEALTH_CACHE_SECONDS=0,
+        HEALTH_READY_CACHE_SECONDS=0,
+        PROMETHEUS_MULTIPROC_DIR=tmp_path / "prometheus",
+    )
+    web = start_gunicorn(REDIS_DOWN_WEB_PORT, workers=1, env=env, log_path=tmp_path / "gunicorn.log")
+    base = f"http://127.0.0.1:{REDIS_DOWN_WEB_PORT}"
+    monitor = {"Authorization": f"Bearer {MONITOR_TOKEN}"}
+    try:
+        wait_until(lambda: get(f"{base}/health/ready")[0] == 200, deadline=90, interval=0.5)
+        register = open_register(location)
+        product = stocked_product(location, on_hand="10", price="2.50")
+        token = create_api_client(name="redis-down-till", scope="sell", locations=[location])[1]
+        before = json.loads(get(f"{base}/health", headers=monitor)[1])
+        assert before["checks"]["broker:responseTime"][0]["status"] != "fail"
+
+        server.stop()
+        status, body, _ = get(f"{base}/health/ready")
+        assert status == 200, body
+        assert json.loads(body)["status"] != "fail"
+        status, sale, error = _checkout(token, register.pk, product.pk, port=REDIS_DOWN_WEB_PORT)
+        assert status == 201, (status, sale, error)
+        assert Order.objects.filter(uuid=sale["order"]["uuid"], status=Order.Status.PAID).exists()
+        status, body, _ = get(f"{base}/health", headers=monitor)
+        report = json.loads(body)
+        assert status == 503
+        assert report["checks"]["broker:responseTime"][0]["status"] == "fail"
+        assert report["checks"]["cache:responseTime"][0]["status"] == "fail"
+        assert report["checks"]["database:responseTime"][0]["status"] != "fail"
+        status, body, _ = get(f"{base}/health")  # anyone else: the status alone
+        assert (status, json.loads(body)) == (503, {"status": "fail"})
+    finally:
+        stop(web)
+        server.stop()

@@ -30,8 +30,9 @@ TOKENS = READ | SELL
 
 # name: (who gets past for GET, who gets past for POST). A 405 counts as not let through.
 POLICY: dict[str, tuple[frozenset, frozenset]] = {
-    # Public: health for load balancers, metrics (by address or bearer token: ops tests), the receipt a guest opens
-    # from its QR code (the order's uuid is the secret), the sign-in page.
+    # Public: health for load balancers (the full report only for managers and the metrics token; everyone else
+    # gets the status: see below), metrics (by address or bearer token: ops tests), the receipt a guest opens from
+    # its QR code (the order's uuid is the secret), the sign-in page.
     "login": (EVERYONE, EVERYONE),
     "logout": (NOBODY, NOBODY),  # POST only; it always ends on the sign-in page
     "ops:health-live": (EVERYONE, NOBODY),
@@ -175,6 +176,9 @@ ARGUMENTS = {  # made-up ids: authorization comes before the lookup
 
 
 HEALTH_PATHS = ("/health", "/api/v1/health")
+# Who reads the full health report (what is down, the backup's age, free disk, the version); everyone else gets only
+# {"status"} with the same HTTP code. The metrics bearer token reads it too (ops/tests/test_health.py).
+FULL_HEALTH_REPORT = MANAGER
 
 
 # Admin pages whose model permissions the Manager role does not hold (inventory/roles.py): superusers only.
@@ -286,3 +290,11 @@ def test_only_managers_get_into_any_admin_page(principals):
         ):
             wrong.append(f"GET {name}: a manager was turned away")
     assert wrong == [], "\n".join(wrong)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", HEALTH_PATHS)
+def test_only_managers_read_the_full_health_report(principals, path):
+    bodies = {name: principals[name].request("get", path).json() for name in PRINCIPALS}
+    assert {name for name, body in bodies.items() if "checks" in body} == FULL_HEALTH_REPORT
+    assert all(set(body) == {"status"} for name, body in bodies.items() if name not in FULL_HEALTH_REPORT)
