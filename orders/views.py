@@ -401,19 +401,21 @@ def change_line(request, order_uuid, line_id: int):
     if not form.is_valid():
         return render_ticket(request, order_uuid, error=_form_error(form), status=400)
     data = form.cleaned_data
-    return _after_change(
-        request,
-        order_uuid,
-        lambda: services.change_line(
+
+    def action():
+        # A line sent to the kitchen posts its quantity only (a reduction: a void of the difference).
+        return services.change_line(
             _line_of(request, order_uuid, line_id),
             user=request.user,
             quantity=data["quantity"],
-            note=data["note"],
+            note=data["note"] if "note" in request.POST else None,
             course=data["course"],
-            modifiers=data["modifiers"],
-        ),
-        message="Line changed.",
-    )
+            modifiers=data["modifiers"] if "modifiers" in request.POST else None,
+            reason=request.POST.get("reason", ""),
+            approver=approver_from_pin(request),
+        )
+
+    return _after_change(request, order_uuid, action, message="Line changed.")
 
 
 @require_POST
