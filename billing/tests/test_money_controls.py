@@ -330,3 +330,72 @@ def test_the_api_refuses_a_zero_sale_without_a_manager(location, till, cashier):
     assert response.status_code == 403
     assert response.json()["code"] == "approval_required"
     assert not Order.objects.exists()
+
+
+# --- the pay and refund screens -----------------------------------------------------------------------------------
+
+
+def _pay_screen(client, order, fields):
+    key = client.get(reverse("billing:pay", args=[order.uuid])).context["key"]
+    return client.post(reverse("billing:pay", args=[order.uuid]), {"key": key, "rows": "1", **fields})
+
+
+def test_the_pay_screen_takes_a_zero_sale_only_with_a_manager_and_a_reason(location, cashier, manager):
+    give_pin(manager, "9999")
+    client = terminal(cashier)
+    open_till(client, location, cashier)
+    order = open_order(location_id=location.pk, user=cashier, lines=[line(stocked_product(location, price="3.00"))])
+    apply_discount(order.pk, user=manager, kind="percent", value=D("100"), reason="staff meal")
+
+    refused = _pay_screen(client, order, {"tender_0": "cash", "reason": "staff meal"})
+    approved = _pay_screen(
+        client, order, {"tender_0": "cash", "reason": "staff meal", "approver": manager.pk, "approver_pin": "9999"}
+    )
+
+    assert refused.status_code == 400
+    assert "manager" in refused.content.decode() and 'value="staff meal"' in refused.content.decode()
+    assert approved.status_code == 302
+    order.refresh_from_db()
+    assert order.status == Order.Status.PAID and not order.payments.exists()
+    assert AuditEvent.objects.get(action="zero_sale").approver == manager
+
+
+def test_the_pay_screen_asks_a_manager_for_change_above_the_cap(location, cashier):
+    client = terminal(cashier)
+    open_till(client, location, cashier)
+    order = open_order(location_id=location.pk, user=cashier, lines=[line(stocked_product(location, price="3.00"))])
+
+    response = _pay_screen(client, order, {"tender_0": "cash", "amount_0": "999999999"})
+
+    assert response.status_code == 400
+    assert "manager" in response.content.decode() and 'value="999999999"' in response.content.decode()
+    order.refresh_from_db()
+    assert order.status == Order.Status.OPEN and not Payment.objects.exists()
+
+
+def test_the_refund_screen_gives_cash_for_a_card_sale_only_when_ticked(location, cashier, manager):
+    give_pin(manager, "9999")
+    client = terminal(cashier)
+    till = open_till(client, location, cashier)
+    sale = sell(
+        register_id=till.pk,
+        user=cashier,
+        lines=[line(stocked_product(location, price="40.00"))],
+        tenders=[TenderInput("card")],
+    )
+    sold = sale.order.lines.get()
+    fields = {
+        f"qty_{sold.pk}": "1",
+        f"restock_{sold.pk}": "1",
+        "reason": "card reader down",
+        "tender": "cash",
+        "approver": manager.pk,
+        "approver_pin": "9999",
+    }
+
+    refused = client.post(reverse("billing:refund", args=[sale.receipt.pk]), fields)
+    given = client.post(reverse("billing:refund", args=[sale.receipt.pk]), {**fields, "cash_beyond_paid": "1"})
+
+    assert refused.status_code == 400 and "can still be refunded in cash" in refused.content.decode()
+    assert given.status_code == 302
+    assert Refund.objects.get().tender == "cash"
