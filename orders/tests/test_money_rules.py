@@ -214,7 +214,7 @@ def test_the_pos_asks_a_manager_to_cut_someone_elses_line_and_keeps_what_was_typ
     url = reverse("orders:change_line", args=[order.uuid, sold.pk])
 
     refused = client.post(url, {"quantity": "0.001"}, headers={"HX-Request": "true"})
-    cut = client.post(url, {"quantity": "1"}, headers={"HX-Request": "true"})
+    cut = client.post(url, {"quantity": "1", "reason": "wrong table"}, headers={"HX-Request": "true"})
     approved = client.post(
         url,
         {"quantity": "1", "reason": "wrong table", "approver": manager.pk, "approver_pin": "9999"},
@@ -223,6 +223,8 @@ def test_the_pos_asks_a_manager_to_cut_someone_elses_line_and_keeps_what_was_typ
 
     assert refused.status_code == 400
     assert cut.status_code == 403 and "manager" in cut.content.decode()
+    page = cut.content.decode()  # the line's editor stays open with what was typed, and asks for a manager
+    assert 'name="quantity" value="1"' in page and 'value="wrong table"' in page and 'name="approver_pin"' in page
     assert approved.status_code == 200
     sold.refresh_from_db()
     assert sold.quantity == 1
