@@ -367,10 +367,10 @@ def refund(
     Each line gives back its share of what was paid for it (pricing.refund_share), never more than was sold or paid;
     refunds to a tender never exceed what that tender paid less what it already got back — cash included, unless
     `cash_beyond_paid` says a manager gives cash from the drawer for a sale paid otherwise (audited as
-    `refund_cash_beyond_paid`). Stock comes back per line
-    (or is booked as waste), a refund receipt gets its own number from the register's counter, and its print job is
-    written. Audited as `refund`. Raises ApprovalRequired, NotFound, Conflict (`not_paid`), DomainError
-    (`invalid`, `refund_exceeds_paid`, `refund_exceeds_cash_paid`, `no_open_session`).
+    `refund_cash_beyond_paid`). Stock comes back per line (or is booked as waste), a refund receipt gets its own
+    number from the register's counter, and its print job is written. Audited as `refund`. Raises ApprovalRequired,
+    NotFound, Conflict (`not_paid`), DomainError (`invalid`, `refund_exceeds_paid`, `refund_exceeds_cash_paid`,
+    `no_open_session`).
     """
     reason = clean_text(reason, "reason", required=True)
     if not items:

@@ -509,13 +509,14 @@ def change_line(
     reason: str = "",
     approver=None,
 ) -> OrderLine:
-    """Change a line not yet sent to the kitchen (a sent line is voided and added again instead).
+    """Change a line's quantity, note, course or modifiers. A line sent to the kitchen can only be reduced (to
+    change it otherwise, void it and add it again).
 
     Reducing a line that went to the kitchen or that someone else added is a void of the difference, with the
     void's rules: a manager approves, a reason is given, the removed quantity is kept as a voided line and audited
-    as void_line (a sent line allows nothing but that reduction). A change that makes the line's or the order's
-    discount larger than the user's limit needs a manager again (see _discounts_grew). Raises DomainError
-    (`invalid`), ApprovalRequired, Conflict (`line_sent`, `line_voided`)."""
+    as void_line. A change that makes the line's or the order's discount a larger share, over the user's limit,
+    needs a manager again (see _recheck_discounts). Raises DomainError (`invalid`), ApprovalRequired, Conflict
+    (`line_sent`, `line_voided`)."""
     order, line, lines = _lock_line(line_id, user)
     if quantity is not None:
         quantity = clean_quantity(quantity, places=line.product.quantity_places)
