@@ -63,6 +63,10 @@ class PaymentForm(forms.Form):
     key = forms.CharField(max_length=128)
     rows = forms.IntegerField(min_value=1, max_value=MAX_TENDER_ROWS, required=False)
 
+    def __init__(self, *args, nothing_due: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.nothing_due = nothing_due  # a sale of 0.00 takes no tender (a manager approves it)
+
     @staticmethod
     def guests_from(raw) -> int:
         try:
@@ -92,7 +96,9 @@ class PaymentForm(forms.Form):
                 )
         except DomainError as exc:
             raise forms.ValidationError(exc.message) from None
-        if not tenders:
+        if self.nothing_due:
+            tenders = []
+        elif not tenders:
             raise forms.ValidationError("Choose how the guest pays.")
         data["tenders"] = tenders
         return data

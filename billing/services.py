@@ -21,7 +21,7 @@ from django.utils import timezone
 from billing.models import CashSession, Payment, PrintJob, Receipt, Refund, RefundLine, Register
 from billing.printing import hand_over, new_print_job, queue_print_job
 from inventory.models import Location, StockMove
-from inventory.money import ZERO
+from inventory.money import ZERO, quantize
 from inventory.services import StockChange, apply_stock_changes, consume_for_sale, expand_recipes, return_to_stock
 from orders import pricing
 from orders.idempotency import atomic_step
@@ -95,6 +95,44 @@ def _settle(order: Order, tenders: list[TenderInput]) -> list[pricing.Settlement
     except pricing.TenderError as error:
         code = "insufficient_tender" if error.field == "tenders" else "invalid_tender"
         raise DomainError(error.message, code=code, fields={error.field: [error.message]}) from None
+
+
+def _approvals_for_sale(order: Order, settlements, *, user, approver, reason: str) -> list[tuple[str, dict]]:
+    """What a sale needs a manager for: a tip or change above the store's caps (Location.max_tip, max_change), a
+    sale of 0.00 (with a reason). Raises ApprovalRequired or DomainError before anything is written; returns the
+    audit events to write once the order is saved, with the approver."""
+    location = order.location
+    events = []
+    for i, s in enumerate(settlements):
+        if s.tip > location.max_tip:
+            events.append(("tip_over_limit", f"A tip over {quantize(location.max_tip)}", {"tip": s.tip, "tender": i}))
+        if s.change > location.max_change:
+            cap = quantize(location.max_change)
+            events.append(("change_over_limit", f"Change over {cap}", {"change": s.change, "tender": i}))
+    if order.total == 0:
+        events.append(("zero_sale", f"A sale of {quantize(ZERO)}", {}))
+    if not events:
+        return []
+    approved_by = manager_approval(user, approver, events[0][1])
+    reason = clean_text(reason, "reason", required=order.total == 0)
+    return [(action, {**data, "approver": approved_by, "reason": reason}) for action, _, data in events]
+
+
+def _audit_approvals(order: Order, approvals, user) -> None:
+    for action, data in approvals:
+        data = dict(data)
+        approver, reason = data.pop("approver"), data.pop("reason")
+        audit(
+            action,
+            actor=user,
+            approver=approver,
+            location_id=order.location_id,
+            obj=order,
+            reason=reason,
+            order=str(order.uuid),
+            total=order.total,
+            **data,
+        )
 
 
 @dataclass(frozen=True)
@@ -202,13 +240,18 @@ def _mark_paid(order: Order) -> None:
 
 
 @atomic_step
-def take_payment(*, order_id: int, register_id: int, tenders: list[TenderInput], user) -> Sale:
+def take_payment(
+    *, order_id: int, register_id: int, tenders: list[TenderInput], user, approver=None, reason: str = ""
+) -> Sale:
     """Pay an open or held order in full at a register: one or more tenders (split across guests if need be),
     change only on cash, stock consumed (recipes expanded), a gapless receipt number, a receipt print job.
 
     Preconditions: the register is at the order's location and has an open cash session; the user works there.
+    A tip or change above the store's caps, or a total of 0.00, needs a manager (`approver`, or the user if a
+    manager) and is audited; a sale of 0.00 also needs a `reason`.
     Raises NotFound, PermissionDenied, Conflict (`not_open`: already paid or voided), DomainError (`empty_order`,
-    `insufficient_tender`, `invalid_tender`, `invalid`, `no_open_session`) and OutOfStock; nothing is written then.
+    `insufficient_tender`, `invalid_tender`, `invalid`, `no_open_session`), ApprovalRequired and OutOfStock;
+    nothing is written then.
     """
     order = lock_order(order_id, user, editable=False)
     if order.status == Order.Status.PAID:
@@ -219,8 +262,11 @@ def take_payment(*, order_id: int, register_id: int, tenders: list[TenderInput],
     if not lines:
         raise DomainError("There is nothing to pay on this order.", code="empty_order")
     settlements = _settle(order, clean_tenders(tenders))
+    approvals = _approvals_for_sale(order, settlements, user=user, approver=approver, reason=reason)
     _mark_paid(order)
-    return _complete_sale(order, lines, register_id=register_id, settlements=settlements, user=user, update_order=True)
+    sale = _complete_sale(order, lines, register_id=register_id, settlements=settlements, user=user, update_order=True)
+    _audit_approvals(order, approvals, user)
+    return sale
 
 
 def _read_register(register_id: int) -> Register | None:
@@ -254,6 +300,7 @@ def sell(
     guest_count: int = 1,
     note: str = "",
     approver=None,
+    reason: str = "",
 ) -> Sale:
     """Open an order with `lines` and pay it at once (a counter sale): the same rules and errors as
     orders.services.open_order followed by take_payment, in one transaction and with fewer round trips."""
@@ -271,9 +318,10 @@ def sell(
         approver=approver,
     )
     settlements = _settle(order, clean_tenders(tenders))
+    approvals = _approvals_for_sale(order, settlements, user=user, approver=approver, reason=reason)
     _mark_paid(order)
     save_new_order(order, order_lines, user=user, approver=approver)
-    return _complete_sale(
+    sale = _complete_sale(
         order,
         order_lines,
         register_id=register_id,
@@ -282,6 +330,8 @@ def sell(
         update_order=False,
         products={line.product_id: line.product for line in order_lines},  # read by build_lines, with recipe_known
     )
+    _audit_approvals(order, approvals, user)
+    return sale
 
 
 # --- Refunds ---------------------------------------------------------------------------------------------------
@@ -310,14 +360,17 @@ def refund(
     user,
     approver=None,
     tender: str | None = None,
+    cash_beyond_paid: bool = False,
 ) -> Refund:
     """Give money back for lines of a paid order, with a manager's approval.
 
     Each line gives back its share of what was paid for it (pricing.refund_share), never more than was sold or paid;
-    refunds to a tender never exceed what that tender paid less what it already got back. Stock comes back per line
-    (or is booked as waste), a refund receipt gets its own number from the register's counter, and its print job is
-    written. Audited as `refund`. Raises ApprovalRequired, NotFound, Conflict (`not_paid`), DomainError
-    (`invalid`, `refund_exceeds_paid`, `no_open_session`).
+    refunds to a tender never exceed what that tender paid less what it already got back — cash included, unless
+    `cash_beyond_paid` says a manager gives cash from the drawer for a sale paid otherwise (audited as
+    `refund_cash_beyond_paid`). Stock comes back per line (or is booked as waste), a refund receipt gets its own
+    number from the register's counter, and its print job is written. Audited as `refund`. Raises ApprovalRequired,
+    NotFound, Conflict (`not_paid`), DomainError (`invalid`, `refund_exceeds_paid`, `refund_exceeds_cash_paid`,
+    `no_open_session`).
     """
     reason = clean_text(reason, "reason", required=True)
     if not items:
@@ -330,7 +383,7 @@ def refund(
     if tender not in TENDERS:
         raise invalid(f"Tender is one of {', '.join(TENDERS)}.", "tender")
 
-    lines = {line.pk: line for line in order.lines.filter(status=OrderLine.Status.ACTIVE)}
+    lines = {line.pk: line for line in order.lines.filter(status=OrderLine.Status.ACTIVE).select_related("product")}
     already = dict(
         RefundLine.objects.filter(order_line__order=order)
         .values("order_line")
@@ -353,7 +406,7 @@ def refund(
         if item.line_id in seen:
             raise invalid("Each line once per refund.", f"{where}.line")
         seen.add(item.line_id)
-        quantity = clean_quantity(item.quantity, f"{where}.quantity")
+        quantity = clean_quantity(item.quantity, f"{where}.quantity", places=line.product.quantity_places)
         left = line.quantity - line.quantity_refunded
         if quantity > left:
             raise invalid(
@@ -382,12 +435,22 @@ def refund(
         raise DomainError("A refund cannot exceed what was paid.", code="refund_exceeds_paid")
     paid_by_tender = order.payments.filter(tender=tender).aggregate(total=Sum("amount"))["total"] or ZERO
     refunded_by_tender = order.refunds.filter(tender=tender).aggregate(total=Sum("amount"))["total"] or ZERO
-    if tender != pricing.CASH and refunded_by_tender + total > paid_by_tender:
+    beyond_paid = refunded_by_tender + total > paid_by_tender
+    if beyond_paid and tender != pricing.CASH:
         raise DomainError(
-            f"{tender.title()} paid {paid_by_tender - refunded_by_tender} that can still be refunded; choose cash.",
+            f"{tender.title()} paid {paid_by_tender - refunded_by_tender} that can still be refunded; "
+            "choose another tender.",
             code="refund_exceeds_paid",
             fields={"tender": ["More than this tender paid."]},
         )
+    if beyond_paid and not cash_beyond_paid:
+        raise DomainError(
+            f"Cash paid {paid_by_tender - refunded_by_tender} of this order that can still be refunded in cash; "
+            "refund to the tender that paid, or a manager gives cash beyond it.",
+            code="refund_exceeds_cash_paid",
+            fields={"tender": ["More than was paid in cash."]},
+        )
+    beyond_approver = manager_approval(user, approver, "Cash beyond the cash paid") if beyond_paid else None
 
     reference = f"refund:{order.uuid}"
     back = [(rl.order_line.product_id, rl.quantity) for rl in refund_lines]
@@ -450,4 +513,17 @@ def refund(
         receipt=receipt.number,
         lines=[{"line": rl.order_line_id, "quantity": str(rl.quantity), "restock": rl.restock} for rl in refund_lines],
     )
+    if beyond_paid:
+        audit(
+            "refund_cash_beyond_paid",
+            actor=user,
+            approver=beyond_approver,
+            location_id=order.location_id,
+            obj=record,
+            reason=reason,
+            order=str(order.uuid),
+            amount=total,
+            cash_paid=paid_by_tender,
+            cash_refunded_before=refunded_by_tender,
+        )
     return record

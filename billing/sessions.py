@@ -29,6 +29,7 @@ from inventory.money import ZERO, has_more_places_than_currency, quantize, to_de
 from inventory.roles import is_manager
 from inventory.selectors import locations_for
 from orders.models import Order, OrderLine
+from orders.services import manager_approval
 from posproject.errors import ApprovalRequired, Conflict, DomainError, NotFound, PermissionDenied
 
 MONEY = DecimalField(max_digits=20, decimal_places=4)
@@ -299,17 +300,25 @@ def open_session(
     return session
 
 
-def pay_in(*, session_id: int, user, amount: Decimal | str, reason: str) -> CashMovement:
-    """Cash put into the drawer that is not a sale (change delivered from the bank, …). See `_move`."""
-    return _move(CashMovement.Kind.PAY_IN, session_id=session_id, user=user, amount=amount, reason=reason)
+def pay_in(*, session_id: int, user, amount: Decimal | str, reason: str, approver=None) -> CashMovement:
+    """Cash put into the drawer that is not a sale (change delivered from the bank, …). Above the store's
+    `max_pay_in` a manager approves. See `_move`."""
+    return _move(
+        CashMovement.Kind.PAY_IN, session_id=session_id, user=user, amount=amount, reason=reason, approver=approver
+    )
 
 
-def pay_out(*, session_id: int, user, amount: Decimal | str, reason: str) -> CashMovement:
-    """Cash taken out of the drawer that is not a refund (a supplier paid in cash, a safe drop, …).
+def pay_out(*, session_id: int, user, amount: Decimal | str, reason: str, approver=None) -> CashMovement:
+    """Cash taken out of the drawer that is not a refund (a supplier paid in cash, a safe drop, …). Above the
+    store's `max_pay_out` a manager approves.
 
-    Raises, besides what `_move` raises, DomainError "insufficient_cash" when the drawer does not hold that much.
+    The answer never depends on the cash expected in the drawer unless a manager takes part (the user or the
+    approver): a cashier's count stays blind. With a manager, raises DomainError "insufficient_cash" when the
+    drawer does not hold that much (naming no amount); besides that, what `_move` raises.
     """
-    return _move(CashMovement.Kind.PAY_OUT, session_id=session_id, user=user, amount=amount, reason=reason)
+    return _move(
+        CashMovement.Kind.PAY_OUT, session_id=session_id, user=user, amount=amount, reason=reason, approver=approver
+    )
 
 
 def no_sale(*, session_id: int, user, reason: str) -> CashMovement:
@@ -318,8 +327,9 @@ def no_sale(*, session_id: int, user, reason: str) -> CashMovement:
 
 
 @transaction.atomic
-def _move(kind: str, *, session_id: int, user, amount, reason: str) -> CashMovement:
-    """Raises NotFound, PermissionDenied, SessionClosed, DomainError "invalid" (amount ≤ 0, no reason)."""
+def _move(kind: str, *, session_id: int, user, amount, reason: str, approver=None) -> CashMovement:
+    """Raises NotFound, PermissionDenied, SessionClosed, DomainError "invalid" (amount ≤ 0, no reason),
+    ApprovalRequired (above the store's cap without a manager)."""
     reason = (reason or "").strip()
     if not reason:
         raise DomainError("Give a reason.", code="invalid", fields={"reason": ["A reason is required."]})
@@ -328,20 +338,27 @@ def _move(kind: str, *, session_id: int, user, amount, reason: str) -> CashMovem
         if amount <= 0:
             raise DomainError("The amount must be positive.", code="invalid", fields={"amount": ["Must be > 0."]})
     register, session = _lock_session(session_id, user)
-    if kind == CashMovement.Kind.PAY_OUT:
-        in_drawer = expected_cash(session)
-        if amount > in_drawer:
-            raise DomainError(
-                "The drawer does not hold that much cash.",
-                code="insufficient_cash",
-                fields={"amount": ["More than the cash in the drawer."]},
-            )
+    caps = {
+        CashMovement.Kind.PAY_IN: register.location.max_pay_in,
+        CashMovement.Kind.PAY_OUT: register.location.max_pay_out,
+    }
+    approved_by = None
+    if kind in caps and (amount > caps[kind] or approver is not None):
+        label = "A pay-in" if kind == CashMovement.Kind.PAY_IN else "A pay-out"
+        approved_by = manager_approval(user, approver, f"{label} over {quantize(caps[kind])}")
+    if kind == CashMovement.Kind.PAY_OUT and (approved_by or is_manager(user)) and amount > expected_cash(session):
+        raise DomainError(
+            "The drawer does not hold that much cash.",
+            code="insufficient_cash",
+            fields={"amount": ["More than the cash in the drawer."]},
+        )
     movement = CashMovement.objects.create(session=session, kind=kind, amount=amount, reason=reason[:200], user=user)
     _audit(
         f"cash_{kind}",
         user,
         register,
         session,
+        approver=approved_by,
         reason=reason,
         data={"movement": movement.pk, "amount": _m(amount)},
     )

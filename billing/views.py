@@ -90,7 +90,7 @@ def shift(request):
             "error": request.GET.get("error", ""),
         }
         return pos_render(request, "pos/shift_start.html", context, nav="shift")
-    context = {"session": session, "move_form": CashMoveForm()}
+    context = {"session": session, "move_form": CashMoveForm(), "managers": managers_for(request.terminal.location)}
     return pos_render(request, "pos/shift.html", context, nav="shift")
 
 
@@ -141,7 +141,13 @@ def shift_x(request):
     except DomainError as exc:
         return pos_render(request, "pos/shift.html", {"session": session, "error": exc.message}, status=exc.status)
     totals.update(register_name=session.register.name, location=request.terminal.location.name)
-    context = {"session": session, "report": totals, "lines": report_lines(totals), "move_form": CashMoveForm()}
+    context = {
+        "session": session,
+        "report": totals,
+        "lines": report_lines(totals),
+        "move_form": CashMoveForm(),
+        "managers": managers_for(request.terminal.location),
+    }
     return pos_render(request, "pos/shift.html", context, nav="shift")
 
 
@@ -152,6 +158,7 @@ def shift_move(request):
     if session is None:
         return redirect("billing:shift")
     form = CashMoveForm(request.POST)
+    managers = managers_for(request.terminal.location)
     error = ""
     if form.is_valid():
         service = sessions.pay_in if form.cleaned_data["kind"] == "pay_in" else sessions.pay_out
@@ -161,16 +168,16 @@ def shift_move(request):
                 user=request.user,
                 amount=form.cleaned_data["amount"],
                 reason=form.cleaned_data["reason"],
+                approver=approver_from_pin(request),
             )
         except DomainError as exc:
             error = exc.message
         else:
-            return pos_render(
-                request, "pos/shift.html", {"session": session, "move_form": CashMoveForm(), "done": True}
-            )
+            context = {"session": session, "move_form": CashMoveForm(), "done": True, "managers": managers}
+            return pos_render(request, "pos/shift.html", context)
     else:
         error = "Enter an amount and a reason."
-    context = {"session": session, "move_form": form, "error": error}
+    context = {"session": session, "move_form": form, "error": error, "managers": managers, "posted": request.POST}
     return pos_render(request, "pos/shift.html", context, status=400, nav="shift")
 
 
@@ -258,6 +265,7 @@ def pay(request, order_uuid):
         "shares": pricing.split_evenly(order.total, guests) if guests > 1 else [],
         "quick_cash": quick_cash_amounts(order.total),
         "cash_due": pricing.round_cash(order.total, order.location.cash_rounding),
+        "managers": managers_for(order.location),
     }
     if request.method == "POST":
         return _take_payment(request, order, session, context)
@@ -265,7 +273,7 @@ def pay(request, order_uuid):
 
 
 def _take_payment(request, order, session, context):
-    form = PaymentForm(request.POST)
+    form = PaymentForm(request.POST, nothing_due=not order.total)
     error = ""
     if session is None:
         error = "Open a cash session on this terminal first (Shift)."
@@ -273,15 +281,22 @@ def _take_payment(request, order, session, context):
         error = form.error_text()
     else:
         tenders = form.tenders()
-        payload = {"order": str(order.uuid), "tenders": [asdict(t) for t in tenders]}
+        reason = request.POST.get("reason", "")
+        payload = {"order": str(order.uuid), "tenders": [asdict(t) for t in tenders], "reason": reason}
 
         def action():
             sale = services.take_payment(
-                order_id=order.pk, register_id=session.register_id, tenders=tenders, user=request.user
+                order_id=order.pk,
+                register_id=session.register_id,
+                tenders=tenders,
+                user=request.user,
+                approver=approver,
+                reason=reason,
             )
             return 201, {"receipt": sale.receipt.pk}
 
         try:
+            approver = approver_from_pin(request)  # before the sale's transaction: a wrong PIN counts
             outcome = run_once(
                 scope=scope_for(request.user),
                 key=form.cleaned_data["key"],
@@ -376,6 +391,7 @@ def refund(request, pk: int):
                     user=request.user,
                     approver=approver_from_pin(request),
                     tender=request.POST.get("tender") or None,
+                    cash_beyond_paid=bool(request.POST.get("cash_beyond_paid")),
                 )
             except DomainError as exc:
                 error = exc.message

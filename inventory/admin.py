@@ -120,7 +120,7 @@ class ProductAdmin(admin.ModelAdmin):
         return [f for f in fields if f != "cost"] if obj is None else fields
 
     fieldsets = [
-        (None, {"fields": ["name", "sku", "barcode", "kind", "category", "unit", "active"]}),
+        (None, {"fields": ["name", "sku", "barcode", "kind", "category", "unit", "quantity_places", "active"]}),
         ("Price", {"fields": ["price", "tax_rate", "cost"]}),
         ("Stock", {"fields": ["tracked", "stock_policy", "reorder_point"]}),
         ("History", {"fields": ["created_at", "updated_at"], "classes": ["collapse"]}),

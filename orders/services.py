@@ -75,7 +75,8 @@ def clean_text(value, field_name: str, *, max_length: int = 200, required: bool 
     return value
 
 
-def clean_quantity(value, field_name: str = "quantity") -> Decimal:
+def clean_quantity(value, field_name: str = "quantity", *, places: int = 3) -> Decimal:
+    """A positive quantity with at most `places` decimal places (a product's `quantity_places`: 0 for pieces)."""
     if not isinstance(value, Decimal) or not value.is_finite():
         raise invalid("Not a number.", field_name)
     if value <= 0:
@@ -84,6 +85,9 @@ def clean_quantity(value, field_name: str = "quantity") -> Decimal:
         raise invalid(f"The quantity cannot be more than {MAX_QUANTITY}.", field_name)
     if value != value.quantize(Decimal("0.001")):
         raise invalid("At most 3 decimal places.", field_name)
+    if value != value.quantize(Decimal(1).scaleb(-places)):
+        message = "Whole pieces only." if places == 0 else f"At most {places} decimal places for this product."
+        raise invalid(message, field_name)
     return value
 
 
@@ -313,7 +317,7 @@ def build_lines(order: Order, new_lines: list[NewLine], *, user, approver=None) 
             raise invalid(f"Unknown product {line.product_id}.", f"{where}.product", code="unknown_product")
         if not product.active or product.kind not in SELLABLE_KINDS:
             raise invalid(f"{product.name} is not for sale.", f"{where}.product", code="not_for_sale")
-        quantity = clean_quantity(line.quantity, f"{where}.quantity")
+        quantity = clean_quantity(line.quantity, f"{where}.quantity", places=product.quantity_places)
         course = line.course
         if not isinstance(course, int) or isinstance(course, bool) or not (1 <= course <= 20):
             raise invalid("The course is a number from 1 to 20.", f"{where}.course")
@@ -468,7 +472,11 @@ def add_lines(order_id: int, *, user, lines: list[NewLine], approver=None) -> li
     OrderLine.objects.bulk_create(built)
     all_lines = _lines(order)
     before = _price_state(all_lines)
+    new_ids = {line.pk for line in built}
+    discounts_before = _discount_figures([line for line in all_lines if line.pk not in new_ids])
     reprice(order, all_lines)
+    if order.discount_kind:  # without one, each new line's own discount is checked (_audit_new_lines)
+        _recheck_discounts(order, all_lines, before=discounts_before, user=user, approver=approver)
     _save_prices(order, all_lines, before=before)  # usually the new lines only: adding a line stays flat
     by_id = {line.pk: line for line in all_lines}
     for line in built:
@@ -498,13 +506,35 @@ def change_line(
     note: str | None = None,
     course: int | None = None,
     modifiers: list[dict] | None = None,
+    reason: str = "",
+    approver=None,
 ) -> OrderLine:
-    """Change a line not yet sent to the kitchen (a sent line is voided and added again instead)."""
+    """Change a line's quantity, note, course or modifiers. A line sent to the kitchen can only be reduced (to
+    change it otherwise, void it and add it again).
+
+    Reducing a line that went to the kitchen or that someone else added is a void of the difference, with the
+    void's rules: a manager approves, a reason is given, the removed quantity is kept as a voided line and audited
+    as void_line. A change that makes the line's or the order's discount a larger share, over the user's limit,
+    needs a manager again (see _recheck_discounts). Raises DomainError (`invalid`), ApprovalRequired, Conflict
+    (`line_sent`, `line_voided`)."""
     order, line, lines = _lock_line(line_id, user)
-    if line.sent_at:
-        raise Conflict("This line went to the kitchen: void it and add a new one.", code="line_sent")
     if quantity is not None:
-        line.quantity = clean_quantity(quantity)
+        quantity = clean_quantity(quantity, places=line.product.quantity_places)
+    cut = quantity is not None and quantity < line.quantity and _void_needs_manager(line, user)
+    if line.sent_at and (not cut or note is not None or course is not None or modifiers is not None):
+        raise Conflict("This line went to the kitchen: void it and add a new one.", code="line_sent")
+    approved_by = None
+    if cut:
+        approved_by = manager_approval(user, approver, "Reducing this line")
+        reason = clean_text(reason, "reason", required=True)
+    before = _discount_figures(lines, line)
+    voided = (
+        _split_off_void(line, line.quantity - quantity, user=user, reason=reason, approved_by=approved_by)
+        if cut
+        else None
+    )
+    if quantity is not None:
+        line.quantity = quantity
     if note is not None:
         line.note = clean_text(note, "note")
     if course is not None:
@@ -514,8 +544,38 @@ def change_line(
     if modifiers is not None:
         line.modifiers = clean_modifiers(modifiers, "modifiers")
     reprice(order, lines)
+    _recheck_discounts(order, lines, line, before=before, user=user, approver=approver)
     _save_prices(order, lines, extra_line_fields=["quantity", "note", "course", "modifiers"])
+    if voided is not None:
+        voided.save(force_insert=True)
+        audit(
+            "void_line",
+            actor=user,
+            approver=approved_by,
+            location_id=order.location_id,
+            obj=voided,
+            reason=reason,
+            order=str(order.uuid),
+            product=line.product_id,
+            quantity=voided.quantity,
+            reduced_line=line.pk,
+            sent=bool(line.sent_at),
+        )
     return line
+
+
+def _split_off_void(line: OrderLine, quantity: Decimal, *, user, reason: str, approved_by) -> OrderLine:
+    """An unsaved voided copy of `line` for `quantity` of it: what a reduction took away, as void reports show."""
+    voided = OrderLine(**{f.attname: getattr(line, f.attname) for f in OrderLine._meta.concrete_fields})
+    voided.pk = voided.id = None
+    voided.quantity = quantity
+    voided.status = OrderLine.Status.VOIDED
+    voided.void_reason = reason
+    voided.voided_by = user
+    voided.void_approved_by = approved_by
+    for name in LINE_PRICE_FIELDS:
+        setattr(voided, name, ZERO)
+    return voided
 
 
 @transaction.atomic
@@ -639,6 +699,56 @@ def void_order(order_id: int, *, user, reason: str, approver=None) -> Order:
     return order
 
 
+def _discount_figures(lines: list[OrderLine], line: OrderLine | None = None) -> tuple[tuple, tuple]:
+    """What the discounts take off, of what, over how many lines: for the whole order (line and order discounts
+    together, as one effective discount) and for `line` alone, from the amounts the lines hold now."""
+    active = [item for item in lines if item.status == OrderLine.Status.ACTIVE]
+    off = sum((item.discount_amount + item.order_discount_amount for item in active), ZERO)
+    base = sum((item.line_total + item.discount_amount for item in active), ZERO)
+    whole = (off, base, len(active))
+    if line is None:
+        return whole, (ZERO, ZERO, 1)
+    return whole, (line.discount_amount, line.line_total + line.discount_amount, 1)
+
+
+def _grew_over(limit: Decimal, before: tuple, after: tuple) -> bool:
+    """Whether a discount went over `limit` percent and became a larger share than it was. Each line's amounts are
+    rounded to the cent, so differences that rounding explains (a cent per line) do not count."""
+    off, base, count = after
+    if not base or not off:
+        return False
+    slack = Decimal(count) * Decimal(1).scaleb(-settings.POS_CURRENCY_DECIMALS)
+    if off - base * limit / 100 <= slack:
+        return False
+    before_off, before_base, _ = before
+    return not before_base or off - base * before_off / before_base > slack
+
+
+def _recheck_discounts(order, lines, line=None, *, before: tuple, user, approver):
+    """After a change, the order's discounts (together) and `line`'s own discount are checked again: one that went
+    over the user's limit and grew needs a manager, and is audited. Returns the approver (or None)."""
+    limit = discount_limit(user)
+    after = _discount_figures(lines, line)
+    grew = [i for i in (0, 1) if _grew_over(limit, before[i], after[i])]
+    if not grew:
+        return None
+    off, base, _ = after[grew[0]]
+    approved_by = manager_approval(user, approver, f"Discounts over {limit.normalize():f}%")
+    audit(
+        "discount_over_limit",
+        actor=user,
+        approver=approved_by,
+        location_id=order.location_id,
+        obj=line if grew[0] == 1 else order,
+        order=str(order.uuid),
+        amount=off,
+        percent=str(quantize(off * 100 / base)),
+        limit=limit,
+        combined=grew[0] == 0,
+    )
+    return approved_by
+
+
 def _check_discount(order, user, approver, amount: Decimal, base: Decimal, limit: Decimal, obj):
     """Over the role's limit a discount needs a manager, and is audited. Returns the approver (or None)."""
     if not amount or not base:
@@ -681,6 +791,7 @@ def apply_discount(
     order = lock_order(order_id, user)
     lines = _lines(order)
     limit = discount_limit(user)
+    before = _discount_figures(lines)
     if line_id is not None:
         line = next((line for line in lines if line.pk == line_id), None)
         if line is None or line.status != OrderLine.Status.ACTIVE:
@@ -689,7 +800,7 @@ def apply_discount(
         reprice(order, lines)
         approved_by = _check_discount(
             order, user, approver, line.discount_amount, line.line_total + line.discount_amount, limit, line
-        )
+        ) or _recheck_discounts(order, lines, before=before, user=user, approver=approver)
         if approved_by:
             order.discount_approved_by = approved_by
         OrderLine.objects.bulk_update(lines, [*LINE_PRICE_FIELDS, "discount_kind", "discount_value"])
@@ -699,7 +810,9 @@ def apply_discount(
     price = reprice(order, lines)
     order_discount = sum((p.order_discount for p in price.lines), ZERO)
     base = sum((p.line_total for p in price.lines), ZERO)
-    order.discount_approved_by = _check_discount(order, user, approver, order_discount, base, limit, order)
+    order.discount_approved_by = _check_discount(
+        order, user, approver, order_discount, base, limit, order
+    ) or _recheck_discounts(order, lines, before=before, user=user, approver=approver)
     _save_prices(
         order, lines, extra_order_fields=["discount_kind", "discount_value", "discount_reason", "discount_approved_by"]
     )
@@ -771,7 +884,7 @@ def split_order(order_id: int, *, user, quantities: dict[int, Decimal]) -> Order
         line = by_id.get(line_id)
         if line is None:
             raise invalid(f"Unknown or voided line {line_id}.", "lines")
-        quantity = clean_quantity(quantity, f"lines[{line_id}].quantity")
+        quantity = clean_quantity(quantity, f"lines[{line_id}].quantity", places=line.product.quantity_places)
         if quantity > line.quantity:
             raise invalid(f"Line {line_id} has only {line.quantity.normalize():f}.", f"lines[{line_id}].quantity")
         if quantity == line.quantity:

@@ -276,19 +276,27 @@ def _ticket_context(request, order, **extra) -> dict:
     return context
 
 
-def render_ticket(request, order_uuid, *, error: str = "", message: str = "", status: int = 200, posted=None):
-    """The order panel (lines, totals, actions), re-read after a change so it shows what was saved."""
+def render_ticket(
+    request, order_uuid, *, error: str = "", message: str = "", status: int = 200, posted=None, edit_line=None
+):
+    """The order panel (lines, totals, actions), re-read after a change so it shows what was saved. With
+    `edit_line`, that line's editor is open, filled with what was `posted`."""
     order = _order_at_terminal(request, order_uuid)
     context = _ticket_context(request, order, error=error, message=message, posted=posted or {})
+    if edit_line is not None:
+        context.update(edit_line=int(edit_line), managers=_managers(request))
     return pos_render(request, "pos/_ticket.html", context, status=status)
 
 
-def _after_change(request, order_uuid, action, *, message: str = ""):
-    """Run a service call and answer with the fresh ticket, or the same ticket with the rule's message."""
+def _after_change(request, order_uuid, action, *, message: str = "", edit_line: int | None = None):
+    """Run a service call and answer with the fresh ticket, or the same ticket with the rule's message (and, with
+    `edit_line`, that line's editor open with what was typed)."""
     try:
         result = action()
     except DomainError as exc:
-        return render_ticket(request, order_uuid, error=exc.message, status=exc.status, posted=request.POST)
+        return render_ticket(
+            request, order_uuid, error=exc.message, status=exc.status, posted=request.POST, edit_line=edit_line
+        )
     if callable(message):
         message = message(result)
     if not request.htmx:
@@ -401,19 +409,21 @@ def change_line(request, order_uuid, line_id: int):
     if not form.is_valid():
         return render_ticket(request, order_uuid, error=_form_error(form), status=400)
     data = form.cleaned_data
-    return _after_change(
-        request,
-        order_uuid,
-        lambda: services.change_line(
+
+    def action():
+        # A line sent to the kitchen posts its quantity only (a reduction: a void of the difference).
+        return services.change_line(
             _line_of(request, order_uuid, line_id),
             user=request.user,
             quantity=data["quantity"],
-            note=data["note"],
+            note=data["note"] if "note" in request.POST else None,
             course=data["course"],
-            modifiers=data["modifiers"],
-        ),
-        message="Line changed.",
-    )
+            modifiers=data["modifiers"] if "modifiers" in request.POST else None,
+            reason=request.POST.get("reason", ""),
+            approver=approver_from_pin(request),
+        )
+
+    return _after_change(request, order_uuid, action, message="Line changed.", edit_line=line_id)
 
 
 @require_POST

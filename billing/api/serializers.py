@@ -5,6 +5,7 @@ from decimal import Decimal
 
 from rest_framework import serializers
 
+from billing.api.session_serializers import ManagerApprovalSerializer
 from billing.models import Payment, Receipt, Refund, RefundLine
 from billing.services import RefundItem
 from inventory.money import quantize
@@ -49,7 +50,9 @@ def tender_inputs(items) -> list[TenderInput]:
     ]
 
 
-class CheckoutSerializer(serializers.Serializer):
+class CheckoutSerializer(ManagerApprovalSerializer):
+    """A tip or change above the store's caps, or a sale of 0.00 (with `reason`), needs a manager's approval."""
+
     register = serializers.IntegerField(min_value=1)
     order = serializers.UUIDField(
         required=False, allow_null=True, default=None, help_text="Pay this open order; or give `lines` instead."
@@ -60,8 +63,12 @@ class CheckoutSerializer(serializers.Serializer):
     channel = serializers.ChoiceField(choices=Order.Channel.choices, default=Order.Channel.RETAIL)
     note = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
     tenders = TenderSerializer(many=True, max_length=20)
+    reason = serializers.CharField(
+        max_length=200, required=False, allow_blank=True, default="", help_text="Why a sale is 0.00."
+    )
 
     def validate(self, data):
+        data = super().validate(data)
         if (data.get("order") is None) == (not data.get("lines")):
             raise serializers.ValidationError({"order": ["Give either an open order or lines to sell."]})
         return data
@@ -86,6 +93,9 @@ class RefundCreateSerializer(serializers.Serializer):
     reason = serializers.CharField(max_length=200)
     tender = serializers.ChoiceField(
         choices=Payment.Tender.choices, required=False, allow_null=True, default=None, help_text="Default: original."
+    )
+    cash_beyond_paid = serializers.BooleanField(
+        default=False, help_text="Cash from the drawer beyond what was paid in cash on the order (a manager gives it)."
     )
 
     def items(self) -> list[RefundItem]:

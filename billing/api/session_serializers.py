@@ -95,7 +95,22 @@ class OpenSessionSerializer(serializers.Serializer):
     )
 
 
-class CashMovementInputSerializer(serializers.Serializer):
+class ManagerApprovalSerializer(serializers.Serializer):
+    """A manager's approval given on the request: another manager by user id and PIN (a manager caller approves
+    for themselves without these)."""
+
+    approver = serializers.IntegerField(min_value=1, required=False, allow_null=True, default=None)
+    approver_pin = serializers.CharField(max_length=8, required=False, allow_blank=True, default="")
+
+    def validate(self, attrs):
+        if attrs["approver"] and not attrs["approver_pin"]:
+            raise serializers.ValidationError({"approver_pin": ["The approving manager's PIN is required."]})
+        return attrs
+
+
+class CashMovementInputSerializer(ManagerApprovalSerializer):
+    """Above the store's cap (`max_pay_in`, `max_pay_out`) a manager approves."""
+
     amount = money()
     reason = serializers.CharField(max_length=200)
 

@@ -24,6 +24,11 @@ def _approver(request, data):
     return verify_manager_pin(user_id=data["approver"], pin=data["approver_pin"])
 
 
+def approver_from(request, data):
+    """The approving manager named on a request (see ManagerApprovalSerializer), or None."""
+    return _approver(request, data)
+
+
 class RegisterViewSet(viewsets.ReadOnlyModelViewSet):
     """Tills at the caller's locations, with the id of their open session (if any)."""
 
@@ -87,14 +92,14 @@ class CashSessionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
     @action(detail=True, methods=["post"], url_path="pay-in")
     def pay_in(self, request, pk=None):
         data = _valid(s.CashMovementInputSerializer, request)
-        movement = sessions.pay_in(session_id=self._session_id(), user=request.user, **data)
+        movement = sessions.pay_in(session_id=self._session_id(), user=request.user, **_movement(request, data))
         return Response(s.CashMovementSerializer(movement).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=s.CashMovementInputSerializer, responses={201: s.CashMovementSerializer})
     @action(detail=True, methods=["post"], url_path="pay-out")
     def pay_out(self, request, pk=None):
         data = _valid(s.CashMovementInputSerializer, request)
-        movement = sessions.pay_out(session_id=self._session_id(), user=request.user, **data)
+        movement = sessions.pay_out(session_id=self._session_id(), user=request.user, **_movement(request, data))
         return Response(s.CashMovementSerializer(movement).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=s.NoSaleSerializer, responses={201: s.CashMovementSerializer})
@@ -164,3 +169,7 @@ def _valid(serializer_class, request) -> dict:
     serializer = serializer_class(data=request.data)
     serializer.is_valid(raise_exception=True)
     return serializer.validated_data
+
+
+def _movement(request, data) -> dict:
+    return {"amount": data["amount"], "reason": data["reason"], "approver": _approver(request, data)}

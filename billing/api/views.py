@@ -10,6 +10,7 @@ from rest_framework.views import APIView
 
 from billing import services
 from billing.api import serializers as s
+from billing.api.session_views import approver_from
 from billing.models import Receipt, Refund
 from inventory.roles import CASHIER, MANAGER
 from inventory.selectors import locations_for
@@ -43,6 +44,7 @@ class CheckoutView(APIView):
         data = s.CheckoutSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
+        approver = approver_from(request, values)  # before the sale's transaction: a wrong PIN counts
 
         def action():
             if values["order"] is not None:
@@ -51,6 +53,8 @@ class CheckoutView(APIView):
                     register_id=values["register"],
                     tenders=data.tenders_given(),
                     user=request.user,
+                    approver=approver,
+                    reason=values["reason"],
                 )
             else:
                 sale = services.sell(
@@ -60,6 +64,8 @@ class CheckoutView(APIView):
                     tenders=data.tenders_given(),
                     channel=values["channel"],
                     note=values["note"],
+                    approver=approver,
+                    reason=values["reason"],
                 )
             return status.HTTP_201_CREATED, s.sale_body(sale)
 
@@ -106,6 +112,7 @@ class RefundViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
                 items=data.items(),
                 reason=values["reason"],
                 tender=values["tender"],
+                cash_beyond_paid=values["cash_beyond_paid"],
                 user=request.user,
             )
             return status.HTTP_201_CREATED, s.RefundSerializer(refund_queryset(request.user).get(pk=record.pk)).data

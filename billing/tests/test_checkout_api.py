@@ -278,7 +278,7 @@ def test_the_checkout_response_is_exactly_what_its_documented_serializer_gives(l
     from billing.services import sell
     from orders.services import NewLine
 
-    product = stocked_product(location, price="3.35")
+    product = stocked_product(location, price="3.35", quantity_places=1)
     sale = sell(
         register_id=till.pk,
         user=cashier,

@@ -104,11 +104,13 @@ def test_a_pay_out_needs_a_reason_and_a_positive_amount(session, cashier):
     assert not CashMovement.objects.exists()
 
 
-def test_a_pay_out_cannot_take_more_than_the_drawer_holds(session, cashier):
+def test_a_pay_out_a_manager_approves_cannot_take_more_than_the_drawer_holds(session, cashier, manager):
     with pytest.raises(DomainError) as error:
-        sessions.pay_out(session_id=session.pk, user=cashier, amount="100.01", reason="Supplier")
+        sessions.pay_out(session_id=session.pk, user=cashier, amount="100.01", reason="Supplier", approver=manager)
 
     assert error.value.code == "insufficient_cash"
+    assert "100" not in error.value.message  # the figure is never told, not even to a manager's approval
+    assert not CashMovement.objects.exists()
 
 
 def test_a_no_sale_drawer_open_is_recorded_and_audited(session, cashier):

@@ -50,9 +50,15 @@ class StockedProductField(serializers.PrimaryKeyRelatedField):
 
 
 class LocationSerializer(serializers.ModelSerializer):
+    # Money controls: above these a manager approves (a tip, the change of one payment, a pay-in, a pay-out).
+    max_tip = money_field(read_only=True)
+    max_change = money_field(read_only=True)
+    max_pay_in = money_field(read_only=True)
+    max_pay_out = money_field(read_only=True)
+
     class Meta:
         model = Location
-        fields = ["id", "code", "name", "kind", "active"]
+        fields = ["id", "code", "name", "kind", "active", "max_tip", "max_change", "max_pay_in", "max_pay_out"]
 
 
 class CategorySerializer(serializers.ModelSerializer):
@@ -71,6 +77,9 @@ class ProductSerializer(serializers.ModelSerializer):
     price = money_field(min_value=Decimal(0))
     cost = money_field(min_value=Decimal(0), required=False)
     reorder_point = quantity_field(min_value=Decimal(0), required=False)
+    quantity_places = serializers.IntegerField(
+        min_value=0, max_value=3, required=False, help_text="0: sold in whole pieces; up to 3 for weighed goods."
+    )
 
     class Meta:
         model = Product
@@ -88,6 +97,7 @@ class ProductSerializer(serializers.ModelSerializer):
             "tracked",
             "stock_policy",
             "reorder_point",
+            "quantity_places",
             "active",
             "updated_at",
         ]
