@@ -66,10 +66,12 @@ def end_pin_only_session(sender, request=None, **kwargs) -> None:
     """A sign-in (with a password: the PIN switch marks its session again right after) unlocks the terminal and
     lifts the POS-only limit of a session signed in by PIN."""
     if request is not None and hasattr(request, "session"):
-        from orders.views import SESSION_LOCKED, SESSION_PIN_ONLY
+        from orders.views import SESSION_LOCKED, SESSION_PIN_ONLY, SESSION_SEEN
 
         request.session.pop(SESSION_PIN_ONLY, None)
         request.session.pop(SESSION_LOCKED, None)
+        if SESSION_SEEN in request.session:
+            request.session[SESSION_SEEN] = time.time()  # the idle lock's clock starts again too
 
 
 def connect_signals() -> None:

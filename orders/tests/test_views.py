@@ -652,8 +652,13 @@ def test_a_locked_terminal_reaches_nothing_but_the_lock_screen(cashier, location
     assert client.get("/api/v1/orders/").status_code == 200
 
 
-def test_a_password_sign_in_unlocks_a_locked_terminal(client, cashier, location):
+def test_a_password_sign_in_unlocks_a_locked_terminal(client, cashier, location, settings):
+    settings.POS_IDLE_LOCK_SECONDS = 60
     client.force_login(cashier)
+    client.get(reverse("orders:floor"))
+    session = client.session
+    session[SESSION_SEEN] = time.time() - 61
+    session.save()
     client.post(reverse("orders:lock"))
 
     client.post("/accounts/login/", {"username": "cashier", "password": "secret-pass-123"})
