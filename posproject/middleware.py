@@ -53,6 +53,8 @@ ALWAYS_OPEN = frozenset(
     {
         "login",
         "logout",
+        "admin:login",  # a sign-in too: it asks for the second factor when that is on
+        "admin:logout",
         "orders:switch",
         "orders:lock",
         "ops:health-live",
