@@ -291,3 +291,15 @@ def test_a_superuser_keeps_the_full_user_admin(client, location):
     page = client.get(f"/admin/auth/user/{owner.pk}/change/").content.decode()
 
     assert 'name="is_superuser"' in page and 'name="user_permissions"' in page
+
+
+def test_a_manager_cannot_move_staff_of_another_store_into_their_own_through_the_staff_profile(browser, location):
+    elsewhere = _staff_at(LocationFactory(code="north", name="North"), "north-cashier")
+    profile = elsewhere.staff
+    path = f"/admin/inventory/staffprofile/{profile.pk}/change/"
+
+    opened = browser.get(path)
+    browser.post(path, {"user": str(elsewhere.pk), "locations": [str(location.pk)]})
+
+    assert _refused(opened)
+    assert list(profile.locations.values_list("code", flat=True)) == ["north"]
