@@ -124,7 +124,7 @@ def pos_view(perm: str | None = None, *, lockable: bool = True, touch: bool = Tr
             request.terminal = Terminal(request, location)
             return view(request, *args, **kwargs)
 
-        wrapper.pos_lockable = lockable  # read by posproject.middleware.PosSessionGuardMiddleware
+        wrapper.pos_lockable, wrapper.pos_touch = lockable, touch  # read by posproject.middleware
         return wrapper
 
     return decorator

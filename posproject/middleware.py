@@ -97,7 +97,7 @@ class PosSessionGuardMiddleware:
             return self._refuse(request, "locked", "This terminal is locked: unlock it with your PIN.")
         if session.get(pos.SESSION_PIN_ONLY) and match.namespace not in POS_NAMESPACES:
             return self._refuse(request, "password_required", "Signed in by PIN: sign in with your password.")
-        if pos.SESSION_SEEN in session and not is_background_poll(request):
+        if pos.SESSION_SEEN in session and getattr(view_func, "pos_touch", True) and not is_background_poll(request):
             pos.mark_active(request)  # any page counts as activity for the POS idle lock, not only POS screens
         return None
 

@@ -683,10 +683,24 @@ def test_the_print_problems_poll_does_not_keep_an_idle_terminal_awake(cashier, l
     assert locked.status_code == 302 and "locked=1" in locked["Location"]
 
 
-def test_the_pos_pages_mark_their_background_polls(cashier, kitchen_user, location):
-    floor = terminal(cashier).get(reverse("orders:floor")).content.decode()
-    kitchen = terminal(kitchen_user).get(reverse("orders:kitchen")).content.decode()
+def test_the_pos_pages_mark_their_print_problems_poll_as_a_background_poll(cashier, location):
+    for page in ("orders:floor", "orders:switch"):
+        html = terminal(cashier).get(reverse(page)).content.decode()
 
-    for html, target in ((floor, 'id="print-banner"'), (kitchen, 'id="kitchen-board"')):
-        element = html[html.index(target) :].split(">", 1)[0]
+        element = html[html.index('id="print-banner"') :].split(">", 1)[0]
         assert POLL_HEADER in element, element
+
+
+def test_an_idle_pos_session_is_locked_on_every_url_not_only_the_pos(cashier, location, settings):
+    settings.POS_IDLE_LOCK_SECONDS = 60
+    client = terminal(cashier)
+    client.get(reverse("orders:floor"))
+    session = client.session
+    session[SESSION_SEEN] = time.time() - 61
+    session.save()
+
+    api = client.get("/api/v1/orders/")
+    page = client.get("/")
+
+    assert api.status_code == 403 and api.json()["code"] == "locked"
+    assert page.status_code == 302 and "locked=1" in page["Location"]
