@@ -5,6 +5,10 @@ POLICY says, per URL name, who gets past authorization for GET and for POST: any
 here is the view working after its check. A URL name missing from POLICY, or a POLICY entry for a URL that no longer
 exists, fails the test: a new screen or endpoint has to say who may use it. Admin URLs are one entry (managers only);
 an admin action is a POST to its model's changelist, so the admin URLs cover every admin action.
+
+Two more principals walk every URL: a manager's session signed in by PIN (only the POS screens, sign-in/out and the
+probes let it through) and a locked session (only the lock screen, sign-in/out and the probes); and a manager tries
+every user-admin page of a superuser.
 """
 
 import uuid
