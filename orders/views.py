@@ -171,7 +171,8 @@ def switch(request):
                 terminal = {key: request.session[key] for key in TERMINAL_KEYS if key in request.session}
                 login(request, user, backend=AUTH_BACKEND)
                 request.session.update(terminal)
-                request.session[SESSION_PIN_ONLY] = True
+            # Whoever typed a PIN (to switch or to unlock, even their own session) gets the POS screens only.
+            request.session[SESSION_PIN_ONLY] = True
             request.session[SESSION_LOCKED] = False
             request.session[SESSION_SEEN] = time.time()
             return redirect(_safe_next(request, reverse("orders:floor")))

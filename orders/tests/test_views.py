@@ -649,7 +649,7 @@ def test_a_locked_terminal_reaches_nothing_but_the_lock_screen(cashier, location
 
     client.post(reverse("orders:switch"), {"user": cashier.pk, "pin": PINS["cashier"]})
 
-    assert client.get("/api/v1/orders/").status_code == 200
+    assert client.get(reverse("orders:floor")).status_code == 200
 
 
 def test_a_password_sign_in_unlocks_a_locked_terminal(client, cashier, location, settings):
@@ -704,3 +704,16 @@ def test_an_idle_pos_session_is_locked_on_every_url_not_only_the_pos(cashier, lo
 
     assert api.status_code == 403 and api.json()["code"] == "locked"
     assert page.status_code == 302 and "locked=1" in page["Location"]
+
+
+def test_unlocking_a_managers_password_session_with_the_pin_leaves_a_pos_only_session(manager, location):
+    """Whoever knows the manager's PIN can unlock the manager's terminal, but gets the POS, not the back office."""
+    give_pin(manager)
+    client = terminal(manager)
+    client.post(reverse("orders:lock"))
+
+    client.post(reverse("orders:switch"), {"user": manager.pk, "pin": PINS["manager"]})
+
+    assert client.get(reverse("orders:floor")).status_code == 200
+    admin = client.get("/admin/")
+    assert admin.status_code == 302 and admin["Location"].startswith("/accounts/login/")
