@@ -65,8 +65,10 @@ ALWAYS_OPEN = frozenset(
         "api-health",
     }
 )
-# The POS screens (orders' and billing's, under /pos/): all a session signed in by PIN may use.
+# The POS screens (orders' and billing's, under /pos/) and the start page (links only; the brand link of every
+# page): all a session signed in by PIN may use.
 POS_NAMESPACES = frozenset({"orders", "billing"})
+PIN_SESSION_OPEN = frozenset({"home"})
 
 
 class PosSessionGuardMiddleware:
@@ -95,7 +97,8 @@ class PosSessionGuardMiddleware:
         session = request.session
         if pos.is_locked(request, idle_lock=getattr(view_func, "pos_lockable", True)):
             return self._refuse(request, "locked", "This terminal is locked: unlock it with your PIN.")
-        if session.get(pos.SESSION_PIN_ONLY) and match.namespace not in POS_NAMESPACES:
+        pos_screen = match.namespace in POS_NAMESPACES or match.view_name in PIN_SESSION_OPEN
+        if session.get(pos.SESSION_PIN_ONLY) and not pos_screen:
             return self._refuse(request, "password_required", "Signed in by PIN: sign in with your password.")
         if pos.SESSION_SEEN in session and getattr(view_func, "pos_touch", True) and not is_background_poll(request):
             pos.mark_active(request)  # any page counts as activity for the POS idle lock, not only POS screens

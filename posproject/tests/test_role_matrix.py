@@ -6,9 +6,9 @@ here is the view working after its check. A URL name missing from POLICY, or a P
 exists, fails the test: a new screen or endpoint has to say who may use it. Admin URLs are one entry (managers only);
 an admin action is a POST to its model's changelist, so the admin URLs cover every admin action.
 
-Two more principals walk every URL: a manager's session signed in by PIN (only the POS screens, sign-in/out and the
-probes let it through) and a locked session (only the lock screen, sign-in/out and the probes); and a manager tries
-every user-admin page of a superuser.
+Two more principals walk every URL: a manager's session signed in by PIN (only the POS screens, the start page,
+sign-in/out and the probes let it through) and a locked session (only the lock screen, sign-in/out and the probes);
+and a manager tries every user-admin page of a superuser.
 """
 
 import uuid
@@ -332,7 +332,7 @@ def test_a_session_signed_in_by_pin_reaches_the_pos_screens_and_nothing_else(man
         if name in ("admin:login", "admin:logout", "admin:jsi18n"):
             continue
         as_manager = "manager" in POLICY[name][0 if method == "get" else 1] if name in POLICY else True
-        expected = {"pin"} if as_manager and (_is_pos_screen(name) or name in PROBES | {"login"}) else set()
+        expected = {"pin"} if as_manager and (_is_pos_screen(name) or name in PROBES | {"login", "home"}) else set()
         got = observe(principals, path, method, {"pin"}, strict=False)
         if got != expected:
             wrong.append(f"{method.upper()} {name}: signed in by PIN, let through {sorted(got)}")
