@@ -3,6 +3,9 @@ money goes through inventory.services (adjust with a reason, receive a purchase 
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
@@ -383,11 +386,30 @@ class StockCountAdmin(admin.ModelAdmin):
 
 @admin.register(StaffProfile)
 class StaffProfileAdmin(admin.ModelAdmin):
+    """A manager sees and edits the profiles of the accounts they manage (see UserAdmin below), at their own
+    stores only; a superuser all of them."""
+
     list_display = ["user", "pin_set", "pin_failed_attempts", "pin_locked_until"]
     search_fields = ["user__username", "user__first_name", "user__last_name"]
     filter_horizontal = ["locations"]
     fields = ["user", "locations", "pin_failed_attempts", "pin_locked_until"]
     readonly_fields = ["pin_failed_attempts", "pin_locked_until"]
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        if request.user.is_superuser:
+            return queryset
+        return queryset.filter(user__in=selectors.manageable_users(request.user).values("pk"))
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "user" and not request.user.is_superuser:
+            kwargs["queryset"] = selectors.manageable_users(request.user)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        if db_field.name == "locations" and not request.user.is_superuser:
+            kwargs["queryset"] = selectors.own_stores(request.user)
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
 
     @admin.display(boolean=True, description="PIN set")
     def pin_set(self, profile):
@@ -402,6 +424,93 @@ class AuditEventAdmin(ReadOnlyAdmin):
     list_select_related = ["actor", "approver", "location"]
     date_hierarchy = "created_at"
     show_full_result_count = False
+
+
+# --- user accounts -----------------------------------------------------------------------------------------------
+
+
+class StaffStoresField(forms.ModelMultipleChoiceField):
+    def __init__(self, **kwargs):
+        super().__init__(
+            queryset=Location.objects.none(),
+            widget=admin.widgets.FilteredSelectMultiple("stores", is_stacked=False),
+            help_text="The stores this person works at (yours only).",
+            **kwargs,
+        )
+
+
+class StaffUserCreationForm(AdminUserCreationForm):
+    locations = StaffStoresField(label="Stores")
+
+
+class StaffUserChangeForm(UserChangeForm):
+    locations = StaffStoresField(label="Stores")
+
+
+class UserAdmin(DjangoUserAdmin):
+    """Superusers get Django's full user admin. A manager creates and edits staff accounts of their own stores only
+    (inventory.selectors.manageable_users): no superuser is listed, opened or given a new password (the admin
+    answers as for a missing account), and the form offers neither superuser, staff nor permissions, only the roles
+    at or below their own and their own stores."""
+
+    staff_fieldsets = (
+        (None, {"fields": ("username", "password")}),
+        ("Personal info", {"fields": ("first_name", "last_name", "email")}),
+        ("Role and stores", {"fields": ("is_active", "groups", "locations")}),
+    )
+    staff_add_fieldsets = (
+        (
+            None,
+            {
+                "classes": ("wide",),
+                "fields": ("username", "usable_password", "password1", "password2", "groups", "locations"),
+            },
+        ),
+    )
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        if request.user.is_superuser:
+            return queryset
+        return queryset.filter(pk__in=selectors.manageable_users(request.user).values("pk"))
+
+    def get_fieldsets(self, request, obj=None):
+        if request.user.is_superuser:
+            return super().get_fieldsets(request, obj)
+        return self.staff_fieldsets if obj is not None else self.staff_add_fieldsets
+
+    def get_list_filter(self, request):
+        return super().get_list_filter(request) if request.user.is_superuser else ("is_active", "groups")
+
+    def get_form(self, request, obj=None, **kwargs):
+        if request.user.is_superuser:
+            return super().get_form(request, obj, **kwargs)
+        kwargs["form"] = StaffUserChangeForm if obj is not None else StaffUserCreationForm
+        base = super().get_form(request, obj, **kwargs)
+        actor = request.user
+
+        class Form(base):
+            def __init__(self, *args, **form_kwargs):
+                super().__init__(*args, **form_kwargs)
+                self.fields["locations"].queryset = selectors.own_stores(actor)
+                self.fields["groups"].queryset = selectors.assignable_groups(actor)
+                if self.instance.pk and not self.is_bound:
+                    self.initial["locations"] = list(
+                        Location.objects.filter(staff__user=self.instance).values_list("pk", flat=True)
+                    )
+
+        return Form
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        if "locations" in form.cleaned_data:
+            profile, _ = StaffProfile.objects.get_or_create(user=form.instance)
+            profile.locations.set(form.cleaned_data["locations"])
+
+
+if admin.site.is_registered(User):
+    admin.site.unregister(User)
+admin.site.register(User, UserAdmin)
 
 
 # --- API clients -------------------------------------------------------------------------------------------------

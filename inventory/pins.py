@@ -1,15 +1,23 @@
 """Personal PINs for the quick user switch on a shared POS terminal.
 
 A PIN is short, so it is only ever checked together with a chosen member of staff, it is stored hashed with
-Django's password hashers, and repeated failures lock it for a while (settings `POS_PIN_MAX_ATTEMPTS`,
-`POS_PIN_LOCKOUT_MINUTES`). Failures are also counted per client IP address in the cache, across all staff, so one
-terminal cannot try a PIN on every member in turn: `POS_PIN_IP_MAX_ATTEMPTS` failures within
-`POS_PIN_IP_WINDOW_MINUTES` refuse every PIN from that address until the window ends. Setting a PIN, each failure, a
-lockout and each successful use leave an AuditEvent.
+Django's password hashers, and it is checked by one function, `verify_pin`, on every path (the switch and lock
+screens, a manager's approval on a screen, the API's manager sign-off), which applies three limits:
+
+- per person: `POS_PIN_MAX_ATTEMPTS` wrong PINs in a row lock that PIN for `POS_PIN_LOCKOUT_MINUTES` (database);
+- per terminal: `POS_PIN_IP_MAX_ATTEMPTS` wrong PINs, for anyone, within `POS_PIN_IP_WINDOW_MINUTES` refuse every
+  PIN from that terminal until the window ends (cache), so one terminal cannot try a PIN on every member in turn;
+- per store: `POS_PIN_STORE_MAX_ATTEMPTS` wrong PINs within `POS_PIN_STORE_WINDOW_MINUTES` from all its terminals
+  together refuse every PIN at that store until the window ends (cache), so many terminals cannot guess in parallel.
+
+A terminal is named by `terminal_of(request)`: today the client address (as configured for the login lockout), later
+a paired terminal's id; the limits only need a stable string. A new PIN must have `POS_PIN_LENGTH` digits (6 by
+default) and not be trivially guessable (`pin_problem`); PINs stored earlier keep working. Setting a PIN, each
+failure, each lockout and each successful use leave an AuditEvent.
 """
 
+import itertools
 import logging
-import re
 from datetime import timedelta
 
 from django.conf import settings
@@ -23,7 +31,10 @@ from inventory.models import AuditEvent, StaffProfile
 from inventory.roles import MANAGER, is_manager
 from posproject.errors import ApprovalRequired, DomainError, NotFound, PermissionDenied
 
-PIN_PATTERN = re.compile(r"^\d{4,8}$")
+# Forms accept up to this many characters; what a new PIN must be is `pin_problem`'s business.
+PIN_MAX_CHARS = 12
+# Well-known choices that the pattern checks below do not catch (repeats, runs and palindromes are caught there).
+COMMON_PINS = frozenset({"112233", "123321", "147258", "159753", "102030", "121314", "123654", "111222", "000111"})
 logger = logging.getLogger(__name__)
 
 
@@ -43,6 +54,10 @@ def lockout_period() -> timedelta:
     return timedelta(minutes=getattr(settings, "POS_PIN_LOCKOUT_MINUTES", 15))
 
 
+def pin_length() -> int:
+    return getattr(settings, "POS_PIN_LENGTH", 6)
+
+
 def ip_max_attempts() -> int:
     return getattr(settings, "POS_PIN_IP_MAX_ATTEMPTS", 30)
 
@@ -51,47 +66,100 @@ def ip_window() -> timedelta:
     return timedelta(minutes=getattr(settings, "POS_PIN_IP_WINDOW_MINUTES", 15))
 
 
-def _ip_key(client_ip: str) -> str:
-    return f"pos-pin-failures:{client_ip}"
+def store_max_attempts() -> int:
+    return getattr(settings, "POS_PIN_STORE_MAX_ATTEMPTS", 60)
 
 
-def ip_locked(client_ip: str | None) -> bool:
-    """True when `client_ip` has had `ip_max_attempts()` wrong PINs within the window. A cache outage fails open
-    (the per-person lockout, kept in the database, still applies)."""
-    if not client_ip:
+def store_window() -> timedelta:
+    return timedelta(minutes=getattr(settings, "POS_PIN_STORE_WINDOW_MINUTES", 15))
+
+
+def terminal_of(request) -> str:
+    """The name the PIN limits give the terminal `request` came from: its client address today (the address the
+    login lockout uses, so the proxy setting applies to both), a paired terminal's id once terminals exist."""
+    from posproject.client_ip import client_ip
+
+    return client_ip(request) or ""
+
+
+def _ip_key(terminal: str) -> str:
+    return f"pos-pin-failures:{terminal}"
+
+
+def _store_key(location_id) -> str:
+    return f"pos-pin-failures:store:{location_id}"
+
+
+def _over_limit(key: str | None, limit: int) -> bool:
+    """True when the failures counted under `key` reached `limit`. A cache outage fails open (the per-person
+    lockout, kept in the database, still applies)."""
+    if not key:
         return False
     try:
-        return (cache.get(_ip_key(client_ip)) or 0) >= ip_max_attempts()
+        return (cache.get(key) or 0) >= limit
     except Exception:
         logger.warning("PIN rate limit unavailable: the cache did not answer", exc_info=True)
         return False
 
 
-def _count_ip_failure(client_ip: str | None) -> int:
-    """Count one wrong PIN from `client_ip` in a fixed window that starts at its first failure; return the count."""
-    if not client_ip:
+def _count_failure(key: str | None, window: timedelta) -> int:
+    """Count one wrong PIN under `key` in a fixed window that starts at its first failure; return the count."""
+    if not key:
         return 0
-    key = _ip_key(client_ip)
     try:
-        cache.add(key, 0, timeout=int(ip_window().total_seconds()))
+        cache.add(key, 0, timeout=int(window.total_seconds()))
         return cache.incr(key)
     except ValueError:  # the window ended between add and incr
-        cache.set(key, 1, timeout=int(ip_window().total_seconds()))
+        cache.set(key, 1, timeout=int(window.total_seconds()))
         return 1
     except Exception:
         logger.warning("PIN rate limit unavailable: the cache did not answer", exc_info=True)
         return 0
 
 
+def ip_locked(terminal: str | None) -> bool:
+    """True when `terminal` has had `ip_max_attempts()` wrong PINs within the window."""
+    return _over_limit(_ip_key(terminal) if terminal else None, ip_max_attempts())
+
+
+def store_locked(location) -> bool:
+    """True when the store `location` has had `store_max_attempts()` wrong PINs within the window."""
+    return _over_limit(_store_key(location.pk) if location is not None else None, store_max_attempts())
+
+
+def pin_problem(pin: str) -> str | None:
+    """Why `pin` cannot be chosen as a new PIN, or None: it must be `pin_length()` digits and not all one digit, a
+    run up or down (123456, 654321, 890123), a repeated block (121212, 123123), a palindrome (123321) or a common
+    choice."""
+    length = pin_length()
+    if not (len(pin) == length and pin.isascii() and pin.isdigit()):
+        return f"Use {length} digits."
+    steps = {(int(b) - int(a)) % 10 for a, b in itertools.pairwise(pin)}
+    if steps in ({0}, {1}, {9}):
+        return "Too easy to guess: not one digit repeated or a run like 123456."
+    if any(length % size == 0 and pin == pin[:size] * (length // size) for size in range(2, length // 2 + 1)):
+        return "Too easy to guess: not a repeated pattern like 121212."
+    if pin == pin[::-1] or pin in COMMON_PINS:
+        return "Too easy to guess: choose a less common PIN."
+    return None
+
+
+def check_new_pin(pin: str) -> str:
+    """Return `pin` stripped if it may be chosen; raise DomainError (code "invalid", field "pin") if not."""
+    pin = (pin or "").strip()
+    if problem := pin_problem(pin):
+        raise DomainError(f"That PIN cannot be used. {problem}", code="invalid", fields={"pin": [problem]})
+    return pin
+
+
 @transaction.atomic
 def set_pin(*, user, pin: str, actor=None) -> StaffProfile:
-    """Give `user` a new PIN (4 to 8 digits), clearing any lockout.
+    """Give `user` a new PIN, clearing any lockout.
 
-    Raises DomainError (code "invalid", field "pin") when the PIN is not 4 to 8 digits.
+    Raises DomainError (code "invalid", field "pin") when the PIN is not `pin_length()` digits or is trivially
+    guessable (see `pin_problem`).
     """
-    pin = (pin or "").strip()
-    if not PIN_PATTERN.match(pin):
-        raise DomainError("A PIN is 4 to 8 digits.", code="invalid", fields={"pin": ["Use 4 to 8 digits."]})
+    pin = check_new_pin(pin)
     profile, _ = StaffProfile.objects.select_for_update().get_or_create(user=user)
     profile.pin_hash = make_password(pin)
     profile.pin_failed_attempts = 0
@@ -103,19 +171,30 @@ def set_pin(*, user, pin: str, actor=None) -> StaffProfile:
     return profile
 
 
-def verify_pin(*, user_id: int, pin: str, purpose: str = "switch", location=None, client_ip: str | None = None):
-    """Check the PIN of staff member `user_id` and return the user.
+def verify_pin(
+    *,
+    user_id: int,
+    pin: str,
+    purpose: str = "switch",
+    location=None,
+    terminal: str | None = None,
+    client_ip: str | None = None,
+):
+    """Check the PIN of staff member `user_id` and return the user: the one check every PIN goes through.
 
-    `purpose` ("switch", "approval", "unlock") is recorded in the audit trail. Each failure counts; the
-    `max_attempts()`-th failure in a row locks the PIN for `lockout_period()`. A success resets the count.
-    With `client_ip` (the terminal's address) failures are also counted per address: the `ip_max_attempts()`-th
-    within `ip_window()` refuses every PIN from that address, whoever is chosen, until the window ends.
+    `purpose` ("switch", "approval", "unlock") is recorded in the audit trail. Each failure counts three times:
+    for the person (the `max_attempts()`-th failure in a row locks the PIN for `lockout_period()`; a success resets
+    the count), for `terminal` (see `terminal_of`; `client_ip` is its older name) and for the store `location`
+    (each refuses every PIN once its limit is reached within its window, whoever is chosen).
 
-    Raises NotFound (no such active staff member), PinLocked (locked, even with the right PIN, or the address is
-    locked), InvalidPin (wrong PIN, or the member has no PIN yet).
+    Raises NotFound (no such active staff member), PinLocked (locked, even with the right PIN, or the terminal or
+    the store is locked), InvalidPin (wrong PIN, or the member has no PIN yet).
     """
-    if ip_locked(client_ip):
+    terminal = terminal or client_ip
+    if ip_locked(terminal):
         raise PinLocked("Too many wrong PINs from this terminal: try again later or ask a manager.")
+    if store_locked(location):
+        raise PinLocked("Too many wrong PINs at this store: try again later or sign in with a password.")
     with transaction.atomic():
         try:
             profile = (
@@ -148,20 +227,26 @@ def verify_pin(*, user_id: int, pin: str, purpose: str = "switch", location=None
                 error = PinLocked("Too many wrong PINs: this PIN is locked. Ask a manager.")
             else:
                 error = InvalidPin("Wrong PIN.", fields={"pin": ["Wrong PIN."]})
-            if _count_ip_failure(client_ip) == ip_max_attempts():
+            if terminal and _count_failure(_ip_key(terminal), ip_window()) == ip_max_attempts():
                 until = now + ip_window()
-                _audit("pin_ip_locked", profile.user, location, ip=client_ip, until=until.isoformat())
+                _audit("pin_ip_locked", profile.user, location, ip=terminal, until=until.isoformat())
                 error = PinLocked("Too many wrong PINs from this terminal: try again later or ask a manager.")
+            if location is not None and _count_failure(_store_key(location.pk), store_window()) == store_max_attempts():
+                until = now + store_window()
+                _audit("pin_store_locked", profile.user, location, until=until.isoformat())
+                error = PinLocked("Too many wrong PINs at this store: try again later or sign in with a password.")
     # Raised after the transaction committed, so the failure count and the audit rows are kept.
     raise error
 
 
-def verify_manager_pin(*, user_id: int, pin: str, location=None, client_ip: str | None = None):
-    """Verify an approving manager's PIN and return that manager.
+def verify_manager_pin(
+    *, user_id: int, pin: str, location=None, terminal: str | None = None, client_ip: str | None = None
+):
+    """Verify an approving manager's PIN (through `verify_pin` and its limits) and return that manager.
 
     Raises what verify_pin raises, and ApprovalRequired when the PIN is right but the person is not a manager.
     """
-    user = verify_pin(user_id=user_id, pin=pin, purpose="approval", location=location, client_ip=client_ip)
+    user = verify_pin(user_id=user_id, pin=pin, purpose="approval", location=location, terminal=terminal or client_ip)
     if not is_manager(user):
         raise ApprovalRequired("Only a manager can approve this.", fields={"approver": ["Not a manager."]})
     return user

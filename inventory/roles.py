@@ -12,6 +12,8 @@ CASHIER = "Cashier"
 WAITER = "Waiter"
 KITCHEN = "Kitchen"
 ROLES = (MANAGER, CASHIER, WAITER, KITCHEN)
+# Who may give which role in the user admin: a role ranked at or below one's own (inventory.selectors).
+ROLE_RANKS = {MANAGER: 2, CASHIER: 1, WAITER: 1, KITCHEN: 1}
 
 # "app_label.*" means every permission of that app; otherwise "app_label.codename".
 ROLE_PERMISSIONS: dict[str, list[str]] = {

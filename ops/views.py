@@ -56,8 +56,11 @@ def full(request):
     """The full report for monitors holding the metrics token and signed-in managers; only the status for anyone
     else (the report names what is down, the backup's age, free disk and the version). 200 for pass or warn, 503 for
     fail, whoever asks."""
+    from orders.views import SESSION_PIN_ONLY  # a PIN is not a manager's password
+
     report = health.full_report()
-    if not (metrics.has_metrics_token(request) or is_manager(request.user)):
+    signed_in_manager = is_manager(request.user) and not request.session.get(SESSION_PIN_ONLY)
+    if not (metrics.has_metrics_token(request) or signed_in_manager):
         report = {"status": report["status"]}
     response = _health_response(report)
     patch_vary_headers(response, ["Authorization", "Cookie"])

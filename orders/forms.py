@@ -7,26 +7,25 @@ from django import forms
 from django.contrib.auth import authenticate
 
 from inventory.money import QTY_DIGITS, QTY_PLACES
+from inventory.pins import PIN_MAX_CHARS, pin_problem
 from orders.models import Order
 from posproject.errors import DomainError
 
 
 class PinForm(forms.Form):
     user = forms.IntegerField(error_messages={"required": "Choose who you are."})
-    pin = forms.CharField(max_length=8, strip=True, error_messages={"required": "Type your PIN."})
+    pin = forms.CharField(max_length=PIN_MAX_CHARS, strip=True, error_messages={"required": "Type your PIN."})
 
 
 class SetPinForm(forms.Form):
     password = forms.CharField(widget=forms.PasswordInput, label="Your password")
-    pin = forms.RegexField(
-        regex=r"^\d{4,8}$",
-        max_length=8,
+    pin = forms.CharField(
+        max_length=PIN_MAX_CHARS,
         label="New PIN",
-        error_messages={"invalid": "Use 4 to 8 digits."},
         widget=forms.PasswordInput(attrs={"inputmode": "numeric", "autocomplete": "off"}),
     )
     pin_again = forms.CharField(
-        max_length=8, label="New PIN again", widget=forms.PasswordInput(attrs={"inputmode": "numeric"})
+        max_length=PIN_MAX_CHARS, label="New PIN again", widget=forms.PasswordInput(attrs={"inputmode": "numeric"})
     )
 
     def __init__(self, request, *args, **kwargs):
@@ -39,6 +38,11 @@ class SetPinForm(forms.Form):
             raise forms.ValidationError("That is not your password.")
         return password
 
+    def clean_pin(self):
+        if problem := pin_problem(self.cleaned_data["pin"]):
+            raise forms.ValidationError(problem)
+        return self.cleaned_data["pin"]
+
     def clean(self):
         data = super().clean()
         if data.get("pin") and data.get("pin") != data.get("pin_again"):
@@ -50,7 +54,7 @@ class ManagerApprovalForm(forms.Form):
     """An approving manager and their PIN, for actions a cashier may not do alone."""
 
     approver = forms.IntegerField(required=False)
-    approver_pin = forms.CharField(max_length=8, required=False, strip=True)
+    approver_pin = forms.CharField(max_length=PIN_MAX_CHARS, required=False, strip=True)
 
 
 class OpenOrderForm(forms.Form):

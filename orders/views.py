@@ -35,14 +35,17 @@ from orders.forms import (
     split_quantities,
 )
 from orders.models import Order, OrderLine, Table
-from posproject.client_ip import client_ip
 from posproject.errors import DomainError
+from posproject.middleware import is_background_poll
 
 SESSION_LOCATION = "pos_location_id"
 SESSION_REGISTER = "pos_register_id"
 SESSION_REGISTER_NAME = "pos_register_name"
 SESSION_LOCKED = "pos_locked"
 SESSION_SEEN = "pos_last_seen"
+# Set when the person now signed in got there by PIN: such a session reaches the POS screens only
+# (posproject.middleware.PosSessionGuardMiddleware); a password sign-in clears it (posproject.security).
+SESSION_PIN_ONLY = "pos_pin_only"
 # What belongs to the terminal rather than to the person using it: kept across a PIN switch.
 TERMINAL_KEYS = (SESSION_LOCATION, SESSION_REGISTER, SESSION_REGISTER_NAME)
 AUTH_BACKEND = "django.contrib.auth.backends.ModelBackend"
@@ -72,17 +75,19 @@ def _terminal_location(request) -> Location | None:
     return location
 
 
-def _is_locked(request) -> bool:
+def is_locked(request, *, idle_lock: bool = True) -> bool:
+    """True when this terminal's session is locked; with `idle_lock`, lock it first if it has been idle too long
+    (views that never lock themselves, like the kitchen display, pass False)."""
     if request.session.get(SESSION_LOCKED):
         return True
     seen = request.session.get(SESSION_SEEN)
-    if seen and idle_seconds() and time.time() - seen > idle_seconds():
+    if idle_lock and seen and idle_seconds() and time.time() - seen > idle_seconds():
         request.session[SESSION_LOCKED] = True
         return True
     return False
 
 
-def _mark_active(request) -> None:
+def mark_active(request) -> None:
     now = time.time()
     # Written at most every few seconds: a busy terminal should not save its session on every tap.
     if now - request.session.get(SESSION_SEEN, 0) > 5:
@@ -112,13 +117,14 @@ def pos_view(perm: str | None = None, *, lockable: bool = True, touch: bool = Tr
             location = _terminal_location(request)
             if location is None:
                 return render(request, "pos/no_location.html", status=403)
-            if lockable and _is_locked(request):
+            if lockable and is_locked(request):
                 return redirect_to(request, f"{reverse('orders:switch')}?locked=1")
-            if touch:
-                _mark_active(request)
+            if touch and not is_background_poll(request):
+                mark_active(request)
             request.terminal = Terminal(request, location)
             return view(request, *args, **kwargs)
 
+        wrapper.pos_lockable, wrapper.pos_touch = lockable, touch  # read by posproject.middleware
         return wrapper
 
     return decorator
@@ -156,7 +162,7 @@ def switch(request):
                 pin=form.cleaned_data["pin"],
                 purpose="unlock" if locked and form.cleaned_data["user"] == request.user.pk else "switch",
                 location=location,
-                client_ip=client_ip(request),
+                terminal=pins.terminal_of(request),
             )
         except DomainError as exc:
             error = exc.message
@@ -165,6 +171,8 @@ def switch(request):
                 terminal = {key: request.session[key] for key in TERMINAL_KEYS if key in request.session}
                 login(request, user, backend=AUTH_BACKEND)
                 request.session.update(terminal)
+            # Whoever typed a PIN (to switch or to unlock, even their own session) gets the POS screens only.
+            request.session[SESSION_PIN_ONLY] = True
             request.session[SESSION_LOCKED] = False
             request.session[SESSION_SEEN] = time.time()
             return redirect(_safe_next(request, reverse("orders:floor")))
@@ -585,7 +593,7 @@ def approver_from_pin(request):
         user_id=form.cleaned_data["approver"],
         pin=form.cleaned_data["approver_pin"],
         location=request.terminal.location,
-        client_ip=client_ip(request),
+        terminal=pins.terminal_of(request),
     )
 
 

@@ -98,8 +98,21 @@ def start_idle_clock(sender, request=None, **kwargs) -> None:
         request.session[LAST_ACTIVITY_KEY] = int(time.time())
 
 
+def end_pin_only_session(sender, request=None, **kwargs) -> None:
+    """A sign-in (with a password: the PIN switch marks its session again right after) unlocks the terminal and
+    lifts the POS-only limit of a session signed in by PIN."""
+    if request is not None and hasattr(request, "session"):
+        from orders.views import SESSION_LOCKED, SESSION_PIN_ONLY, SESSION_SEEN
+
+        request.session.pop(SESSION_PIN_ONLY, None)
+        request.session.pop(SESSION_LOCKED, None)
+        if SESSION_SEEN in request.session:
+            request.session[SESSION_SEEN] = time.time()  # the idle lock's clock starts again too
+
+
 def connect_signals() -> None:
     user_logged_in.connect(start_idle_clock, dispatch_uid="tillhouse_start_idle_clock")
+    user_logged_in.connect(end_pin_only_session, dispatch_uid="tillhouse_end_pin_only_session")
     user_locked_out.connect(record_lockout, dispatch_uid="tillhouse_record_lockout")
     post_delete.connect(record_lockout_lifted, sender=AccessAttempt, dispatch_uid="tillhouse_record_unlock")
 

@@ -76,6 +76,7 @@ MIDDLEWARE = [
     "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "posproject.middleware.SessionIdleTimeoutMiddleware",
+    "posproject.middleware.PosSessionGuardMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "axes.middleware.AxesMiddleware",
@@ -264,6 +265,11 @@ POS_PIN_LOCKOUT_MINUTES = env.int("POS_PIN_LOCKOUT_MINUTES", default=15)
 # ... and per client address (all staff together, counted in the cache): wrong PINs within the window lock the terminal.
 POS_PIN_IP_MAX_ATTEMPTS = env.int("POS_PIN_IP_MAX_ATTEMPTS", default=30)
 POS_PIN_IP_WINDOW_MINUTES = env.int("POS_PIN_IP_WINDOW_MINUTES", default=15)
+# ... and per store (all its terminals together), so that many terminals cannot guess PINs in parallel.
+POS_PIN_STORE_MAX_ATTEMPTS = env.int("POS_PIN_STORE_MAX_ATTEMPTS", default=60)
+POS_PIN_STORE_WINDOW_MINUTES = env.int("POS_PIN_STORE_WINDOW_MINUTES", default=15)
+# Digits in a new PIN (PINs set earlier keep working); trivially guessable ones are refused (inventory/pins.py).
+POS_PIN_LENGTH = env.int("POS_PIN_LENGTH", default=6)
 POS_LONG_OPEN_MINUTES = env.int("POS_LONG_OPEN_MINUTES", default=90)
 
 # --- Static files -------------------------------------------------------------------------------------------

@@ -127,7 +127,7 @@ class CloseSessionSerializer(serializers.Serializer):
         child=serializers.IntegerField(min_value=0), allow_empty=False, help_text='{"50": 3, "0.20": 7}'
     )
     approver = serializers.IntegerField(min_value=1, required=False, allow_null=True, default=None)
-    approver_pin = serializers.CharField(max_length=8, required=False, allow_blank=True, default="")
+    approver_pin = serializers.CharField(max_length=12, required=False, allow_blank=True, default="")
     note = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
 
     def validate(self, attrs):

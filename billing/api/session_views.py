@@ -14,14 +14,16 @@ from inventory.api.permissions import RoleModelPermissions, requires
 from inventory.selectors import locations_for
 
 
-def _approver(request, data):
+def _approver(request, data, location):
     """The manager signing off: another manager by id and PIN, else nobody (the service lets a manager sign for
-    themselves)."""
+    themselves). The PIN goes through the same per-person, per-terminal and per-store limits as on the screens."""
     if not data["approver"]:
         return None
-    from inventory.pins import verify_manager_pin
+    from inventory.pins import terminal_of, verify_manager_pin
 
-    return verify_manager_pin(user_id=data["approver"], pin=data["approver_pin"])
+    return verify_manager_pin(
+        user_id=data["approver"], pin=data["approver_pin"], location=location, terminal=terminal_of(request)
+    )
 
 
 def approver_from(request, data):
@@ -127,11 +129,12 @@ class CashSessionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
     def close(self, request, pk=None):
         """Submit the blind count and close: answers with the Z report (expected and over/short included)."""
         data = _valid(s.CloseSessionSerializer, request)
+        session = self.get_object()
         z = sessions.close_session(
-            session_id=self._session_id(),
+            session_id=session.pk,
             user=request.user,
             denominations=data["denominations"],
-            approver=_approver(request, data),
+            approver=_approver(request, data, session.register.location),
             note=data["note"],
         )
         return Response(s.ZReportSerializer(z).data, status=status.HTTP_201_CREATED)

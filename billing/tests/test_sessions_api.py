@@ -67,13 +67,15 @@ def test_a_large_difference_is_refused_without_sign_off_and_accepted_with_a_mana
     api = client_for(cashier)
     session = open_via_api(api, register)
     url = f"/api/v1/cash-sessions/{session['id']}/close/"
-    set_pin(user=manager, pin="4821")
+    set_pin(user=manager, pin="482915")
 
     refused = api.post(url, {"denominations": {"50": 1}}, format="json")
     wrong_pin = api.post(
-        url, {"denominations": {"50": 1}, "approver": manager.pk, "approver_pin": "0000"}, format="json"
+        url, {"denominations": {"50": 1}, "approver": manager.pk, "approver_pin": "000000"}, format="json"
     )
-    signed = api.post(url, {"denominations": {"50": 1}, "approver": manager.pk, "approver_pin": "4821"}, format="json")
+    signed = api.post(
+        url, {"denominations": {"50": 1}, "approver": manager.pk, "approver_pin": "482915"}, format="json"
+    )
 
     assert refused.status_code == 403
     assert refused.json()["code"] == "sign_off_required"
@@ -185,3 +187,26 @@ def test_the_admin_shows_a_z_report_but_cannot_edit_or_delete_it(client, registe
     assert delete.status_code == 403
     assert add.status_code == 403
     assert ZReport.objects.get().net_sales == D("0")
+
+
+def test_the_api_manager_sign_off_is_refused_from_a_terminal_locked_for_wrong_pins(
+    register, cashier, manager, settings
+):
+    """The close endpoint checks the approving manager's PIN through the same limits as the screens: a terminal
+    locked for wrong PINs cannot go on guessing there."""
+    settings.POS_PIN_IP_MAX_ATTEMPTS = 2
+    api = APIClient(REMOTE_ADDR="10.9.8.7")
+    api.force_authenticate(cashier)
+    session = open_via_api(api, register)
+    url = f"/api/v1/cash-sessions/{session['id']}/close/"
+    set_pin(user=manager, pin="482915")
+    for _ in range(2):
+        api.post(url, {"denominations": {"50": 1}, "approver": manager.pk, "approver_pin": "000000"}, format="json")
+
+    refused = api.post(
+        url, {"denominations": {"50": 1}, "approver": manager.pk, "approver_pin": "482915"}, format="json"
+    )
+
+    assert refused.status_code == 403
+    assert refused.json()["code"] == "pin_locked"
+    assert CashSession.objects.get(pk=session["id"]).status == CashSession.Status.OPEN

@@ -9,7 +9,7 @@ from billing.models import CashSession, Payment, PrintJob, Receipt, Refund, ZRep
 from billing.tests.factories import RegisterFactory
 from orders import services
 from orders.models import Order
-from orders.tests.pos_helpers import give_pin, open_till, product, terminal
+from orders.tests.pos_helpers import PINS, give_pin, open_till, product, terminal
 from orders.views import SESSION_REGISTER
 
 pytestmark = pytest.mark.django_db
@@ -102,7 +102,7 @@ def test_a_count_far_off_needs_a_manager_pin_to_close(cashier, manager, location
 
     refused = client.post(reverse("billing:shift_close"), {"d_20": "1"})
     approved = client.post(
-        reverse("billing:shift_close"), {"d_20": "1", "approver": manager.pk, "approver_pin": "9999"}
+        reverse("billing:shift_close"), {"d_20": "1", "approver": manager.pk, "approver_pin": PINS["manager"]}
     )
 
     assert refused.status_code == 400 and "manager" in refused.content.decode()
@@ -238,7 +238,8 @@ def test_a_refund_needs_a_manager_pin(cashier, manager, location):
     assert not Refund.objects.exists()
 
     approved = client.post(
-        reverse("billing:refund", args=[receipt.pk]), {**fields, "approver": manager.pk, "approver_pin": "9999"}
+        reverse("billing:refund", args=[receipt.pk]),
+        {**fields, "approver": manager.pk, "approver_pin": PINS["manager"]},
     )
 
     refund = Refund.objects.get()

@@ -6,11 +6,12 @@ import pytest
 from django.apps import apps
 from django.contrib import admin
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.contrib.auth.models import Group, Permission, User
 
 from inventory import services
 from inventory.models import Product, PurchaseOrder, StockCount, StockLevel, StockMove, Supplier
 from inventory.services import PurchaseLineInput
-from inventory.tests.factories import ProductFactory
+from inventory.tests.factories import LocationFactory, ProductFactory, StaffProfileFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -189,3 +190,139 @@ def test_a_negative_counted_quantity_in_the_admin_is_refused_with_a_message(brow
     assert b"Nothing was saved" in response.content
     line.refresh_from_db()
     assert line.counted is None
+
+
+# --- the user admin for managers (issue 15) ----------------------------------------------------------------------
+
+
+def _staff_at(location, username: str, role: str = "Cashier"):
+    user = UserFactory(username=username, role=role)
+    StaffProfileFactory(user=user).locations.add(location)
+    return user
+
+
+def _user_form(user, **changes) -> dict:
+    data = {
+        "username": user.username,
+        "first_name": user.first_name,
+        "last_name": user.last_name,
+        "email": user.email,
+        "is_active": "on",
+        "groups": [str(pk) for pk in user.groups.values_list("pk", flat=True)],
+        "date_joined_0": user.date_joined.strftime("%Y-%m-%d"),
+        "date_joined_1": user.date_joined.strftime("%H:%M:%S"),
+        "initial-date_joined_0": user.date_joined.strftime("%Y-%m-%d"),
+        "initial-date_joined_1": user.date_joined.strftime("%H:%M:%S"),
+    }
+    data.update(changes)
+    return data
+
+
+def _refused(response) -> bool:
+    """The admin answers a user a manager may not see as missing: 404, or back to the index with a message."""
+    return response.status_code in (403, 404) or (
+        response.status_code == 302 and "/change/" not in response["Location"]
+    )
+
+
+def test_a_manager_cannot_open_change_or_set_the_password_of_a_superuser(browser):
+    owner = User.objects.create_superuser("owner", "owner@example.com", "owner-pass-123")
+    base = f"/admin/auth/user/{owner.pk}"
+
+    listed = browser.get("/admin/auth/user/").content.decode()
+    opened = browser.get(f"{base}/change/")
+    password_page = browser.get(f"{base}/password/")
+    set_password = browser.post(
+        f"{base}/password/", {"password1": "taken-over-123", "password2": "taken-over-123", "usable_password": "true"}
+    )
+    changed = browser.post(f"{base}/change/", _user_form(owner, is_active=""))
+
+    owner.refresh_from_db()
+    assert ">owner<" not in listed
+    assert _refused(opened) and _refused(password_page) and _refused(set_password) and _refused(changed)
+    assert owner.check_password("owner-pass-123") and owner.is_active
+
+
+def test_a_manager_cannot_grant_superuser_staff_or_permissions(browser, location):
+    waiter = _staff_at(location, "waiter2", "Waiter")
+    permission = Permission.objects.get(codename="change_group")
+
+    browser.post(
+        f"/admin/auth/user/{waiter.pk}/change/",
+        _user_form(waiter, is_superuser="on", is_staff="on", user_permissions=[str(permission.pk)]),
+    )
+
+    waiter.refresh_from_db()
+    assert not waiter.is_superuser and not waiter.is_staff
+    assert not waiter.user_permissions.exists()
+
+
+def test_a_manager_cannot_grant_a_group_above_their_own(browser, location):
+    waiter = _staff_at(location, "waiter2", "Waiter")
+    owners = Group.objects.create(name="Owners")
+    owners.permissions.add(Permission.objects.get(codename="change_group"))
+
+    browser.post(f"/admin/auth/user/{waiter.pk}/change/", _user_form(waiter, groups=[str(owners.pk)]))
+
+    assert not waiter.groups.filter(name="Owners").exists()
+    assert "Owners" not in browser.get("/admin/auth/user/add/").content.decode()
+
+
+def test_a_manager_cannot_see_or_edit_staff_of_another_store(browser, location):
+    elsewhere = _staff_at(LocationFactory(code="north", name="North"), "north-cashier")
+
+    listed = browser.get("/admin/auth/user/").content.decode()
+    opened = browser.get(f"/admin/auth/user/{elsewhere.pk}/change/")
+    set_password = browser.post(
+        f"/admin/auth/user/{elsewhere.pk}/password/",
+        {"password1": "taken-over-123", "password2": "taken-over-123", "usable_password": "true"},
+    )
+
+    elsewhere.refresh_from_db()
+    assert "north-cashier" not in listed
+    assert _refused(opened) and _refused(set_password)
+    assert elsewhere.check_password("secret-pass-123")
+
+
+def test_a_manager_creates_a_cashier_at_their_store(browser, location):
+    cashiers = Group.objects.get(name="Cashier")
+
+    response = browser.post(
+        "/admin/auth/user/add/",
+        {
+            "username": "new-cashier",
+            "password1": "a-long-pass-4821",
+            "password2": "a-long-pass-4821",
+            "usable_password": "true",
+            "groups": [str(cashiers.pk)],
+            "locations": [str(location.pk)],
+        },
+    )
+
+    assert response.status_code == 302, response.content.decode()[:2000]
+    created = User.objects.get(username="new-cashier")
+    assert list(created.groups.values_list("name", flat=True)) == ["Cashier"]
+    assert list(created.staff.locations.all()) == [location]
+    assert not created.is_staff and not created.is_superuser
+    assert browser.get(f"/admin/auth/user/{created.pk}/change/").status_code == 200
+
+
+def test_a_superuser_keeps_the_full_user_admin(client, location):
+    owner = User.objects.create_superuser("owner", "owner@example.com", "owner-pass-123")
+    client.force_login(owner)
+
+    page = client.get(f"/admin/auth/user/{owner.pk}/change/").content.decode()
+
+    assert 'name="is_superuser"' in page and 'name="user_permissions"' in page
+
+
+def test_a_manager_cannot_move_staff_of_another_store_into_their_own_through_the_staff_profile(browser, location):
+    elsewhere = _staff_at(LocationFactory(code="north", name="North"), "north-cashier")
+    profile = elsewhere.staff
+    path = f"/admin/inventory/staffprofile/{profile.pk}/change/"
+
+    opened = browser.get(path)
+    browser.post(path, {"user": str(elsewhere.pk), "locations": [str(location.pk)]})
+
+    assert _refused(opened)
+    assert list(profile.locations.values_list("code", flat=True)) == ["north"]

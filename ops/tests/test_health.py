@@ -225,6 +225,17 @@ def test_a_signed_in_manager_gets_the_full_report_and_a_cashier_the_status_only(
     assert body["checks"]["backup:age"][0]["status"] == "fail"
 
 
+@pytest.mark.django_db
+def test_a_manager_signed_in_by_pin_gets_the_status_only(client, manager):
+    from orders.views import SESSION_PIN_ONLY
+
+    client.force_login(manager)
+    session = client.session
+    session[SESSION_PIN_ONLY] = True
+    session.save()
+    assert client.get("/health").json() == {"status": "fail"}
+
+
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize(("hours_ago", "status"), [(1, "pass"), (25, "warn"), (30, "fail")])
 def test_backup_age_is_judged_against_the_rpo(hours_ago, status):

@@ -13,11 +13,11 @@ from inventory.services import StockChange, apply_stock_changes
 from inventory.tests.factories import CategoryFactory, ProductFactory, TaxRateFactory
 from orders.views import SESSION_REGISTER, SESSION_REGISTER_NAME
 
-PINS = {"manager": "9999", "cashier": "1111", "waiter": "2222", "kitchen": "3333"}
+PINS = {"manager": "918273", "cashier": "402718", "waiter": "530691", "kitchen": "648205"}
 
 
 def give_pin(user, pin: str | None = None) -> str:
-    pin = pin or PINS.get(user.username, "4321")
+    pin = pin or PINS.get(user.username, "750394")
     pins.set_pin(user=user, pin=pin)
     return pin
 

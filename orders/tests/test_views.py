@@ -5,6 +5,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.contrib.auth.hashers import make_password
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -15,10 +16,15 @@ from inventory.models import AuditEvent, StaffProfile
 from orders import services
 from orders.models import KitchenTicket, Order, OrderLine
 from orders.tests.factories import TableFactory
-from orders.tests.pos_helpers import give_pin, open_till, product, terminal
+from orders.tests.pos_helpers import PINS, give_pin, open_till, product, terminal
 from orders.views import SESSION_LOCKED, SESSION_REGISTER, SESSION_SEEN
+from posproject.errors import DomainError
+from posproject.middleware import LAST_ACTIVITY_KEY
 
 pytestmark = pytest.mark.django_db
+
+POLL_HEADER = "X-Background-Poll"  # what the POS pages' htmx polls send (templates/pos/base.html)
+POLL = {POLL_HEADER: "1"}
 
 
 def _open(user, location, **kwargs) -> Order:
@@ -39,7 +45,7 @@ def test_a_pin_switches_the_terminal_to_another_person_and_keeps_its_register(ca
     client = terminal(cashier)
     register = open_till(client, location, cashier)
 
-    response = client.post(reverse("orders:switch"), {"user": waiter.pk, "pin": "2222"})
+    response = client.post(reverse("orders:switch"), {"user": waiter.pk, "pin": PINS["waiter"]})
 
     assert response.status_code == 302
     assert int(client.session["_auth_user_id"]) == waiter.pk
@@ -51,7 +57,7 @@ def test_a_wrong_pin_does_not_switch_and_says_so(cashier, waiter, location):
     give_pin(waiter)
     client = terminal(cashier)
 
-    response = client.post(reverse("orders:switch"), {"user": waiter.pk, "pin": "0000"})
+    response = client.post(reverse("orders:switch"), {"user": waiter.pk, "pin": "000000"})
 
     assert response.status_code == 400
     assert "Wrong PIN" in response.content.decode()
@@ -63,9 +69,9 @@ def test_repeated_wrong_pins_lock_the_pin_even_for_the_right_one(cashier, waiter
     give_pin(waiter)
     client = terminal(cashier)
     for _ in range(3):
-        client.post(reverse("orders:switch"), {"user": waiter.pk, "pin": "0000"})
+        client.post(reverse("orders:switch"), {"user": waiter.pk, "pin": "000000"})
 
-    response = client.post(reverse("orders:switch"), {"user": waiter.pk, "pin": "2222"})
+    response = client.post(reverse("orders:switch"), {"user": waiter.pk, "pin": PINS["waiter"]})
 
     assert response.status_code == 400
     assert "locked" in response.content.decode()
@@ -85,9 +91,9 @@ def test_wrong_pins_from_one_terminal_from_several_people_lock_that_terminal_but
     guessing = terminal(cashier)
     guessing.defaults["REMOTE_ADDR"] = "10.20.30.40"
     for person in (waiter, manager, waiter, manager):  # two each: no one's own PIN is locked
-        assert guessing.post(reverse("orders:switch"), {"user": person.pk, "pin": "0000"}).status_code == 400
+        assert guessing.post(reverse("orders:switch"), {"user": person.pk, "pin": "000000"}).status_code == 400
 
-    refused = guessing.post(reverse("orders:switch"), {"user": waiter.pk, "pin": "2222"})
+    refused = guessing.post(reverse("orders:switch"), {"user": waiter.pk, "pin": PINS["waiter"]})
 
     assert refused.status_code == 400
     assert "Too many wrong PINs from this terminal" in refused.content.decode()
@@ -97,29 +103,29 @@ def test_wrong_pins_from_one_terminal_from_several_people_lock_that_terminal_but
     assert [event.data["ip"] for event in lockouts] == ["10.20.30.40"]
     other = terminal(cashier)
     other.defaults["REMOTE_ADDR"] = "10.20.30.41"
-    assert other.post(reverse("orders:switch"), {"user": waiter.pk, "pin": "2222"}).status_code == 302
+    assert other.post(reverse("orders:switch"), {"user": waiter.pk, "pin": PINS["waiter"]}).status_code == 302
     assert int(other.session["_auth_user_id"]) == waiter.pk
 
 
 def test_a_pin_is_stored_hashed(waiter):
-    give_pin(waiter, "2468")
+    give_pin(waiter, "246813")
 
     stored = StaffProfile.objects.get(user=waiter).pin_hash
-    assert "2468" not in stored
-    assert pins.verify_pin(user_id=waiter.pk, pin="2468") == waiter
+    assert "246813" not in stored
+    assert pins.verify_pin(user_id=waiter.pk, pin="246813") == waiter
 
 
 def test_setting_my_pin_needs_my_password(cashier, location):
     client = terminal(cashier)
 
-    refused = client.post(reverse("orders:set_pin"), {"password": "nope", "pin": "5555", "pin_again": "5555"})
+    refused = client.post(reverse("orders:set_pin"), {"password": "nope", "pin": "583920", "pin_again": "583920"})
     accepted = client.post(
-        reverse("orders:set_pin"), {"password": "secret-pass-123", "pin": "5555", "pin_again": "5555"}
+        reverse("orders:set_pin"), {"password": "secret-pass-123", "pin": "583920", "pin_again": "583920"}
     )
 
     assert refused.status_code == 400
     assert accepted.status_code == 200
-    assert pins.verify_pin(user_id=cashier.pk, pin="5555") == cashier
+    assert pins.verify_pin(user_id=cashier.pk, pin="583920") == cashier
 
 
 def test_an_idle_terminal_is_locked_until_someone_types_a_pin(cashier, location, settings):
@@ -132,7 +138,7 @@ def test_an_idle_terminal_is_locked_until_someone_types_a_pin(cashier, location,
     session.save()
 
     locked = client.get(reverse("orders:floor"))
-    unlocked = client.post(reverse("orders:switch"), {"user": cashier.pk, "pin": "1111"})
+    unlocked = client.post(reverse("orders:switch"), {"user": cashier.pk, "pin": PINS["cashier"]})
 
     assert locked.status_code == 302 and "locked=1" in locked["Location"]
     assert unlocked.status_code == 302
@@ -258,14 +264,16 @@ def test_voiding_a_line_sent_to_the_kitchen_needs_a_manager_pin(waiter, manager,
 
     refused = client.post(url, {"reason": "guest left"}, headers={"HX-Request": "true"})
     wrong_pin = client.post(
-        url, {"reason": "guest left", "approver": manager.pk, "approver_pin": "0000"}, headers={"HX-Request": "true"}
+        url, {"reason": "guest left", "approver": manager.pk, "approver_pin": "000000"}, headers={"HX-Request": "true"}
     )
     line.refresh_from_db()
     assert refused.status_code == 403 and "manager" in refused.content.decode()
     assert wrong_pin.status_code == 403 and line.status == "active"
 
     approved = client.post(
-        url, {"reason": "guest left", "approver": manager.pk, "approver_pin": "9999"}, headers={"HX-Request": "true"}
+        url,
+        {"reason": "guest left", "approver": manager.pk, "approver_pin": PINS["manager"]},
+        headers={"HX-Request": "true"},
     )
 
     line.refresh_from_db()
@@ -284,7 +292,7 @@ def test_a_discount_over_the_cashier_limit_needs_a_manager_pin(cashier, manager,
 
     refused = client.post(url, fields, headers={"HX-Request": "true"})
     approved = client.post(
-        url, {**fields, "approver": manager.pk, "approver_pin": "9999"}, headers={"HX-Request": "true"}
+        url, {**fields, "approver": manager.pk, "approver_pin": PINS["manager"]}, headers={"HX-Request": "true"}
     )
 
     order.refresh_from_db()
@@ -460,17 +468,17 @@ def test_a_locked_pin_works_again_after_the_lockout_period(waiter, settings):
     give_pin(waiter)
     for _ in range(2):
         with pytest.raises(pins.InvalidPin if _ == 0 else pins.PinLocked):
-            pins.verify_pin(user_id=waiter.pk, pin="0000")
+            pins.verify_pin(user_id=waiter.pk, pin="000000")
     StaffProfile.objects.filter(user=waiter).update(pin_locked_until=timezone.now() - timedelta(seconds=1))
 
-    assert pins.verify_pin(user_id=waiter.pk, pin="2222") == waiter
+    assert pins.verify_pin(user_id=waiter.pk, pin=PINS["waiter"]) == waiter
 
 
 def test_a_waiter_pin_cannot_approve_what_needs_a_manager(waiter):
     give_pin(waiter)
 
     with pytest.raises(pins.ApprovalRequired):
-        pins.verify_manager_pin(user_id=waiter.pk, pin="2222")
+        pins.verify_manager_pin(user_id=waiter.pk, pin=PINS["waiter"])
 
 
 def test_the_kitchen_display_never_locks_itself(kitchen_user, location, settings):
@@ -501,3 +509,211 @@ def test_a_line_cannot_be_added_to_an_order_of_another_store_from_this_terminal(
 
     assert response.status_code == 404
     assert not OrderLine.objects.filter(order=order).exists()
+
+
+# --- PIN policy, PIN limits on every path, PIN sessions, the lock, background polls (issue 15) -------------------
+
+
+@pytest.mark.parametrize("pin", ["1234", "0000", "111111", "123456", "654321", "890123", "121212", "12345a", ""])
+def test_a_short_or_trivially_guessable_pin_is_refused(waiter, pin):
+    with pytest.raises(DomainError) as refused:
+        pins.set_pin(user=waiter, pin=pin)
+
+    assert refused.value.fields["pin"]
+    assert not StaffProfile.objects.filter(user=waiter, pin_hash__gt="").exists()
+
+
+def test_a_six_digit_pin_that_is_not_trivial_is_accepted_and_the_length_is_a_setting(waiter, settings):
+    pins.set_pin(user=waiter, pin="530691")
+    assert pins.verify_pin(user_id=waiter.pk, pin="530691") == waiter
+
+    settings.POS_PIN_LENGTH = 8
+    with pytest.raises(DomainError):
+        pins.set_pin(user=waiter, pin="530691")
+    pins.set_pin(user=waiter, pin="53069184")
+    assert pins.verify_pin(user_id=waiter.pk, pin="53069184") == waiter
+
+
+def test_a_pin_set_earlier_with_four_digits_still_works(waiter):
+    StaffProfile.objects.update_or_create(user=waiter, defaults={"pin_hash": make_password("2580")})
+
+    assert pins.verify_pin(user_id=waiter.pk, pin="2580") == waiter
+
+
+def test_the_set_pin_screen_refuses_a_trivial_pin(cashier, location):
+    client = terminal(cashier)
+
+    refused = client.post(
+        reverse("orders:set_pin"), {"password": "secret-pass-123", "pin": "123456", "pin_again": "123456"}
+    )
+
+    assert refused.status_code == 400
+    assert not StaffProfile.objects.filter(user=cashier, pin_hash__gt="").exists()
+
+
+def test_wrong_pins_at_one_store_from_several_terminals_lock_pin_entry_at_that_store(
+    cashier, waiter, manager, location, settings
+):
+    settings.POS_PIN_IP_MAX_ATTEMPTS = 100
+    settings.POS_PIN_STORE_MAX_ATTEMPTS = 4
+    give_pin(waiter)
+    give_pin(manager)
+    for number, person in enumerate((waiter, manager, waiter, manager)):
+        guessing = terminal(cashier)
+        guessing.defaults["REMOTE_ADDR"] = f"10.20.30.{number}"
+        assert guessing.post(reverse("orders:switch"), {"user": person.pk, "pin": "000000"}).status_code == 400
+
+    other = terminal(cashier)
+    other.defaults["REMOTE_ADDR"] = "10.20.30.99"
+    refused = other.post(reverse("orders:switch"), {"user": waiter.pk, "pin": PINS["waiter"]})
+
+    assert refused.status_code == 400
+    assert "Too many wrong PINs at this store" in refused.content.decode()
+    assert int(other.session["_auth_user_id"]) == cashier.pk
+    assert AuditEvent.objects.filter(action="pin_store_locked", location=location).count() == 1
+
+
+def test_a_terminal_locked_for_wrong_pins_cannot_try_a_manager_pin_for_an_approval(
+    cashier, waiter, manager, location, settings
+):
+    settings.POS_PIN_IP_MAX_ATTEMPTS = 2
+    give_pin(waiter)
+    give_pin(manager)
+    client = terminal(cashier)
+    client.defaults["REMOTE_ADDR"] = "10.20.30.40"
+    for _ in range(2):
+        client.post(reverse("orders:switch"), {"user": waiter.pk, "pin": "000000"})
+    with pytest.raises(pins.PinLocked):
+        pins.verify_manager_pin(user_id=manager.pk, pin=PINS["manager"], location=location, terminal="10.20.30.40")
+
+
+def _pin_session(client, cashier, manager):
+    """`client` (signed in by password as `cashier`) switches to `manager` with the manager's PIN."""
+    give_pin(manager)
+    response = client.post(reverse("orders:switch"), {"user": manager.pk, "pin": PINS["manager"]})
+    assert response.status_code == 302 and int(client.session["_auth_user_id"]) == manager.pk
+
+
+def test_a_manager_signed_in_by_pin_reaches_the_pos_but_nothing_else(cashier, manager, location):
+    client = terminal(cashier)
+    _pin_session(client, cashier, manager)
+
+    assert client.get(reverse("orders:floor")).status_code == 200
+    for path in ("/admin/", "/admin/auth/user/", "/admin/inventory/apiclient/add/", "/reports/", "/ops/backups/"):
+        response = client.get(path)
+        assert response.status_code == 302 and response["Location"].startswith("/accounts/login/"), path
+    api = client.get("/api/v1/orders/")
+    assert api.status_code == 403 and api.json()["code"] == "password_required"
+
+
+def test_a_password_sign_in_ends_the_pin_only_session(client, cashier, manager, location):
+    client.force_login(cashier)
+    _pin_session(client, cashier, manager)
+
+    client.post("/accounts/login/", {"username": "manager", "password": "secret-pass-123"})
+
+    assert client.get("/admin/").status_code == 200
+    assert client.get("/api/v1/orders/").status_code == 200
+
+
+def test_an_approval_by_a_manager_pin_does_not_give_the_cashier_a_manager_session(cashier, manager, location):
+    give_pin(manager)
+    order = _open(cashier, location)
+    _add(order, cashier, product(location))
+    client = terminal(cashier)
+    url = reverse("orders:void_order", args=[order.uuid])
+
+    response = client.post(
+        url,
+        {"reason": "guest left", "approver": manager.pk, "approver_pin": PINS["manager"]},
+        headers={"HX-Request": "true"},
+    )
+
+    assert response.status_code == 200
+    assert Order.objects.get(pk=order.pk).status == Order.Status.VOIDED
+    assert int(client.session["_auth_user_id"]) == cashier.pk
+    assert client.get("/reports/").status_code == 403
+
+
+def test_a_locked_terminal_reaches_nothing_but_the_lock_screen(cashier, location):
+    give_pin(cashier)
+    client = terminal(cashier)
+    client.post(reverse("orders:lock"))
+
+    for path in ("/pos/", "/pos/shift/", "/", "/reports/sessions/", "/admin/"):
+        response = client.get(path)
+        assert response.status_code == 302 and "/pos/switch/" in response["Location"], path
+    api = client.get("/api/v1/orders/")
+    assert api.status_code == 403 and api.json()["code"] == "locked"
+    assert client.get(reverse("orders:switch")).status_code == 200
+
+    client.post(reverse("orders:switch"), {"user": cashier.pk, "pin": PINS["cashier"]})
+
+    assert client.get(reverse("orders:floor")).status_code == 200
+
+
+def test_a_password_sign_in_unlocks_a_locked_terminal(client, cashier, location, settings):
+    settings.POS_IDLE_LOCK_SECONDS = 60
+    client.force_login(cashier)
+    client.get(reverse("orders:floor"))
+    session = client.session
+    session[SESSION_SEEN] = time.time() - 61
+    session.save()
+    client.post(reverse("orders:lock"))
+
+    client.post("/accounts/login/", {"username": "cashier", "password": "secret-pass-123"})
+
+    assert client.get(reverse("orders:floor")).status_code == 200
+
+
+def test_the_print_problems_poll_does_not_keep_an_idle_terminal_awake(cashier, location, settings):
+    settings.POS_IDLE_LOCK_SECONDS = 60
+    client = terminal(cashier)
+    client.get(reverse("orders:floor"))
+    session = client.session
+    session[SESSION_SEEN] = time.time() - 61
+    session[LAST_ACTIVITY_KEY] = int(time.time()) - 61
+    session.save()
+
+    poll = client.get(reverse("billing:print_problems"), headers={"HX-Request": "true", **POLL})
+
+    assert poll.status_code in (200, 204)
+    assert client.session[LAST_ACTIVITY_KEY] <= int(time.time()) - 61
+    locked = client.get(reverse("orders:floor"))
+    assert locked.status_code == 302 and "locked=1" in locked["Location"]
+
+
+def test_the_pos_pages_mark_their_print_problems_poll_as_a_background_poll(cashier, location):
+    for page in ("orders:floor", "orders:switch"):
+        html = terminal(cashier).get(reverse(page)).content.decode()
+
+        element = html[html.index('id="print-banner"') :].split(">", 1)[0]
+        assert POLL_HEADER in element, element
+
+
+def test_an_idle_pos_session_is_locked_on_every_url_not_only_the_pos(cashier, location, settings):
+    settings.POS_IDLE_LOCK_SECONDS = 60
+    client = terminal(cashier)
+    client.get(reverse("orders:floor"))
+    session = client.session
+    session[SESSION_SEEN] = time.time() - 61
+    session.save()
+
+    api = client.get("/api/v1/orders/")
+    page = client.get("/")
+
+    assert api.status_code == 403 and api.json()["code"] == "locked"
+    assert page.status_code == 302 and "locked=1" in page["Location"]
+
+
+def test_unlocking_a_managers_password_session_with_the_pin_leaves_a_pos_only_session(manager, location):
+    """Whoever knows the manager's PIN can unlock the manager's terminal, but gets the POS, not the back office."""
+    give_pin(manager)
+    client = terminal(manager)
+    client.post(reverse("orders:lock"))
+
+    client.post(reverse("orders:switch"), {"user": manager.pk, "pin": PINS["manager"]})
+
+    assert client.get(reverse("orders:floor")).status_code == 200
+    admin = client.get("/admin/")
+    assert admin.status_code == 302 and admin["Location"].startswith("/accounts/login/")

@@ -5,6 +5,10 @@ POLICY says, per URL name, who gets past authorization for GET and for POST: any
 here is the view working after its check. A URL name missing from POLICY, or a POLICY entry for a URL that no longer
 exists, fails the test: a new screen or endpoint has to say who may use it. Admin URLs are one entry (managers only);
 an admin action is a POST to its model's changelist, so the admin URLs cover every admin action.
+
+Two more principals walk every URL: a manager's session signed in by PIN (only the POS screens, the start page,
+sign-in/out and the probes let it through) and a locked session (only the lock screen, sign-in/out and the probes);
+and a manager tries every user-admin page of a superuser.
 """
 
 import uuid
@@ -298,3 +302,87 @@ def test_only_managers_read_the_full_health_report(principals, path):
     bodies = {name: principals[name].request("get", path).json() for name in PRINCIPALS}
     assert {name for name, body in bodies.items() if "checks" in body} == FULL_HEALTH_REPORT
     assert all(set(body) == {"status"} for name, body in bodies.items() if name not in FULL_HEALTH_REPORT)
+
+
+# --- sessions signed in by PIN, locked sessions, the user admin on a superuser (issue 15) ---------------------------
+
+# Reachable without a session at all: signing in and out, probes and scrapes.
+PROBES = frozenset(
+    {"ops:health-live", "ops:health-ready", "ops:health-startup", "ops:health", "ops:metrics", "api-health"}
+)
+
+
+class SessionPrincipal(Principal):
+    """A manager's browser whose session carries a POS mark: signed in by PIN, or locked."""
+
+    def __init__(self, name, client, user, marks: dict):
+        super().__init__(name, client)
+        self.user, self.marks = user, marks
+
+    def request(self, method: str, path: str):
+        self.client.force_login(self.user)
+        session = self.client.session
+        session.update(self.marks)
+        session.save()
+        return getattr(self.client, method)(path)
+
+
+def _is_pos_screen(name: str) -> bool:
+    return name.split(":")[0] in ("orders", "billing")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("method", ["get", "post"])
+def test_a_session_signed_in_by_pin_reaches_the_pos_screens_and_nothing_else(manager, method):
+    from orders.views import SESSION_PIN_ONLY
+
+    principals = {
+        "pin": SessionPrincipal("pin", APIClient(raise_request_exception=False), manager, {SESSION_PIN_ONLY: True})
+    }
+    wrong = []
+    for name, path in sorted(url_names().items()):
+        if name in ("admin:login", "admin:logout", "admin:jsi18n"):
+            continue
+        as_manager = "manager" in POLICY[name][0 if method == "get" else 1] if name in POLICY else True
+        expected = {"pin"} if as_manager and (_is_pos_screen(name) or name in PROBES | {"login", "home"}) else set()
+        got = observe(principals, path, method, {"pin"}, strict=False)
+        if got != expected:
+            wrong.append(f"{method.upper()} {name}: signed in by PIN, let through {sorted(got)}")
+    assert wrong == [], "\n".join(wrong)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("method", ["get", "post"])
+def test_a_locked_session_reaches_nothing_but_the_lock_screen_sign_in_and_out(manager, method):
+    from orders.views import SESSION_LOCKED
+
+    principal = SessionPrincipal("locked", APIClient(raise_request_exception=False), manager, {SESSION_LOCKED: True})
+    allowed = {"orders:switch", "login"} | (PROBES if method == "get" else {"orders:lock"})
+    wrong = []
+    for name, path in sorted(url_names().items()):
+        if name in ("admin:login", "admin:logout", "admin:jsi18n"):
+            continue
+        response = principal.request(method, path)
+        sent_to_lock = "locked=1" in response.headers.get("Location", "") and name != "orders:lock"
+        got = got_past(response) and not sent_to_lock
+        if got != (name in allowed):
+            wrong.append(f"{method.upper()} {name}: locked, {response.status_code} {response.headers.get('Location')}")
+    assert wrong == [], "\n".join(wrong)
+
+
+@pytest.mark.django_db
+def test_a_manager_reaches_no_admin_page_of_a_superuser(client, manager):
+    from django.contrib.auth.models import User
+
+    owner = User.objects.create_superuser("owner", "owner@example.com", "owner-pass-123")
+    client.force_login(manager)
+    wrong = []
+    for page in ("change", "password", "history", "delete"):
+        path = f"/admin/auth/user/{owner.pk}/{page}/"
+        for method in ("get", "post"):
+            response = getattr(client, method)(path, {"password1": "x-9-taken-over", "password2": "x-9-taken-over"})
+            if response.status_code not in (302, 403, 404) or f"/{owner.pk}/" in response.headers.get("Location", ""):
+                wrong.append(f"{method.upper()} {path}: {response.status_code}")
+    owner.refresh_from_db()
+    assert wrong == [], "\n".join(wrong)
+    assert owner.check_password("owner-pass-123") and owner.is_active and owner.is_superuser

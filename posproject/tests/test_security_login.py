@@ -11,6 +11,7 @@ from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from inventory.models import AuditEvent
+from orders.tests.pos_helpers import PINS, give_pin
 from posproject.middleware import LAST_ACTIVITY_KEY
 
 pytestmark = pytest.mark.django_db
@@ -239,3 +240,17 @@ def test_the_idle_timeout_is_a_setting(client, cashier):
     _idle_for(client, 6 * 60)
 
     assert client.get("/").status_code == 302
+
+
+@override_settings(ADMIN_OTP_REQUIRED=True)
+def test_with_two_factor_on_a_manager_who_came_by_pin_needs_password_and_code_for_the_admin(client, cashier, manager):
+    give_pin(manager)
+    client.force_login(cashier)
+    client.post("/pos/switch/", {"user": manager.pk, "pin": PINS["manager"]})
+
+    by_pin = client.get("/admin/")
+    _login(client, "manager")
+    by_password = client.get("/admin/")
+
+    assert by_pin.status_code == 302 and by_pin["Location"].startswith(LOGIN)
+    assert by_password.status_code == 302 and by_password["Location"].startswith("/admin/login/")

@@ -15,7 +15,7 @@ from orders.models import Table
 
 DEMO_PASSWORD = "tillhouse-demo"  # noqa: S105 - printed on purpose, demo only
 # The POS quick-switch PINs of the demo users (demo only).
-DEMO_PINS = {"manager": "9999", "cashier": "1111", "waiter": "2222", "kitchen": "3333"}
+DEMO_PINS = {"manager": "918273", "cashier": "402718", "waiter": "530691", "kitchen": "648205"}
 DEMO_USERS = [
     ("manager", "Manager", "Maria"),
     ("cashier", "Cashier", "Carl"),

@@ -13,7 +13,7 @@ from inventory.models import Product
 from inventory.tests.factories import CategoryFactory, ProductFactory, TaxRateFactory
 from orders.models import KitchenTicket, Order
 from orders.tests.factories import TableFactory
-from orders.tests.pos_helpers import give_pin
+from orders.tests.pos_helpers import PINS, give_pin
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -104,7 +104,7 @@ def test_a_day_at_the_till(page, shop, cashier, waiter, manager, kitchen_user, s
     assert PrintJob.objects.filter(receipt__number=1, is_copy=True).count() == 1
 
     # The waiter takes over with a PIN, opens table 4 and sends two courses.
-    switch_to(page, waiter, "2222")
+    switch_to(page, waiter, PINS["waiter"])
     screenshot(page, "05-floor")
     page.click('[data-table="4"]')
     page.click('[data-guests="2"]')
@@ -122,7 +122,7 @@ def test_a_day_at_the_till(page, shop, cashier, waiter, manager, kitchen_user, s
     assert KitchenTicket.objects.count() == 2
 
     # The kitchen screen shows both tickets and bumps them.
-    switch_to(page, kitchen_user, "3333")
+    switch_to(page, kitchen_user, PINS["kitchen"])
     page.goto("/pos/kitchen/")
     expect(page.locator(".ticket")).to_have_count(2)
     expect(page.locator(".ticket").first).to_contain_text("Table 4")
@@ -134,7 +134,7 @@ def test_a_day_at_the_till(page, shop, cashier, waiter, manager, kitchen_user, s
     assert set(KitchenTicket.objects.values_list("status", flat=True)) == {"bumped"}
 
     # Back at the till, a refund of the cola, approved by the manager's PIN.
-    switch_to(page, cashier, "1111")
+    switch_to(page, cashier, PINS["cashier"])
     page.click("nav >> text=Refund")
     page.fill("#refund-code", "1")
     page.press("#refund-code", "Enter")
@@ -142,7 +142,7 @@ def test_a_day_at_the_till(page, shop, cashier, waiter, manager, kitchen_user, s
     page.fill(f'[name="qty_{cola.pk}"]', "1")
     page.fill("#refund-reason", "Flat")
     page.select_option("select[name=approver]", str(manager.pk))
-    page.fill("input[name=approver_pin]", "9999")
+    page.fill("input[name=approver_pin]", PINS["manager"])
     screenshot(page, "07-refund")
     page.click("button:has-text('Refund')")
     expect(page.locator("h1")).to_contain_text("Refund No.")
@@ -175,7 +175,7 @@ def test_the_terminal_locks_itself_when_idle_and_a_pin_unlocks_it(page, shop, ca
     expect(page.locator("h1")).to_contain_text("locked")
     screenshot(page, "10-locked")
     page.click(f'.staff-tiles [data-value="{cashier.pk}"]')
-    page.fill("#switch-pin", "1111")
+    page.fill("#switch-pin", PINS["cashier"])
     page.click("button:has-text('Unlock')")
 
     expect(page).to_have_url(re.compile(r"/pos/$"))
