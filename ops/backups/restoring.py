@@ -198,6 +198,7 @@ class Jump:
     kind: str  # receipt | z
     first: int
     last: int
+    note: str = ""  # the sentence recorded and printed on the next Z
 
     def sentence(self, restored_at: str) -> str:
         what = "receipts" if self.kind == "receipt" else "Z reports"
@@ -229,7 +230,7 @@ def continue_counters(
                 [max(numbers["receipt"], now["receipt"]), max(numbers["z"], now["z"]), rid],
             )
             for jump in found:
-                sentence = jump.sentence(stamp)
+                sentence = jump.note = jump.sentence(stamp)
                 db.rows(
                     "INSERT INTO inventory_auditevent (action, actor_id, location_id, object_type, object_id, reason, "
                     "data, created_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",

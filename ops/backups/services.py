@@ -570,7 +570,7 @@ def restore_backup(
         rows=sum(counts.values()),
         migrations_applied=applied,
         safety_backup_file=safety.file if safety else "",
-        numbers_continued=[j.sentence("this restore") for j in jumps],
+        numbers_continued=[j.note for j in jumps],
     )
 
 

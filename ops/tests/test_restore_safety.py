@@ -70,7 +70,7 @@ def test_after_restoring_an_earlier_backup_the_counters_continue_above_every_num
         [restoring.JUMP_ACTION, str(register.pk)],
     )
     assert reason.startswith("receipts 4–6 were issued before the restore of ")
-    assert summary.numbers_continued == ["receipts 4–6 were issued before the restore of this restore"]
+    assert summary.numbers_continued == [reason]
     assert summary.safety_backup_file and maintenance.read_flag(shop.name) is None
 
 
