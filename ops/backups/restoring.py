@@ -215,6 +215,8 @@ def continue_counters(
     restored_at = timezone.now()
     stamp = f"{restored_at:%Y-%m-%d %H:%M} UTC"
     jumps: list[Jump] = []
+    if not issued:
+        return jumps
     with _db(target, writable=True) as db:
         here = issued_numbers(target)
         registers = {rid: loc for rid, loc in db.rows("SELECT id, location_id FROM billing_register")}
