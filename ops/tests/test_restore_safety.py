@@ -4,10 +4,15 @@ register's counters above the numbers issued before it (audited, printed on the 
 
 # ruff: noqa: F811 - the fixtures come from ops.tests.backup_helpers (ops/tests/conftest.py is not ours)
 
+import os
+import subprocess
+import sys
 import threading
+from pathlib import Path
 
 import psycopg
 import pytest
+from django.conf import settings as django_settings
 
 from billing.report_printout import report_lines
 from billing.services import sell
@@ -15,7 +20,7 @@ from billing.sessions import close_session, numbers_skipped_since_last_z
 from inventory.models import AuditEvent
 from ops import integrity, maintenance
 from ops.backups import restoring, services
-from ops.backups.engines import DatabaseTarget
+from ops.backups.engines import DatabaseTarget, PostgresEngine
 from ops.models import BackupRecord
 from ops.tests.backup_helpers import backup_dir, database_exists, snapshot, throwaway_db  # noqa: F401 - fixtures
 from orders.pricing import TenderInput
@@ -190,3 +195,32 @@ def test_a_restore_whose_counts_do_not_match_changes_nothing_and_leaves_maintena
     assert snapshot(shop) == before
     assert maintenance.read_flag(shop.name) is None
     assert _one_value(shop, "SHOW default_transaction_read_only") == "off"
+
+
+def test_maintenance_left_on_by_a_dead_restore_is_shown_and_left_by_hand(throwaway_db):
+    shop = throwaway_db("stuck")
+    maintenance.set_flag(shop.name, "restore of a backup started 03:00 UTC")
+    restoring.set_read_only(PostgresEngine(shop), shop.name, True)
+
+    shown = _manage(shop, "maintenance")
+    left = _manage(shop, "maintenance", "off")
+
+    assert shown.returncode == 0 and "in maintenance since" in shown.stdout, shown.stderr
+    assert left.returncode == 0 and "out of maintenance" in left.stdout, left.stderr
+    assert maintenance.read_flag(shop.name) is None
+    assert _one_value(shop, "SHOW default_transaction_read_only") == "off"
+    assert "not in maintenance" in _manage(shop, "maintenance").stdout
+
+
+def _manage(target: DatabaseTarget, *args) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k != "PYTEST_VERSION"}
+    env.update(DATABASE_URL=target.url(), DEBUG="True", LOG_LEVEL="WARNING")
+    return subprocess.run(
+        [sys.executable, str(Path(django_settings.BASE_DIR) / "manage.py"), *args],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
