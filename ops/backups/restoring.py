@@ -18,6 +18,7 @@ from contextlib import closing, contextmanager
 from dataclasses import dataclass
 
 import psycopg
+from django.conf import settings
 from django.db import connections
 from django.utils import timezone
 from psycopg import sql
@@ -103,6 +104,9 @@ def writes_stopped(target: DatabaseTarget, reason: str):
             set_read_only(engine, target.name, True)
             ended = disconnect_others(engine, target.name, keep)
             logger.warning("restore: %s is read-only, %d sessions disconnected", target.name, ended)
+        elif engine is None:
+            # SQLite has no read-only switch for other processes: give every process time to see the flag.
+            time.sleep(settings.MAINTENANCE_CHECK_SECONDS + 1)
         yield
     finally:
         try:

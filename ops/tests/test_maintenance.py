@@ -135,3 +135,17 @@ def test_a_worker_puts_a_writing_task_back_during_maintenance_and_runs_it_after(
         maintenance.clear_flag(name)
 
     wait_for(lambda: PrintJob.objects.get(pk=job.pk).status == PrintJob.Status.PRINTED, message="the job to print")
+
+
+def test_with_sqlite_the_flag_is_a_file_beside_the_database_that_every_process_reads(tmp_path):
+    sqlite = {"ENGINE": "django.db.backends.sqlite3"}
+    database = str(tmp_path / "db.sqlite3")
+    assert maintenance.read_flag(database, db=sqlite) is None
+
+    maintenance.set_flag(database, "restore of a test backup", db=sqlite)
+    state = maintenance.read_flag(database, db=sqlite)
+    maintenance.clear_flag(database, db=sqlite)
+
+    assert state.reason == "restore of a test backup" and state.since is not None
+    assert (tmp_path / "db.sqlite3.maintenance").exists() is False
+    assert maintenance.read_flag(database, db=sqlite) is None
