@@ -528,6 +528,11 @@ def restore_backup(
             f"The database {target.name} is not empty: restoring replaces everything in it. "
             "Confirm interactively or pass --yes."
         )
+    if isinstance(engine, PostgresEngine) and engine.exists(_replaced_name(target)):
+        raise RestoreRefused(
+            f"The database {_replaced_name(target)} is left from an interrupted restore and may be the only copy of "
+            f"the old data: rename it back to {target.name} or drop it (docs/RUNBOOK.md §8), then restore again."
+        )
     label = resolved.manifest.get("archive", ref)
     # One at a time: no backup and no drill while a restore runs, and no restore while either runs.
     reason = f"restore of {Path(label).name} started {timezone.now():%H:%M} UTC"
@@ -602,10 +607,15 @@ def _restore_and_swap(engine, resolved, target: DatabaseTarget, *, key_file, mig
         mark = time.monotonic()
         connections.close_all()
         had_old = engine.exists(target.name)
-        engine.drop_database(replaced)
-        if had_old:
-            engine.rename_database(target.name, replaced)
-        engine.rename_database(side, target.name)
+        try:
+            if had_old:
+                engine.rename_database(target.name, replaced)
+            engine.rename_database(side, target.name)
+        except Exception:
+            if had_old and not engine.exists(target.name):
+                engine.rename_database(replaced, target.name)
+            engine.drop_database(side)
+            raise
         timings["swap"] = time.monotonic() - mark
     else:
         side = f"{target.name}.restoring"

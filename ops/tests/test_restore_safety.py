@@ -22,7 +22,13 @@ from ops import integrity, maintenance
 from ops.backups import restoring, services
 from ops.backups.engines import DatabaseTarget, PostgresEngine
 from ops.models import BackupRecord
-from ops.tests.backup_helpers import backup_dir, database_exists, snapshot, throwaway_db  # noqa: F401 - fixtures
+from ops.tests.backup_helpers import (  # noqa: F401 - fixtures
+    backup_dir,
+    database_exists,
+    drop_database,
+    snapshot,
+    throwaway_db,
+)
 from orders.pricing import TenderInput
 from orders.tests.helpers import line, open_register, stocked_product
 
@@ -224,3 +230,17 @@ def _manage(target: DatabaseTarget, *args) -> subprocess.CompletedProcess:
         timeout=120,
         check=False,
     )
+
+
+def test_a_restore_is_refused_while_the_old_database_of_an_interrupted_one_is_left(shop_with_backup):
+    shop, backup, _ = shop_with_backup
+    left = f"{shop.name}_replaced"
+    with psycopg.connect(host="127.0.0.1", user="postgres", dbname="postgres", autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{left}"')
+    try:
+        before = snapshot(shop)
+        with pytest.raises(services.RestoreRefused, match="interrupted restore"):
+            services.restore_backup(str(backup.pk), target=shop, confirmed=True)
+        assert database_exists(left) and snapshot(shop) == before
+    finally:
+        drop_database(left)
