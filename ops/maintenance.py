@@ -75,7 +75,7 @@ def _connect(db: dict) -> psycopg.Connection:
         port=db.get("PORT") or None,
         user=db.get("USER") or None,
         password=db.get("PASSWORD") or None,
-        connect_timeout=3,
+        connect_timeout=(db.get("OPTIONS") or {}).get("connect_timeout", 3),
         autocommit=True,
         application_name="tillhouse-maintenance",
     )
@@ -142,7 +142,8 @@ def reset_cache() -> None:
 
 
 def current() -> State | None:
-    """This process's view of the flag for its own database, re-read at most every MAINTENANCE_CHECK_SECONDS."""
+    """This process's view of the flag for its own database, re-read at most every MAINTENANCE_CHECK_SECONDS (an
+    unreadable flag too: with the database server down, a write pays the connect timeout once per interval)."""
     database = str(_database()["NAME"])
     now = time.monotonic()
     fresh = _cache["at"] is not None and now - _cache["at"] < settings.MAINTENANCE_CHECK_SECONDS
