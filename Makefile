@@ -96,7 +96,7 @@ backup-tools:
 backup: $(VENV)/.installed backup-tools
 	$(MANAGE) backup --kind $(or $(KIND),manual)
 
-## restore: BACKUP=<id|latest|path> [YES=1] [KEY=private-key.asc] — stop web and workers first
+## restore: BACKUP=<id|latest|path> [YES=1] [KEY=private-key.asc] — writes answer 503 (maintenance) meanwhile
 restore: $(VENV)/.installed backup-tools
 	$(MANAGE) restore $(or $(BACKUP),latest) $(if $(YES),--yes) $(if $(KEY),--key-file $(KEY))
 

@@ -4,6 +4,7 @@ Pure: takes the report's JSON snapshot, returns lines no wider than the printer'
 ends with COPY so it can never pass for the original.
 """
 
+import textwrap
 from decimal import Decimal
 
 from django.conf import settings
@@ -51,6 +52,8 @@ def report_lines(data: dict, *, is_copy: bool = False, columns: int = 48) -> lis
     if receipts.get("count"):
         row("Receipts", f"{receipts['first']}-{receipts['last']} ({receipts['count']})")
     row("Orders", data.get("order_count", 0))
+    for sentence in data.get("numbers_skipped") or []:
+        lines.extend(_wrap(f"NOTE: {sentence}", columns))
     rule()
     cur = settings.POS_CURRENCY
     row("Gross sales", f"{data['gross_sales']} {cur}")
@@ -105,6 +108,10 @@ def report_lines(data: dict, *, is_copy: bool = False, columns: int = 48) -> lis
         rule("=")
         centre("*** COPY ***")
     return lines
+
+
+def _wrap(text: str, columns: int) -> list[str]:
+    return textwrap.wrap(text, width=columns) or [""]
 
 
 def _short(iso: str | None) -> str:

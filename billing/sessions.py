@@ -441,6 +441,7 @@ def close_session(
                 grand_total=_m(grand_total),
                 approved_by=str(session.approved_by) if session.approved_by else None,
                 note=note.strip()[:200],
+                numbers_skipped=numbers_skipped_since_last_z(register),
             )
             totals["cash"].update(counted=_m(counted), over_short=_m(over_short), denominations=normalised)
             totals["movements"] = [
@@ -617,6 +618,22 @@ def _lock_session(session_id: int, user) -> tuple[Register, CashSession]:
     if session.status != CashSession.Status.OPEN:
         raise SessionClosed(f"Session {session.pk} is already closed.")
     return register, session
+
+
+# The audit action a restore writes when it moves a register's counters above numbers issued before it.
+NUMBERS_CONTINUED_ACTION = "numbers_continued_after_restore"
+
+
+def numbers_skipped_since_last_z(register: Register) -> list[str]:
+    """The sentences of the restores since this register's last Z that moved its counters past numbers issued
+    before them ("receipts 101–103 were issued before the restore of …"), oldest first: the next Z prints them."""
+    last_z = ZReport.objects.filter(register=register).order_by("-number").values_list("created_at", flat=True)
+    events = AuditEvent.objects.filter(
+        action=NUMBERS_CONTINUED_ACTION, object_type="billing.register", object_id=str(register.pk)
+    )
+    if last_z.first():
+        events = events.filter(created_at__gt=last_z.first())
+    return [event.reason for event in events.order_by("created_at", "id")]
 
 
 def _queue_report(register: Register, *, z: ZReport | None, data: dict, is_copy: bool, user):

@@ -10,7 +10,8 @@ Checked:
 - order totals vs lines: tax_total == sum of the active lines' tax, and
   total == subtotal − discount_total + service_charge + exclusive tax (orders.pricing) (§3.1);
 - payments vs totals: paid_total == sum(payments), refunded_total == sum(refunds), a paid order is paid in full;
-- numbering: receipt numbers and Z numbers per register run 1..last number with no gap (§3.5).
+- numbering: receipt numbers and Z numbers per register run 1..last number with no gap (§3.5) but the ranges a
+  restore audited as issued before it (they are in its safety copy).
 """
 
 import datetime as dt
@@ -23,7 +24,8 @@ from django.db.models import Count, DecimalField, Exists, F, Func, Max, Min, Out
 from django.db.models.functions import Coalesce
 
 from billing.models import Payment, Receipt, Refund, Register, ZReport
-from inventory.models import StockLevel, StockMove
+from billing.sessions import NUMBERS_CONTINUED_ACTION
+from inventory.models import AuditEvent, StockLevel, StockMove
 from orders.models import Order, OrderLine
 from posproject.notify import notify
 
@@ -182,7 +184,19 @@ def check_payments() -> list[Violation]:
     return violations
 
 
-def _numbering_gaps(model, counter_field: str, invariant: str, label: str) -> list[Violation]:
+def _skipped_by_restores(register_id: int, kind: str) -> set[int]:
+    """Numbers a restore audited as issued before it (they live in its safety copy, not here): not gaps."""
+    skipped: set[int] = set()
+    events = AuditEvent.objects.filter(
+        action=NUMBERS_CONTINUED_ACTION, object_type="billing.register", object_id=str(register_id)
+    )
+    for data in events.values_list("data", flat=True):
+        if data.get("kind") == kind:
+            skipped.update(range(int(data["first"]), int(data["last"]) + 1))
+    return skipped
+
+
+def _numbering_gaps(model, counter_field: str, invariant: str, label: str, kind: str) -> list[Violation]:
     numbers = model.objects.filter(register=OuterRef("pk")).order_by().values("register")
     registers = (
         Register.objects.annotate(
@@ -200,8 +214,11 @@ def _numbering_gaps(model, counter_field: str, invariant: str, label: str) -> li
         if row["n"] == 0 and last == 0:
             continue
         present = set(model.objects.filter(register_id=row["id"]).values_list("number", flat=True))
-        missing = [n for n in range(1, max(last, row["high"] or 0) + 1) if n not in present]
+        skipped = _skipped_by_restores(row["id"], kind)
+        missing = [n for n in range(1, max(last, row["high"] or 0) + 1) if n not in present and n not in skipped]
         beyond = sorted(n for n in present if n > last)
+        if not missing and not beyond and row["n"] + len(skipped & set(range(1, last + 1))) == last:
+            continue
         parts = []
         if missing:
             shown = ", ".join(str(n) for n in missing[:20]) + (" …" if len(missing) > 20 else "")
@@ -221,11 +238,11 @@ def _numbering_gaps(model, counter_field: str, invariant: str, label: str) -> li
 
 
 def check_receipt_numbers() -> list[Violation]:
-    return _numbering_gaps(Receipt, "last_receipt_number", "receipt_numbers_gapless", "receipt")
+    return _numbering_gaps(Receipt, "last_receipt_number", "receipt_numbers_gapless", "receipt", "receipt")
 
 
 def check_z_numbers() -> list[Violation]:
-    return _numbering_gaps(ZReport, "last_z_number", "z_numbers_gapless", "Z")
+    return _numbering_gaps(ZReport, "last_z_number", "z_numbers_gapless", "Z", "z")
 
 
 CHECKS = {

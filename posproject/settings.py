@@ -66,6 +66,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "ops.logging.RequestIdMiddleware",
+    "ops.maintenance.MaintenanceMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -486,6 +487,10 @@ BACKUP_GPG_PRIVATE_KEY = env("BACKUP_GPG_PRIVATE_KEY", default="")  # only where
 BACKUP_PG_BIN_DIR = env("BACKUP_PG_BIN_DIR", default="")  # where pg_dump/pg_restore live; empty: PATH
 BACKUP_MAX_BYTES = env.int("BACKUP_MAX_BYTES", default=0)  # refuse archives larger than this; 0: no cap
 BACKUP_SCRATCH_DB_PREFIX = env("BACKUP_SCRATCH_DB_PREFIX", default="")  # drill databases; empty: "<db>_drill_"
+# Maintenance mode during a restore (ops/maintenance.py): the Retry-After of a refused write, and how often each
+# process re-reads the flag.
+MAINTENANCE_RETRY_AFTER = env.int("MAINTENANCE_RETRY_AFTER", default=30)
+MAINTENANCE_CHECK_SECONDS = env.float("MAINTENANCE_CHECK_SECONDS", default=2.0)
 for _name in ("nightly", "drill"):
     CELERY_BEAT_SCHEDULE[f"ops.backups.{_name}"] = {"task": f"ops.backups.{_name}", "schedule": crontab(minute="*/15")}
 for _name, _minute in (("promote", 35), ("retention", 40)):

@@ -26,7 +26,7 @@ from django.db import connections, transaction
 from django.db.migrations.loader import MigrationLoader
 from django.utils import timezone
 
-from ops.backups import archive, schedule
+from ops.backups import archive, restoring, schedule
 from ops.backups.engines import BackupError, DatabaseTarget, PostgresEngine, SqliteEngine, engine_for, scrub
 from ops.backups.progress import NullProgress
 from ops.backups.retention import backups_to_prune
@@ -40,7 +40,9 @@ logger = logging.getLogger("tillhouse.backups")
 
 class BackupInProgress(Conflict):
     def __init__(self):
-        super().__init__("Another backup or restore is running; this one was not started.", code="backup_in_progress")
+        super().__init__(
+            "Another backup, restore or drill is running; this one was not started.", code="backup_in_progress"
+        )
 
 
 class RestoreRefused(DomainError):
@@ -483,6 +485,8 @@ class RestoreSummary:
     tables: int
     rows: int
     migrations_applied: str = ""
+    safety_backup_file: str = ""
+    numbers_continued: list[str] = field(default_factory=list)
 
 
 def restore_backup(
@@ -497,9 +501,13 @@ def restore_backup(
 ) -> RestoreSummary:
     """Replace the target database (the project's by default) with a backup.
 
-    Checks the archive against its manifest first; refuses a non-empty target unless confirmed; takes a
-    pre-restore safety backup of what is there; restores into a side database, checks per-table counts against
-    the manifest, and only then swaps it in (PostgreSQL) or writes it over the file (SQLite); then migrates.
+    Checks the archive against its manifest first; refuses a non-empty target unless confirmed. Then, holding the
+    backup and drill locks (BackupInProgress if either is taken), in maintenance (ops/maintenance.py: writes
+    answer 503, other sessions disconnected): takes a pre-restore safety backup of what is there, notes the highest
+    receipt and Z number of each register, restores into a side database, checks per-table counts against the
+    manifest, swaps it in (PostgreSQL) or writes it over the file (SQLite) keeping the old one, migrates, moves the
+    counters above every number issued (audited), and only then drops the old database and leaves maintenance. Any
+    failure puts the old database back and leaves maintenance; raises BackupError.
     """
     progress = progress or NullProgress()
     target = target or DatabaseTarget.from_settings()
@@ -520,7 +528,15 @@ def restore_backup(
             f"The database {target.name} is not empty: restoring replaces everything in it. "
             "Confirm interactively or pass --yes."
         )
-    with backup_lock(target):
+    if isinstance(engine, PostgresEngine) and engine.exists(_replaced_name(target)):
+        raise RestoreRefused(
+            f"The database {_replaced_name(target)} is left from an interrupted restore and may be the only copy of "
+            f"the old data: rename it back to {target.name} or drop it (docs/RUNBOOK.md §8), then restore again."
+        )
+    label = resolved.manifest.get("archive", ref)
+    # One at a time: no backup and no drill while a restore runs, and no restore while either runs.
+    reason = f"restore of {Path(label).name} started {timezone.now():%H:%M} UTC"
+    with backup_lock(target), backup_lock(target, purpose="drill"), restoring.writes_stopped(target, reason):
         safety = None
         if not empty:
             mark = time.monotonic()
@@ -530,49 +546,21 @@ def restore_backup(
             timings["safety_backup"] = time.monotonic() - mark
             if safety.status != BackupRecord.Status.SUCCEEDED:
                 raise BackupError(f"The pre-restore safety backup failed, nothing was restored: {safety.error}")
-
-        mark = time.monotonic()
-        if isinstance(engine, PostgresEngine):
-            side = f"{target.name}_restoring"[:63]
-            engine.drop_database(side)
-            engine.create_database(side)
-            try:
-                _restore_archive(engine, resolved, side, key_file, progress)
-                timings["restore"] = time.monotonic() - mark
-                mark = time.monotonic()
-                counts = engine.row_counts(side)
-                _require_counts(resolved.manifest, counts)
-                timings["count_check"] = time.monotonic() - mark
-                mark = time.monotonic()
-                connections.close_all()
-                if engine.exists(target.name):
-                    replaced = f"{target.name}_replaced"[:63]
-                    engine.drop_database(replaced)
-                    engine.rename_database(target.name, replaced)
-                    engine.rename_database(side, target.name)
-                    engine.drop_database(replaced)
-                else:
-                    engine.rename_database(side, target.name)
-                timings["swap"] = time.monotonic() - mark
-            except Exception:
-                engine.drop_database(side)
-                raise
-        else:
-            side = f"{target.name}.restoring"
-            Path(side).unlink(missing_ok=True)
-            _restore_archive(SqliteEngine(target), resolved, side, key_file, progress)
-            timings["restore"] = time.monotonic() - mark
-            counts = engine.row_counts(side)
-            _require_counts(resolved.manifest, counts)
-            connections.close_all()
-            engine.restore_file(archive.file_chunks(side), target.name)
-            Path(side).unlink(missing_ok=True)
-
-    applied = ""
-    if migrate:
-        mark = time.monotonic()
-        applied = _migrate(target)
-        timings["migrate"] = time.monotonic() - mark
+        # Writes stopped before the safety dump: the database being replaced holds every number ever issued.
+        issued = restoring.issued_numbers(target) if not empty else {}
+        counts, applied, had_old = _restore_and_swap(
+            engine, resolved, target, key_file=key_file, migrate=migrate, progress=progress, timings=timings
+        )
+        try:
+            mark = time.monotonic()
+            jumps = restoring.continue_counters(
+                target, issued, backup=label, actor_id=getattr(triggered_by, "pk", None)
+            )
+            timings["counters"] = time.monotonic() - mark
+        except Exception:
+            _put_back(engine, target, had_old)
+            raise
+        _drop_replaced(engine, target)
     connections.close_all()
     if target.name == DatabaseTarget.from_settings().name:
         sync_records_from_storage()
@@ -586,7 +574,93 @@ def restore_backup(
         tables=len(counts),
         rows=sum(counts.values()),
         migrations_applied=applied,
+        safety_backup_file=safety.file if safety else "",
+        numbers_continued=[j.note for j in jumps],
     )
+
+
+def _replaced_name(target: DatabaseTarget) -> str:
+    return f"{target.name}_replaced"[:63] if target.engine == "postgresql" else f"{target.name}.replaced"
+
+
+def _restore_and_swap(engine, resolved, target: DatabaseTarget, *, key_file, migrate, progress, timings):
+    """Restore into a side database, check its counts, swap it in keeping the old one as `<name>_replaced`, and
+    migrate. On any failure the old database is put back as it was; it is dropped only by `_drop_replaced` once
+    the new one is proven. Runs in maintenance: the new database is read-only for everyone else from the start."""
+    mark = time.monotonic()
+    replaced = _replaced_name(target)
+    if isinstance(engine, PostgresEngine):
+        side = f"{target.name}_restoring"[:63]
+        engine.drop_database(side)
+        engine.create_database(side)
+        try:
+            _restore_archive(engine, resolved, side, key_file, progress)
+            timings["restore"] = time.monotonic() - mark
+            mark = time.monotonic()
+            counts = engine.row_counts(side)
+            _require_counts(resolved.manifest, counts)
+            timings["count_check"] = time.monotonic() - mark
+            restoring.set_read_only(engine, side, True)
+        except Exception:
+            engine.drop_database(side)
+            raise
+        mark = time.monotonic()
+        connections.close_all()
+        had_old = engine.exists(target.name)
+        try:
+            if had_old:
+                engine.rename_database(target.name, replaced)
+            engine.rename_database(side, target.name)
+        except Exception:
+            if had_old and not engine.exists(target.name):
+                engine.rename_database(replaced, target.name)
+            engine.drop_database(side)
+            raise
+        timings["swap"] = time.monotonic() - mark
+    else:
+        side = f"{target.name}.restoring"
+        Path(side).unlink(missing_ok=True)
+        _restore_archive(SqliteEngine(target), resolved, side, key_file, progress)
+        timings["restore"] = time.monotonic() - mark
+        counts = engine.row_counts(side)
+        _require_counts(resolved.manifest, counts)
+        connections.close_all()
+        had_old = Path(target.name).exists()
+        if had_old:
+            engine.restore_file(archive.file_chunks(target.name), replaced)
+        engine.restore_file(archive.file_chunks(side), target.name)
+        Path(side).unlink(missing_ok=True)
+    applied = ""
+    try:
+        if migrate:
+            mark = time.monotonic()
+            applied = _migrate(target, writable=True)
+            timings["migrate"] = time.monotonic() - mark
+    except Exception:
+        _put_back(engine, target, had_old)
+        raise
+    return counts, applied, had_old
+
+
+def _put_back(engine, target: DatabaseTarget, had_old: bool) -> None:
+    """Roll back a swap: the old database returns under its name, the new one is dropped."""
+    replaced = _replaced_name(target)
+    connections.close_all()
+    logger.error("restore of %s failed after the swap: putting the old database back", target.name)
+    if isinstance(engine, PostgresEngine):
+        engine.drop_database(target.name)
+        if had_old:
+            engine.rename_database(replaced, target.name)
+    elif had_old:
+        engine.restore_file(archive.file_chunks(replaced), target.name)
+        Path(replaced).unlink(missing_ok=True)
+
+
+def _drop_replaced(engine, target: DatabaseTarget) -> None:
+    if isinstance(engine, PostgresEngine):
+        engine.drop_database(_replaced_name(target))
+    else:
+        Path(_replaced_name(target)).unlink(missing_ok=True)
 
 
 def _require_counts(manifest: dict, counts: dict[str, int]) -> None:
@@ -596,10 +670,13 @@ def _require_counts(manifest: dict, counts: dict[str, int]) -> None:
         raise BackupError(f"Restored row counts differ from the manifest ({shown}); the target was left as it was.")
 
 
-def _migrate(target: DatabaseTarget) -> str:
-    """Run `manage.py migrate` against target in a child process (its URL travels in the environment)."""
+def _migrate(target: DatabaseTarget, *, writable: bool = False) -> str:
+    """Run `manage.py migrate` against target in a child process (its URL travels in the environment).
+    `writable`: its sessions may write although the database is read-only for everyone else (maintenance)."""
     env = {k: v for k, v in os.environ.items() if k != "PYTEST_VERSION"}
     env["DATABASE_URL"] = target.url()
+    if writable and target.engine == "postgresql":
+        env["PGOPTIONS"] = restoring.WRITABLE
     out = subprocess.run(
         [sys.executable, str(Path(settings.BASE_DIR) / "manage.py"), "migrate", "--noinput"],
         env=env,

@@ -9,7 +9,7 @@ from ops.management.commands._backup_cli import fail, progress_for
 class Command(BaseCommand):
     help = (
         "Restore a backup over this project's database: checks the archive, takes a pre-restore safety backup, "
-        "restores, checks row counts, migrates. Stop the app servers and workers first."
+        "restores, checks row counts, migrates, continues receipt and Z numbers; writes answer 503 meanwhile."
     )
 
     def add_arguments(self, parser):
@@ -34,8 +34,12 @@ class Command(BaseCommand):
             raise fail(f"Restore failed: {exc.message}") from None
         self.stdout.write(self.style.SUCCESS(f"Restored {summary.backup} into {summary.target}."))
         if summary.safety_backup_id:
-            self.stdout.write(f"  safety backup taken first: id {summary.safety_backup_id}")
+            self.stdout.write(
+                f"  safety backup taken first: id {summary.safety_backup_id} ({summary.safety_backup_file})"
+            )
         self.stdout.write(f"  {summary.tables} tables, {summary.rows} rows, counts match the manifest")
+        for sentence in summary.numbers_continued:
+            self.stdout.write(f"  numbers continued: {sentence}")
         if summary.migrations_applied:
             self.stdout.write("  migrations applied:\n" + summary.migrations_applied)
         for step, seconds in summary.timings.items():
