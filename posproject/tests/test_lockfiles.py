@@ -197,3 +197,12 @@ def test_the_locks_reach_the_image():
     for name in ("requirements.lock", "requirements.txt", "deploy/lockcheck.py"):
         assert not _dockerignored(name), name
     assert _dockerignored(".venv/bin/python") and _dockerignored(".env")
+
+
+def test_a_lock_compiled_outside_make_lock_fails_until_stamped(copy):
+    lock = copy / "requirements.lock"
+    lock.write_text("".join(line for line in lock.read_text().splitlines(True) if "inputs-sha256" not in line))
+    _assert_stale(_check(copy), "requirements.lock", "not written by `make lock`")
+    stamped = subprocess.run([sys.executable, str(CHECK), "--root", str(copy), "--stamp"], capture_output=True)
+    assert stamped.returncode == 0 and _check(copy).returncode == 0
+    assert lock.read_text() == (ROOT / "requirements.lock").read_text()
