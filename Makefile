@@ -18,18 +18,20 @@ COMPOSE ?= $(shell docker compose version >/dev/null 2>&1 && echo "docker compos
 SERVICE ?=
 
 .PHONY: run test test-faults lint format worker beat shell migrate demo install install-dev clean browser
+.PHONY: lock lock-check
 .PHONY: deploy-tools deploy rollback logs ps createsuperuser
 .PHONY: backup-tools backup restore drill
 
-$(VENV)/.installed: requirements.txt
+# Installs come from the locks only: every transitive dependency pinned, each file checked against its hash (pip
+# itself is pinned in the lock too). requirements*.txt are the inputs `make lock` compiles them from.
+$(VENV)/.installed: requirements.lock
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) is needed"; exit 1; }
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PIP) install -q --upgrade pip
-	$(PIP) install -q -r requirements.txt
+	$(PIP) install -q --require-hashes -r requirements.lock
 	@touch $@
 
-$(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
-	$(PIP) install -q -r requirements-dev.txt
+$(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.lock
+	$(PIP) install -q --require-hashes -r requirements-dev.lock
 	@touch $@
 
 install: $(VENV)/.installed
@@ -44,8 +46,8 @@ run: $(VENV)/.installed
 	echo && echo "Tillhouse is running at http://$(HOST):$(PORT)/  (Ctrl-C to stop)" && echo && \
 	$(MANAGE) runserver $(HOST):$(PORT)
 
-## test: lint, format check and the whole suite against PostgreSQL and Redis
-test: $(VENV)/.installed-dev deploy-tools browser backup-tools
+## test: the locks are fresh, lint, format check and the whole suite against PostgreSQL and Redis
+test: lock-check $(VENV)/.installed-dev deploy-tools browser backup-tools
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	TEST_DATABASE_URL=$(TEST_DATABASE_URL) TEST_REDIS_URL=$(TEST_REDIS_URL) \
@@ -55,6 +57,32 @@ test: $(VENV)/.installed-dev deploy-tools browser backup-tools
 test-faults: $(VENV)/.installed-dev
 	TEST_DATABASE_URL=$(TEST_DATABASE_URL) TEST_REDIS_URL=$(TEST_REDIS_URL) \
 		$(VENV)/bin/pytest -q -m faults $(TEST_DB_FLAGS) $(PYTEST_ARGS)
+
+## lock: compile requirements.txt / requirements-dev.txt into requirements.lock / requirements-dev.lock: every
+## transitive dependency pinned, with the hashes of all its files (wheels for every platform, the sdist), the dev lock
+## at exactly the runtime lock's versions. pip-tools runs from a throwaway virtualenv; against PyPI alone, whatever
+## the local pip configuration says (LOCK_PIP_ARGS= to honour it). The pins already in the locks are kept unless
+## UPGRADE=1 (every package to its newest allowed version) or UPGRADE_PACKAGE="name ..." (those only).
+LOCK_TOOLS := pip==26.3 pip-tools==7.7.0
+LOCK_PIP_ARGS ?= --isolated
+LOCK_ARGS = --quiet --generate-hashes --allow-unsafe --strip-extras --no-emit-index-url --no-emit-find-links \
+	--no-emit-trusted-host --pip-args="$(LOCK_PIP_ARGS)" $(if $(UPGRADE),--upgrade) \
+	$(foreach package,$(UPGRADE_PACKAGE),--upgrade-package $(package))
+lock:
+	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) is needed"; exit 1; }
+	@tools=$$(mktemp -d) && trap 'rm -rf "$$tools"' EXIT && \
+	$(PYTHON) -m venv "$$tools" && "$$tools/bin/pip" install -q $(LOCK_PIP_ARGS) $(LOCK_TOOLS) && \
+	export CUSTOM_COMPILE_COMMAND="make lock" && \
+	echo "Compiling requirements.lock ..." && \
+	"$$tools/bin/pip-compile" $(LOCK_ARGS) --output-file=requirements.lock requirements.txt && \
+	echo "Compiling requirements-dev.lock ..." && \
+	"$$tools/bin/pip-compile" $(LOCK_ARGS) --constraint=requirements.lock --output-file=requirements-dev.lock \
+		requirements-dev.txt
+	$(PYTHON) deploy/lockcheck.py --stamp
+
+## lock-check: the locks were compiled from the inputs as they are now (no network); `make test` runs it first
+lock-check:
+	@$(PYTHON) deploy/lockcheck.py
 
 ## browser: headless Chromium from Debian for the end-to-end tests (Playwright drives it; no browser download)
 browser:
