@@ -2,7 +2,8 @@
 
 import pytest
 
-from inventory.tests.factories import LocationFactory, StaffProfileFactory, UserFactory
+from inventory.tests.factories import LocationFactory
+from staff.tests.factories import StaffProfileFactory, UserFactory
 
 
 def _staff(role: str, location, username: str):
@@ -17,7 +18,7 @@ def _no_pin_failures_left_from_earlier_tests():
     whole run: every test starts with no address counted, whichever addresses earlier tests or runs used."""
     from django.core.cache import cache
 
-    from inventory.pins import _ip_key
+    from staff.pins import _ip_key
 
     backend = getattr(cache, "_cache", None)
     if hasattr(backend, "get_client"):  # Django's RedisCache: delete the counters by pattern, not the whole db

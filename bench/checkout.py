@@ -73,7 +73,6 @@ def prepare(clients: int) -> dict:
     from django.utils import timezone
 
     from billing.models import CashSession, Printer, Register
-    from inventory.api_clients import create_api_client
     from inventory.models import (
         ApiClient,
         Category,
@@ -85,6 +84,7 @@ def prepare(clients: int) -> dict:
         TaxRate,
     )
     from inventory.services import StockChange, apply_stock_changes
+    from staff.api_clients import create_api_client
 
     call_command("migrate", verbosity=0, interactive=False)
     with transaction.atomic():

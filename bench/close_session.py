@@ -49,8 +49,8 @@ def main() -> int:
     from billing import sessions
     from billing.models import Payment, Register
     from inventory.models import Location
-    from inventory.roles import MANAGER
     from orders.models import OrderLine
+    from staff.roles import MANAGER
 
     rng = random.Random(args.seed)
     location = Location.objects.create(code="bench-close", name="Bench close")

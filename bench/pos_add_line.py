@@ -43,8 +43,9 @@ def cashier_session() -> tuple[str, int, "object"]:
     from django.contrib.sessions.backends.db import SessionStore
 
     from billing.models import CashSession, Register
-    from inventory.models import Location, StaffProfile
+    from inventory.models import Location
     from orders.views import SESSION_LOCATION, SESSION_REGISTER
+    from staff.models import StaffProfile
 
     location, _ = Location.objects.get_or_create(code="bench-store", defaults={"name": "Bench store"})
     user, _ = User.objects.get_or_create(username="bench-cashier")

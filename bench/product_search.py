@@ -128,8 +128,8 @@ def api_authorization() -> str:
     from inventory.models import Location
 
     try:
-        from inventory.api_clients import create_api_client
-        from inventory.models import ApiClient
+        from staff.api_clients import create_api_client
+        from staff.models import ApiClient
     except ImportError:
         from django.contrib.auth.models import Group, User
         from rest_framework.authtoken.models import Token

@@ -59,8 +59,8 @@ def main() -> int:
     from billing import reports
     from billing.models import CashSession, Register
     from inventory.models import Location
-    from inventory.roles import MANAGER
     from orders.models import Order, OrderLine
+    from staff.roles import MANAGER
 
     rng = random.Random(args.seed)
     staff = staff_users()

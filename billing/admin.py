@@ -16,7 +16,7 @@ from billing.models import (
     StationPrinter,
     ZReport,
 )
-from posproject.errors import DomainError
+from core.errors import DomainError
 
 
 class ViewOnlyAdmin(admin.ModelAdmin):

@@ -7,9 +7,9 @@ from django import forms
 from billing.models import Receipt
 from billing.receipts import parse_receipt_code
 from billing.services import RefundItem
-from inventory.money import quantize
+from core.errors import DomainError
+from core.money import quantize
 from orders.pricing import TenderInput
-from posproject.errors import DomainError
 
 
 def denomination_field(value: Decimal) -> str:

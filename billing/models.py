@@ -3,9 +3,9 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
+from core.immutable import AppendOnlyModel
 from inventory.models import Location, money_field, qty_field
 from orders.models import KitchenTicket, Order, OrderLine
-from posproject.immutable import AppendOnlyModel
 
 
 class Printer(models.Model):

@@ -32,8 +32,8 @@ from prometheus_client import Counter, Histogram
 
 from billing.models import Printer, PrintJob, StationPrinter
 from billing.printer_targets import NetworkTarget, TargetRefused, TargetUnresolved, check_printer
-from posproject.errors import Conflict, NotFound, PermissionDenied
-from posproject.sql import insert_rows
+from core.errors import Conflict, NotFound, PermissionDenied
+from core.sql import insert_rows
 
 logger = logging.getLogger(__name__)
 

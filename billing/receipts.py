@@ -29,7 +29,7 @@ from django.utils import timezone
 from escpos.printer import Dummy
 from unidecode import unidecode
 
-from inventory.money import ZERO, quantize
+from core.money import ZERO, quantize
 
 DEFAULT_CODE_PAGES = ("CP858", "CP1252", "CP850", "CP437")  # CP858 is CP850 with the euro sign
 BARCODE_HEIGHT = 60

@@ -17,10 +17,10 @@ from django.views.decorators.http import require_POST
 from billing import reports, sessions
 from billing.charts import hourly_sales_svg
 from billing.models import CashSession, ZReport
-from inventory.roles import is_manager
+from core.csv_export import csv_response
+from core.errors import DomainError
 from inventory.selectors import locations_for
-from posproject.csv_export import csv_response
-from posproject.errors import DomainError
+from staff.roles import is_manager
 
 
 def manager_required(view):

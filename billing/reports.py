@@ -29,10 +29,10 @@ from django.db.models.functions import Coalesce, ExtractHour, TruncDate
 from django.utils import timezone
 
 from billing.models import Payment, Refund, RefundLine
+from core.errors import DomainError
+from core.money import ZERO, quantize
 from inventory.models import Location, Product
-from inventory.money import ZERO, quantize
 from orders.models import Order, OrderLine
-from posproject.errors import DomainError
 
 MONEY = DecimalField(max_digits=20, decimal_places=4)
 MAX_DAYS = 366

@@ -20,11 +20,13 @@ from django.utils import timezone
 
 from billing.models import CashSession, Payment, PrintJob, Receipt, Refund, RefundLine, Register
 from billing.printing import hand_over, new_print_job, queue_print_job
+from core.errors import Conflict, DomainError, NotFound
+from core.idempotency import atomic_step
+from core.money import ZERO, quantize
+from core.sql import columns, insert_batch, instance, run_batch
 from inventory.models import Location, StockMove
-from inventory.money import ZERO, quantize
 from inventory.services import StockChange, apply_stock_changes, consume_for_sale, expand_recipes, return_to_stock
 from orders import pricing
-from orders.idempotency import atomic_step
 from orders.models import Order, OrderLine
 from orders.pricing import TenderInput
 from orders.services import (
@@ -39,8 +41,6 @@ from orders.services import (
     prepare_order,
     save_new_order,
 )
-from posproject.errors import Conflict, DomainError, NotFound
-from posproject.sql import columns, insert_batch, instance, run_batch
 
 TENDERS = Payment.Tender.values
 

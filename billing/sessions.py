@@ -24,13 +24,13 @@ from django.utils import timezone
 from billing.models import CashMovement, CashSession, Payment, Receipt, Refund, RefundLine, Register, ZReport
 from billing.printing import queue_print_job
 from billing.report_printout import report_lines
-from inventory.models import AuditEvent
-from inventory.money import ZERO, has_more_places_than_currency, quantize, to_decimal
-from inventory.roles import is_manager
+from core.errors import ApprovalRequired, Conflict, DomainError, NotFound, PermissionDenied
+from core.money import ZERO, has_more_places_than_currency, quantize, to_decimal
 from inventory.selectors import locations_for
 from orders.models import Order, OrderLine
 from orders.services import manager_approval
-from posproject.errors import ApprovalRequired, Conflict, DomainError, NotFound, PermissionDenied
+from staff.models import AuditEvent
+from staff.roles import is_manager
 
 MONEY = DecimalField(max_digits=20, decimal_places=4)
 

@@ -24,9 +24,9 @@ from billing.forms import (
 from billing.models import CashSession, Payment, Receipt, Register, ZReport
 from billing.receipts import receipt_document
 from billing.report_printout import report_lines
-from inventory import pins
+from core.errors import DomainError
+from core.idempotency import run_once, scope_for
 from orders import pricing
-from orders.idempotency import run_once, scope_for
 from orders.models import Order, OrderLine
 from orders.views import (
     SESSION_REGISTER,
@@ -36,7 +36,7 @@ from orders.views import (
     pos_view,
     redirect_to,
 )
-from posproject.errors import DomainError
+from staff import pins
 
 
 def _open_session(request) -> CashSession | None:

@@ -6,67 +6,17 @@ from django.db import connection
 from django.db.models import DecimalField, ExpressionWrapper, F, Q, QuerySet, Sum
 from django.db.models.functions import Collate, Upper
 
+from core.money import MONEY_DIGITS, MONEY_PLACES, QTY_DIGITS, QTY_PLACES, quantize
 from inventory.models import Location, Product, StockLevel, StockMove
-from inventory.money import MONEY_DIGITS, MONEY_PLACES, QTY_DIGITS, QTY_PLACES, quantize
-from inventory.roles import ROLE_RANKS, is_manager
+from staff.selectors import (  # noqa: F401 (who may act where is staff's; re-exported for inventory's callers)
+    assignable_groups,
+    locations_for,
+    manageable_users,
+    own_stores,
+    works_everywhere,
+)
 
 SEARCH_MIN_CONTAINS = 3  # shorter queries match by prefix only; a trigram index needs three characters
-
-
-def locations_for(user) -> QuerySet[Location]:
-    """The locations a user may see and act at: managers every location, other staff those on their profile, an
-    API client's service user (signed in by its token) the client's locations whatever its role."""
-    client = getattr(user, "acting_api_client", None)
-    if client is not None:
-        return Location.objects.filter(api_clients=client)
-    if is_manager(user):
-        return Location.objects.all()
-    if not user.is_authenticated:
-        return Location.objects.none()
-    return Location.objects.filter(staff__user=user)
-
-
-def own_stores(user) -> QuerySet[Location]:
-    """The locations on `user`'s staff profile. For a manager that is narrower than `locations_for` (where a manager
-    acts everywhere): it bounds whose accounts they manage in the user admin."""
-    return Location.objects.filter(staff__user=user)
-
-
-def assignable_groups(actor):
-    """The groups `actor` may give in the user admin: every group for a superuser; otherwise the roles ranked at or
-    below the highest role `actor` holds (a manager gives any role; never a group outside the roles)."""
-    from django.contrib.auth.models import Group
-
-    if actor.is_superuser:
-        return Group.objects.all()
-    held = actor.groups.values_list("name", flat=True)
-    top = max((ROLE_RANKS.get(name, 0) for name in held), default=0)
-    return Group.objects.filter(name__in=[role for role, rank in ROLE_RANKS.items() if 0 < rank <= top])
-
-
-def manageable_users(actor):
-    """The accounts `actor` may see and edit in the user admin: all for a superuser; otherwise staff who are not
-    superusers, have no permissions of their own, hold only groups `actor` may give, and work only at `actor`'s own
-    stores (at least one of them)."""
-    from django.contrib.auth import get_user_model
-    from django.contrib.auth.models import Group
-
-    User = get_user_model()
-    if actor.is_superuser:
-        return User.objects.all()
-    mine = own_stores(actor)
-    return (
-        User.objects.filter(is_superuser=False, staff__locations__in=mine)
-        .exclude(staff__locations__in=Location.objects.exclude(pk__in=mine))
-        .exclude(groups__in=Group.objects.exclude(pk__in=assignable_groups(actor)))
-        .exclude(user_permissions__isnull=False)
-        .distinct()
-    )
-
-
-def works_everywhere(user) -> bool:
-    """A manager on staff acts at every location; an API client never beyond its own (see locations_for)."""
-    return is_manager(user) and getattr(user, "acting_api_client", None) is None
 
 
 def name_key():

@@ -14,6 +14,18 @@ from django.db.models import Exists, OuterRef, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from core.errors import Conflict, DomainError, NotFound
+from core.money import (
+    MONEY_DIGITS,
+    MONEY_PLACES,
+    QTY_DIGITS,
+    QTY_PLACES,
+    has_more_places_than_currency,
+    quantize,
+    to_decimal,
+)
+from core.notify import notify
+from core.sql import insert_batch, insert_rows
 from inventory.models import (
     Location,
     LowStockAlert,
@@ -28,18 +40,6 @@ from inventory.models import (
     StockMove,
     Supplier,
 )
-from inventory.money import (
-    MONEY_DIGITS,
-    MONEY_PLACES,
-    QTY_DIGITS,
-    QTY_PLACES,
-    has_more_places_than_currency,
-    quantize,
-    to_decimal,
-)
-from posproject.errors import Conflict, DomainError, NotFound
-from posproject.notify import notify
-from posproject.sql import insert_batch, insert_rows
 
 
 class OutOfStock(DomainError):

@@ -1,7 +1,7 @@
 """Re-checks the invariants of DESIGN.md §3 on live data and names every row that breaks one.
 
 Each check is a read-only query returning `Violation`s. `run_integrity_check()` runs them all, keeps the last report
-(for /health, /metrics and the ops page) and alerts through `posproject.notify` when anything is wrong. The command
+(for /health, /metrics and the ops page) and alerts through `core.notify` when anything is wrong. The command
 `manage.py integrity_check`, the daily beat task and the "Run now" button all call it.
 
 Checked:
@@ -25,9 +25,10 @@ from django.db.models.functions import Coalesce
 
 from billing.models import Payment, Receipt, Refund, Register, ZReport
 from billing.sessions import NUMBERS_CONTINUED_ACTION
-from inventory.models import AuditEvent, StockLevel, StockMove
+from core.notify import notify
+from inventory.models import StockLevel, StockMove
 from orders.models import Order, OrderLine
-from posproject.notify import notify
+from staff.models import AuditEvent
 
 logger = logging.getLogger("tillhouse.integrity")
 

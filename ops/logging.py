@@ -19,8 +19,8 @@ import uuid
 
 from django.utils.functional import empty
 
+from core.client_ip import client_ip
 from ops.redact import mask_data, mask_text
-from posproject.client_ip import client_ip
 
 request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
 user_id_var: contextvars.ContextVar[int | None] = contextvars.ContextVar("user_id", default=None)

@@ -29,7 +29,7 @@ from django.db import connections
 from django.http import HttpResponse, JsonResponse
 from django.utils import timezone
 
-from posproject.errors import DomainError
+from core.errors import DomainError
 
 logger = logging.getLogger("tillhouse.maintenance")
 

@@ -17,7 +17,7 @@ from django.conf import settings
 from prometheus_client import CollectorRegistry, multiprocess
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
-from posproject.client_ip import in_networks
+from core.client_ip import in_networks
 
 logger = logging.getLogger("tillhouse.metrics")
 

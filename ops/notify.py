@@ -1,4 +1,4 @@
-"""A webhook behind `posproject.notify.notify()`: set NOTIFY_WEBHOOK_URL and settings point NOTIFIER here.
+"""A webhook behind `core.notify.notify()`: set NOTIFY_WEBHOOK_URL and settings point NOTIFIER here.
 
 The body is what the receiving service expects, chosen by NOTIFY_WEBHOOK_KIND or guessed from the URL:
 - slack    (hooks.slack.com):           {"text": ...}
@@ -8,7 +8,7 @@ The body is what the receiving service expects, chosen by NOTIFY_WEBHOOK_KIND or
 - json     (anything else): {"event", "message", "data", "text", "content"} — Slack- and Discord-shaped at once.
 
 Sending happens after the caller's transaction commits, through the Celery task `ops.send_webhook` (retried with
-backoff); if the broker cannot take it, it is sent inline. A failure is raised to `posproject.notify.notify`, which
+backoff); if the broker cannot take it, it is sent inline. A failure is raised to `core.notify.notify`, which
 logs it and never lets it reach the business path.
 """
 

@@ -12,10 +12,10 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from inventory.roles import is_manager
 from ops import health, metrics
 from ops.access import manager_required
 from ops.integrity import last_report
+from staff.roles import is_manager
 
 HEALTH_JSON = "application/health+json"
 
@@ -56,7 +56,7 @@ def full(request):
     """The full report for monitors holding the metrics token and signed-in managers; only the status for anyone
     else (the report names what is down, the backup's age, free disk and the version). 200 for pass or warn, 503 for
     fail, whoever asks."""
-    from orders.views import SESSION_PIN_ONLY  # a PIN is not a manager's password
+    from staff.middleware import SESSION_PIN_ONLY  # a PIN is not a manager's password
 
     report = health.full_report()
     signed_in_manager = is_manager(request.user) and not request.session.get(SESSION_PIN_ONLY)

@@ -3,7 +3,7 @@ the admin shows them and lets a manager correct only the note of an order that i
 
 from django.contrib import admin
 
-from orders.models import IdempotencyRecord, KitchenTicket, Order, OrderLine, Table
+from orders.models import KitchenTicket, Order, OrderLine, Table
 
 
 @admin.register(Table)
@@ -98,18 +98,4 @@ class KitchenTicketAdmin(admin.ModelAdmin):
         return False
 
     def has_delete_permission(self, request, obj=None):
-        return False
-
-
-@admin.register(IdempotencyRecord)
-class IdempotencyRecordAdmin(admin.ModelAdmin):
-    list_display = ["created_at", "scope", "key", "endpoint", "response_status"]
-    list_filter = ["endpoint", "response_status"]
-    search_fields = ["=key"]
-    date_hierarchy = "created_at"
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
         return False

@@ -6,10 +6,10 @@ from decimal import Decimal
 from django import forms
 from django.contrib.auth import authenticate
 
-from inventory.money import QTY_DIGITS, QTY_PLACES
-from inventory.pins import PIN_MAX_CHARS, pin_problem
+from core.errors import DomainError
+from core.money import QTY_DIGITS, QTY_PLACES
 from orders.models import Order
-from posproject.errors import DomainError
+from staff.pins import PIN_MAX_CHARS, pin_problem
 
 
 class PinForm(forms.Form):

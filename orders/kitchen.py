@@ -7,9 +7,9 @@ it once; the second is told the ticket already moved.
 from django.db import transaction
 from django.utils import timezone
 
+from core.errors import Conflict, NotFound
 from orders.models import KitchenTicket
 from orders.services import check_location
-from posproject.errors import Conflict, NotFound
 
 
 def _ticket(ticket_id: int, user) -> KitchenTicket:

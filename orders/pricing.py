@@ -26,7 +26,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 
-from inventory.money import ZERO, currency_exponent, quantize
+from core.money import ZERO, currency_exponent, quantize
 
 HUNDRED = Decimal(100)
 PERCENT = "percent"

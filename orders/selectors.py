@@ -3,7 +3,7 @@
 from django.db.models import DecimalField, F, Prefetch, Q, QuerySet, Sum, Value
 from django.db.models.functions import Coalesce
 
-from inventory.money import MONEY_DIGITS, MONEY_PLACES, ZERO
+from core.money import MONEY_DIGITS, MONEY_PLACES, ZERO
 from inventory.selectors import locations_for
 from orders.models import KitchenTicket, Order, OrderLine, Table
 

@@ -17,16 +17,17 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from inventory.models import AuditEvent, Location, Product, TaxRate
-from inventory.money import ZERO, has_more_places_than_currency, quantize
-from inventory.roles import CASHIER, MANAGER, WAITER, has_role, is_manager
+from core.errors import ApprovalRequired, Conflict, DomainError, NotFound, PermissionDenied
+from core.money import ZERO, has_more_places_than_currency, quantize
+from core.sql import columns, insert_batch, instance
+from inventory.models import Location, Product, TaxRate
 from inventory.selectors import locations_for, works_everywhere
 from inventory.services import recipe_exists
 from orders import pricing
 from orders.models import KitchenTicket, Order, OrderLine, Table
 from orders.signals import kitchen_tickets_sent
-from posproject.errors import ApprovalRequired, Conflict, DomainError, NotFound, PermissionDenied
-from posproject.sql import columns, insert_batch, instance
+from staff.models import AuditEvent
+from staff.roles import CASHIER, MANAGER, WAITER, has_role, is_manager
 
 MAX_QUANTITY = Decimal("10000")
 MAX_AMOUNT = Decimal("1000000000")
@@ -129,7 +130,7 @@ def clean_modifiers(modifiers, field_name: str) -> list[dict]:
         name = clean_text(modifier.get("name"), f"{field_name}[{i}].name", max_length=60, required=True)
         price = modifier.get("price", ZERO)
         if isinstance(price, str | int):
-            from inventory.money import to_decimal
+            from core.money import to_decimal
 
             price = to_decimal(price, field=f"{field_name}[{i}].price")
         price = clean_money(price, f"{field_name}[{i}].price")
@@ -151,7 +152,7 @@ def check_location(user, location_id: int) -> None:
     if works_everywhere(user):
         return
     client = getattr(user, "acting_api_client", None)
-    known = getattr(client, "location_ids", None)  # read with the client's token (inventory.api_clients)
+    known = getattr(client, "location_ids", None)  # read with the client's token (staff.api_clients)
     if known is not None:
         if location_id not in known:
             raise PermissionDenied("You do not work at this location.")

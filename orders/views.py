@@ -19,7 +19,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseClientRedirect, retarget
 
-from inventory import pins
+from core.errors import DomainError
 from inventory.models import Location
 from inventory.selectors import locations_for
 from orders import displays, services
@@ -35,17 +35,20 @@ from orders.forms import (
     split_quantities,
 )
 from orders.models import Order, OrderLine, Table
-from posproject.errors import DomainError
-from posproject.middleware import is_background_poll
+from staff import pins
+from staff.middleware import (
+    SESSION_LOCKED,
+    SESSION_PIN_ONLY,
+    SESSION_SEEN,
+    idle_seconds,
+    is_background_poll,
+    is_locked,
+    mark_active,
+)
 
 SESSION_LOCATION = "pos_location_id"
 SESSION_REGISTER = "pos_register_id"
 SESSION_REGISTER_NAME = "pos_register_name"
-SESSION_LOCKED = "pos_locked"
-SESSION_SEEN = "pos_last_seen"
-# Set when the person now signed in got there by PIN: such a session reaches the POS screens only
-# (posproject.middleware.PosSessionGuardMiddleware); a password sign-in clears it (posproject.security).
-SESSION_PIN_ONLY = "pos_pin_only"
 # What belongs to the terminal rather than to the person using it: kept across a PIN switch.
 TERMINAL_KEYS = (SESSION_LOCATION, SESSION_REGISTER, SESSION_REGISTER_NAME)
 AUTH_BACKEND = "django.contrib.auth.backends.ModelBackend"
@@ -60,10 +63,6 @@ class Terminal:
         self.register_name = request.session.get(SESSION_REGISTER_NAME, "")
 
 
-def idle_seconds() -> int:
-    return getattr(settings, "POS_IDLE_LOCK_SECONDS", 120)
-
-
 def _terminal_location(request) -> Location | None:
     allowed = locations_for(request.user).filter(kind=Location.Kind.STORE, active=True).order_by("name")
     location_id = request.session.get(SESSION_LOCATION)
@@ -73,25 +72,6 @@ def _terminal_location(request) -> Location | None:
         if location is not None:
             request.session[SESSION_LOCATION] = location.pk
     return location
-
-
-def is_locked(request, *, idle_lock: bool = True) -> bool:
-    """True when this terminal's session is locked; with `idle_lock`, lock it first if it has been idle too long
-    (views that never lock themselves, like the kitchen display, pass False)."""
-    if request.session.get(SESSION_LOCKED):
-        return True
-    seen = request.session.get(SESSION_SEEN)
-    if idle_lock and seen and idle_seconds() and time.time() - seen > idle_seconds():
-        request.session[SESSION_LOCKED] = True
-        return True
-    return False
-
-
-def mark_active(request) -> None:
-    now = time.time()
-    # Written at most every few seconds: a busy terminal should not save its session on every tap.
-    if now - request.session.get(SESSION_SEEN, 0) > 5:
-        request.session[SESSION_SEEN] = now
 
 
 def redirect_to(request, url: str):
@@ -124,7 +104,7 @@ def pos_view(perm: str | None = None, *, lockable: bool = True, touch: bool = Tr
             request.terminal = Terminal(request, location)
             return view(request, *args, **kwargs)
 
-        wrapper.pos_lockable, wrapper.pos_touch = lockable, touch  # read by posproject.middleware
+        wrapper.pos_lockable, wrapper.pos_touch = lockable, touch  # read by staff.middleware
         return wrapper
 
     return decorator

@@ -13,7 +13,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django_otp.forms import OTPAuthenticationFormMixin
 
-from inventory.roles import is_manager
+from staff.roles import is_manager
 
 
 class ManagerAuthenticationForm(AdminAuthenticationForm):

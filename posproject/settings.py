@@ -57,6 +57,8 @@ INSTALLED_APPS = [
     "csp",
     "django_otp",
     "django_otp.plugins.otp_totp",
+    "core",
+    "staff",
     "inventory",
     "orders",
     "billing",
@@ -76,8 +78,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
-    "posproject.middleware.SessionIdleTimeoutMiddleware",
-    "posproject.middleware.PosSessionGuardMiddleware",
+    "staff.middleware.SessionIdleTimeoutMiddleware",
+    "staff.middleware.PosSessionGuardMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "axes.middleware.AxesMiddleware",
@@ -269,7 +271,7 @@ POS_PIN_IP_WINDOW_MINUTES = env.int("POS_PIN_IP_WINDOW_MINUTES", default=15)
 # ... and per store (all its terminals together), so that many terminals cannot guess PINs in parallel.
 POS_PIN_STORE_MAX_ATTEMPTS = env.int("POS_PIN_STORE_MAX_ATTEMPTS", default=60)
 POS_PIN_STORE_WINDOW_MINUTES = env.int("POS_PIN_STORE_WINDOW_MINUTES", default=15)
-# Digits in a new PIN (PINs set earlier keep working); trivially guessable ones are refused (inventory/pins.py).
+# Digits in a new PIN (PINs set earlier keep working); trivially guessable ones are refused (staff/pins.py).
 POS_PIN_LENGTH = env.int("POS_PIN_LENGTH", default=6)
 POS_LONG_OPEN_MINUTES = env.int("POS_LONG_OPEN_MINUTES", default=90)
 
@@ -328,10 +330,10 @@ CONTENT_SECURITY_POLICY = {
 }
 # Staff are signed out after this many minutes without a request (sliding; 0 = never).
 SESSION_IDLE_TIMEOUT_MINUTES = env.int("SESSION_IDLE_TIMEOUT_MINUTES", default=15)
-# Login lockout (django-axes): per username + client IP, and per client IP across usernames (posproject.security);
+# Login lockout (django-axes): per username + client IP, and per client IP across usernames (staff.security);
 # lifted after the cool-off or by a manager.
 AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
-AXES_HANDLER = "posproject.security.LoginThrottleHandler"
+AXES_HANDLER = "staff.security.LoginThrottleHandler"
 AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
 LOGIN_IP_FAILURE_LIMIT = env.int("LOGIN_IP_FAILURE_LIMIT", default=20)  # all usernames together; 0 = no such limit
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=15)) or None
@@ -339,12 +341,12 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_ENABLE_ACCESS_FAILURE_LOG = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
-# The client address, one policy for logs, the lockout and the PIN limits (posproject.client_ip): the header the
+# The client address, one policy for logs, the lockout and the PIN limits (core.client_ip): the header the
 # proxy overwrites (deploy/nginx.conf: X-Real-IP; empty: X-Forwarded-For) counts only when the direct peer is one of
 # TRUSTED_PROXIES (addresses or CIDRs).
 PROXY_CLIENT_IP_HEADER = env("PROXY_CLIENT_IP_HEADER", default="")
 TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=["127.0.0.0/8", "::1"])
-AXES_CLIENT_IP_CALLABLE = "posproject.client_ip.axes_client_ip"
+AXES_CLIENT_IP_CALLABLE = "core.client_ip.axes_client_ip"
 # Two-factor (TOTP, django-otp) for the admin: enrol devices under "TOTP devices" first, then switch it on.
 ADMIN_OTP_REQUIRED = env.bool("ADMIN_OTP_REQUIRED", default=False)
 OTP_TOTP_ISSUER = env("POS_STORE_NAME", default="Tillhouse")
@@ -352,15 +354,15 @@ OTP_TOTP_ISSUER = env("POS_STORE_NAME", default="Tillhouse")
 # --- REST framework -----------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        # API clients' scoped tokens (inventory/api_clients.py); first, so a missing or bad token answers 401.
-        "inventory.api.auth.ApiTokenAuthentication",
+        # API clients' scoped tokens (staff/api_clients.py); first, so a missing or bad token answers 401.
+        "staff.auth.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated", "inventory.api.auth.TokenScope"],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated", "staff.auth.TokenScope"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "posproject.api.exception_handler",
+    "EXCEPTION_HANDLER": "core.api.exception_handler",
     "COERCE_DECIMAL_TO_STRING": True,
 }
 SPECTACULAR_SETTINGS = {
@@ -449,9 +451,7 @@ if SENTRY_DSN and not TESTING:
 NOTIFY_WEBHOOK_URL = env("NOTIFY_WEBHOOK_URL", default="")
 NOTIFY_WEBHOOK_KIND = env("NOTIFY_WEBHOOK_KIND", default="")  # slack|discord|telegram|kuma|json; empty: from the URL
 NOTIFY_TELEGRAM_CHAT_ID = env("NOTIFY_TELEGRAM_CHAT_ID", default="")
-NOTIFIER = env(
-    "NOTIFIER", default="ops.notify.webhook_notifier" if NOTIFY_WEBHOOK_URL else "posproject.notify.log_notifier"
-)
+NOTIFIER = env("NOTIFIER", default="ops.notify.webhook_notifier" if NOTIFY_WEBHOOK_URL else "core.notify.log_notifier")
 BACKUP_RPO_HOURS = env.int("BACKUP_RPO_HOURS", default=24)
 BACKUP_MAX_AGE_HOURS = env.int("BACKUP_MAX_AGE_HOURS", default=26)
 # Archives go to the "backups" storage (a local directory by default); "backups_offsite" (an S3-compatible bucket)

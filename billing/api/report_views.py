@@ -10,9 +10,9 @@ from rest_framework.views import APIView
 
 from billing import reports
 from billing.api.report_serializers import ReportQuerySerializer
-from inventory.api.permissions import IsManager
+from core.errors import NotFound
 from inventory.selectors import locations_for
-from posproject.errors import NotFound
+from staff.permissions import IsManager
 
 PARAMETERS = [
     OpenApiParameter("location", int, required=True),

@@ -8,7 +8,7 @@ from rest_framework import serializers
 from billing.api.session_serializers import ManagerApprovalSerializer
 from billing.models import Payment, Receipt, Refund, RefundLine
 from billing.services import RefundItem
-from inventory.money import quantize
+from core.money import quantize
 from orders.api.serializers import (
     MoneyModelSerializer,
     NewLineSerializer,

@@ -10,8 +10,8 @@ from rest_framework.response import Response
 from billing import sessions
 from billing.api import session_serializers as s
 from billing.models import CashSession, Register, ZReport
-from inventory.api.permissions import RoleModelPermissions, requires
 from inventory.selectors import locations_for
+from staff.permissions import RoleModelPermissions, requires
 
 
 def _approver(request, data, location):
@@ -19,7 +19,7 @@ def _approver(request, data, location):
     themselves). The PIN goes through the same per-person, per-terminal and per-store limits as on the screens."""
     if not data["approver"]:
         return None
-    from inventory.pins import terminal_of, verify_manager_pin
+    from staff.pins import terminal_of, verify_manager_pin
 
     return verify_manager_pin(
         user_id=data["approver"], pin=data["approver_pin"], location=location, terminal=terminal_of(request)
@@ -27,8 +27,11 @@ def _approver(request, data, location):
 
 
 def approver_from(request, data):
-    """The approving manager named on a request (see ManagerApprovalSerializer), or None."""
-    return _approver(request, data)
+    """The approving manager named on a checkout (see ManagerApprovalSerializer) at its register's store, or None."""
+    if not data["approver"]:
+        return None
+    register = Register.objects.select_related("location").filter(pk=data["register"]).first()
+    return _approver(request, data, register.location if register is not None else None)
 
 
 class RegisterViewSet(viewsets.ReadOnlyModelViewSet):
@@ -52,7 +55,7 @@ class CashSessionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
 
     serializer_class = s.CashSessionSerializer
     queryset = CashSession.objects.none()
-    required_scope = "sell"  # API clients: inventory/api/auth.py
+    required_scope = "sell"  # API clients: staff/auth.py
 
     def get_permissions(self):
         needed = {
@@ -94,14 +97,16 @@ class CashSessionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
     @action(detail=True, methods=["post"], url_path="pay-in")
     def pay_in(self, request, pk=None):
         data = _valid(s.CashMovementInputSerializer, request)
-        movement = sessions.pay_in(session_id=self._session_id(), user=request.user, **_movement(request, data))
+        session = self.get_object()
+        movement = sessions.pay_in(session_id=session.pk, user=request.user, **_movement(request, data, session))
         return Response(s.CashMovementSerializer(movement).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=s.CashMovementInputSerializer, responses={201: s.CashMovementSerializer})
     @action(detail=True, methods=["post"], url_path="pay-out")
     def pay_out(self, request, pk=None):
         data = _valid(s.CashMovementInputSerializer, request)
-        movement = sessions.pay_out(session_id=self._session_id(), user=request.user, **_movement(request, data))
+        session = self.get_object()
+        movement = sessions.pay_out(session_id=session.pk, user=request.user, **_movement(request, data, session))
         return Response(s.CashMovementSerializer(movement).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=s.NoSaleSerializer, responses={201: s.CashMovementSerializer})
@@ -174,5 +179,6 @@ def _valid(serializer_class, request) -> dict:
     return serializer.validated_data
 
 
-def _movement(request, data) -> dict:
-    return {"amount": data["amount"], "reason": data["reason"], "approver": _approver(request, data)}
+def _movement(request, data, session) -> dict:
+    approver = _approver(request, data, session.register.location)
+    return {"amount": data["amount"], "reason": data["reason"], "approver": approver}

@@ -12,12 +12,12 @@ from billing import services
 from billing.api import serializers as s
 from billing.api.session_views import approver_from
 from billing.models import Receipt, Refund
-from inventory.roles import CASHIER, MANAGER
+from core.errors import NotFound
+from core.idempotent_api import key_parameter, respond_once
 from inventory.selectors import locations_for
-from orders.api.idempotent import key_parameter, respond_once
-from orders.api.permissions import has_perms, has_roles
 from orders.models import Order, OrderLine
-from posproject.errors import NotFound
+from staff.permissions import has_perms, has_roles
+from staff.roles import CASHIER, MANAGER
 
 
 def _order_pk(user, uuid) -> int:
@@ -28,7 +28,7 @@ def _order_pk(user, uuid) -> int:
 
 
 class CheckoutView(APIView):
-    required_scope = "sell"  # API clients: inventory/api/auth.py
+    required_scope = "sell"  # API clients: staff/auth.py
     permission_classes = [has_roles(CASHIER, MANAGER)]
 
     @extend_schema(

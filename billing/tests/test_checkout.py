@@ -5,6 +5,8 @@ import pytest
 from billing.models import CashSession, Payment, PrintJob, Receipt
 from billing.services import sell, take_payment
 from billing.tests.factories import PrinterFactory, RegisterFactory
+from core.errors import Conflict, DomainError, PermissionDenied
+from core.immutable import ImmutableRowError
 from inventory.models import Product, StockLevel, StockMove
 from inventory.services import OutOfStock
 from inventory.tests.factories import ProductFactory
@@ -12,8 +14,6 @@ from orders.models import Order
 from orders.pricing import TenderInput
 from orders.services import add_lines, open_order
 from orders.tests.helpers import line, open_register, stocked_product
-from posproject.errors import Conflict, DomainError, PermissionDenied
-from posproject.immutable import ImmutableRowError
 
 pytestmark = pytest.mark.django_db
 

@@ -6,11 +6,13 @@ import pytest
 from rest_framework.test import APIClient
 
 from billing.models import Payment, PrintJob, Receipt
-from inventory.api_clients import create_api_client
-from inventory.models import AuditEvent, StockLevel, StockMove
-from orders.models import IdempotencyRecord, Order
+from core.models import IdempotencyRecord
+from inventory.models import StockLevel, StockMove
+from orders.models import Order
 from orders.pricing import TenderInput
 from orders.tests.helpers import open_register, stocked_product
+from staff.api_clients import create_api_client
+from staff.models import AuditEvent
 
 pytestmark = pytest.mark.django_db
 

@@ -11,11 +11,11 @@ from rest_framework.test import APIClient
 
 from billing import services
 from billing.models import Payment, Receipt
+from core.errors import DomainError
 from inventory.models import StockLevel, StockMove
 from orders.models import Order
 from orders.pricing import TenderInput
 from orders.tests.helpers import line, open_register, stocked_product
-from posproject.errors import DomainError
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -12,13 +12,14 @@ from rest_framework.test import APIClient
 from billing import sessions
 from billing.models import CashMovement, Payment, Refund
 from billing.services import RefundItem, refund, sell, take_payment
-from inventory.models import AuditEvent, StockMove
+from core.errors import ApprovalRequired, DomainError
+from inventory.models import StockMove
 from orders.models import Order
 from orders.pricing import TenderInput
 from orders.services import apply_discount, open_order
 from orders.tests.helpers import line, open_register, stocked_product
 from orders.tests.pos_helpers import give_pin, open_till, terminal
-from posproject.errors import ApprovalRequired, DomainError
+from staff.models import AuditEvent
 
 pytestmark = pytest.mark.django_db
 

@@ -13,11 +13,11 @@ from billing.models import Printer, PrintJob, Receipt, StationPrinter
 from billing.receipts import render_job
 from billing.tests.escpos_text import read
 from billing.tests.factories import PrinterFactory, RegisterFactory
+from core.errors import Conflict, PermissionDenied
 from inventory.tests.factories import LocationFactory, UserFactory
 from orders.models import KitchenTicket
 from orders.signals import kitchen_tickets_sent
 from orders.tests.factories import OrderFactory, OrderLineFactory
-from posproject.errors import Conflict, PermissionDenied
 
 Status = PrintJob.Status
 FAST = override_settings(PRINT_CONNECT_TIMEOUT=1, PRINT_SEND_TIMEOUT=1, PRINT_MAX_ATTEMPTS=3)

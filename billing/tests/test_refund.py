@@ -6,13 +6,14 @@ from rest_framework.test import APIClient
 
 from billing.models import PrintJob, Receipt, Refund
 from billing.services import RefundItem, refund, sell, take_payment
-from inventory.models import AuditEvent, Product, RecipeLine, StockLevel, StockMove
+from core.errors import ApprovalRequired, Conflict, DomainError
+from inventory.models import Product, RecipeLine, StockLevel, StockMove
 from inventory.tests.factories import ProductFactory
 from orders.models import Order
 from orders.pricing import TenderInput
 from orders.services import apply_discount, open_order
 from orders.tests.helpers import line, open_register, stocked_product
-from posproject.errors import ApprovalRequired, Conflict, DomainError
+from staff.models import AuditEvent
 
 pytestmark = pytest.mark.django_db
 

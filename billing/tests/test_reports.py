@@ -10,8 +10,8 @@ from billing import reports, sessions
 from billing.charts import hourly_sales_svg
 from billing.tests.cash_data import order_with_lines, product, refund_line, sell
 from billing.tests.factories import RegisterFactory
+from core.errors import DomainError
 from inventory.tests.factories import CategoryFactory, LocationFactory, UserFactory
-from posproject.errors import DomainError
 
 D = Decimal
 UTC = ZoneInfo("UTC")

@@ -8,11 +8,11 @@ from billing import sessions
 from billing.models import CashMovement, CashSession, Payment, PrintJob, Refund, ZReport
 from billing.tests.cash_data import order_with_lines, product, refund_line, sell
 from billing.tests.factories import PrinterFactory, RegisterFactory
-from inventory.models import AuditEvent
+from core.errors import DomainError, NotFound, PermissionDenied
+from core.immutable import ImmutableRowError
 from inventory.tests.factories import LocationFactory
 from orders.models import Order
-from posproject.errors import DomainError, NotFound, PermissionDenied
-from posproject.immutable import ImmutableRowError
+from staff.models import AuditEvent
 
 D = Decimal
 

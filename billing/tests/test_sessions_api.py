@@ -7,7 +7,7 @@ from billing import sessions
 from billing.models import CashMovement, CashSession, PrintJob, ZReport
 from billing.tests.cash_data import product, sell
 from billing.tests.factories import PrinterFactory, RegisterFactory
-from inventory.pins import set_pin
+from staff.pins import set_pin
 
 D = Decimal
 

@@ -10,9 +10,9 @@ from django.db import close_old_connections, connection, transaction
 from billing import services, sessions
 from billing.models import CashSession, Payment, Refund, Register, ZReport
 from billing.tests.factories import PrinterFactory, RegisterFactory
+from core.errors import DomainError
 from orders.pricing import TenderInput
 from orders.tests.helpers import line, stocked_product
-from posproject.errors import DomainError
 
 D = Decimal
 

@@ -4,6 +4,8 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from core.errors import DomainError
+from core.money import MONEY_DIGITS, QTY_DIGITS, QTY_PLACES
 from inventory import services
 from inventory.models import (
     Category,
@@ -19,10 +21,8 @@ from inventory.models import (
     Supplier,
     TaxRate,
 )
-from inventory.money import MONEY_DIGITS, QTY_DIGITS, QTY_PLACES
-from inventory.roles import is_manager
 from inventory.selectors import locations_for
-from posproject.errors import DomainError
+from staff.roles import is_manager
 
 
 def quantity_field(**kwargs):

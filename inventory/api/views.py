@@ -13,8 +13,8 @@ from rest_framework.views import APIView
 from inventory import selectors, services
 from inventory.api import serializers as s
 from inventory.api.pagination import SearchPagination
-from inventory.api.permissions import IsManager, RoleModelPermissions, requires
 from inventory.models import Category, Location, Product, PurchaseOrder, StockCount, StockMove, Supplier, TaxRate
+from staff.permissions import IsManager, RoleModelPermissions, requires
 
 
 class InventoryAPIMixin:

@@ -1,8 +1,8 @@
-"""Create the four staff roles. Their permissions are granted after every migrate (inventory.roles)."""
+"""Create the four staff roles. Their permissions are granted after every migrate (staff.roles)."""
 
 from django.db import migrations
 
-from inventory.roles import create_groups
+from staff.roles import create_groups
 
 
 def remove_groups(apps, schema_editor):

@@ -1,28 +1,9 @@
 from decimal import Decimal
 
 import factory
-from django.contrib.auth.models import Group, User
 
 from inventory import models
-
-
-class UserFactory(factory.django.DjangoModelFactory):
-    class Meta:
-        model = User
-        django_get_or_create = ("username",)
-        skip_postgeneration_save = True
-
-    username = factory.Sequence(lambda n: f"user{n}")
-    first_name = factory.Faker("first_name")
-    password = factory.django.Password("secret-pass-123")
-
-    @factory.post_generation
-    def role(self, create, extracted, **kwargs):
-        if create and extracted:
-            self.groups.add(Group.objects.get(name=extracted))
-            if extracted == "Manager":
-                self.is_staff = True
-                self.save(update_fields=["is_staff"])
+from staff.tests.factories import StaffProfileFactory, UserFactory  # noqa: F401 (their old home)
 
 
 class LocationFactory(factory.django.DjangoModelFactory):
@@ -61,11 +42,3 @@ class ProductFactory(factory.django.DjangoModelFactory):
     cost = Decimal("4.00")
     tax_rate = factory.SubFactory(TaxRateFactory)
     category = factory.SubFactory(CategoryFactory)
-
-
-class StaffProfileFactory(factory.django.DjangoModelFactory):
-    class Meta:
-        model = models.StaffProfile
-        django_get_or_create = ("user",)
-
-    user = factory.SubFactory(UserFactory)

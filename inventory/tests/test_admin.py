@@ -319,7 +319,7 @@ def test_a_superuser_keeps_the_full_user_admin(client, location):
 def test_a_manager_cannot_move_staff_of_another_store_into_their_own_through_the_staff_profile(browser, location):
     elsewhere = _staff_at(LocationFactory(code="north", name="North"), "north-cashier")
     profile = elsewhere.staff
-    path = f"/admin/inventory/staffprofile/{profile.pk}/change/"
+    path = f"/admin/staff/staffprofile/{profile.pk}/change/"
 
     opened = browser.get(path)
     browser.post(path, {"user": str(elsewhere.pk), "locations": [str(location.pk)]})

@@ -4,10 +4,10 @@ from decimal import Decimal
 import pytest
 from rest_framework.test import APIClient
 
-from inventory.api_clients import create_api_client
 from inventory.models import Product, PurchaseOrder, StockCount, StockLevel, StockMove, Supplier
 from inventory.tests.conftest import put_in_stock
 from inventory.tests.factories import CategoryFactory, LocationFactory, ProductFactory, TaxRateFactory
+from staff.api_clients import create_api_client
 
 pytestmark = pytest.mark.django_db
 

@@ -10,12 +10,13 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from inventory.api_clients import create_api_client, hash_token, revoke_api_client
-from inventory.models import ApiClient, AuditEvent, Product
+from inventory.models import Product
 from inventory.tests.factories import LocationFactory, ProductFactory, TaxRateFactory
 from orders.models import Order
 from orders.tests.factories import OrderFactory
 from orders.tests.helpers import open_register, stocked_product
+from staff.api_clients import create_api_client, hash_token, revoke_api_client
+from staff.models import ApiClient, AuditEvent
 
 pytestmark = pytest.mark.django_db
 
@@ -207,7 +208,7 @@ def test_a_manager_issues_a_token_in_the_admin_and_sees_it_only_once(location, m
     admin.force_login(manager)
 
     response = admin.post(
-        "/admin/inventory/apiclient/add/", {"name": "web shop", "scope": "sell", "locations": [location.pk]}
+        "/admin/staff/apiclient/add/", {"name": "web shop", "scope": "sell", "locations": [location.pk]}
     )
 
     assert response.status_code == 200
@@ -215,5 +216,5 @@ def test_a_manager_issues_a_token_in_the_admin_and_sees_it_only_once(location, m
     assert token in response.content.decode()
     client = ApiClient.objects.get(name="web shop")
     assert client.created_by == manager
-    assert token not in admin.get(f"/admin/inventory/apiclient/{client.pk}/change/").content.decode()
+    assert token not in admin.get(f"/admin/staff/apiclient/{client.pk}/change/").content.decode()
     assert bearer(token).get("/api/v1/products/").status_code == 200

@@ -4,14 +4,14 @@ from decimal import Decimal
 import pytest
 from django.db import connection, connections
 
+from core.errors import Conflict, DomainError
+from core.sql import run_batch
 from inventory import services
 from inventory.models import LowStockAlert, Product, PurchaseOrder, StockCount, StockLevel, StockMove, Supplier
 from inventory.selectors import ledger_mismatches
 from inventory.services import OutOfStock, PurchaseLineInput
 from inventory.tests.conftest import put_in_stock
 from inventory.tests.factories import LocationFactory, ProductFactory
-from posproject.errors import Conflict, DomainError
-from posproject.sql import run_batch
 
 pytestmark = pytest.mark.django_db
 

@@ -7,11 +7,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from core.errors import DomainError
 from inventory import services
 from inventory.models import Product, StockLevel, StockMove
 from inventory.selectors import ledger_mismatches
 from inventory.tests.factories import LocationFactory, ProductFactory
-from posproject.errors import DomainError
 
 pytestmark = pytest.mark.django_db
 

@@ -26,7 +26,7 @@ from django.conf import settings
 from django.db import connections
 from psycopg import sql
 
-from posproject.errors import DomainError
+from core.errors import DomainError
 
 CHUNK = 1024 * 1024
 MAINTENANCE_DB = "postgres"

@@ -26,14 +26,14 @@ from django.db import connections, transaction
 from django.db.migrations.loader import MigrationLoader
 from django.utils import timezone
 
+from core.errors import Conflict, DomainError
+from core.notify import notify
 from ops.backups import archive, restoring, schedule
 from ops.backups.engines import BackupError, DatabaseTarget, PostgresEngine, SqliteEngine, engine_for, scrub
 from ops.backups.progress import NullProgress
 from ops.backups.retention import backups_to_prune
 from ops.backups.selectors import latest_successful_backup, latest_verified_backup
 from ops.models import BackupRecord, RestoreDrill
-from posproject.errors import Conflict, DomainError
-from posproject.notify import notify
 
 logger = logging.getLogger("tillhouse.backups")
 

@@ -48,8 +48,8 @@ def test_the_access_line_carries_the_signed_in_user(client, manager, json_log):
 
 @pytest.mark.django_db
 def test_log_lines_written_while_handling_a_request_carry_its_id(client, manager, json_log, settings):
-    settings.NOTIFIER = "posproject.notify.log_notifier"
-    from posproject.notify import notify
+    settings.NOTIFIER = "core.notify.log_notifier"
+    from core.notify import notify
 
     token = request_id_var.set("req-from-the-till-01")
     try:

@@ -13,7 +13,6 @@ from django.urls import reverse
 from billing.models import CashSession, PrintJob
 from billing.tests.conftest import celery_worker, printer_at, sell, standin, wait_for  # noqa: F401 - fixtures
 from billing.tests.factories import RegisterFactory
-from inventory.api_clients import create_api_client
 from inventory.models import Category
 from ops import maintenance
 from ops.backups import restoring
@@ -21,6 +20,7 @@ from ops.backups.engines import DatabaseTarget, PostgresEngine
 from orders.models import Order
 from orders.tests.helpers import open_register, stocked_product
 from orders.tests.pos_helpers import terminal
+from staff.api_clients import create_api_client
 
 
 @pytest.fixture

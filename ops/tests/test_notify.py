@@ -5,8 +5,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from core.notify import notify
 from ops.notify import build_request
-from posproject.notify import notify
 
 WEBHOOK_PORT = 8244
 
@@ -126,4 +126,4 @@ def test_the_webhook_notifier_is_chosen_when_a_url_is_configured():
     assert _settings_in_fresh_process(
         {"DEBUG": "True", "NOTIFY_WEBHOOK_URL": "https://hooks.slack.com/x"}, "settings.NOTIFIER"
     ) == ("ops.notify.webhook_notifier")
-    assert _settings_in_fresh_process({"DEBUG": "True"}, "settings.NOTIFIER") == "posproject.notify.log_notifier"
+    assert _settings_in_fresh_process({"DEBUG": "True"}, "settings.NOTIFIER") == "core.notify.log_notifier"

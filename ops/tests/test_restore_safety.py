@@ -17,7 +17,6 @@ from django.conf import settings as django_settings
 from billing.report_printout import report_lines
 from billing.services import sell
 from billing.sessions import close_session, numbers_skipped_since_last_z
-from inventory.models import AuditEvent
 from ops import integrity, maintenance
 from ops.backups import restoring, services
 from ops.backups.engines import DatabaseTarget, PostgresEngine
@@ -31,6 +30,7 @@ from ops.tests.backup_helpers import (  # noqa: F401 - fixtures
 )
 from orders.pricing import TenderInput
 from orders.tests.helpers import line, open_register, stocked_product
+from staff.models import AuditEvent
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 

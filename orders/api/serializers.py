@@ -5,8 +5,8 @@ from decimal import ROUND_HALF_UP, Decimal
 from django.conf import settings
 from rest_framework import serializers
 
-from inventory.money import MONEY_DIGITS
-from inventory.money import MONEY_PLACES as STORED_MONEY_PLACES
+from core.money import MONEY_DIGITS
+from core.money import MONEY_PLACES as STORED_MONEY_PLACES
 from orders.models import KitchenTicket, Order, OrderLine, Table
 from orders.services import MAX_GUESTS, MAX_LINES, MAX_MODIFIERS, NewLine
 

@@ -6,13 +6,13 @@ from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from core.errors import NotFound
+from core.idempotent_api import key_parameter, respond_once
 from inventory.selectors import locations_for
 from orders import pricing, services
 from orders.api import serializers as s
-from orders.api.idempotent import key_parameter, respond_once
-from orders.api.permissions import has_perms
 from orders.models import Order, OrderLine, Table
-from posproject.errors import NotFound
+from staff.permissions import has_perms
 
 
 def order_queryset(user):
@@ -43,7 +43,7 @@ def order_body(order_id: int) -> dict:
 class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     serializer_class = s.OrderSerializer
     lookup_field = "uuid"
-    required_scope = "sell"  # API clients: inventory/api/auth.py
+    required_scope = "sell"  # API clients: staff/auth.py
     permission_classes = [has_perms("orders.change_order", read_perm="orders.view_order")]
 
     def get_queryset(self):

@@ -4,7 +4,7 @@ from decimal import Decimal
 
 from django import template
 
-from inventory.money import quantize
+from core.money import quantize
 from orders.forms import format_modifiers
 
 register = template.Library()

@@ -1,4 +1,4 @@
-"""orders.idempotency as a screen uses it: a hidden uuid per form, scoped to the signed-in user."""
+"""core.idempotency as a screen uses it: a hidden uuid per form, scoped to the signed-in user."""
 
 import threading
 import uuid
@@ -7,11 +7,12 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from django.db import connection
 
-from orders.idempotency import IdempotencyKeyReused, run_once
-from orders.models import IdempotencyRecord, Order
+from core.errors import DomainError
+from core.idempotency import IdempotencyKeyReused, run_once
+from core.models import IdempotencyRecord
+from orders.models import Order
 from orders.services import open_order
 from orders.tests.helpers import line, stocked_product
-from posproject.errors import DomainError
 
 
 def open_from_screen(user, location, product, key, quantity="1"):

@@ -7,12 +7,12 @@ import pytest
 from django.urls import reverse
 from rest_framework.test import APIClient
 
-from inventory.models import AuditEvent
+from core.errors import ApprovalRequired, Conflict, DomainError
 from orders import services
 from orders.models import OrderLine
 from orders.tests.helpers import line, station_product, stocked_product
 from orders.tests.pos_helpers import give_pin, terminal
-from posproject.errors import ApprovalRequired, Conflict, DomainError
+from staff.models import AuditEvent
 
 pytestmark = pytest.mark.django_db
 

@@ -2,13 +2,13 @@ from decimal import Decimal
 
 import pytest
 
-from inventory.models import AuditEvent
+from core.errors import ApprovalRequired, Conflict, DomainError, PermissionDenied
 from orders import services
 from orders.models import KitchenTicket, Order, OrderLine
 from orders.signals import kitchen_tickets_sent
 from orders.tests.factories import TableFactory
 from orders.tests.helpers import line, station_product, stocked_product
-from posproject.errors import ApprovalRequired, Conflict, DomainError, PermissionDenied
+from staff.models import AuditEvent
 
 pytestmark = pytest.mark.django_db
 

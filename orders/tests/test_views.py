@@ -11,15 +11,15 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from inventory import pins
-from inventory.models import AuditEvent, StaffProfile
+from core.errors import DomainError
 from orders import services
 from orders.models import KitchenTicket, Order, OrderLine
 from orders.tests.factories import TableFactory
 from orders.tests.pos_helpers import PINS, give_pin, open_till, product, terminal
 from orders.views import SESSION_LOCKED, SESSION_REGISTER, SESSION_SEEN
-from posproject.errors import DomainError
-from posproject.middleware import LAST_ACTIVITY_KEY
+from staff import pins
+from staff.middleware import LAST_ACTIVITY_KEY
+from staff.models import AuditEvent, StaffProfile
 
 pytestmark = pytest.mark.django_db
 
@@ -599,7 +599,7 @@ def test_a_manager_signed_in_by_pin_reaches_the_pos_but_nothing_else(cashier, ma
     _pin_session(client, cashier, manager)
 
     assert client.get(reverse("orders:floor")).status_code == 200
-    for path in ("/admin/", "/admin/auth/user/", "/admin/inventory/apiclient/add/", "/reports/", "/ops/backups/"):
+    for path in ("/admin/", "/admin/auth/user/", "/admin/staff/apiclient/add/", "/reports/", "/ops/backups/"):
         response = client.get(path)
         assert response.status_code == 302 and response["Location"].startswith("/accounts/login/"), path
     api = client.get("/api/v1/orders/")

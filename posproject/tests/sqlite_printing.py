@@ -22,9 +22,10 @@ from django.utils import timezone  # noqa: E402
 
 from billing import sessions  # noqa: E402
 from billing.models import Printer, PrintJob, Register  # noqa: E402
-from inventory.api_clients import create_api_client  # noqa: E402
-from inventory.models import Location, Product, StaffProfile, StockMove, TaxRate  # noqa: E402
+from inventory.models import Location, Product, StockMove, TaxRate  # noqa: E402
 from inventory.services import StockChange, apply_stock_changes  # noqa: E402
+from staff.api_clients import create_api_client  # noqa: E402
+from staff.models import StaffProfile  # noqa: E402
 
 call_command("migrate", verbosity=0, interactive=False)
 shop = Location.objects.create(code="shop", name="Shop")

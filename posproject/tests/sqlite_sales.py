@@ -16,13 +16,14 @@ from django.test import Client  # noqa: E402
 
 from billing import services, sessions  # noqa: E402
 from billing.models import Payment, PrintJob, Receipt, Register  # noqa: E402
-from inventory.api_clients import create_api_client  # noqa: E402
-from inventory.models import Location, Product, StaffProfile, StockLevel, StockMove, TaxRate  # noqa: E402
+from inventory.models import Location, Product, StockLevel, StockMove, TaxRate  # noqa: E402
 from inventory.selectors import ledger_mismatches  # noqa: E402
 from inventory.services import StockChange, apply_stock_changes  # noqa: E402
 from orders.models import Order, OrderLine  # noqa: E402
 from orders.pricing import TenderInput  # noqa: E402
 from orders.services import NewLine, open_order  # noqa: E402
+from staff.api_clients import create_api_client  # noqa: E402
+from staff.models import StaffProfile  # noqa: E402
 
 call_command("migrate", verbosity=0, interactive=False)
 shop = Location.objects.create(code="shop", name="Shop")

@@ -17,8 +17,8 @@ from rest_framework.test import APIClient
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import content_type_conformance, response_schema_conformance
 
-from inventory.api_clients import create_api_client
 from orders.tests.helpers import open_register, stocked_product
+from staff.api_clients import create_api_client
 
 EXAMPLES = 3  # per operation: about 70 operations; the whole run stays around two minutes on two shared cores
 

@@ -25,12 +25,12 @@ from billing.receipts import render_job
 from billing.tasks import send_print_job, sweep_print_jobs
 from billing.tests import conftest as billing_fixtures
 from billing.tests.printer_standin import PrinterStandin
-from inventory.api_clients import create_api_client
 from inventory.models import StockMove
 from ops.tests.servers import TcpProxy, get, service_env, start_gunicorn, stop, wait_until
 from orders.models import Order
 from orders.pricing import TenderInput
 from orders.tests.helpers import line, open_register, stocked_product
+from staff.api_clients import create_api_client
 
 pytestmark = [pytest.mark.faults, pytest.mark.django_db(transaction=True)]
 

@@ -22,10 +22,10 @@ import redis
 from django.conf import settings
 from django.db import connection, connections
 
-from inventory.api_clients import create_api_client
 from ops.tests.backup_helpers import RUN_TAG, drop_database
 from ops.tests.servers import get, service_env, start_gunicorn, stop, wait_until
 from orders.tests.helpers import open_register, stocked_product
+from staff.api_clients import create_api_client
 
 pytestmark = [pytest.mark.faults, pytest.mark.django_db(transaction=True)]
 

@@ -17,7 +17,7 @@ import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from rest_framework.test import APIClient
 
-from inventory.api_clients import create_api_client
+from staff.api_clients import create_api_client
 
 PRINCIPALS = ("anonymous", "cashier", "waiter", "kitchen", "manager", "read_token", "sell_token")
 
@@ -185,7 +185,7 @@ HEALTH_PATHS = ("/health", "/api/v1/health")
 FULL_HEALTH_REPORT = MANAGER
 
 
-# Admin pages whose model permissions the Manager role does not hold (inventory/roles.py): superusers only.
+# Admin pages whose model permissions the Manager role does not hold (staff/roles.py): superusers only.
 SUPERUSER_ONLY = {"admin:axes_accesslog_changelist", "admin:otp_totp_totpdevice_changelist"}
 
 

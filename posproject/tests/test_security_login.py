@@ -10,9 +10,9 @@ from django.test import override_settings
 from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from inventory.models import AuditEvent
 from orders.tests.pos_helpers import PINS, give_pin
-from posproject.middleware import LAST_ACTIVITY_KEY
+from staff.middleware import LAST_ACTIVITY_KEY
+from staff.models import AuditEvent
 
 pytestmark = pytest.mark.django_db
 

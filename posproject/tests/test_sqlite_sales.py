@@ -1,5 +1,5 @@
 """The embedded SQLite database (`make run`) sells, takes payments, refunds and checks out over the API through the
-same services as PostgreSQL, whose hand-written statements it does not share (posproject/sql.py)."""
+same services as PostgreSQL, whose hand-written statements it does not share (core/sql.py)."""
 
 import json
 import os

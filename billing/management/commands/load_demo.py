@@ -8,10 +8,11 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from billing.models import Printer, Register, StationPrinter
-from inventory.models import Category, Location, Product, RecipeLine, StaffProfile, StockMove, TaxRate
-from inventory.pins import set_pin
+from inventory.models import Category, Location, Product, RecipeLine, StockMove, TaxRate
 from inventory.services import StockChange, apply_stock_changes
 from orders.models import Table
+from staff.models import StaffProfile
+from staff.pins import set_pin
 
 DEMO_PASSWORD = "tillhouse-demo"  # noqa: S105 - printed on purpose, demo only
 # The POS quick-switch PINs of the demo users (demo only).
@@ -200,5 +201,5 @@ class Command(BaseCommand):
             user.groups.add(Group.objects.get(name=role))
             profile = StaffProfile.objects.create(user=user)
             profile.locations.add(harbour, corner)
-            # POS quick-switch PIN (see inventory.pins), printed with the logins above.
+            # POS quick-switch PIN (see staff.pins), printed with the logins above.
             set_pin(user=user, pin=DEMO_PINS[username])

@@ -1,0 +1,231 @@
+"""Manager screens for people: staff profiles, user accounts (restricted for managers), API clients, the audit
+trail."""
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
+from django.contrib.auth.models import User
+from django.template.response import TemplateResponse
+from django.utils import timezone
+
+from staff import api_clients, selectors
+from staff.models import ApiClient, AuditEvent, StaffProfile
+from staff.selectors import location_model
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Rows written only by services (the ledger, receipts, alerts, audit): visible, never edited here."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+# --- staff and audit ---------------------------------------------------------------------------------------------
+
+
+@admin.register(StaffProfile)
+class StaffProfileAdmin(admin.ModelAdmin):
+    """A manager sees and edits the profiles of the accounts they manage (see UserAdmin below), at their own
+    stores only; a superuser all of them."""
+
+    list_display = ["user", "pin_set", "pin_failed_attempts", "pin_locked_until"]
+    search_fields = ["user__username", "user__first_name", "user__last_name"]
+    filter_horizontal = ["locations"]
+    fields = ["user", "locations", "pin_failed_attempts", "pin_locked_until"]
+    readonly_fields = ["pin_failed_attempts", "pin_locked_until"]
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        if request.user.is_superuser:
+            return queryset
+        return queryset.filter(user__in=selectors.manageable_users(request.user).values("pk"))
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "user" and not request.user.is_superuser:
+            kwargs["queryset"] = selectors.manageable_users(request.user)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        if db_field.name == "locations" and not request.user.is_superuser:
+            kwargs["queryset"] = selectors.own_stores(request.user)
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
+
+    @admin.display(boolean=True, description="PIN set")
+    def pin_set(self, profile):
+        return bool(profile.pin_hash)
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "action", "actor", "approver", "location", "object_type", "object_id", "reason"]
+    list_filter = ["action", "location"]
+    search_fields = ["=object_id", "action", "actor__username"]
+    list_select_related = ["actor", "approver", "location"]
+    date_hierarchy = "created_at"
+    show_full_result_count = False
+
+
+# --- user accounts -----------------------------------------------------------------------------------------------
+
+
+class StaffStoresField(forms.ModelMultipleChoiceField):
+    def __init__(self, **kwargs):
+        super().__init__(
+            queryset=location_model().objects.none(),
+            widget=admin.widgets.FilteredSelectMultiple("stores", is_stacked=False),
+            help_text="The stores this person works at (yours only).",
+            **kwargs,
+        )
+
+
+class StaffUserCreationForm(AdminUserCreationForm):
+    locations = StaffStoresField(label="Stores")
+
+
+class StaffUserChangeForm(UserChangeForm):
+    locations = StaffStoresField(label="Stores")
+
+
+class UserAdmin(DjangoUserAdmin):
+    """Superusers get Django's full user admin. A manager creates and edits staff accounts of their own stores only
+    (staff.selectors.manageable_users): no superuser is listed, opened or given a new password (the admin
+    answers as for a missing account), and the form offers neither superuser, staff nor permissions, only the roles
+    at or below their own and their own stores."""
+
+    staff_fieldsets = (
+        (None, {"fields": ("username", "password")}),
+        ("Personal info", {"fields": ("first_name", "last_name", "email")}),
+        ("Role and stores", {"fields": ("is_active", "groups", "locations")}),
+    )
+    staff_add_fieldsets = (
+        (
+            None,
+            {
+                "classes": ("wide",),
+                "fields": ("username", "usable_password", "password1", "password2", "groups", "locations"),
+            },
+        ),
+    )
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        if request.user.is_superuser:
+            return queryset
+        return queryset.filter(pk__in=selectors.manageable_users(request.user).values("pk"))
+
+    def get_fieldsets(self, request, obj=None):
+        if request.user.is_superuser:
+            return super().get_fieldsets(request, obj)
+        return self.staff_fieldsets if obj is not None else self.staff_add_fieldsets
+
+    def get_list_filter(self, request):
+        return super().get_list_filter(request) if request.user.is_superuser else ("is_active", "groups")
+
+    def get_form(self, request, obj=None, **kwargs):
+        if request.user.is_superuser:
+            return super().get_form(request, obj, **kwargs)
+        kwargs["form"] = StaffUserChangeForm if obj is not None else StaffUserCreationForm
+        base = super().get_form(request, obj, **kwargs)
+        actor = request.user
+
+        class Form(base):
+            def __init__(self, *args, **form_kwargs):
+                super().__init__(*args, **form_kwargs)
+                self.fields["locations"].queryset = selectors.own_stores(actor)
+                self.fields["groups"].queryset = selectors.assignable_groups(actor)
+                if self.instance.pk and not self.is_bound:
+                    self.initial["locations"] = list(
+                        location_model().objects.filter(staff__user=self.instance).values_list("pk", flat=True)
+                    )
+
+        return Form
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        if "locations" in form.cleaned_data:
+            profile, _ = StaffProfile.objects.get_or_create(user=form.instance)
+            profile.locations.set(form.cleaned_data["locations"])
+
+
+if admin.site.is_registered(User):
+    admin.site.unregister(User)
+admin.site.register(User, UserAdmin)
+
+
+# --- API clients -------------------------------------------------------------------------------------------------
+
+
+class ApiClientCreationForm(forms.ModelForm):
+    class Meta:
+        model = ApiClient
+        fields = ["name", "scope", "locations", "expires_at"]
+
+    def clean_expires_at(self):
+        expires_at = self.cleaned_data.get("expires_at")
+        if expires_at is not None and expires_at <= timezone.now():
+            raise forms.ValidationError("Pick a time in the future.")
+        return expires_at
+
+
+@admin.register(ApiClient)
+class ApiClientAdmin(admin.ModelAdmin):
+    """Issue a token (shown once, on the page after saving), narrow its locations or expiry, revoke it."""
+
+    list_display = ["name", "scope", "prefix", "created_at", "expires_at", "last_used_at", "revoked_at"]
+    list_filter = ["scope"]
+    search_fields = ["name", "=prefix"]
+    filter_horizontal = ["locations"]
+    actions = ["revoke"]
+    readonly_fields = ["name", "scope", "prefix", "user", "created_at", "created_by", "last_used_at", "revoked_at"]
+    fields = ["name", "scope", "locations", "expires_at", *readonly_fields[2:]]
+
+    def get_form(self, request, obj=None, **kwargs):
+        if obj is None:
+            kwargs["form"] = ApiClientCreationForm
+            kwargs["fields"] = ApiClientCreationForm.Meta.fields
+        return super().get_form(request, obj, **kwargs)
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.readonly_fields if obj is not None else []
+
+    def get_fields(self, request, obj=None):
+        return self.fields if obj is not None else ApiClientCreationForm.Meta.fields
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            return super().save_model(request, obj, form, change)
+        data = form.cleaned_data
+        client, token = api_clients.create_api_client(
+            name=data["name"],
+            scope=data["scope"],
+            locations=list(data["locations"]),
+            created_by=request.user,
+            expires_at=data.get("expires_at"),
+        )
+        obj.pk, request.issued_api_token = client.pk, token
+
+    def save_related(self, request, form, formsets, change):
+        if change:
+            super().save_related(request, form, formsets, change)
+
+    def response_add(self, request, obj, post_url_continue=None):
+        # The token is shown on this one page and never again (only its hash is kept).
+        context = {**self.admin_site.each_context(request), "client": obj, "token": request.issued_api_token}
+        context.update(opts=self.opts, title="API token issued")
+        return TemplateResponse(request, "admin/staff/apiclient/token_issued.html", context)
+
+    @admin.action(description="Revoke the selected clients' tokens")
+    def revoke(self, request, queryset):
+        for client in queryset:
+            api_clients.revoke_api_client(client, actor=request.user)
+        self.message_user(request, f"Revoked {queryset.count()} client(s).", messages.SUCCESS)

@@ -1,0 +1,161 @@
+"""API clients: issue, check and revoke their tokens.
+
+A token reads `thk_<prefix>_<secret>`. The prefix finds the row; the SHA-256 of the whole token is compared in
+constant time. The secret carries 256 random bits, so a fast hash is enough (nothing to brute-force), and the token
+is worthless to whoever reads the table. Every client acts through its own service user, whose role follows the
+scope (read: Manager's read access; sell: Cashier; manage: Manager), always confined to the client's locations
+(inventory.selectors.locations_for honours `acting_api_client`).
+"""
+
+import functools
+import hashlib
+import hmac
+import secrets
+from datetime import datetime, timedelta
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.db import connection, transaction
+from django.utils import timezone
+
+from core.errors import DomainError
+from core.sql import columns, instance
+from inventory.models import Location
+from staff.models import ApiClient, AuditEvent
+from staff.roles import CASHIER, MANAGER
+
+TOKEN_PREFIX = "thk_"  # noqa: S105 (what every token starts with, not a secret)
+LAST_USED_RESOLUTION = timedelta(minutes=1)  # last_used_at is written at most once a minute per client
+
+ROLE_FOR_SCOPE = {ApiClient.Scope.READ: MANAGER, ApiClient.Scope.SELL: CASHIER, ApiClient.Scope.MANAGE: MANAGER}
+SCOPE_RANK = {ApiClient.Scope.READ: 0, ApiClient.Scope.SELL: 1, ApiClient.Scope.MANAGE: 2}
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def scope_covers(granted: str, needed: str) -> bool:
+    """`manage` covers `sell`, which covers `read`."""
+    return SCOPE_RANK[granted] >= SCOPE_RANK[needed]
+
+
+def _new_token() -> tuple[str, str]:
+    prefix = secrets.token_hex(6)
+    return prefix, f"{TOKEN_PREFIX}{prefix}_{secrets.token_urlsafe(32)}"
+
+
+@transaction.atomic
+def create_api_client(
+    *, name: str, scope: str, locations: list[Location], created_by=None, expires_at: datetime | None = None
+) -> tuple[ApiClient, str]:
+    """Create a client and its service user; return the client and the token (the only time it is seen).
+
+    Raises DomainError (code "invalid") for an unknown scope, a taken name, no location or a past expiry."""
+    name = (name or "").strip()
+    if scope not in ApiClient.Scope.values:
+        raise DomainError("Unknown scope.", code="invalid", fields={"scope": [f"One of {ApiClient.Scope.values}."]})
+    if not name:
+        raise DomainError("A client needs a name.", code="invalid", fields={"name": ["Required."]})
+    if ApiClient.objects.filter(name=name).exists():
+        raise DomainError("That name is taken.", code="invalid", fields={"name": ["Already used."]})
+    if not locations:
+        raise DomainError(
+            "A client works at one location at least.", code="invalid", fields={"locations": ["Pick one."]}
+        )
+    if expires_at is not None and expires_at <= timezone.now():
+        raise DomainError("The expiry is in the past.", code="invalid", fields={"expires_at": ["In the past."]})
+    prefix, token = _new_token()
+    user = get_user_model()(username=f"api-{prefix}", first_name=name[:150])
+    user.set_unusable_password()
+    user.save()
+    user.groups.add(Group.objects.get(name=ROLE_FOR_SCOPE[scope]))
+    client = ApiClient.objects.create(
+        name=name,
+        user=user,
+        scope=scope,
+        prefix=prefix,
+        token_hash=hash_token(token),
+        created_by=created_by,
+        expires_at=expires_at,
+    )
+    client.locations.set(locations)
+    AuditEvent.objects.create(
+        action="api_client_created",
+        actor=created_by,
+        object_type="inventory.apiclient",
+        object_id=str(client.pk),
+        data={"name": name, "scope": scope, "locations": sorted(location.pk for location in locations)},
+    )
+    return client, token
+
+
+@transaction.atomic
+def revoke_api_client(client: ApiClient, *, actor) -> None:
+    """Revoke the client's token for good (its history stays). Revoking twice changes nothing."""
+    if ApiClient.objects.filter(pk=client.pk, revoked_at__isnull=True).update(
+        revoked_at=timezone.now(), revoked_by=actor
+    ):
+        AuditEvent.objects.create(
+            action="api_client_revoked", actor=actor, object_type="inventory.apiclient", object_id=str(client.pk)
+        )
+    client.refresh_from_db()
+
+
+class InvalidToken(Exception):
+    pass
+
+
+@functools.cache
+def _client_sql() -> str:
+    return (
+        f"SELECT {columns(ApiClient, 'c')}, {columns(get_user_model(), 'u')}, "  # noqa: S608 - column lists from the models
+        "ARRAY(SELECT g.name FROM auth_group g JOIN auth_user_groups ug ON ug.group_id = g.id "
+        "WHERE ug.user_id = u.id), "
+        "ARRAY(SELECT cl.location_id FROM inventory_apiclient_locations cl WHERE cl.apiclient_id = c.id) "
+        "FROM inventory_apiclient c JOIN auth_user u ON u.id = c.user_id WHERE c.prefix = %s"
+    )
+
+
+def _read_client(prefix: str) -> ApiClient | None:
+    """The client with `prefix`, its user, the user's roles and the client's locations.
+
+    On PostgreSQL one statement (this runs on every API request); the roles and locations it carries answer
+    staff.roles.has_role and orders' location checks without further queries for this request."""
+    if connection.vendor != "postgresql":
+        return ApiClient.objects.select_related("user").filter(prefix=prefix).first()
+    with connection.cursor() as cursor:
+        cursor.execute(_client_sql(), [prefix])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    client, end = instance(ApiClient, row)
+    user, end = instance(get_user_model(), row, end)
+    client.user = user
+    user._tillhouse_roles = set(row[end])
+    client.location_ids = frozenset(row[end + 1])
+    return client
+
+
+def client_for_token(token: str) -> ApiClient:
+    """The live client holding `token`, its last use recorded (at most once a minute).
+
+    Raises InvalidToken (unknown, revoked or expired; the message says which for the caller)."""
+    if not token.startswith(TOKEN_PREFIX) or token.count("_") < 2:
+        raise InvalidToken("Invalid token.")
+    prefix = token[len(TOKEN_PREFIX) :].split("_", 1)[0]
+    client = _read_client(prefix)
+    if client is None or not hmac.compare_digest(client.token_hash, hash_token(token)):
+        raise InvalidToken("Invalid token.")
+    now = timezone.now()
+    if client.revoked_at is not None:
+        raise InvalidToken("This token has been revoked.")
+    if client.expires_at is not None and client.expires_at <= now:
+        raise InvalidToken("This token has expired.")
+    if not client.user.is_active:
+        raise InvalidToken("This client is disabled.")
+    if client.last_used_at is None or now - client.last_used_at >= LAST_USED_RESOLUTION:
+        ApiClient.objects.filter(pk=client.pk).update(last_used_at=now)
+        client.last_used_at = now
+    client.user.acting_api_client = client
+    return client
