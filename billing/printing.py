@@ -32,8 +32,9 @@ from prometheus_client import Counter, Histogram
 
 from billing.models import Printer, PrintJob, StationPrinter
 from billing.printer_targets import NetworkTarget, TargetRefused, TargetUnresolved, check_printer
-from core.errors import Conflict, NotFound, PermissionDenied
+from core.errors import Conflict, NotFound
 from core.sql import insert_rows
+from staff.access import check_location
 
 logger = logging.getLogger(__name__)
 
@@ -437,14 +438,12 @@ def jobs_by_state() -> dict[str, int]:
 
 
 def _job_for(job_id: int, user, *, lock: bool = False) -> PrintJob:
-    from inventory.selectors import locations_for
-
     jobs = PrintJob.objects.select_for_update() if lock else PrintJob.objects.all()
     job = jobs.filter(pk=job_id).first()
     if job is None:
         raise NotFound(f"No print job {job_id}.")
-    if job.location_id and not locations_for(user).filter(pk=job.location_id).exists():
-        raise PermissionDenied("You cannot act on print jobs at this location.")
+    if job.location_id:
+        check_location(user, job.location_id, message="You cannot act on print jobs at this location.")
     return job
 
 
@@ -482,7 +481,6 @@ def reprint(*, user, job_id: int | None = None, receipt_id: int | None = None) -
     The copy goes to the document's current printer. Raises NotFound and PermissionDenied.
     """
     from billing.models import Receipt
-    from inventory.selectors import locations_for
 
     if job_id is not None:
         original = _job_for(job_id, user, lock=True)
@@ -490,8 +488,7 @@ def reprint(*, user, job_id: int | None = None, receipt_id: int | None = None) -
         receipt = Receipt.objects.select_related("register").filter(pk=receipt_id).first()
         if receipt is None:
             raise NotFound(f"No receipt {receipt_id}.")
-        if not locations_for(user).filter(pk=receipt.register.location_id).exists():
-            raise PermissionDenied("You cannot reprint receipts at this location.")
+        check_location(user, receipt.register.location_id, message="You cannot reprint receipts at this location.")
         original = receipt.print_jobs.select_for_update().order_by("-created_at", "-pk").first()
         if original is None:
             return queue_print_job(

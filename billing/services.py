@@ -31,16 +31,16 @@ from orders.models import Order, OrderLine
 from orders.pricing import TenderInput
 from orders.services import (
     NewLine,
-    audit,
     clean_money,
     clean_quantity,
     clean_text,
     invalid,
     lock_order,
-    manager_approval,
     prepare_order,
     save_new_order,
 )
+from staff.access import manager_approval
+from staff.audit import audit
 
 TENDERS = Payment.Tender.values
 

@@ -26,9 +26,9 @@ from billing.printing import queue_print_job
 from billing.report_printout import report_lines
 from core.errors import ApprovalRequired, Conflict, DomainError, NotFound, PermissionDenied
 from core.money import ZERO, has_more_places_than_currency, quantize, to_decimal
-from inventory.selectors import locations_for
 from orders.models import Order, OrderLine
-from orders.services import manager_approval
+from staff.access import check_location, manager_approval
+from staff.audit import audit
 from staff.models import AuditEvent
 from staff.roles import is_manager
 
@@ -506,8 +506,7 @@ def reprint_z_report(*, z_report_id: int, user):
     z = ZReport.objects.select_related("register__location", "register__printer").filter(pk=z_report_id).first()
     if z is None:
         raise NotFound("No such Z report.")
-    if not locations_for(user).filter(pk=z.register.location_id).exists():
-        raise PermissionDenied("This Z report belongs to another location.")
+    check_location(user, z.register.location_id, message="This Z report belongs to another location.")
     job = _queue_report(z.register, z=z, data=z.data, is_copy=True, user=user)
     _audit("z_report_reprinted", user, z.register, z.session, data={"z": z.number, "print_job": job.pk})
     return job
@@ -589,8 +588,7 @@ def _get_session(session_id: int, user) -> CashSession:
     session = CashSession.objects.select_related("register__location", "opened_by").filter(pk=session_id).first()
     if session is None:
         raise NotFound("No such cash session.")
-    if not locations_for(user).filter(pk=session.register.location_id).exists():
-        raise PermissionDenied("This till belongs to another location.")
+    check_location(user, session.register.location_id, message="This till belongs to another location.")
     return session
 
 
@@ -603,8 +601,7 @@ def _lock_register(register_id: int, user) -> Register:
     )
     if register is None:
         raise NotFound("No such register.", fields={"register": ["No such register."]})
-    if not locations_for(user).filter(pk=register.location_id).exists():
-        raise PermissionDenied("This till belongs to another location.")
+    check_location(user, register.location_id, message="This till belongs to another location.")
     return register
 
 
@@ -650,13 +647,13 @@ def _queue_report(register: Register, *, z: ZReport | None, data: dict, is_copy:
 
 
 def _audit(action: str, user, register: Register, session: CashSession, *, approver=None, reason="", data=None):
-    AuditEvent.objects.create(
-        action=action,
+    audit(
+        action,
         actor=user,
         approver=approver,
         location_id=register.location_id,
         object_type="cash_session",
-        object_id=str(session.pk),
-        reason=reason[:200],
-        data=data or {},
+        object_id=session.pk,
+        reason=reason,
+        data=data,
     )

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from core.errors import Conflict, NotFound
 from orders.models import KitchenTicket
-from orders.services import check_location
+from staff.access import check_location
 
 
 def _ticket(ticket_id: int, user) -> KitchenTicket:

@@ -17,17 +17,17 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from core.errors import ApprovalRequired, Conflict, DomainError, NotFound, PermissionDenied
+from core.errors import Conflict, DomainError, NotFound
 from core.money import ZERO, has_more_places_than_currency, quantize
 from core.sql import columns, insert_batch, instance
 from inventory.models import Location, Product, TaxRate
-from inventory.selectors import locations_for, works_everywhere
 from inventory.services import recipe_exists
 from orders import pricing
 from orders.models import KitchenTicket, Order, OrderLine, Table
 from orders.signals import kitchen_tickets_sent
-from staff.models import AuditEvent
-from staff.roles import CASHIER, MANAGER, WAITER, has_role, is_manager
+from staff.access import check_location, manager_approval
+from staff.audit import audit
+from staff.roles import CASHIER, MANAGER, WAITER, has_role
 
 MAX_QUANTITY = Decimal("10000")
 MAX_AMOUNT = Decimal("1000000000")
@@ -140,51 +140,6 @@ def clean_modifiers(modifiers, field_name: str) -> list[dict]:
 
 def modifiers_price(modifiers: list[dict]) -> Decimal:
     return sum((Decimal(m["price"]) for m in modifiers), ZERO)
-
-
-# --- Access, approval, audit -----------------------------------------------------------------------------------
-
-
-def check_location(user, location_id: int) -> None:
-    """Raise PermissionDenied unless `user` may act at the location."""
-    if not user or not user.is_authenticated:
-        raise PermissionDenied("Sign in first.")
-    if works_everywhere(user):
-        return
-    client = getattr(user, "acting_api_client", None)
-    known = getattr(client, "location_ids", None)  # read with the client's token (staff.api_clients)
-    if known is not None:
-        if location_id not in known:
-            raise PermissionDenied("You do not work at this location.")
-        return
-    if not locations_for(user).filter(pk=location_id).exists():
-        raise PermissionDenied("You do not work at this location.")
-
-
-def manager_approval(user, approver, what: str):
-    """The manager approving `what`: `approver` if given (must be a manager), else `user` if a manager.
-
-    Raises ApprovalRequired otherwise."""
-    if approver is not None:
-        if not is_manager(approver):
-            raise ApprovalRequired(f"{what} needs a manager's approval; {approver} is not a manager.")
-        return approver
-    if is_manager(user):
-        return user
-    raise ApprovalRequired(f"{what} needs a manager's approval.")
-
-
-def audit(action: str, *, actor, location_id=None, obj=None, approver=None, reason: str = "", **data) -> AuditEvent:
-    return AuditEvent.objects.create(
-        action=action,
-        actor=actor,
-        approver=approver,
-        location_id=location_id,
-        object_type=obj._meta.label_lower if obj is not None else "",
-        object_id=str(obj.pk) if obj is not None else "",
-        reason=reason[:200],
-        data={key: str(value) if isinstance(value, Decimal) else value for key, value in data.items()},
-    )
 
 
 def discount_limit(user) -> Decimal:

@@ -21,7 +21,8 @@ from django.utils import timezone
 from core.errors import DomainError
 from core.sql import columns, instance
 from inventory.models import Location
-from staff.models import ApiClient, AuditEvent
+from staff.audit import audit
+from staff.models import ApiClient
 from staff.roles import CASHIER, MANAGER
 
 TOKEN_PREFIX = "thk_"  # noqa: S105 (what every token starts with, not a secret)
@@ -80,11 +81,11 @@ def create_api_client(
         expires_at=expires_at,
     )
     client.locations.set(locations)
-    AuditEvent.objects.create(
-        action="api_client_created",
+    audit(
+        "api_client_created",
         actor=created_by,
         object_type="inventory.apiclient",
-        object_id=str(client.pk),
+        object_id=client.pk,
         data={"name": name, "scope": scope, "locations": sorted(location.pk for location in locations)},
     )
     return client, token
@@ -96,9 +97,8 @@ def revoke_api_client(client: ApiClient, *, actor) -> None:
     if ApiClient.objects.filter(pk=client.pk, revoked_at__isnull=True).update(
         revoked_at=timezone.now(), revoked_by=actor
     ):
-        AuditEvent.objects.create(
-            action="api_client_revoked", actor=actor, object_type="inventory.apiclient", object_id=str(client.pk)
-        )
+        # "inventory.apiclient": the type its rows have had since before the model moved to staff.
+        audit("api_client_revoked", actor=actor, object_type="inventory.apiclient", object_id=client.pk)
     client.refresh_from_db()
 
 

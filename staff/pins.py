@@ -28,7 +28,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from core.errors import ApprovalRequired, DomainError, NotFound, PermissionDenied
-from staff.models import AuditEvent, StaffProfile
+from staff.audit import audit
+from staff.models import StaffProfile
 from staff.roles import MANAGER, is_manager
 
 # Forms accept up to this many characters; what a new PIN must be is `pin_problem`'s business.
@@ -165,9 +166,7 @@ def set_pin(*, user, pin: str, actor=None) -> StaffProfile:
     profile.pin_failed_attempts = 0
     profile.pin_locked_until = None
     profile.save(update_fields=["pin_hash", "pin_failed_attempts", "pin_locked_until"])
-    AuditEvent.objects.create(
-        action="pin_set", actor=actor or user, object_type="user", object_id=str(user.pk), data={}
-    )
+    audit("pin_set", actor=actor or user, object_type="user", object_id=user.pk)
     return profile
 
 
@@ -258,7 +257,7 @@ def unlock_pin(*, user, actor) -> None:
         raise PermissionDenied("Only a manager can unlock a PIN.")
     with transaction.atomic():
         StaffProfile.objects.filter(user=user).update(pin_failed_attempts=0, pin_locked_until=None)
-        AuditEvent.objects.create(action="pin_unlocked", actor=actor, object_type="user", object_id=str(user.pk))
+        audit("pin_unlocked", actor=actor, object_type="user", object_id=user.pk)
 
 
 def pin_users_for(location, *, managers_only: bool = False):
@@ -274,6 +273,4 @@ def pin_users_for(location, *, managers_only: bool = False):
 
 
 def _audit(action: str, user, location, **data) -> None:
-    AuditEvent.objects.create(
-        action=action, actor=user, location=location, object_type="user", object_id=str(user.pk), data=data
-    )
+    audit(action, actor=user, location=location, object_type="user", object_id=user.pk, data=data)

@@ -24,8 +24,8 @@ from django.contrib.auth.signals import user_logged_in
 from django.db.models import Sum
 from django.db.models.signals import post_delete
 
+from staff.audit import audit
 from staff.middleware import LAST_ACTIVITY_KEY
-from staff.models import AuditEvent
 from staff.roles import is_manager
 
 _unlocking_user: ContextVar = ContextVar("tillhouse_unlocking_user", default=None)
@@ -67,8 +67,8 @@ def address_failures(request) -> int:
 
 def record_lockout(sender, request=None, username=None, ip_address=None, **kwargs) -> None:
     by_address = getattr(request, "tillhouse_address_locked", False)
-    AuditEvent.objects.create(
-        action="login_locked_out",
+    audit(
+        "login_locked_out",
         object_type="login",
         object_id=(username or "")[:64],
         data={
@@ -84,8 +84,8 @@ def record_lockout_lifted(sender, instance: AccessAttempt, **kwargs) -> None:
     if instance.failures_since_start < settings.AXES_FAILURE_LIMIT:
         return
     actor = _unlocking_user.get()
-    AuditEvent.objects.create(
-        action="login_unlocked",
+    audit(
+        "login_unlocked",
         actor=actor if actor is not None and actor.is_authenticated else None,
         object_type="login",
         object_id=(instance.username or "")[:64],

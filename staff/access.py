@@ -1,0 +1,37 @@
+"""Who may act: at which location (check_location) and with whose approval (manager_approval)."""
+
+from core.errors import ApprovalRequired, PermissionDenied
+from staff.roles import is_manager
+from staff.selectors import locations_for, works_everywhere
+
+
+def check_location(user, location_id: int, *, message: str = "You do not work at this location.") -> None:
+    """Raise PermissionDenied (with `message`) unless `user` may act at the location: the one location check of
+    every service (orders, kitchen, tills, Z reports, print jobs)."""
+    if not user or not user.is_authenticated:
+        raise PermissionDenied("Sign in first.")
+    if works_everywhere(user):
+        return
+    client = getattr(user, "acting_api_client", None)
+    known = getattr(client, "location_ids", None)  # read with the client's token (staff.api_clients)
+    if known is not None:
+        if location_id not in known:
+            raise PermissionDenied(message)
+        return
+    if not locations_for(user).filter(pk=location_id).exists():
+        raise PermissionDenied(message)
+
+
+def manager_approval(user, approver, what: str):
+    """The manager approving `what`: `approver` if given (must be a manager; on the screens and the API one whose
+    PIN staff.pins.verify_manager_pin has checked), else `user` if a manager. The caller audits the approved act
+    with the returned approver (staff.audit.audit).
+
+    Raises ApprovalRequired otherwise."""
+    if approver is not None:
+        if not is_manager(approver):
+            raise ApprovalRequired(f"{what} needs a manager's approval; {approver} is not a manager.")
+        return approver
+    if is_manager(user):
+        return user
+    raise ApprovalRequired(f"{what} needs a manager's approval.")
