@@ -22,6 +22,7 @@ from billing.models import CashSession, Payment, PrintJob, Receipt, Refund, Refu
 from billing.printing import hand_over, new_print_job, queue_print_job
 from core.errors import Conflict, DomainError, NotFound
 from core.idempotency import atomic_step
+from core.inputs import clean_money, clean_quantity, clean_text, invalid
 from core.money import ZERO, quantize
 from core.sql import columns, insert_batch, instance, run_batch
 from inventory.models import Location, StockMove
@@ -31,10 +32,6 @@ from orders.models import Order, OrderLine
 from orders.pricing import TenderInput
 from orders.services import (
     NewLine,
-    clean_money,
-    clean_quantity,
-    clean_text,
-    invalid,
     lock_order,
     prepare_order,
     save_new_order,

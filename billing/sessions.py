@@ -25,7 +25,8 @@ from billing.models import CashMovement, CashSession, Payment, Receipt, Refund, 
 from billing.printing import queue_print_job
 from billing.report_printout import report_lines
 from core.errors import ApprovalRequired, Conflict, DomainError, NotFound, PermissionDenied
-from core.money import ZERO, has_more_places_than_currency, quantize, to_decimal
+from core.inputs import clean_amount
+from core.money import ZERO, quantize
 from orders.models import Order, OrderLine
 from staff.access import check_location, manager_approval
 from staff.audit import audit
@@ -285,7 +286,7 @@ def open_session(
         amount = count_denominations(float_denominations, field="float_denominations")
         counted = _normalise_count(float_denominations)
     elif opening_float is not None:
-        amount = _money_input(opening_float, field="opening_float")
+        amount = clean_amount(opening_float, field="opening_float")
         counted = {}
     else:
         raise DomainError(
@@ -334,7 +335,7 @@ def _move(kind: str, *, session_id: int, user, amount, reason: str, approver=Non
     if not reason:
         raise DomainError("Give a reason.", code="invalid", fields={"reason": ["A reason is required."]})
     if kind != CashMovement.Kind.NO_SALE:
-        amount = _money_input(amount, field="amount")
+        amount = clean_amount(amount, field="amount")
         if amount <= 0:
             raise DomainError("The amount must be positive.", code="invalid", fields={"amount": ["Must be > 0."]})
     register, session = _lock_session(session_id, user)
@@ -573,15 +574,6 @@ class _NeedsSignOff(Exception):
 
 def _m(value) -> str:
     return str(quantize(value if value is not None else ZERO))
-
-
-def _money_input(value, *, field: str) -> Decimal:
-    amount = to_decimal(value, field=field)
-    if amount < 0:
-        raise DomainError("Amounts cannot be negative.", code="invalid", fields={field: ["Cannot be negative."]})
-    if has_more_places_than_currency(amount):
-        raise DomainError("Too many decimal places.", code="invalid", fields={field: ["Too many decimal places."]})
-    return quantize(amount)
 
 
 def _get_session(session_id: int, user) -> CashSession:

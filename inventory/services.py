@@ -15,14 +15,9 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from core.errors import Conflict, DomainError, NotFound
+from core.inputs import clean_amount, clean_id, clean_stock_quantity, clean_text, invalid
 from core.money import (
-    MONEY_DIGITS,
-    MONEY_PLACES,
-    QTY_DIGITS,
-    QTY_PLACES,
-    has_more_places_than_currency,
     quantize,
-    to_decimal,
 )
 from core.notify import notify
 from core.sql import insert_batch, insert_rows
@@ -310,43 +305,6 @@ def return_to_stock(
 
 # --- Input -------------------------------------------------------------------------------------------------------
 
-QTY_STEP = Decimal(1).scaleb(-QTY_PLACES)
-QTY_LIMIT = Decimal(10) ** (QTY_DIGITS - QTY_PLACES)
-MONEY_LIMIT = Decimal(10) ** (MONEY_DIGITS - MONEY_PLACES)
-
-
-def _invalid(field: str, message: str) -> DomainError:
-    return DomainError(message, code="invalid", fields={field: [message]})
-
-
-def parse_quantity(value, *, field: str = "quantity", positive: bool = True, allow_zero: bool = False) -> Decimal:
-    """A quantity from user input: a finite number with at most three decimals that fits the ledger's columns.
-
-    `positive` refuses negatives (receipts, waste, transfers); `allow_zero` admits 0 (a counted empty shelf).
-    """
-    qty = to_decimal(value, field=field)
-    if abs(qty) >= QTY_LIMIT:
-        raise _invalid(field, f"{field.capitalize()} must be smaller than {QTY_LIMIT:,}.")
-    if qty != qty.quantize(QTY_STEP):
-        raise _invalid(field, f"{field.capitalize()} may have at most {QTY_PLACES} decimal places.")
-    if qty == 0 and not allow_zero:
-        raise _invalid(field, f"{field.capitalize()} must not be zero.")
-    if positive and qty < 0:
-        raise _invalid(field, f"{field.capitalize()} must not be negative.")
-    return qty.quantize(QTY_STEP)
-
-
-def parse_money(value, *, field: str = "unit_cost") -> Decimal:
-    """A non-negative amount with no more places than the currency has."""
-    amount = to_decimal(value, field=field)
-    if amount < 0:
-        raise _invalid(field, f"{field.capitalize()} must not be negative.")
-    if amount >= MONEY_LIMIT:
-        raise _invalid(field, f"{field.capitalize()} is too large.")
-    if has_more_places_than_currency(amount):
-        raise _invalid(field, f"{field.capitalize()} has more decimal places than the currency.")
-    return quantize(amount)
-
 
 def _product(product, *, field: str = "product") -> Product:
     if isinstance(product, Product):
@@ -385,15 +343,6 @@ def _stocked(product: Product, *, field: str = "product") -> Product:
     return product
 
 
-def _text(value: str, *, field: str, required: bool, limit: int = 200) -> str:
-    value = (value or "").strip()
-    if required and not value:
-        raise _invalid(field, f"A {field} is required.")
-    if len(value) > limit:
-        raise _invalid(field, f"{field.capitalize()} must be at most {limit} characters.")
-    return value
-
-
 # --- Adjustments, waste, transfers ------------------------------------------------------------------------------
 
 
@@ -406,8 +355,8 @@ def adjust_stock(*, product, location, delta, reason: str, user=None) -> StockRe
     """
     product = _stocked(_product(product))
     location = _location(location)
-    delta = parse_quantity(delta, field="delta", positive=False)
-    reason = _text(reason, field="reason", required=True)
+    delta = clean_stock_quantity(delta, field="delta", positive=False)
+    reason = clean_text(reason, "reason", required=True)
     return apply_stock_changes(
         [StockChange(product.pk, location.pk, delta)],
         reason=StockMove.Reason.ADJUSTMENT,
@@ -422,12 +371,12 @@ def record_waste(*, product, location, quantity, note: str = "", user=None) -> S
     """Take spoiled, broken or expired stock off the shelf. A `block` product cannot waste more than it has."""
     product = _stocked(_product(product))
     location = _location(location)
-    quantity = parse_quantity(quantity)
+    quantity = clean_stock_quantity(quantity)
     return apply_stock_changes(
         [StockChange(product.pk, location.pk, -quantity)],
         reason=StockMove.Reason.WASTE,
         reference=f"waste:{uuid.uuid4().hex[:12]}",
-        note=_text(note, field="note", required=False),
+        note=clean_text(note, "note"),
         user=user,
     )
 
@@ -442,13 +391,13 @@ def transfer_stock(*, product, source, destination, quantity, note: str = "", us
     source = _location(source, field="source")
     destination = _location(destination, field="destination")
     if source.pk == destination.pk:
-        raise _invalid("destination", "Source and destination must be different locations.")
-    quantity = parse_quantity(quantity)
+        raise invalid("Source and destination must be different locations.", "destination")
+    quantity = clean_stock_quantity(quantity)
     return apply_stock_changes(
         [StockChange(product.pk, source.pk, -quantity), StockChange(product.pk, destination.pk, quantity)],
         reason=StockMove.Reason.TRANSFER,
         reference=f"transfer:{uuid.uuid4().hex[:12]}",
-        note=_text(note, field="note", required=False) or f"{source.code} → {destination.code}",
+        note=clean_text(note, "note") or f"{source.code} → {destination.code}",
         user=user,
     )
 
@@ -481,26 +430,26 @@ def create_purchase_order(
             raise DomainError("Unknown supplier.", code="unknown_supplier", fields={"supplier": ["No such supplier."]})
     location = _location(location)
     if not lines:
-        raise _invalid("lines", "A purchase order needs at least one line.")
+        raise invalid("A purchase order needs at least one line.", "lines")
     seen: set[int] = set()
     rows = []
     for index, line in enumerate(lines):
         product = _stocked(_product(line.product, field=f"lines[{index}].product"), field=f"lines[{index}].product")
         if product.pk in seen:
-            raise _invalid(f"lines[{index}].product", f"{product.name} is on the order twice.")
+            raise invalid(f"{product.name} is on the order twice.", f"lines[{index}].product")
         seen.add(product.pk)
         rows.append(
             PurchaseOrderLine(
                 product=product,
-                quantity_ordered=parse_quantity(line.quantity, field=f"lines[{index}].quantity"),
-                unit_cost=parse_money(line.unit_cost, field=f"lines[{index}].unit_cost"),
+                quantity_ordered=clean_stock_quantity(line.quantity, field=f"lines[{index}].quantity"),
+                unit_cost=clean_amount(line.unit_cost, field=f"lines[{index}].unit_cost"),
             )
         )
     order = PurchaseOrder.objects.create(
         supplier=supplier,
         location=location,
         created_by=user,
-        reference=_text(reference, field="reference", required=False, limit=64),
+        reference=clean_text(reference, "reference", max_length=64),
         note=note or "",
         expected_at=expected_at,
     )
@@ -544,7 +493,7 @@ def receive_purchase_order(
         raise NotFound(f"Purchase order {order_id} does not exist.") from None
     if order.status not in (PurchaseOrder.Status.ORDERED, PurchaseOrder.Status.PARTIAL):
         raise Conflict(f"Purchase order {order.pk} is {order.get_status_display().lower()}; nothing can be received.")
-    delivery_note = _text(delivery_note, field="delivery_note", required=False, limit=64)
+    delivery_note = clean_text(delivery_note, "delivery_note", max_length=64)
     if delivery_note and order.receipts.filter(delivery_note=delivery_note).exists():
         raise Conflict(f"Delivery note {delivery_note} was already received on purchase order {order.pk}.")
 
@@ -557,12 +506,12 @@ def receive_purchase_order(
         for key, value in quantities.items():
             line_id = int(key) if str(key).isdigit() else None
             if line_id not in lines:
-                raise _invalid("lines", f"Line {key} is not on purchase order {order.pk}.")
-            qty = parse_quantity(value, field=f"lines[{key}].quantity", allow_zero=True)
+                raise invalid(f"Line {key} is not on purchase order {order.pk}.", "lines")
+            qty = clean_stock_quantity(value, field=f"lines[{key}].quantity", allow_zero=True)
             if qty:
                 received[line_id] = qty
     if not received:
-        raise _invalid("lines", "Nothing to receive.")
+        raise invalid("Nothing to receive.", "lines")
 
     over = []
     for line_id, qty in received.items():
@@ -652,20 +601,18 @@ def start_stock_count(*, location, user=None, product_ids: list[int] | None = No
     location = _location(location)
     products = _countable_products()
     if product_ids is not None:
-        wanted = {int(pk) for pk in product_ids}
+        wanted = {clean_id(pk, "products") for pk in product_ids}
         products = products.filter(pk__in=wanted)
         missing = wanted - set(products.values_list("pk", flat=True))
         if missing:
-            raise _invalid("products", f"Not countable or unknown: {', '.join(map(str, sorted(missing)))}.")
+            raise invalid(f"Not countable or unknown: {', '.join(map(str, sorted(missing)))}.", "products")
     if StockCount.objects.filter(location=location, status=StockCount.Status.OPEN).exists():
         raise Conflict(f"A count is already open at {location.name}; post or cancel it first.")
     on_hand = StockLevel.objects.filter(product=OuterRef("pk"), location=location).values("on_hand")[:1]
     snapshot = products.annotate(expected=Coalesce(Subquery(on_hand), Value(Decimal(0)))).values_list("pk", "expected")
     try:
         with transaction.atomic():
-            count = StockCount.objects.create(
-                location=location, started_by=user, note=_text(note, field="note", required=False)
-            )
+            count = StockCount.objects.create(location=location, started_by=user, note=clean_text(note, "note"))
     except IntegrityError:
         raise Conflict(f"A count is already open at {location.name}; post or cancel it first.") from None
     StockCountLine.objects.bulk_create(
@@ -694,9 +641,9 @@ def record_counted_quantities(*, stock_count, counted: dict, user=None) -> Stock
     for key, value in counted.items():
         product_id = int(key) if str(key).isdigit() else None
         if product_id not in lines:
-            raise _invalid("counted", f"Product {key} is not part of stock count {count.pk}.")
+            raise invalid(f"Product {key} is not part of stock count {count.pk}.", "counted")
         line = lines[product_id]
-        line.counted = parse_quantity(value, field=f"counted[{key}]", allow_zero=True)
+        line.counted = clean_stock_quantity(value, field=f"counted[{key}]", allow_zero=True)
         changed.append(line)
     StockCountLine.objects.bulk_update(changed, ["counted"])
     return count

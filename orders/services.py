@@ -17,8 +17,9 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from core.errors import Conflict, DomainError, NotFound
-from core.money import ZERO, has_more_places_than_currency, quantize
+from core.errors import Conflict, NotFound
+from core.inputs import clean_money, clean_quantity, clean_text, invalid
+from core.money import ZERO, quantize
 from core.sql import columns, insert_batch, instance
 from inventory.models import Location, Product, TaxRate
 from inventory.services import recipe_exists
@@ -29,8 +30,6 @@ from staff.access import check_location, manager_approval
 from staff.audit import audit
 from staff.roles import CASHIER, MANAGER, WAITER, has_role
 
-MAX_QUANTITY = Decimal("10000")
-MAX_AMOUNT = Decimal("1000000000")
 MAX_LINES = 200
 MAX_MODIFIERS = 20
 MAX_GUESTS = 500
@@ -54,54 +53,7 @@ class NewLine:
     discount_value: Decimal = ZERO
 
 
-# --- Validation shared by every edge ---------------------------------------------------------------------------
-
-
-def invalid(message: str, field_name: str, code: str = "invalid") -> DomainError:
-    return DomainError(message, code=code, fields={field_name: [message]})
-
-
-def clean_text(value, field_name: str, *, max_length: int = 200, required: bool = False) -> str:
-    if value is None:
-        value = ""
-    if not isinstance(value, str):
-        raise invalid("Must be text.", field_name)
-    value = value.strip()
-    if "\x00" in value:
-        raise invalid("Text cannot contain NUL characters.", field_name)
-    if len(value) > max_length:
-        raise invalid(f"At most {max_length} characters.", field_name)
-    if required and not value:
-        raise invalid("This field is required.", field_name, code="required")
-    return value
-
-
-def clean_quantity(value, field_name: str = "quantity", *, places: int = 3) -> Decimal:
-    """A positive quantity with at most `places` decimal places (a product's `quantity_places`: 0 for pieces)."""
-    if not isinstance(value, Decimal) or not value.is_finite():
-        raise invalid("Not a number.", field_name)
-    if value <= 0:
-        raise invalid("The quantity must be more than zero.", field_name)
-    if value > MAX_QUANTITY:
-        raise invalid(f"The quantity cannot be more than {MAX_QUANTITY}.", field_name)
-    if value != value.quantize(Decimal("0.001")):
-        raise invalid("At most 3 decimal places.", field_name)
-    if value != value.quantize(Decimal(1).scaleb(-places)):
-        message = "Whole pieces only." if places == 0 else f"At most {places} decimal places for this product."
-        raise invalid(message, field_name)
-    return value
-
-
-def clean_money(value, field_name: str, *, allow_zero: bool = True) -> Decimal:
-    if not isinstance(value, Decimal) or not value.is_finite():
-        raise invalid("Not a number.", field_name)
-    if value < 0 or (value == 0 and not allow_zero):
-        raise invalid("The amount must be positive." if not allow_zero else "Cannot be negative.", field_name)
-    if value > MAX_AMOUNT:
-        raise invalid(f"The amount cannot be more than {MAX_AMOUNT}.", field_name)
-    if has_more_places_than_currency(value):
-        raise invalid(f"At most {settings.POS_CURRENCY_DECIMALS} decimal places.", field_name)
-    return quantize(value)
+# --- Validation shared by every edge (the plain cleaners are core.inputs') -------------------------------------
 
 
 def clean_discount(kind: str, value: Decimal, field_name: str = "discount") -> tuple[str, Decimal]:
