@@ -24,6 +24,7 @@ from datetime import datetime
 from pathlib import Path
 
 import psycopg
+from celery import Task
 from django.conf import settings
 from django.db import connections
 from django.http import HttpResponse, JsonResponse
@@ -202,3 +203,17 @@ def check_for_task() -> None:
     """Raise MaintenanceMode when a worker should not write now (the task base class retries it later)."""
     if active():
         raise MaintenanceMode()
+
+
+class MaintenanceAwareTask(Task):
+    """Every task waits out maintenance (a restore): it goes back to the queue for Retry-After seconds instead of
+    running into the read-only database. Tasks run eagerly (the embedded mode) run at once: the request that
+    queued them was already let through."""
+
+    def __call__(self, *args, **kwargs):
+        if not self.request.is_eager:
+            try:
+                check_for_task()
+            except MaintenanceMode as exc:
+                raise self.retry(countdown=exc.retry_after, max_retries=self.request.retries + 1) from None
+        return super().__call__(*args, **kwargs)

@@ -3,7 +3,6 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from billing.receipt_views import receipt_page
 from posproject import views
 
 api_v1 = [
@@ -24,7 +23,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),
     path("pos/", include("orders.urls")),
     path("pos/", include("billing.urls")),
-    path("receipts/<uuid:order_uuid>/<int:receipt_id>/", receipt_page, name="receipt-page"),
+    path("receipts/", include("billing.receipt_urls")),
     path("inventory/", include("inventory.urls")),
     path("reports/", include("billing.report_urls")),
 ]

@@ -1,6 +1,6 @@
 """The admin site: managers only, with optional TOTP two-factor (ADMIN_OTP_REQUIRED).
 
-`posproject.apps.TillhouseAdminConfig` makes this the default site, so every app's `admin.site.register(...)`
+`posproject.apps.TillhouseAdminConfig` makes this (by name) the default site, so every app's `admin.site.register(...)`
 lands here. Cashiers, waiters and kitchen staff work on the POS screens and never see the admin, whatever
 `is_staff` says; a superuser counts as a manager.
 """
