@@ -6,9 +6,9 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from core.errors import DomainError
-from inventory.models import Location
 from staff.api_clients import create_api_client
 from staff.models import ApiClient
+from staff.selectors import location_model
 
 
 class Command(BaseCommand):
@@ -23,6 +23,7 @@ class Command(BaseCommand):
         parser.add_argument("--expires-in-days", type=int, default=None, help="Default: never expires")
 
     def handle(self, name, scope, locations, expires_in_days, **options):
+        Location = location_model()
         found = Location.objects.filter(code__in=locations) if locations else Location.objects.all()
         missing = sorted(set(locations or []) - {location.code for location in found})
         if missing:
