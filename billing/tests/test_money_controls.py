@@ -93,7 +93,7 @@ def test_change_on_an_open_order_above_the_cap_needs_a_manager(location, till, c
 
 
 def test_the_api_refuses_a_huge_tip_from_a_cashier_and_takes_it_with_a_manager_pin(location, till, cashier, manager):
-    give_pin(manager, "9999")
+    give_pin(manager, "918273")
     item = stocked_product(location, price="3.00")
     data = {
         "register": till.pk,
@@ -102,7 +102,7 @@ def test_the_api_refuses_a_huge_tip_from_a_cashier_and_takes_it_with_a_manager_p
     }
 
     refused = checkout(api_for(cashier), data)
-    approved = checkout(api_for(cashier), {**data, "approver": manager.pk, "approver_pin": "9999"})
+    approved = checkout(api_for(cashier), {**data, "approver": manager.pk, "approver_pin": "918273"})
 
     assert refused.status_code == 403 and refused.json()["code"] == "approval_required"
     assert approved.status_code == 201, approved.json()
@@ -165,14 +165,14 @@ def test_the_api_pay_out_refusal_names_no_amount_of_the_drawer(location, cashier
 
 
 def test_the_pos_asks_a_manager_for_a_big_pay_out_and_keeps_what_was_typed(location, cashier, manager):
-    give_pin(manager, "9999")
+    give_pin(manager, "918273")
     client = terminal(cashier)
     open_till(client, location, cashier)
 
     refused = client.post(reverse("billing:shift_move"), {"kind": "pay_out", "amount": "250", "reason": "supplier"})
     approved = client.post(
         reverse("billing:shift_move"),
-        {"kind": "pay_out", "amount": "50", "reason": "supplier", "approver": manager.pk, "approver_pin": "9999"},
+        {"kind": "pay_out", "amount": "50", "reason": "supplier", "approver": manager.pk, "approver_pin": "918273"},
     )
 
     assert refused.status_code == 400
@@ -341,7 +341,7 @@ def _pay_screen(client, order, fields):
 
 
 def test_the_pay_screen_takes_a_zero_sale_only_with_a_manager_and_a_reason(location, cashier, manager):
-    give_pin(manager, "9999")
+    give_pin(manager, "918273")
     client = terminal(cashier)
     open_till(client, location, cashier)
     order = open_order(location_id=location.pk, user=cashier, lines=[line(stocked_product(location, price="3.00"))])
@@ -349,7 +349,7 @@ def test_the_pay_screen_takes_a_zero_sale_only_with_a_manager_and_a_reason(locat
 
     refused = _pay_screen(client, order, {"tender_0": "cash", "reason": "staff meal"})
     approved = _pay_screen(
-        client, order, {"tender_0": "cash", "reason": "staff meal", "approver": manager.pk, "approver_pin": "9999"}
+        client, order, {"tender_0": "cash", "reason": "staff meal", "approver": manager.pk, "approver_pin": "918273"}
     )
 
     assert refused.status_code == 400
@@ -374,7 +374,7 @@ def test_the_pay_screen_asks_a_manager_for_change_above_the_cap(location, cashie
 
 
 def test_the_refund_screen_gives_cash_for_a_card_sale_only_when_ticked(location, cashier, manager):
-    give_pin(manager, "9999")
+    give_pin(manager, "918273")
     client = terminal(cashier)
     till = open_till(client, location, cashier)
     sale = sell(
@@ -390,7 +390,7 @@ def test_the_refund_screen_gives_cash_for_a_card_sale_only_when_ticked(location,
         "reason": "card reader down",
         "tender": "cash",
         "approver": manager.pk,
-        "approver_pin": "9999",
+        "approver_pin": "918273",
     }
 
     refused = client.post(reverse("billing:refund", args=[sale.receipt.pk]), fields)

@@ -217,7 +217,7 @@ def test_the_pos_asks_a_manager_to_cut_someone_elses_line_and_keeps_what_was_typ
     cut = client.post(url, {"quantity": "1", "reason": "wrong table"}, headers={"HX-Request": "true"})
     approved = client.post(
         url,
-        {"quantity": "1", "reason": "wrong table", "approver": manager.pk, "approver_pin": "9999"},
+        {"quantity": "1", "reason": "wrong table", "approver": manager.pk, "approver_pin": "918273"},
         headers={"HX-Request": "true"},
     )
 
