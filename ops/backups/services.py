@@ -109,7 +109,12 @@ def _archive_name(record: BackupRecord, target: DatabaseTarget, extension: str, 
     started = record.started_at.astimezone(schedule.local_zone())
     db = Path(target.name).stem if target.engine == "sqlite" else target.name
     suffix = extension + (".gpg" if encrypted else "")
-    return f"{started:%Y/%m}/tillhouse-{db}-{started:%Y%m%dT%H%M%S}-{record.kind}{suffix}"
+    base = f"{started:%Y/%m}/tillhouse-{db}-{started:%Y%m%dT%H%M%S}-{record.kind}"
+    storage, name, n = archive.backup_storage(), base + suffix, 1
+    while storage.exists(name) or storage.exists(archive.manifest_name(name)):  # two in one second: -2, -3, …
+        n += 1
+        name = f"{base}-{n}{suffix}"
+    return name
 
 
 def create_backup(
@@ -189,7 +194,7 @@ def _run_backup(*, kind, triggered_by, source: DatabaseTarget, progress=None) ->
         logger.info("backup %s succeeded: %s, %s bytes", record.pk, record.file, record.bytes)
         return record
     except Exception as exc:
-        reason = scrub(str(exc), source) or exc.__class__.__name__
+        reason = scrub(_failure_text(exc), source) or exc.__class__.__name__
         record.status = BackupRecord.Status.FAILED
         record.error = reason
         record.finished_at = timezone.now()
@@ -201,6 +206,13 @@ def _run_backup(*, kind, triggered_by, source: DatabaseTarget, progress=None) ->
         if not isinstance(exc, DomainError):
             logger.exception("unexpected error in backup %s", record.pk)
         return record
+
+
+def _failure_text(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and not isinstance(exc, DomainError):
+        where = f" ({exc.filename})" if exc.filename else ""
+        return f"backup storage cannot be written{where}: {exc.strerror or exc}"
+    return str(exc)
 
 
 @contextmanager

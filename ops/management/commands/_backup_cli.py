@@ -26,6 +26,10 @@ def human_size(n: int | None) -> str:
 
 
 def fail(message: str) -> CommandError:
+    """Exit 1 with `message` as one sentence (one line, ending with a full stop)."""
+    message = " ".join(message.split())
+    if not message.endswith((".", "!", "?")):
+        message += "."
     return CommandError(message, returncode=1)
 
 
