@@ -689,7 +689,8 @@ def _migrate(target: DatabaseTarget) -> str:
         check=False,
     )
     if out.returncode != 0:
-        raise BackupError(f"migrate failed after the restore: {scrub(out.stderr[-2000:], target)}")
+        last = (out.stderr.strip().splitlines() or [f"exit status {out.returncode}"])[-1]  # the error itself
+        raise BackupError(f"migrate failed after the restore: {scrub(last, target)}")
     return "\n".join(line for line in out.stdout.splitlines() if "Applying" in line)
 
 

@@ -145,3 +145,20 @@ def test_restore_drill_and_backup_verify_commands_report_the_outcome(backup_dir,
         call_command("backup_verify", record.name)
     with pytest.raises(CommandError, match="FAILED"):
         call_command("restore_drill", record.name)
+
+
+def test_a_drill_of_a_backup_older_than_the_code_migrates_the_copy_and_passes(backup_dir, throwaway_db, monkeypatch):
+    from ops.tests.test_restore_command import manage
+
+    monkeypatch.setenv("DEBUG", "True")  # the drill's `migrate` child reads its settings from the environment
+
+    sell(2)
+    older = throwaway_db("older")
+    rolled_back = manage(older, backup_dir, "migrate", "billing", "0001")
+    assert rolled_back.returncode == 0, rolled_back.stderr
+    record = services.create_backup(source=older)
+
+    drill = services.run_drill(record)
+
+    assert drill.result == RestoreDrill.Result.PASSED, drill.error
+    assert "billing.0002_printer_code_page_and_print_job_resolution" in drill.migrations_checked["pending_in_code"]
