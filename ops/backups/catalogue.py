@@ -123,9 +123,10 @@ def read_catalogue(*, offsite: bool = True) -> Catalogue:
     if remote is not None:
         try:
             for entry in _entries(remote, "offsite", catalogue):
-                if entry.name in found:
-                    found[entry.name].also_offsite = True
-                else:
+                local_entry = found.get(entry.name)
+                if local_entry is not None and local_entry.archive_present:
+                    local_entry.also_offsite = True
+                else:  # only offsite, or the local archive is gone: the bucket's copy is the one to use
                     found[entry.name] = entry
         except Exception as exc:  # botocore's errors, DNS, TLS: any of them means "not reachable now"
             catalogue.offsite_error = _first_line(exc)
