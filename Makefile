@@ -124,11 +124,11 @@ backup-tools:
 backup: $(VENV)/.installed backup-tools
 	$(MANAGE) backup --kind $(or $(KIND),manual)
 
-## restore: BACKUP=<id|latest|path> [YES=1] [KEY=private-key.asc] — writes answer 503 (maintenance) meanwhile
+## restore: BACKUP=<name|latest|path> [YES=1] [KEY=private-key.asc] — writes answer 503 (maintenance) meanwhile
 restore: $(VENV)/.installed backup-tools
 	$(MANAGE) restore $(or $(BACKUP),latest) $(if $(YES),--yes) $(if $(KEY),--key-file $(KEY))
 
-## drill: restore the newest backup into a scratch database, check it, time it (RTO), drop it
+## drill: restore the latest backup into a scratch database, prove it usable, time it (RTO), drop it
 drill: $(VENV)/.installed backup-tools
 	$(MANAGE) restore_drill $(if $(KEY),--key-file $(KEY))
 

@@ -142,7 +142,7 @@ def main() -> int:
 
             target = DatabaseTarget.from_settings().with_name(f"{args.name}_ours")
             results["ours_restore"].append(
-                timed(lambda: services.restore_backup(str(record.pk), target=target, migrate=False))  # noqa: B023
+                timed(lambda: services.restore_backup(record.name, target=target, migrate=False))  # noqa: B023
             )
             psql(f'DROP DATABASE IF EXISTS "{args.name}_ours" WITH (FORCE)', base=base)
 

@@ -6,7 +6,7 @@ from ops.models import BackupRecord, RestoreDrill
 
 @admin.register(BackupRecord)
 class BackupRecordAdmin(admin.ModelAdmin):
-    list_display = ["id", "kind", "status", "started_at", "finished_at", "bytes", "verified_at", "offsite_copied_at"]
+    list_display = ["name", "kind", "status", "started_at", "finished_at", "bytes", "verified_at", "offsite_copied_at"]
     list_filter = ["status", "kind", "engine", "encrypted"]
     search_fields = ["file", "sha256", "error"]
     date_hierarchy = "started_at"
@@ -21,9 +21,9 @@ class BackupRecordAdmin(admin.ModelAdmin):
         for record in queryset.filter(status=BackupRecord.Status.SUCCEEDED):
             result = services.verify_backup(record)
             if result.ok:
-                self.message_user(request, f"Backup {record.pk} verified.", messages.SUCCESS)
+                self.message_user(request, f"Backup {record.name} verified.", messages.SUCCESS)
             else:
-                self.message_user(request, f"Backup {record.pk}: {'; '.join(result.problems)}", messages.ERROR)
+                self.message_user(request, f"Backup {record.name}: {'; '.join(result.problems)}", messages.ERROR)
 
 
 @admin.register(RestoreDrill)

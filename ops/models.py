@@ -51,6 +51,13 @@ class BackupRecord(models.Model):
             return None
         return (self.finished_at - self.started_at).total_seconds()
 
+    @property
+    def name(self) -> str:
+        """The backup's stable name (what `backup_list` shows and `restore` takes); empty before the archive exists."""
+        from ops.backups.catalogue import backup_name
+
+        return backup_name(self.file) if self.file else ""
+
 
 class RestoreDrill(models.Model):
     """A test restore of a backup into a scratch database; its duration is the measured RTO."""

@@ -26,12 +26,13 @@ def _approver(request, data, location):
     )
 
 
-def approver_from(request, data):
-    """The approving manager named on a checkout (see ManagerApprovalSerializer) at its register's store, or None."""
+def approver_from(request, data, *, register_id: int):
+    """The approving manager named on a request (see ManagerApprovalSerializer) at the store of `register_id`, or
+    None."""
     if not data["approver"]:
         return None
-    register = Register.objects.select_related("location").filter(pk=data["register"]).first()
-    return _approver(request, data, register.location if register is not None else None)
+    register = Register.objects.select_related("location").filter(pk=register_id).first()
+    return _approver(request, data, register.location if register else None)
 
 
 class RegisterViewSet(viewsets.ReadOnlyModelViewSet):
@@ -82,6 +83,10 @@ class CashSessionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
     def _session_id(self) -> int:
         return self.get_object().pk
 
+    def _movement(self, request, data) -> dict:
+        location = self.get_object().register.location
+        return {"amount": data["amount"], "reason": data["reason"], "approver": _approver(request, data, location)}
+
     @extend_schema(request=s.OpenSessionSerializer, responses={201: s.CashSessionSerializer})
     def create(self, request):
         data = _valid(s.OpenSessionSerializer, request)
@@ -97,16 +102,14 @@ class CashSessionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
     @action(detail=True, methods=["post"], url_path="pay-in")
     def pay_in(self, request, pk=None):
         data = _valid(s.CashMovementInputSerializer, request)
-        session = self.get_object()
-        movement = sessions.pay_in(session_id=session.pk, user=request.user, **_movement(request, data, session))
+        movement = sessions.pay_in(session_id=self._session_id(), user=request.user, **self._movement(request, data))
         return Response(s.CashMovementSerializer(movement).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=s.CashMovementInputSerializer, responses={201: s.CashMovementSerializer})
     @action(detail=True, methods=["post"], url_path="pay-out")
     def pay_out(self, request, pk=None):
         data = _valid(s.CashMovementInputSerializer, request)
-        session = self.get_object()
-        movement = sessions.pay_out(session_id=session.pk, user=request.user, **_movement(request, data, session))
+        movement = sessions.pay_out(session_id=self._session_id(), user=request.user, **self._movement(request, data))
         return Response(s.CashMovementSerializer(movement).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=s.NoSaleSerializer, responses={201: s.CashMovementSerializer})
@@ -177,8 +180,3 @@ def _valid(serializer_class, request) -> dict:
     serializer = serializer_class(data=request.data)
     serializer.is_valid(raise_exception=True)
     return serializer.validated_data
-
-
-def _movement(request, data, session) -> dict:
-    approver = _approver(request, data, session.register.location)
-    return {"amount": data["amount"], "reason": data["reason"], "approver": approver}

@@ -44,7 +44,8 @@ class CheckoutView(APIView):
         data = s.CheckoutSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
-        approver = approver_from(request, values)  # before the sale's transaction: a wrong PIN counts
+        # The approver's PIN is checked before the sale's transaction, so a wrong PIN counts even if the sale fails.
+        approver = approver_from(request, values, register_id=values["register"])
 
         def action():
             if values["order"] is not None:

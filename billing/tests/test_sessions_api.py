@@ -210,3 +210,28 @@ def test_the_api_manager_sign_off_is_refused_from_a_terminal_locked_for_wrong_pi
     assert refused.status_code == 403
     assert refused.json()["code"] == "pin_locked"
     assert CashSession.objects.get(pk=session["id"]).status == CashSession.Status.OPEN
+
+
+@pytest.mark.django_db
+def test_a_pay_out_approval_over_the_api_counts_against_the_stores_pin_limit(register, cashier, manager, settings):
+    """A manager's PIN typed on a pay-out above the store's cap goes through the per-store limit: wrong PINs from
+    several addresses lock the store, and the right PIN from yet another address is refused."""
+    settings.POS_PIN_STORE_MAX_ATTEMPTS = 2
+    set_pin(user=manager, pin="482915")
+    opener = APIClient(REMOTE_ADDR="10.9.8.1")
+    opener.force_authenticate(cashier)
+    session = open_via_api(opener, register)
+    url = f"/api/v1/cash-sessions/{session['id']}/pay-out/"
+    body = {"amount": "150.00", "reason": "Supplier", "approver": manager.pk}
+    for address in ("10.9.8.2", "10.9.8.3"):
+        api = APIClient(REMOTE_ADDR=address)
+        api.force_authenticate(cashier)
+        assert api.post(url, {**body, "approver_pin": "000000"}, format="json").status_code in (400, 403)
+
+    api = APIClient(REMOTE_ADDR="10.9.8.4")
+    api.force_authenticate(cashier)
+    refused = api.post(url, {**body, "approver_pin": "482915"}, format="json")
+
+    assert refused.status_code == 403
+    assert refused.json()["code"] == "pin_locked"
+    assert not CashMovement.objects.filter(session_id=session["id"], kind="pay_out").exists()

@@ -18,6 +18,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, replace
+from decimal import Decimal
 from pathlib import Path
 from urllib.parse import quote
 
@@ -88,6 +89,17 @@ def scrub(text: str, target: DatabaseTarget) -> str:
     if target.password:
         text = text.replace(target.password, "********")
     return text.strip()
+
+
+def failure_reason(exc: BaseException) -> str:
+    """The part of a driver's error an operator needs, on one line: `password authentication failed for user
+    "shop"` rather than the whole multi-line connection report."""
+    text = str(exc).strip()
+    if "FATAL:" in text:
+        text = text.rsplit("FATAL:", 1)[1]
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    reason = lines[0] if lines else exc.__class__.__name__
+    return reason.rstrip(".")
 
 
 def major_version(version_text: str) -> int:
@@ -179,7 +191,9 @@ class PostgresEngine:
             )
         except psycopg.Error as exc:
             raise BackupError(
-                f"Cannot connect to database {dbname or self.target.name!r}: {scrub(str(exc), self.target)}"
+                f"Cannot connect to database {dbname or self.target.name!r}: "
+                f"{scrub(failure_reason(exc), self.target)}.",
+                code="database_unreachable",
             ) from None
 
     # -- facts ----------------------------------------------------------------------------------------------
@@ -237,21 +251,40 @@ class PostgresEngine:
 
     def money_sums(self, dbname: str | None = None) -> dict[str, str]:
         """Sum of every numeric column of every table (a check that amounts came back to the cent)."""
-        sums = {}
         with self.connect(dbname) as conn:
-            columns = conn.execute(
-                """
-                SELECT table_schema, table_name, column_name FROM information_schema.columns
-                WHERE data_type = 'numeric' AND table_schema NOT IN ('pg_catalog', 'information_schema')
-                ORDER BY 1, 2, 3
-                """
-            ).fetchall()
-            for schema, table, column in columns:
-                query = sql.SQL("SELECT coalesce(sum({}), 0) FROM {}.{}").format(
-                    sql.Identifier(column), sql.Identifier(schema), sql.Identifier(table)
-                )
-                sums[f"{table}.{column}"] = str(conn.execute(query).fetchone()[0])
+            return self._money_sums(conn)
+
+    @staticmethod
+    def _money_sums(conn) -> dict[str, str]:
+        sums = {}
+        columns = conn.execute(
+            """
+            SELECT table_schema, table_name, column_name FROM information_schema.columns
+            WHERE data_type = 'numeric' AND table_schema NOT IN ('pg_catalog', 'information_schema')
+            ORDER BY 1, 2, 3
+            """
+        ).fetchall()
+        for schema, table, column in columns:
+            query = sql.SQL("SELECT coalesce(sum({}), 0) FROM {}.{}").format(
+                sql.Identifier(column), sql.Identifier(schema), sql.Identifier(table)
+            )
+            sums[f"{table}.{column}"] = str(conn.execute(query).fetchone()[0])
         return sums
+
+    def columns(self, dbname: str | None = None) -> dict[str, set[str]]:
+        """{table: its column names} for the public schema: what a restored copy has."""
+        found: dict[str, set[str]] = {}
+        with self.connect(dbname) as conn:
+            rows = conn.execute(
+                "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = 'public'"
+            )
+            for table, column in rows:
+                found.setdefault(table, set()).add(column)
+        return found
+
+    def query(self, dbname: str, statement: str) -> list[tuple]:
+        with self.connect(dbname) as conn:
+            return conn.execute(statement).fetchall()
 
     def exists(self, dbname: str) -> bool:
         with self.connect(MAINTENANCE_DB, autocommit=True) as conn:
@@ -281,6 +314,7 @@ class PostgresEngine:
                 try:
                     facts["row_counts"] = self._row_counts(conn)
                     facts["migration_state"] = self._migrations(conn)
+                    facts["money_sums"] = self._money_sums(conn)
                 except Exception as exc:  # reported after the dump, with the dump's own errors
                     facts["count_error"] = exc
 
@@ -374,9 +408,40 @@ class SqliteEngine:
             state.setdefault(app, []).append(name)
         return state
 
+    @staticmethod
+    def _money_sums(conn) -> dict[str, str]:
+        """Sum of every decimal column, added up as Decimal (SQLite's own sum() would go through floats)."""
+        sums = {}
+        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
+        for table in tables:
+            if table.startswith("sqlite_"):
+                continue
+            for _, column, kind, *_ in conn.execute(f'PRAGMA table_info("{table}")').fetchall():
+                if not kind.lower().startswith(("decimal", "numeric")):
+                    continue
+                total = Decimal(0)
+                for (value,) in conn.execute(f'SELECT CAST("{column}" AS TEXT) FROM "{table}"'):  # noqa: S608
+                    if value is not None:
+                        total += Decimal(value)
+                sums[f"{table}.{column}"] = str(total)
+        return sums
+
+    def money_sums(self, dbname: str | None = None) -> dict[str, str]:
+        with _sqlite(dbname or self.target.name) as conn:
+            return self._money_sums(conn)
+
+    def columns(self, dbname: str | None = None) -> dict[str, set[str]]:
+        with _sqlite(dbname or self.target.name) as conn:
+            tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+            return {t: {row[1] for row in conn.execute(f'PRAGMA table_info("{t}")')} for t in tables}
+
     def row_counts(self, dbname: str | None = None) -> dict[str, int]:
         with _sqlite(dbname or self.target.name) as conn:
             return self._row_counts(conn)
+
+    def query(self, dbname: str, statement: str) -> list[tuple]:
+        with _sqlite(dbname) as conn:
+            return conn.execute(statement).fetchall()
 
     def migration_state(self, dbname: str | None = None) -> dict[str, list[str]]:
         with _sqlite(dbname or self.target.name) as conn:
@@ -398,6 +463,7 @@ class SqliteEngine:
                     "server_version": sqlite3.sqlite_version,
                     "row_counts": self._row_counts(dst),
                     "migration_state": self._migrations(dst),
+                    "money_sums": self._money_sums(dst),
                 }
             with _pipeline(["cat", str(copy)], filters, dict(os.environ), self.target, "SQLite copy") as stream:
                 write(stream)

@@ -36,7 +36,7 @@ def test_a_database_with_sales_backed_up_dropped_and_restored_has_identical_coun
     assert record.status == BackupRecord.Status.SUCCEEDED, record.error
     drop_database(shop.name)
 
-    services.restore_backup(str(record.pk), target=shop, migrate=False)
+    services.restore_backup(record.name, target=shop, migrate=False)
 
     after_counts, after_money = snapshot(shop)
     assert after_counts == before_counts

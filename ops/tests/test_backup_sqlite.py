@@ -34,7 +34,7 @@ def test_a_live_sqlite_database_is_backed_up_and_restored_with_the_same_rows(bac
     live.execute("DELETE FROM billing_payment")
     live.commit()
 
-    summary = services.restore_backup(str(record.pk), target=shop, confirmed=True, migrate=False)
+    summary = services.restore_backup(record.name, target=shop, confirmed=True, migrate=False)
 
     assert summary.safety_backup_id is not None
     assert SqliteEngine(shop).row_counts() == {"billing_payment": 50, "django_migrations": 1}
@@ -46,4 +46,4 @@ def test_restoring_a_non_empty_sqlite_database_needs_confirmation(backup_dir, tm
     shop = DatabaseTarget(engine="sqlite", name=str(tmp_path / "shop.sqlite3"))
     record = services.create_backup(source=shop)
     with pytest.raises(services.RestoreRefused):
-        services.restore_backup(str(record.pk), target=shop, migrate=False)
+        services.restore_backup(record.name, target=shop, migrate=False)

@@ -16,8 +16,10 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 
 def manage(target, backup_dir, *args):
+    """Run a command against target (a DatabaseTarget, or a DATABASE_URL string) with backups in backup_dir."""
     env = {k: v for k, v in os.environ.items() if k != "PYTEST_VERSION"}
-    env.update(DATABASE_URL=target.url(), BACKUP_DIR=str(backup_dir), DEBUG="True", LOG_LEVEL="WARNING")
+    url = target if isinstance(target, str) else target.url()
+    env.update(DATABASE_URL=url, BACKUP_DIR=str(backup_dir), DEBUG="True", LOG_LEVEL="WARNING")
     return subprocess.run(
         [sys.executable, str(Path(django_settings.BASE_DIR) / "manage.py"), *args],
         env=env,

@@ -36,11 +36,11 @@ def test_an_encrypted_backup_restores_with_the_private_key_and_only_with_it(
     drop_database(shop.name)
 
     with pytest.raises(BackupError, match="encrypted"):
-        services.restore_backup(str(record.pk), target=shop, migrate=False)
+        services.restore_backup(record.name, target=shop, migrate=False)
     with pytest.raises(BackupError, match="could not decrypt"):
-        services.restore_backup(str(record.pk), target=shop, migrate=False, key_file=other_private)
+        services.restore_backup(record.name, target=shop, migrate=False, key_file=other_private)
 
-    services.restore_backup(str(record.pk), target=shop, migrate=False, key_file=private)
+    services.restore_backup(record.name, target=shop, migrate=False, key_file=private)
     assert snapshot(shop) == before
 
 

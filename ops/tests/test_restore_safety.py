@@ -71,7 +71,7 @@ def _one_value(target: DatabaseTarget, query: str, params=()):
 def test_after_restoring_an_earlier_backup_the_counters_continue_above_every_number_issued(shop_with_backup):
     shop, backup, register = shop_with_backup
 
-    summary = services.restore_backup(str(backup.pk), target=shop, confirmed=True)
+    summary = services.restore_backup(backup.name, target=shop, confirmed=True)
 
     assert _one_value(shop, "SELECT max(number) FROM billing_receipt WHERE register_id = %s", [register.pk]) == 3
     assert _one_value(shop, "SELECT last_receipt_number FROM billing_register WHERE id = %s", [register.pk]) == 6
@@ -82,7 +82,7 @@ def test_after_restoring_an_earlier_backup_the_counters_continue_above_every_num
     )
     assert reason.startswith("receipts 4–6 were issued before the restore of ")
     assert summary.numbers_continued == [reason]
-    assert summary.safety_backup_file and maintenance.read_flag(shop.name) is None
+    assert summary.safety_backup and maintenance.read_flag(shop.name) is None
 
 
 def test_the_next_z_shows_the_numbers_a_restore_skipped_and_the_integrity_check_accepts_them(
@@ -133,7 +133,7 @@ def test_while_a_restore_runs_backups_and_drills_are_refused_and_the_database_ta
 
     def run():
         try:
-            outcome["summary"] = services.restore_backup(str(backup.pk), target=shop, confirmed=True, progress=paused)
+            outcome["summary"] = services.restore_backup(backup.name, target=shop, confirmed=True, progress=paused)
         except Exception as exc:  # reported by the assertion below
             outcome["error"] = exc
 
@@ -165,7 +165,7 @@ def test_a_restore_is_refused_while_a_backup_or_a_drill_runs(shop_with_backup, p
     before = snapshot(shop)
 
     with services.backup_lock(shop, purpose=purpose), pytest.raises(services.BackupInProgress):
-        services.restore_backup(str(backup.pk), target=shop, confirmed=True)
+        services.restore_backup(backup.name, target=shop, confirmed=True)
 
     assert snapshot(shop) == before
     assert maintenance.read_flag(shop.name) is None
@@ -179,7 +179,7 @@ def test_a_restore_that_fails_after_the_swap_puts_the_old_database_back_and_leav
     monkeypatch.setenv("DJANGO_SETTINGS_MODULE", "posproject.no_such_settings")  # the migrate step will fail
 
     with pytest.raises(services.BackupError, match="migrate failed"):
-        services.restore_backup(str(backup.pk), target=shop, confirmed=True)
+        services.restore_backup(backup.name, target=shop, confirmed=True)
 
     assert snapshot(shop) == before
     assert _one_value(shop, "SELECT last_receipt_number FROM billing_register WHERE id = %s", [register.pk]) == 6
@@ -240,7 +240,7 @@ def test_a_restore_is_refused_while_the_old_database_of_an_interrupted_one_is_le
     try:
         before = snapshot(shop)
         with pytest.raises(services.RestoreRefused, match="interrupted restore"):
-            services.restore_backup(str(backup.pk), target=shop, confirmed=True)
+            services.restore_backup(backup.name, target=shop, confirmed=True)
         assert database_exists(left) and snapshot(shop) == before
     finally:
         drop_database(left)

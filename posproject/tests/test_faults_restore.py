@@ -110,12 +110,12 @@ def _sales(dbname: str, register_id: int) -> dict[str, int]:
 
 
 def _safety_file(restore_output: str, backup_dir: Path) -> str:
-    """The archive the restore names as its safety copy (by name, or found by its id in the storage)."""
-    named = re.search(r"safety backup taken first: id (\d+)(?: \((.+)\))?", restore_output)
+    """The archive of the safety copy the restore names (by its backup name)."""
+    named = re.search(r"safety backup taken first: (\S+)", restore_output)
     assert named, restore_output
-    if named.group(2):
-        return named.group(2)
-    return str(next(backup_dir.glob(f"**/*-{named.group(1)}.dump")).relative_to(backup_dir))
+    archives = [p for p in backup_dir.glob(f"**/{named.group(1)}.*") if not p.name.endswith(".manifest.json")]
+    assert len(archives) == 1, archives
+    return str(archives[0].relative_to(backup_dir))
 
 
 @pytest.fixture

@@ -1,7 +1,8 @@
 from django.core.management.base import BaseCommand
 
 from ops.backups import services
-from ops.management.commands._backup_cli import fail, human_size, progress_for
+from ops.backups.catalogue import backup_name
+from ops.management.commands._backup_cli import fail, human_size, progress_for, reported
 from ops.models import BackupRecord
 
 
@@ -11,16 +12,15 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--kind", choices=BackupRecord.Kind.values, default=BackupRecord.Kind.MANUAL)
 
+    @reported
     def handle(self, *args, kind, **options):
-        try:
-            record = services.create_backup(kind=kind, progress=progress_for(self))
-        except services.BackupInProgress as exc:
-            raise fail(exc.message) from None
+        record = services.create_backup(kind=kind, progress=progress_for(self))
         if record.status != BackupRecord.Status.SUCCEEDED:
-            raise fail(f"Backup {record.pk} failed: {record.error}")
+            raise fail(f"Backup ({record.kind}) failed: {record.error}")
         self.stdout.write(
             self.style.SUCCESS(
-                f"Backup {record.pk} ({record.kind}) succeeded: {record.file}, {human_size(record.bytes)}, "
+                f"Backup {backup_name(record.file)} ({record.kind}) succeeded: {record.file}, "
+                f"{human_size(record.bytes)}, "
                 f"{record.duration_seconds:.1f}s, sha256 {record.sha256}"
             )
         )

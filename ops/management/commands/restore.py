@@ -1,9 +1,10 @@
 import sys
 
 from django.core.management.base import BaseCommand
+from django.db import DatabaseError
 
 from ops.backups import services
-from ops.management.commands._backup_cli import fail, progress_for
+from ops.management.commands._backup_cli import database_failure, fail, progress_for, reported
 
 
 class Command(BaseCommand):
@@ -13,11 +14,14 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("backup", help="A backup id, 'latest', a name in backup storage, or a file path.")
+        parser.add_argument(
+            "backup", help="A backup name from backup_list, 'latest' (never a safety copy), or an archive file path."
+        )
         parser.add_argument("--yes", action="store_true", help="Do not ask before replacing a non-empty database.")
         parser.add_argument("--key-file", default="", help="Private key for an encrypted backup.")
         parser.add_argument("--no-migrate", action="store_true", help="Leave the schema as the backup had it.")
 
+    @reported
     def handle(self, *args, backup, yes, key_file, no_migrate, **options):
         target = services.DatabaseTarget.from_settings()
         confirmed = yes
@@ -32,11 +36,11 @@ class Command(BaseCommand):
             raise fail(f"Refused: {exc.message}") from None
         except (services.BackupError, services.BackupInProgress) as exc:
             raise fail(f"Restore failed: {exc.message}") from None
+        except DatabaseError as exc:
+            raise fail(f"Restore failed: {database_failure(exc)}") from None
         self.stdout.write(self.style.SUCCESS(f"Restored {summary.backup} into {summary.target}."))
-        if summary.safety_backup_id:
-            self.stdout.write(
-                f"  safety backup taken first: id {summary.safety_backup_id} ({summary.safety_backup_file})"
-            )
+        if summary.safety_backup:
+            self.stdout.write(f"  safety backup taken first: {summary.safety_backup} (restore it by this name)")
         self.stdout.write(f"  {summary.tables} tables, {summary.rows} rows, counts match the manifest")
         for sentence in summary.numbers_continued:
             self.stdout.write(f"  numbers continued: {sentence}")
