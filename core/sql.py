@@ -6,7 +6,7 @@ Compiling a statement costs the ORM more CPU than PostgreSQL spends running it, 
 * new rows are inserted with one cached statement per table (`insert_rows`). On PostgreSQL the rows travel as one
   JSON document, each value typed by its field (`_insert`); elsewhere as `INSERT … VALUES … RETURNING id` with each
   value through its field's `get_db_prep_save`. Either way each field's `pre_save` runs (auto_now, auto_now_add),
-  and what lands in a column is what `Model.save()` would have written (posproject/tests/test_sql.py). What this
+  and what lands in a column is what `Model.save()` would have written (core/tests/test_sql.py). What this
   skips, by design: model signals (no model written through here has receivers) and `save()` overrides
   (append-only models only refuse updates; these are inserts).
 * statements that do not need each other's answers go in one round trip (`run_batch`, `insert_batch`).
