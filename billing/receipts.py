@@ -29,6 +29,7 @@ from django.utils import timezone
 from escpos.printer import Dummy
 from unidecode import unidecode
 
+from billing.report_printout import MARKED_COPY
 from inventory.money import ZERO, quantize
 
 DEFAULT_CODE_PAGES = ("CP858", "CP1252", "CP850", "CP437")  # CP858 is CP850 with the euro sign
@@ -558,9 +559,11 @@ def render_report(doc: ReportDoc, *, columns: int, profile: str = "default", cod
 
 @dataclass(frozen=True)
 class LinesDoc:
-    """Text already laid out by its producer (the X/Z report printout); may be empty for a drawer kick alone."""
+    """Text already laid out by its producer (the X/Z report printout); may be empty for a drawer kick alone.
+    `marked_copy`: the producer laid the lines out as a copy (they carry their own COPY marks)."""
 
     lines: tuple[str, ...]
+    marked_copy: bool = False
 
 
 def render_lines(
@@ -572,17 +575,18 @@ def render_lines(
     copy: bool = False,
     open_drawer: bool = False,
 ) -> bytes:
+    """A copy gets the COPY banner top and bottom unless its producer laid the lines out as a copy already."""
     paper = Paper(columns=columns, profile=profile, code_page=code_page)
     if open_drawer and not copy:
         paper.p.cashdraw(DRAWER_PIN)
     if not doc.lines:
         return paper.output()
-    marked = any("COPY" in line for line in doc.lines)
-    if copy and not marked:
+    banner = copy and not doc.marked_copy
+    if banner:
         paper.copy_banner()
     for line in doc.lines:
         paper.para(line)
-    if copy and not marked:
+    if banner:
         paper.copy_banner()
     paper.p.cut()
     return paper.output()
@@ -595,7 +599,10 @@ def job_document(job):
     if job.kitchen_ticket_id:
         return kitchen_document(job.kitchen_ticket)
     if isinstance(job.payload.get("lines"), list):
-        return LinesDoc(lines=tuple(str(line) for line in job.payload["lines"]))
+        return LinesDoc(
+            lines=tuple(str(line) for line in job.payload["lines"]),
+            marked_copy=bool(job.payload.get(MARKED_COPY)),
+        )
     if job.z_report_id:
         return z_report_document(job.z_report)
     report = job.payload.get("report")

@@ -25,7 +25,7 @@ from django.utils import timezone
 from billing import figures
 from billing.models import CashMovement, CashSession, Payment, Receipt, Refund, RefundLine, Register, ZReport
 from billing.printing import queue_print_job
-from billing.report_printout import report_lines
+from billing.report_printout import MARKED_COPY, report_lines
 from inventory.models import AuditEvent
 from inventory.money import ZERO, has_more_places_than_currency, quantize, to_decimal
 from inventory.roles import is_manager
@@ -723,7 +723,11 @@ def _queue_report(register: Register, *, z: ZReport | None, data: dict, is_copy:
         location=register.location,
         z_report=z,
         is_copy=is_copy,
-        payload={"report": data["kind"], "lines": report_lines(data, is_copy=is_copy, columns=columns)},
+        payload={
+            "report": data["kind"],
+            "lines": report_lines(data, copy=is_copy, columns=columns),
+            MARKED_COPY: is_copy,
+        },
         user=user,
     )
 

@@ -394,3 +394,23 @@ def test_a_reprinted_z_report_says_copy(session, cashier, manager):
     assert job.payload["lines"][0].strip() == "*** COPY ***"
     assert job.payload["lines"][-1].strip() == "*** COPY ***"
     assert AuditEvent.objects.filter(action="z_report_reprinted", actor=manager).exists()
+
+
+def test_a_z_report_of_a_store_with_copy_in_its_name_still_prints_as_a_copy_when_reprinted_from_the_queue(
+    register, session, cashier
+):
+    from billing import printing
+    from billing.receipts import render_job
+    from billing.tests.escpos_text import read
+
+    register.location.name = "COPY CENTRE"
+    register.location.save()
+    close_exactly(session, cashier)
+    original = PrintJob.objects.get()
+
+    reprint = printing.reprint(job_id=original.pk, user=cashier)
+
+    assert "COPY CENTRE" in read(render_job(original)).text
+    assert read(render_job(original)).text.count("COPY") == 1  # the store's name, no copy banner
+    assert reprint.is_copy
+    assert read(render_job(reprint)).text.count("COPY") == 3  # the store's name and the banner top and bottom
