@@ -218,19 +218,21 @@ def session_totals(session: CashSession) -> SessionTotals:
     def count(rows: dict, key: str) -> int:
         return rows[key]["count"] if key in rows else 0
 
-    tenders = tuple(
-        TenderTotals(
-            tender=tender,
-            count=count(payments, tender),
-            amount=quantize(paid),
-            tips=quantize(figures.column(payments, tender, "tips")),
-            refunds=quantize(refunded),
-            net=quantize(paid - refunded),
+    tenders = []
+    for tender in Payment.Tender.values:
+        if tender not in payments and tender not in refunds:
+            continue
+        paid, refunded = figures.column(payments, tender), figures.column(refunds, tender)
+        tenders.append(
+            TenderTotals(
+                tender=tender,
+                count=count(payments, tender),
+                amount=quantize(paid),
+                tips=quantize(figures.column(payments, tender, "tips")),
+                refunds=quantize(refunded),
+                net=quantize(paid - refunded),
+            )
         )
-        for tender in Payment.Tender.values
-        if tender in payments or tender in refunds
-        for paid, refunded in [(figures.column(payments, tender), figures.column(refunds, tender))]
-    )
     tax_rates = tuple(
         TaxRateTotals(
             name=name,
@@ -281,7 +283,7 @@ def session_totals(session: CashSession) -> SessionTotals:
         tips=quantize(figures.column_total(payments, "tips")),
         rounding=quantize(figures.column_total(payments, "rounding")),
         payments_total=quantize(figures.column_total(payments, "amount")),
-        tenders=tenders,
+        tenders=tuple(tenders),
         cash=CashTotals(
             opening_float=quantize(session.opening_float),
             cash_in=quantize(cash_in),
