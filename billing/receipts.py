@@ -29,7 +29,7 @@ from django.utils import timezone
 from escpos.printer import Dummy
 from unidecode import unidecode
 
-from billing.report_printout import MARKED_COPY
+from billing.report_printout import MARKED_COPY, can_lay_out, report_lines
 from inventory.money import ZERO, quantize
 
 DEFAULT_CODE_PAGES = ("CP858", "CP1252", "CP850", "CP437")  # CP858 is CP850 with the euro sign
@@ -593,7 +593,8 @@ def render_lines(
 
 
 def job_document(job):
-    """The document a print job prints: its receipt, kitchen ticket, the lines in its payload, or its Z report."""
+    """The document a print job prints: its receipt, kitchen ticket, the lines in its payload, or its Z report
+    (laid out by the one X/Z layout, `billing.report_printout`, as a copy when the job is one)."""
     if job.receipt_id:
         return receipt_document(job.receipt)
     if job.kitchen_ticket_id:
@@ -604,7 +605,11 @@ def job_document(job):
             marked_copy=bool(job.payload.get(MARKED_COPY)),
         )
     if job.z_report_id:
-        return z_report_document(job.z_report)
+        data = job.z_report.data or {}
+        if can_lay_out(data):
+            lines = report_lines(data, copy=job.is_copy, columns=job.printer.columns)
+            return LinesDoc(lines=tuple(lines), marked_copy=job.is_copy)
+        return z_report_document(job.z_report)  # a snapshot without the X/Z figures: print what it stores
     report = job.payload.get("report")
     if isinstance(report, dict):
         return report_document(str(report.get("title", "Report")), report.get("data", {}))

@@ -21,6 +21,15 @@ TENDER_LABELS = {"cash": "Cash", "card": "Card", "voucher": "Voucher", "other": 
 MARKED_COPY = "marked_copy"
 
 
+# The figures `report_lines` needs: every X/Z snapshot a session writes has them.
+LAID_OUT_FIGURES = ("gross_sales", "discounts", "service_charge", "sales", "refunds", "net_sales", "tax_total")
+
+
+def can_lay_out(data: dict) -> bool:
+    """Whether `data` is an X/Z snapshot `report_lines` can lay out (not a hand-made or partial one)."""
+    return all(key in data for key in (*LAID_OUT_FIGURES, "net_sales_excl_tax"))
+
+
 def report_lines(data: dict, *, copy: bool, columns: int = 48) -> list[str]:
     kind = data.get("kind", "x")
     lines: list[str] = []

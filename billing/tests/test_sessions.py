@@ -414,3 +414,22 @@ def test_a_z_report_of_a_store_with_copy_in_its_name_still_prints_as_a_copy_when
     assert read(render_job(original)).text.count("COPY") == 1  # the store's name, no copy banner
     assert reprint.is_copy
     assert read(render_job(reprint)).text.count("COPY") == 3  # the store's name and the banner top and bottom
+
+
+def test_a_z_report_job_without_laid_out_lines_prints_the_one_x_z_layout_and_says_copy_when_it_is_one(
+    register, session, cashier
+):
+    from billing.receipts import render_job
+    from billing.tests.escpos_text import read
+
+    z = close_exactly(session, cashier)
+    bare = PrintJob.objects.create(kind="report", printer=register.printer, location=register.location, z_report=z)
+    copy = PrintJob.objects.create(
+        kind="report", printer=register.printer, location=register.location, z_report=z, is_copy=True
+    )
+
+    original = read(render_job(bare)).text.splitlines()
+    assert original == sessions.report_lines(z.data, copy=False, columns=register.printer.columns)
+    assert read(render_job(copy)).text.splitlines() == sessions.report_lines(
+        z.data, copy=True, columns=register.printer.columns
+    )
