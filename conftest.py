@@ -33,11 +33,9 @@ def _no_pin_failures_left_from_earlier_tests():
 def _no_shared_health_report_left_from_earlier_tests():
     """The full health report is kept in the cache for a few seconds: no test reads an earlier one's (or waits for
     the lock of a computation an earlier test left running)."""
-    from django.core.cache import cache
+    from ops.health import forget_report
 
-    from ops.health import REPORT_KEY, REPORT_LOCK_KEY
-
-    cache.delete_many([REPORT_KEY, REPORT_LOCK_KEY])
+    forget_report()
 
 
 @pytest.fixture
