@@ -405,7 +405,7 @@ def _run_one(check: Check, results: dict) -> None:
     results.setdefault(check.name, observations)
 
 
-# --- Readiness: each probe asks the database ----------------------------------------------------------------------
+# --- Readiness: each probe asks the database --------------------------------------------------------------------
 
 _ready_at: float | None = None
 
@@ -425,7 +425,7 @@ def readiness() -> dict:
     return _report(observations)
 
 
-# --- The full report: one copy in the cache, computed by one process at a time ---------------------------------
+# --- The full report: one copy in the cache, computed by one process at a time ----------------------------------
 
 REPORT_KEY = "health:report"  # {"computed_at": unix time, "report": the report without app:uptime}
 REPORT_LOCK_KEY = "health:report:computing"
