@@ -526,7 +526,7 @@ def _budget() -> float:
 def _budget_left(started: float) -> float:
     """What the checks may still take after the cache made this probe wait (a cache that does not answer costs
     its socket timeout): the whole answer stays within the budget."""
-    return max(_budget() - (time.monotonic() - started), 0.5)
+    return round(max(_budget() - (time.monotonic() - started), 0.5), 1)
 
 
 def _with_uptime(report: dict) -> dict:

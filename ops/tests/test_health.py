@@ -186,6 +186,36 @@ def test_with_redis_unreachable_a_cached_full_report_is_computed_by_each_probe_a
         assert "app:uptime" in body["checks"]
 
 
+REDIS_BLACKHOLE_PORT = 8245
+
+
+@pytest.mark.django_db(transaction=True)
+def test_with_redis_accepting_and_never_answering_the_full_report_is_answered_and_fails_the_cache(settings, monitor):
+    """A dead network rather than a refused port: reading the stored report waits out the cache's socket timeout,
+    and the probe still answers with a report of its own."""
+    from ops.tests.servers import TcpProxy
+
+    _backup(hours_ago=1)
+    proxy = TcpProxy(REDIS_BLACKHOLE_PORT, ("127.0.0.1", 6379)).start()
+    proxy.cut("blackhole")
+    unanswering = f"redis://127.0.0.1:{REDIS_BLACKHOLE_PORT}/0"
+    settings.HEALTH_CACHE_SECONDS = 5
+    settings.CACHES = {"default": {**settings.CACHES["default"], "LOCATION": unanswering}}
+    settings.CELERY_BROKER_URL = unanswering
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    try:
+        ready = monitor.get("/health/ready")
+        full = monitor.get("/health")
+    finally:
+        proxy.stop()
+    assert ready.status_code == 200
+    body = full.json()
+    assert full.status_code == 503
+    assert _check(body, "cache:responseTime")["status"] == "fail"
+    assert _check(body, "broker:responseTime")["status"] == "fail"
+    assert _check(body, "backup:age")["status"] == "pass"
+
+
 @pytest.mark.django_db
 def test_without_a_broker_tasks_run_in_the_web_process_and_the_broker_check_passes(settings):
     settings.CELERY_TASK_ALWAYS_EAGER = True
