@@ -32,12 +32,11 @@ def _no_pin_failures_left_from_earlier_tests():
 
 @pytest.fixture(autouse=True)
 def _no_shared_health_report_left_from_earlier_tests():
-    """Workers share the full health report through the cache for a few seconds: no test reads an earlier one's."""
-    from django.core.cache import cache
+    """The full health report is kept in the cache for a few seconds: no test reads an earlier one's (or waits for
+    the lock of a computation an earlier test left running)."""
+    from ops.health import forget_report
 
-    from ops.health import SHARED_REPORT_KEY
-
-    cache.delete(SHARED_REPORT_KEY.format(kind="full"))
+    forget_report()
 
 
 @pytest.fixture

@@ -20,7 +20,6 @@ import statistics
 import sys
 import time
 from datetime import timedelta
-from decimal import Decimal
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -97,7 +96,7 @@ def main() -> int:
         t0 = time.perf_counter()
         totals = sessions.session_totals(sessions.CashSession.objects.get(pk=session.pk))
         x_times.append(time.perf_counter() - t0)
-    expected = Decimal(totals["cash"]["expected"])
+    expected = totals.cash.expected
     count = {"100": int(expected // 100), "0.01": int((expected % 100) * 100)}
 
     with CaptureQueriesContext(connection) as queries:

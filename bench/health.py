@@ -6,7 +6,7 @@ rounds (bare, live, full, bare, live, full, ...) so that a busy machine slows al
 
   * bare     GET /bench/bare      a view returning "ok": the floor every request pays (middleware, WSGI, gunicorn)
   * live     GET /health/live     budget: p50 and p99 within 1.2x of the bare view
-  * full     GET /health          budget: p99 < 100 ms (reports are cached HEALTH_CACHE_SECONDS per worker)
+  * full     GET /health          budget: p99 < 100 ms (the report is kept in the cache HEALTH_CACHE_SECONDS)
 
 It prints, per endpoint, the median over the rounds of wrk's p50 and p99 and the requests per second, and exits
 non-zero when a budget is missed.

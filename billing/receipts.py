@@ -29,6 +29,7 @@ from django.utils import timezone
 from escpos.printer import Dummy
 from unidecode import unidecode
 
+from billing.report_printout import MARKED_COPY, can_lay_out, report_lines
 from core.money import ZERO, quantize
 
 DEFAULT_CODE_PAGES = ("CP858", "CP1252", "CP850", "CP437")  # CP858 is CP850 with the euro sign
@@ -558,9 +559,11 @@ def render_report(doc: ReportDoc, *, columns: int, profile: str = "default", cod
 
 @dataclass(frozen=True)
 class LinesDoc:
-    """Text already laid out by its producer (the X/Z report printout); may be empty for a drawer kick alone."""
+    """Text already laid out by its producer (the X/Z report printout); may be empty for a drawer kick alone.
+    `marked_copy`: the producer laid the lines out as a copy (they carry their own COPY marks)."""
 
     lines: tuple[str, ...]
+    marked_copy: bool = False
 
 
 def render_lines(
@@ -572,32 +575,41 @@ def render_lines(
     copy: bool = False,
     open_drawer: bool = False,
 ) -> bytes:
+    """A copy gets the COPY banner top and bottom unless its producer laid the lines out as a copy already."""
     paper = Paper(columns=columns, profile=profile, code_page=code_page)
     if open_drawer and not copy:
         paper.p.cashdraw(DRAWER_PIN)
     if not doc.lines:
         return paper.output()
-    marked = any("COPY" in line for line in doc.lines)
-    if copy and not marked:
+    banner = copy and not doc.marked_copy
+    if banner:
         paper.copy_banner()
     for line in doc.lines:
         paper.para(line)
-    if copy and not marked:
+    if banner:
         paper.copy_banner()
     paper.p.cut()
     return paper.output()
 
 
 def job_document(job):
-    """The document a print job prints: its receipt, kitchen ticket, the lines in its payload, or its Z report."""
+    """The document a print job prints: its receipt, kitchen ticket, the lines in its payload, or its Z report
+    (laid out by the one X/Z layout, `billing.report_printout`, as a copy when the job is one)."""
     if job.receipt_id:
         return receipt_document(job.receipt)
     if job.kitchen_ticket_id:
         return kitchen_document(job.kitchen_ticket)
     if isinstance(job.payload.get("lines"), list):
-        return LinesDoc(lines=tuple(str(line) for line in job.payload["lines"]))
+        return LinesDoc(
+            lines=tuple(str(line) for line in job.payload["lines"]),
+            marked_copy=bool(job.payload.get(MARKED_COPY)),
+        )
     if job.z_report_id:
-        return z_report_document(job.z_report)
+        data = job.z_report.data or {}
+        if can_lay_out(data):
+            lines = report_lines(data, copy=job.is_copy, columns=job.printer.columns)
+            return LinesDoc(lines=tuple(lines), marked_copy=job.is_copy)
+        return z_report_document(job.z_report)  # a snapshot without the X/Z figures: print what it stores
     report = job.payload.get("report")
     if isinstance(report, dict):
         return report_document(str(report.get("title", "Report")), report.get("data", {}))

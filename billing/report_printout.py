@@ -1,7 +1,10 @@
-"""X and Z reports as lines of text for a receipt printer (the print outbox sends them as they are).
+"""The one layout of the X and Z reports, for the screen and for the printer.
 
-Pure: takes the report's JSON snapshot, returns lines no wider than the printer's columns. A reprint starts and
-ends with COPY so it can never pass for the original.
+Pure: takes the report's JSON snapshot (`SessionTotals.as_json()` plus the X/Z header fields) and returns lines no
+wider than the printer's columns; the POS screen shows the same lines. Whether the lines are a copy is said
+explicitly by the caller (`copy=True` for a reprint of a Z): a copy starts and ends with COPY so it can never pass
+for the original. A print job carrying lines laid out as a copy says so in its payload (`MARKED_COPY`), so the
+renderer never guesses from the text.
 """
 
 import textwrap
@@ -14,7 +17,20 @@ from django.utils.dateparse import parse_datetime
 TENDER_LABELS = {"cash": "Cash", "card": "Card", "voucher": "Voucher", "other": "Other"}
 
 
-def report_lines(data: dict, *, is_copy: bool = False, columns: int = 48) -> list[str]:
+# The print job payload key that says its lines were laid out with `copy=True` (they carry their own COPY marks).
+MARKED_COPY = "marked_copy"
+
+
+# The figures `report_lines` needs: every X/Z snapshot a session writes has them.
+LAID_OUT_FIGURES = ("gross_sales", "discounts", "service_charge", "sales", "refunds", "net_sales", "tax_total")
+
+
+def can_lay_out(data: dict) -> bool:
+    """Whether `data` is an X/Z snapshot `report_lines` can lay out (not a hand-made or partial one)."""
+    return all(key in data for key in (*LAID_OUT_FIGURES, "net_sales_excl_tax"))
+
+
+def report_lines(data: dict, *, copy: bool, columns: int = 48) -> list[str]:
     kind = data.get("kind", "x")
     lines: list[str] = []
 
@@ -29,7 +45,7 @@ def report_lines(data: dict, *, is_copy: bool = False, columns: int = 48) -> lis
     def centre(text: str) -> None:
         lines.append(text[:columns].center(columns).rstrip())
 
-    if is_copy:
+    if copy:
         centre("*** COPY ***")
     if kind == "z":
         centre(f"Z REPORT No. {data['number']}")
@@ -104,7 +120,7 @@ def report_lines(data: dict, *, is_copy: bool = False, columns: int = 48) -> lis
         rule("=")
         row("Grand total before", data["grand_total_before"])
         row("GRAND TOTAL", data["grand_total"])
-    if is_copy:
+    if copy:
         rule("=")
         centre("*** COPY ***")
     return lines

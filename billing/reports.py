@@ -13,21 +13,16 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
 from django.db.models import (
-    Case,
     Count,
     DecimalField,
-    ExpressionWrapper,
-    F,
     Max,
     Min,
     QuerySet,
-    Sum,
-    Value,
-    When,
 )
-from django.db.models.functions import Coalesce, ExtractHour, TruncDate
+from django.db.models.functions import ExtractHour, TruncDate
 from django.utils import timezone
 
+from billing import figures
 from billing.models import Payment, Refund, RefundLine
 from core.errors import DomainError
 from core.money import ZERO, quantize
@@ -103,25 +98,8 @@ def sold_lines(p: Period) -> QuerySet[OrderLine]:
     )
 
 
-def _sum(expression) -> Coalesce:
-    return Coalesce(Sum(expression), Value(ZERO), output_field=MONEY)
-
-
-LINE_SALES = ExpressionWrapper(F("line_total") - F("order_discount_amount"), output_field=MONEY)
-LINE_NET = Case(
-    When(prices_include_tax=True, then=F("line_total") - F("order_discount_amount") - F("tax_amount")),
-    default=F("line_total") - F("order_discount_amount"),
-    output_field=MONEY,
-)
-LINE_COST = ExpressionWrapper(F("unit_cost") * F("quantity"), output_field=MONEY)
-
-LINE_FIGURES = {
-    "sold": Coalesce(Sum("quantity"), Value(ZERO), output_field=MONEY),  # "quantity" would shadow the column
-    "sales": _sum(LINE_SALES),
-    "tax": _sum("tax_amount"),
-    "net": _sum(LINE_NET),
-    "cost": _sum(LINE_COST),
-}
+_sum = figures.total
+LINE_FIGURES = figures.LINE_FIGURES
 
 
 def _money(rows: list[dict]) -> list[dict]:
@@ -144,25 +122,21 @@ def _with_margin(rows: list[dict]) -> list[dict]:
 
 
 def summary(p: Period) -> dict:
-    orders = sold_orders(p).aggregate(
-        orders=Count("id"),
-        sales=_sum("total"),
-        discounts=_sum("discount_total"),
-        service_charge=_sum("service_charge"),
-        tax=_sum("tax_total"),
+    sold = figures.order_figures(sold_orders(p))
+    orders = {"orders": sold.pop("count"), **sold}
+    lines = sold_lines(p).aggregate(net=_sum(figures.LINE_TAX_BASE), cost=_sum(figures.LINE_COST))
+    refunded = figures.refund_figures(
+        Refund.objects.filter(order__location=p.location, created_at__gte=p.start, created_at__lt=p.end)
     )
-    lines = sold_lines(p).aggregate(net=_sum(LINE_NET), cost=_sum(LINE_COST))
-    refunds = Refund.objects.filter(order__location=p.location, created_at__gte=p.start, created_at__lt=p.end)
-    refunded = refunds.aggregate(count=Count("id"), amount=_sum("amount"), tax=_sum("tax_amount"))
-    tips = Payment.objects.filter(order__location=p.location, created_at__gte=p.start, created_at__lt=p.end).aggregate(
-        tips=_sum("tip")
-    )["tips"]
+    tips = figures.tips(
+        Payment.objects.filter(order__location=p.location, created_at__gte=p.start, created_at__lt=p.end)
+    )
     result = {
         **orders,
-        "gross_sales": orders["sales"] + orders["discounts"],
+        "gross_sales": figures.gross(orders["sales"], orders["discounts"]),
         "refunds": refunded["amount"],
         "refund_count": refunded["count"],
-        "net_sales": orders["sales"] - refunded["amount"],
+        "net_sales": figures.net_sales(orders["sales"], refunded["amount"]),
         "average_ticket": orders["sales"] / orders["orders"] if orders["orders"] else ZERO,
         "tips": tips,
         "cost": lines["cost"],
@@ -249,20 +223,8 @@ def by_staff(p: Period) -> list[dict]:
 
 def by_tender(p: Period) -> list[dict]:
     window = {"created_at__gte": p.start, "created_at__lt": p.end, "order__location": p.location}
-    paid = {
-        row["tender"]: row
-        for row in Payment.objects.filter(**window)
-        .values("tender")
-        .annotate(count=Count("id"), amount=_sum("amount"), tips=_sum("tip"))
-        .order_by()
-    }
-    refunded = {
-        row["tender"]: row
-        for row in Refund.objects.filter(**window)
-        .values("tender")
-        .annotate(count=Count("id"), amount=_sum("amount"))
-        .order_by()
-    }
+    paid = figures.payments_by_tender(Payment.objects.filter(**window))
+    refunded = figures.refunds_by_tender(Refund.objects.filter(**window))
     rows = []
     for tender, label in Payment.Tender.choices:
         if tender in paid or tender in refunded:
@@ -282,34 +244,22 @@ def by_tender(p: Period) -> list[dict]:
 
 
 def by_tax_rate(p: Period) -> list[dict]:
-    rates: dict[tuple, dict] = {}
-    for row in (
-        sold_lines(p)
-        .values("tax_rate_name", "tax_rate_percent")
-        .annotate(sales=_sum(LINE_SALES), net=_sum(LINE_NET), tax=_sum("tax_amount"))
-        .order_by()
-    ):
-        rates[(row["tax_rate_name"], row["tax_rate_percent"])] = {**row, "refund_tax": ZERO}
-    for row in (
+    sold = figures.tax_by_rate(sold_lines(p))
+    refunded = figures.refund_tax_by_rate(
         RefundLine.objects.filter(
             refund__order__location=p.location, refund__created_at__gte=p.start, refund__created_at__lt=p.end
         )
-        .values("order_line__tax_rate_name", "order_line__tax_rate_percent")
-        .annotate(tax=_sum("tax_amount"))
-        .order_by()
-    ):
-        key = (row["order_line__tax_rate_name"], row["order_line__tax_rate_percent"])
-        rates.setdefault(
-            key, {"tax_rate_name": key[0], "tax_rate_percent": key[1], "sales": ZERO, "net": ZERO, "tax": ZERO}
-        )["refund_tax"] = row["tax"]
+    )
+    empty = {"sales": ZERO, "base": ZERO, "tax": ZERO}
+    rates = {key: {**sold.get(key, empty), "refund_tax": refunded.get(key, ZERO)} for key in {**sold, **refunded}}
     rows = []
-    for (name, percent), row in sorted(rates.items(), key=lambda item: (item[0][1], item[0][0])):
+    for (name, percent), row in figures.by_rate_order(rates):
         rows.append(
             {
                 "rate": name,
                 "percent": Decimal(format(percent.normalize(), "f")),
                 "sales": row["sales"],
-                "net": row["net"],
+                "net": row["base"],
                 "tax": row["tax"],
                 "refund_tax": row["refund_tax"],
                 "tax_due": row["tax"] - row["refund_tax"],
@@ -353,7 +303,7 @@ def refunds(p: Period) -> list[dict]:
 
 def voids(p: Period) -> list[dict]:
     """Lines voided on orders of this location, dated by when the line was rung up."""
-    value = ExpressionWrapper(F("unit_price") * F("quantity"), output_field=MONEY)
+    value = figures.VOID_VALUE
     rows = (
         OrderLine.objects.filter(
             order__location=p.location,

@@ -13,17 +13,19 @@ Open orders are not tied to a session: they stay open when a till closes and are
 """
 
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Case, Count, DecimalField, ExpressionWrapper, F, Max, Min, Q, Sum, When
+from django.db.models import Count, Max, Min, Q, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from billing import figures
 from billing.models import CashMovement, CashSession, Payment, Receipt, Refund, RefundLine, Register, ZReport
 from billing.printing import queue_print_job
-from billing.report_printout import report_lines
+from billing.report_printout import MARKED_COPY, report_lines
 from core.errors import ApprovalRequired, Conflict, DomainError, NotFound, PermissionDenied
 from core.inputs import clean_amount
 from core.money import ZERO, quantize
@@ -32,8 +34,6 @@ from staff.access import check_location, manager_approval
 from staff.audit import audit
 from staff.models import AuditEvent
 from staff.roles import is_manager
-
-MONEY = DecimalField(max_digits=20, decimal_places=4)
 
 
 class SessionClosed(Conflict):
@@ -64,77 +64,148 @@ def open_session_for(register_id: int) -> CashSession | None:
     return CashSession.objects.filter(register_id=register_id, status=CashSession.Status.OPEN).first()
 
 
-def session_totals(session: CashSession) -> dict:
-    """Running totals of a session, as plain JSON-ready values (money as strings).
+@dataclass(frozen=True)
+class TaxRateTotals:
+    name: str
+    percent: Decimal
+    base: Decimal
+    tax: Decimal
+    refund_tax: Decimal
+    net_tax: Decimal
+
+
+@dataclass(frozen=True)
+class TenderTotals:
+    tender: str
+    count: int
+    amount: Decimal
+    tips: Decimal
+    refunds: Decimal
+    net: Decimal
+
+
+@dataclass(frozen=True)
+class CashTotals:
+    opening_float: Decimal
+    cash_in: Decimal
+    cash_refunds: Decimal
+    pay_ins: Decimal
+    pay_in_count: int
+    pay_outs: Decimal
+    pay_out_count: int
+    no_sales: int
+    expected: Decimal  # what the drawer should hold: float + cash taken − cash refunded + pay-ins − pay-outs
+
+
+@dataclass(frozen=True)
+class SessionTotals:
+    """Running totals of a cash session. Money is Decimal, quantised to the currency; `as_json()` gives the
+    snapshot a Z report stores (money as strings), the shape X and Z printouts, screens and the API read.
+
+    Each figure is quantised once, from the unrounded sums (as the snapshot always was): a derived figure such as
+    `net_sales` is quantize(sales − refunds), not the difference of two quantised figures."""
+
+    session: int
+    register: int
+    opened_at: datetime | None
+    opened_by: str
+    order_count: int
+    receipts: dict
+    gross_sales: Decimal
+    discounts: Decimal
+    service_charge: Decimal
+    sales: Decimal
+    refunds: Decimal
+    refund_count: int
+    net_sales: Decimal
+    tax_total: Decimal  # tax on the session's sales less the tax refunded in it
+    net_sales_excl_tax: Decimal
+    tax_rates: tuple[TaxRateTotals, ...]
+    void_count: int
+    voids: Decimal
+    tips: Decimal
+    rounding: Decimal
+    payments_total: Decimal
+    tenders: tuple[TenderTotals, ...]
+    cash: CashTotals
+
+    def as_json(self) -> dict:
+        """The JSON snapshot (money as strings): the format stored in `ZReport.data`; do not change its keys."""
+        cash = self.cash
+        return {
+            "session": self.session,
+            "register": self.register,
+            "opened_at": self.opened_at.isoformat() if self.opened_at else None,
+            "opened_by": self.opened_by,
+            "order_count": self.order_count,
+            "receipts": dict(self.receipts),
+            "gross_sales": _m(self.gross_sales),
+            "discounts": _m(self.discounts),
+            "service_charge": _m(self.service_charge),
+            "sales": _m(self.sales),
+            "refunds": _m(self.refunds),
+            "refund_count": self.refund_count,
+            "net_sales": _m(self.net_sales),
+            "tax_total": _m(self.tax_total),
+            "net_sales_excl_tax": _m(self.net_sales_excl_tax),
+            "tax_rates": [
+                {
+                    "name": rate.name,
+                    "percent": format(rate.percent.normalize(), "f"),
+                    "base": _m(rate.base),
+                    "tax": _m(rate.tax),
+                    "refund_tax": _m(rate.refund_tax),
+                    "net_tax": _m(rate.net_tax),
+                }
+                for rate in self.tax_rates
+            ],
+            "voids": {"count": self.void_count, "amount": _m(self.voids)},
+            "tips": _m(self.tips),
+            "rounding": _m(self.rounding),
+            "payments_total": _m(self.payments_total),
+            "tenders": [
+                {
+                    "tender": t.tender,
+                    "count": t.count,
+                    "amount": _m(t.amount),
+                    "tips": _m(t.tips),
+                    "refunds": _m(t.refunds),
+                    "net": _m(t.net),
+                }
+                for t in self.tenders
+            ],
+            "cash": {
+                "opening_float": _m(cash.opening_float),
+                "cash_in": _m(cash.cash_in),
+                "cash_refunds": _m(cash.cash_refunds),
+                "pay_ins": _m(cash.pay_ins),
+                "pay_in_count": cash.pay_in_count,
+                "pay_outs": _m(cash.pay_outs),
+                "pay_out_count": cash.pay_out_count,
+                "no_sales": cash.no_sales,
+                "expected": _m(cash.expected),
+            },
+        }
+
+
+def session_totals(session: CashSession) -> SessionTotals:
+    """Running totals of a session (see `SessionTotals`; `.as_json()` for the JSON-ready snapshot).
 
     Sales are the orders that got their sale receipt in this session. Tenders, refunds and cash movements are the
-    session's own rows. `cash.expected` is what the drawer should hold: float + cash taken (tendered − change)
-    − cash refunded + pay-ins − pay-outs.
+    session's own rows. Every figure is defined in `billing.figures`.
     """
     sale_orders = Receipt.objects.filter(session=session, kind=Receipt.Kind.SALE).values("order_id")
-
-    orders = Order.objects.filter(id__in=sale_orders).aggregate(
-        count=Count("id"),
-        total=Coalesce(Sum("total"), ZERO, output_field=MONEY),
-        discounts=Coalesce(Sum("discount_total"), ZERO, output_field=MONEY),
-        service_charge=Coalesce(Sum("service_charge"), ZERO, output_field=MONEY),
-        tax=Coalesce(Sum("tax_total"), ZERO, output_field=MONEY),
-    )
-
-    line_value = ExpressionWrapper(F("unit_price") * F("quantity"), output_field=MONEY)
-    voids = OrderLine.objects.filter(order_id__in=sale_orders, status=OrderLine.Status.VOIDED).aggregate(
-        count=Count("id"), amount=Coalesce(Sum(line_value), ZERO, output_field=MONEY)
-    )
-
-    # A line's net is its total after its share of the order discount; tax is inside it at a tax-inclusive store.
-    net = F("line_total") - F("order_discount_amount")
-    tax_base = Case(When(prices_include_tax=True, then=net - F("tax_amount")), default=net, output_field=MONEY)
-    rates: dict[tuple, dict] = {}
-    for row in (
-        OrderLine.objects.filter(order_id__in=sale_orders, status=OrderLine.Status.ACTIVE)
-        .values("tax_rate_name", "tax_rate_percent")
-        .annotate(base=Sum(tax_base), tax=Sum("tax_amount"))
-        .order_by()
-    ):
-        rates[(row["tax_rate_name"], row["tax_rate_percent"])] = {
-            "base": row["base"],
-            "tax": row["tax"],
-            "refund_tax": ZERO,
-        }
-    for row in (
-        RefundLine.objects.filter(refund__session=session)
-        .values("order_line__tax_rate_name", "order_line__tax_rate_percent")
-        .annotate(tax=Sum("tax_amount"))
-        .order_by()
-    ):
-        key = (row["order_line__tax_rate_name"], row["order_line__tax_rate_percent"])
-        rates.setdefault(key, {"base": ZERO, "tax": ZERO, "refund_tax": ZERO})["refund_tax"] = row["tax"]
-
-    payments = {
-        row["tender"]: row
-        for row in Payment.objects.filter(session=session)
-        .values("tender")
-        .annotate(
-            count=Count("id"),
-            amount=Sum("amount"),
-            tips=Sum("tip"),
-            rounding=Sum("rounding"),
-            drawer=Sum(ExpressionWrapper(F("tendered") - F("change"), output_field=MONEY)),
-        )
-        .order_by()
-    }
-    refunds = {
-        row["tender"]: row
-        for row in Refund.objects.filter(session=session)
-        .values("tender")
-        .annotate(count=Count("id"), amount=Sum("amount"), tax=Sum("tax_amount"))
-        .order_by()
-    }
+    orders = figures.order_figures(Order.objects.filter(id__in=sale_orders))
+    voids = figures.voided_lines(OrderLine.objects.filter(order_id__in=sale_orders))
+    rates = figures.tax_by_rate(OrderLine.objects.filter(order_id__in=sale_orders, status=OrderLine.Status.ACTIVE))
+    refund_rates = figures.refund_tax_by_rate(RefundLine.objects.filter(refund__session=session))
+    payments = figures.payments_by_tender(Payment.objects.filter(session=session))
+    refunds = figures.refunds_by_tender(Refund.objects.filter(session=session))
     moves = {
         row["kind"]: row
         for row in CashMovement.objects.filter(session=session)
         .values("kind")
-        .annotate(count=Count("id"), amount=Sum("amount"))
+        .annotate(count=Count("id"), amount=figures.total("amount"))
         .order_by()
     }
     receipts = Receipt.objects.filter(session=session).aggregate(
@@ -145,91 +216,100 @@ def session_totals(session: CashSession) -> dict:
         refunds=Count("id", filter=Q(kind=Receipt.Kind.REFUND)),
     )
 
-    def total(rows: dict, key: str, field: str = "amount") -> Decimal:
-        return rows[key][field] if key in rows else ZERO
+    def count(rows: dict, key: str) -> int:
+        return rows[key]["count"] if key in rows else 0
 
     tenders = []
     for tender in Payment.Tender.values:
         if tender not in payments and tender not in refunds:
             continue
-        paid, refunded = total(payments, tender), total(refunds, tender)
+        paid, refunded = figures.column(payments, tender), figures.column(refunds, tender)
         tenders.append(
+            TenderTotals(
+                tender=tender,
+                count=count(payments, tender),
+                amount=quantize(paid),
+                tips=quantize(figures.column(payments, tender, "tips")),
+                refunds=quantize(refunded),
+                net=quantize(paid - refunded),
+            )
+        )
+    tax_rates = tuple(
+        TaxRateTotals(
+            name=name,
+            percent=percent,
+            base=quantize(row["base"]),
+            tax=quantize(row["tax"]),
+            refund_tax=quantize(row["refund_tax"]),
+            net_tax=quantize(row["tax"] - row["refund_tax"]),
+        )
+        for (name, percent), row in figures.by_rate_order(
             {
-                "tender": tender,
-                "count": payments[tender]["count"] if tender in payments else 0,
-                "amount": _m(paid),
-                "tips": _m(total(payments, tender, "tips")),
-                "refunds": _m(refunded),
-                "net": _m(paid - refunded),
+                key: {
+                    "base": rates[key]["base"] if key in rates else ZERO,
+                    "tax": rates[key]["tax"] if key in rates else ZERO,
+                    "refund_tax": refund_rates.get(key, ZERO),
+                }
+                for key in {**rates, **refund_rates}
             }
         )
-
-    refund_total = sum((row["amount"] for row in refunds.values()), ZERO)
-    refund_tax = sum((row["tax"] for row in refunds.values()), ZERO)
-    pay_ins, pay_outs = total(moves, CashMovement.Kind.PAY_IN), total(moves, CashMovement.Kind.PAY_OUT)
-    cash_in = total(payments, Payment.Tender.CASH, "drawer")
-    cash_refunds = total(refunds, Payment.Tender.CASH)
-    expected = session.opening_float + cash_in - cash_refunds + pay_ins - pay_outs
-    net_sales = orders["total"] - refund_total
+    )
+    refund_total = figures.column_total(refunds, "amount")
+    refund_tax = figures.column_total(refunds, "tax")
+    net_sales = figures.net_sales(orders["sales"], refund_total)
     net_tax = orders["tax"] - refund_tax
-
-    return {
-        "session": session.pk,
-        "register": session.register_id,
-        "opened_at": session.opened_at.isoformat() if session.opened_at else None,
-        "opened_by": str(session.opened_by),
-        "order_count": orders["count"],
-        "receipts": receipts,
-        "gross_sales": _m(orders["total"] + orders["discounts"]),
-        "discounts": _m(orders["discounts"]),
-        "service_charge": _m(orders["service_charge"]),
-        "sales": _m(orders["total"]),
-        "refunds": _m(refund_total),
-        "refund_count": sum(row["count"] for row in refunds.values()),
-        "net_sales": _m(net_sales),
-        "tax_total": _m(net_tax),
-        "net_sales_excl_tax": _m(net_sales - net_tax),
-        "tax_rates": [
-            {
-                "name": name,
-                "percent": format(percent.normalize(), "f"),
-                "base": _m(row["base"]),
-                "tax": _m(row["tax"]),
-                "refund_tax": _m(row["refund_tax"]),
-                "net_tax": _m(row["tax"] - row["refund_tax"]),
-            }
-            for (name, percent), row in sorted(rates.items(), key=lambda item: (item[0][1], item[0][0]))
-        ],
-        "voids": {"count": voids["count"], "amount": _m(voids["amount"])},
-        "tips": _m(sum((row["tips"] for row in payments.values()), ZERO)),
-        "rounding": _m(sum((row["rounding"] for row in payments.values()), ZERO)),
-        "payments_total": _m(sum((row["amount"] for row in payments.values()), ZERO)),
-        "tenders": tenders,
-        "cash": {
-            "opening_float": _m(session.opening_float),
-            "cash_in": _m(cash_in),
-            "cash_refunds": _m(cash_refunds),
-            "pay_ins": _m(pay_ins),
-            "pay_in_count": moves[CashMovement.Kind.PAY_IN]["count"] if CashMovement.Kind.PAY_IN in moves else 0,
-            "pay_outs": _m(pay_outs),
-            "pay_out_count": moves[CashMovement.Kind.PAY_OUT]["count"] if CashMovement.Kind.PAY_OUT in moves else 0,
-            "no_sales": moves[CashMovement.Kind.NO_SALE]["count"] if CashMovement.Kind.NO_SALE in moves else 0,
-            "expected": _m(expected),
-        },
-    }
+    cash_in = figures.column(payments, Payment.Tender.CASH, "drawer")
+    cash_refunds = figures.column(refunds, Payment.Tender.CASH)
+    pay_ins = figures.column(moves, CashMovement.Kind.PAY_IN)
+    pay_outs = figures.column(moves, CashMovement.Kind.PAY_OUT)
+    return SessionTotals(
+        session=session.pk,
+        register=session.register_id,
+        opened_at=session.opened_at,
+        opened_by=str(session.opened_by),
+        order_count=orders["count"],
+        receipts=receipts,
+        gross_sales=quantize(figures.gross(orders["sales"], orders["discounts"])),
+        discounts=quantize(orders["discounts"]),
+        service_charge=quantize(orders["service_charge"]),
+        sales=quantize(orders["sales"]),
+        refunds=quantize(refund_total),
+        refund_count=sum(row["count"] for row in refunds.values()),
+        net_sales=quantize(net_sales),
+        tax_total=quantize(net_tax),
+        net_sales_excl_tax=quantize(net_sales - net_tax),
+        tax_rates=tax_rates,
+        void_count=voids["count"],
+        voids=quantize(voids["amount"]),
+        tips=quantize(figures.column_total(payments, "tips")),
+        rounding=quantize(figures.column_total(payments, "rounding")),
+        payments_total=quantize(figures.column_total(payments, "amount")),
+        tenders=tuple(tenders),
+        cash=CashTotals(
+            opening_float=quantize(session.opening_float),
+            cash_in=quantize(cash_in),
+            cash_refunds=quantize(cash_refunds),
+            pay_ins=quantize(pay_ins),
+            pay_in_count=count(moves, CashMovement.Kind.PAY_IN),
+            pay_outs=quantize(pay_outs),
+            pay_out_count=count(moves, CashMovement.Kind.PAY_OUT),
+            no_sales=count(moves, CashMovement.Kind.NO_SALE),
+            expected=quantize(session.opening_float + cash_in - cash_refunds + pay_ins - pay_outs),
+        ),
+    )
 
 
 def expected_cash(session: CashSession) -> Decimal:
     """What the drawer should hold now: three small aggregates (cash payments use the session/tender index)."""
     cash_in = Payment.objects.filter(session=session, tender=Payment.Tender.CASH).aggregate(
-        total=Coalesce(Sum(F("tendered") - F("change")), ZERO, output_field=MONEY)
+        total=figures.total(figures.DRAWER_IN)
     )["total"]
     cash_out = Refund.objects.filter(session=session, tender=Payment.Tender.CASH).aggregate(
-        total=Coalesce(Sum("amount"), ZERO, output_field=MONEY)
+        total=figures.total("amount")
     )["total"]
     moves = CashMovement.objects.filter(session=session).aggregate(
-        ins=Coalesce(Sum("amount", filter=Q(kind=CashMovement.Kind.PAY_IN)), ZERO, output_field=MONEY),
-        outs=Coalesce(Sum("amount", filter=Q(kind=CashMovement.Kind.PAY_OUT)), ZERO, output_field=MONEY),
+        ins=Coalesce(Sum("amount", filter=Q(kind=CashMovement.Kind.PAY_IN)), ZERO, output_field=figures.MONEY),
+        outs=Coalesce(Sum("amount", filter=Q(kind=CashMovement.Kind.PAY_OUT)), ZERO, output_field=figures.MONEY),
     )
     return quantize(session.opening_float + cash_in - cash_out + moves["ins"] - moves["outs"])
 
@@ -259,7 +339,7 @@ def x_report(*, session_id: int, user) -> dict:
     session = _get_session(session_id, user)
     if session.status != CashSession.Status.OPEN:
         raise SessionClosed(f"Session {session.pk} is closed; read its Z report.")
-    totals = session_totals(session)
+    totals = session_totals(session).as_json()
     totals["kind"] = "x"
     totals["generated_at"] = timezone.now().isoformat()
     return totals if is_manager(user) else blind(totals)
@@ -401,8 +481,8 @@ def close_session(
     try:
         with transaction.atomic():
             register, session = _lock_session(session_id, user)
-            totals = session_totals(session)
-            expected = Decimal(totals["cash"]["expected"])
+            figures_now = session_totals(session)
+            expected = figures_now.cash.expected
             over_short = counted - expected
             needs_sign_off = abs(over_short) > approval_threshold()
             if needs_sign_off and sign_off is None:
@@ -429,8 +509,9 @@ def close_session(
                 ]
             )
             number = register.last_z_number + 1
-            net = Decimal(totals["net_sales"])
+            net = figures_now.net_sales
             grand_total = register.grand_total + net
+            totals = figures_now.as_json()
             totals.update(
                 kind="z",
                 number=number,
@@ -459,9 +540,9 @@ def close_session(
                 register=register,
                 session=session,
                 number=number,
-                gross_sales=Decimal(totals["gross_sales"]),
+                gross_sales=figures_now.gross_sales,
                 net_sales=net,
-                tax_total=Decimal(totals["tax_total"]),
+                tax_total=figures_now.tax_total,
                 grand_total=grand_total,
                 data=totals,
             )
@@ -633,7 +714,11 @@ def _queue_report(register: Register, *, z: ZReport | None, data: dict, is_copy:
         location=register.location,
         z_report=z,
         is_copy=is_copy,
-        payload={"report": data["kind"], "lines": report_lines(data, is_copy=is_copy, columns=columns)},
+        payload={
+            "report": data["kind"],
+            "lines": report_lines(data, copy=is_copy, columns=columns),
+            MARKED_COPY: is_copy,
+        },
         user=user,
     )
 

@@ -144,7 +144,7 @@ def shift_x(request):
     context = {
         "session": session,
         "report": totals,
-        "lines": report_lines(totals),
+        "lines": report_lines(totals, copy=False),
         "move_form": CashMoveForm(),
         "managers": managers_for(request.terminal.location),
     }
@@ -216,7 +216,7 @@ def z_report(request, pk: int):
     z = get_object_or_404(
         ZReport.objects.select_related("register"), pk=pk, register__location=request.terminal.location
     )
-    context = {"z": z, "data": z.data, "lines": report_lines(z.data)}
+    context = {"z": z, "data": z.data, "lines": report_lines(z.data, copy=False)}
     return pos_render(request, "pos/z_report.html", context, nav="shift")
 
 
@@ -227,9 +227,9 @@ def z_reprint(request, pk: int):
     try:
         sessions.reprint_z_report(z_report_id=z.pk, user=request.user)
     except DomainError as exc:
-        context = {"z": z, "data": z.data, "lines": report_lines(z.data), "error": exc.message}
+        context = {"z": z, "data": z.data, "lines": report_lines(z.data, copy=False), "error": exc.message}
         return pos_render(request, "pos/z_report.html", context, status=exc.status)
-    context = {"z": z, "data": z.data, "lines": report_lines(z.data), "reprinted": True}
+    context = {"z": z, "data": z.data, "lines": report_lines(z.data, copy=False), "reprinted": True}
     return pos_render(request, "pos/z_report.html", context, nav="shift")
 
 

@@ -4,12 +4,12 @@ Each check is a plain function returning one or more `Observation`s. `run_checks
 its own daemon thread with a hard timeout, so a check that hangs (a database behind a dead network, a broker that
 accepts and never answers) cannot make the endpoint hang: after its timeout it is reported as failed and the thread
 is left to finish on its own. A check whose previous run is still stuck is not started again, so probes cannot pile
-threads up. Reports are cached per process for a few seconds and computed by one thread at a time, so fifty probes
-arriving together cost one database connection, not fifty. The full report is refreshed in the background once it
-exists (a stale one, at most HEALTH_STALE_SECONDS old, is served meanwhile), so probes never wait for slow checks.
-The full report is also shared between processes through the cache: a worker whose own report is missing or stale
-takes a fresher one another worker computed, so a freshly started or recycled worker answers at once and the slow
-checks (Celery's ping waits its whole timeout) run about once per HEALTH_CACHE_SECONDS, not once per worker.
+threads up.
+
+Readiness (the database only) is computed for each probe. The full report, whose checks are slow (Celery's ping
+waits its whole timeout), lives in one place: the cache, under REPORT_KEY, shared by every process. Whichever probe
+finds it older than HEALTH_CACHE_SECONDS takes a lock and computes it; the others serve the previous one meanwhile
+(see `full_report`). With the cache down, each probe computes its own report, in which the cache check fails.
 
 Bodies follow the health+json draft (`status` pass | warn | fail, `checks` keyed `component:measurement`) and
 carry no hostnames, connection strings or exception messages: only exception class names.
@@ -17,6 +17,7 @@ carry no hostnames, connection strings or exception messages: only exception cla
 
 import contextlib
 import datetime as dt
+import math
 import os
 import shutil
 import threading
@@ -202,7 +203,7 @@ def check_broker() -> list[Observation]:
 def check_celery_workers() -> list[Observation]:
     if not _broker_is_configured():
         return [Observation("celery:workers", PASS, 0, "workers", "component", output="tasks run in the web process")]
-    from posproject.celery import app
+    from celery import current_app as app  # the project's app (posproject.celery), which ops does not import
 
     replies = app.control.ping(timeout=settings.HEALTH_CELERY_PING_TIMEOUT)
     answering = len(replies or [])
@@ -221,8 +222,7 @@ def check_celery_workers() -> list[Observation]:
 def queue_depth() -> int:
     """Messages waiting in the broker, all queues and priority lists summed."""
     import redis
-
-    from posproject.celery import app
+    from celery import current_app as app  # the project's app (posproject.celery), which ops does not import
 
     client = redis.Redis.from_url(settings.CELERY_BROKER_URL, socket_timeout=1, socket_connect_timeout=1)
     try:
@@ -404,109 +404,9 @@ def _run_one(check: Check, results: dict) -> None:
     results.setdefault(check.name, observations)
 
 
-# --- Reports, cached per process ---------------------------------------------------------------------------------
+# --- Readiness: each probe asks the database --------------------------------------------------------------------
 
-_cache: dict[str, tuple[float, dict]] = {}
-_cache_locks = {"ready": threading.Lock(), "full": threading.Lock()}
 _ready_at: float | None = None
-
-
-def _cached(
-    kind: str, ttl: float, compute: Callable[[], dict], *, serve_stale_for: float = 0, shared: bool = False
-) -> dict:
-    """The cached report while it is fresh; one thread computes a new one, the others wait for it.
-
-    With `serve_stale_for`, a report up to that many seconds past its freshness is returned at once while a
-    background thread refreshes it: a probe never waits for the slow checks (Celery's ping waits its whole timeout)
-    once the first report exists. With `shared`, reports are also exchanged with the other processes (see
-    SHARED_REPORT_KEY) before this one computes its own.
-    """
-    entry = _cache.get(kind)
-    now = time.monotonic()
-    if entry is None and shared and ttl > 0:  # a process with no report yet takes another's (fresh or stale)
-        entry = _read_shared(kind)
-        if entry is not None:
-            _cache[kind] = entry
-    if entry is not None and entry[0] > now:
-        return entry[1]
-    if entry is not None and ttl > 0 and now - entry[0] < serve_stale_for:
-        if _cache_locks[kind].acquire(blocking=False):
-            newer = _read_shared(kind) if shared else None  # once per refresh: has another process done it?
-            if newer is not None and newer[0] > now:
-                _cache[kind] = newer
-                _cache_locks[kind].release()
-                return newer[1]
-            threading.Thread(
-                target=_refresh,
-                args=(kind, ttl, compute, serve_stale_for, shared),
-                name=f"health-refresh-{kind}",
-                daemon=True,
-            ).start()
-        return entry[1]
-    with _cache_locks[kind]:
-        entry = _cache.get(kind)
-        if entry is not None and entry[0] > time.monotonic():
-            return entry[1]
-        report = compute()
-        if ttl > 0:
-            _cache[kind] = (time.monotonic() + ttl, report)
-            if shared:
-                _write_shared(kind, report, ttl, serve_stale_for)
-        return report
-
-
-def _refresh(kind: str, ttl: float, compute: Callable[[], dict], serve_stale_for: float, shared: bool) -> None:
-    """Background refresh; the caller holds the kind's lock and this releases it."""
-    try:
-        report = compute()
-        _cache[kind] = (time.monotonic() + ttl, report)
-        if shared:
-            _write_shared(kind, report, ttl, serve_stale_for)
-    finally:
-        _cache_locks[kind].release()
-
-
-SHARED_REPORT_KEY = "health:report:{kind}"
-SHARED_READ_TIMEOUT = 0.2  # a cache that does not answer at once must not hold up a probe
-
-
-def _read_shared(kind: str) -> tuple[float, dict] | None:
-    """Another process's report, as a local cache entry (freshness converted to this process's clock); None when
-    there is none or the cache does not answer within SHARED_READ_TIMEOUT."""
-    found: list = []
-
-    def read():
-        with contextlib.suppress(Exception):  # a cache outage is the cache check's to report, not this one's
-            found.append(cache.get(SHARED_REPORT_KEY.format(kind=kind)))
-
-    reader = threading.Thread(target=read, name="health-shared-read", daemon=True)
-    reader.start()
-    reader.join(SHARED_READ_TIMEOUT)
-    entry = found[0] if found else None
-    if not (isinstance(entry, tuple) and len(entry) == 3 and isinstance(entry[2], dict)):
-        return None
-    fresh_until, producer, report = entry
-    if producer == os.getpid():  # this process's own, which it already has
-        return None
-    return time.monotonic() + (fresh_until - time.time()), _with_own_uptime(report)
-
-
-def _write_shared(kind: str, report: dict, ttl: float, serve_stale_for: float) -> None:
-    def write():
-        with contextlib.suppress(Exception):
-            entry = (time.time() + ttl, os.getpid(), report)
-            cache.set(SHARED_REPORT_KEY.format(kind=kind), entry, timeout=ttl + serve_stale_for)
-
-    threading.Thread(target=write, name="health-shared-write", daemon=True).start()
-
-
-def _with_own_uptime(report: dict) -> dict:
-    """A report another process computed, with this process's uptime in it."""
-    uptime = report.get("checks", {}).get("app:uptime")
-    if not uptime:
-        return report
-    own = [{**uptime[0], "observedValue": round(time.time() - settings.PROCESS_STARTED_AT)}]
-    return {**report, "checks": {**report["checks"], "app:uptime": own}}
 
 
 def _note_ready(observations: list[Observation]) -> None:
@@ -517,28 +417,122 @@ def _note_ready(observations: list[Observation]) -> None:
 
 
 def readiness() -> dict:
-    """{"status", "checks"}: the database answering, migrations applied."""
+    """{"status", "checks"}: the database answering, migrations applied. Computed for each probe (one `SELECT 1`
+    and one count): it must not depend on the cache, which readiness does not need."""
+    observations = run_checks(READY_CHECKS)
+    _note_ready(observations)
+    return _report(observations)
 
-    def compute():
-        observations = run_checks(READY_CHECKS)
-        _note_ready(observations)
-        return _report(observations)
 
-    return _cached("ready", settings.HEALTH_READY_CACHE_SECONDS, compute)
+# --- The full report: one copy in the cache, computed by one process at a time ----------------------------------
+
+REPORT_KEY = "health:report"  # {"computed_at": unix time, "report": the report without app:uptime}
+REPORT_LOCK_KEY = "health:report:computing"
+_WAIT_INTERVAL = 0.05  # how often a probe waiting for another process's report looks for it
+
+# The stored entry this process last read or wrote: while it is younger than HEALTH_CACHE_SECONDS it is the newest
+# there is, and a probe is answered without asking the cache (a round trip to Redis costs more than the rest).
+_last_seen: dict | None = None
+
+
+def compute_full_report(*, budget: float | None = None) -> dict:
+    """Run every check now (at most `budget` seconds) and return the report, without this process's uptime."""
+    observations = run_checks(FULL_CHECKS, budget=budget)
+    _note_ready(observations)
+    return _report(observations)
 
 
 def full_report() -> dict:
-    def compute():
-        observations = run_checks(FULL_CHECKS)
-        _note_ready(observations)
-        observations.append(
-            Observation("app:uptime", PASS, round(time.time() - settings.PROCESS_STARTED_AT), "s", "system")
-        )
-        return _report(observations)
+    """The newest full report, as every process sees it through the cache.
 
-    return _cached(
-        "full", settings.HEALTH_CACHE_SECONDS, compute, serve_stale_for=settings.HEALTH_STALE_SECONDS, shared=True
-    )
+    A report younger than HEALTH_CACHE_SECONDS is served as it is. An older one, up to HEALTH_STALE_SECONDS more,
+    is served at once while the probe that takes REPORT_LOCK_KEY refreshes it in a background thread, so a busy
+    probe never waits for the slow checks (Celery's ping waits its whole timeout). With no usable report the probe
+    that takes the lock computes it and the others wait for it: fifty probes, one run of the checks, whichever
+    worker they reach. With the cache down each probe computes its own, and the cache and broker checks fail.
+    HEALTH_CACHE_SECONDS = 0 computes every report (and leaves the cache alone).
+    """
+    fresh_for = settings.HEALTH_CACHE_SECONDS
+    if fresh_for <= 0:
+        return _with_uptime(compute_full_report())
+    started = time.monotonic()
+    try:
+        age, report = _newest()
+    except Exception:  # the cache is down: the cache check says so; answer within the budget all the same
+        return _with_uptime(compute_full_report(budget=_budget_left(started)))
+    if age < fresh_for:
+        return _with_uptime(report)
+    if age < fresh_for + settings.HEALTH_STALE_SECONDS:
+        if _take_lock():
+            threading.Thread(target=_refresh, name="health-refresh", daemon=True).start()
+        return _with_uptime(report)
+    if _take_lock():
+        return _with_uptime(_refresh())
+    return _with_uptime(_wait_for_report(started) or compute_full_report(budget=_budget_left(started)))
+
+
+def _newest() -> tuple[float, dict | None]:
+    """The stored report's age in seconds (infinite when there is none) and the report. Raises when the cache
+    does not answer."""
+    global _last_seen
+    entry = _last_seen
+    if entry is None or time.time() - entry["computed_at"] >= settings.HEALTH_CACHE_SECONDS:
+        entry = cache.get(REPORT_KEY)
+        if not (isinstance(entry, dict) and isinstance(entry.get("report"), dict)):
+            return float("inf"), None
+        _last_seen = entry
+    return max(0.0, time.time() - entry["computed_at"]), entry["report"]
+
+
+def _take_lock() -> bool:
+    try:  # longer than a computation can take, so that a process killed while computing does not block the others
+        return cache.add(REPORT_LOCK_KEY, os.getpid(), timeout=int(_budget()) + 3)
+    except Exception:
+        return False
+
+
+def _refresh() -> dict:
+    """Compute the report, store it for every process and release the lock (which the caller holds)."""
+    global _last_seen
+    try:
+        report = compute_full_report()
+        with contextlib.suppress(Exception):
+            entry = {"computed_at": time.time(), "report": report}
+            kept_for = math.ceil(settings.HEALTH_CACHE_SECONDS + settings.HEALTH_STALE_SECONDS)
+            cache.set(REPORT_KEY, entry, timeout=kept_for)
+            _last_seen = entry
+        return report
+    finally:
+        with contextlib.suppress(Exception):
+            cache.delete(REPORT_LOCK_KEY)
+
+
+def _wait_for_report(started: float) -> dict | None:
+    """The report another probe is computing, once it is stored; None if it is not within the budget."""
+    while time.monotonic() - started < _budget():
+        time.sleep(_WAIT_INTERVAL)
+        with contextlib.suppress(Exception):
+            age, report = _newest()
+            if age < settings.HEALTH_CACHE_SECONDS:
+                return report
+    return None
+
+
+def _budget() -> float:
+    return min(settings.HEALTH_BUDGET_SECONDS, 2.0)
+
+
+def _budget_left(started: float) -> float:
+    """What the checks may still take after the cache made this probe wait (a cache that does not answer costs
+    its socket timeout): the whole answer stays within the budget."""
+    return round(max(_budget() - (time.monotonic() - started), 0.5), 1)
+
+
+def _with_uptime(report: dict) -> dict:
+    """The report with this process's uptime (whichever process computed it). Uptime always passes, so the
+    report's status and output stay as they are."""
+    uptime = Observation("app:uptime", PASS, round(time.time() - settings.PROCESS_STARTED_AT), "s", "system")
+    return {**report, "checks": {**report["checks"], "app:uptime": [uptime.as_json()]}}
 
 
 def startup() -> dict:
@@ -575,11 +569,17 @@ def _report(observations: list[Observation]) -> dict:
     return report
 
 
-def reset() -> None:
-    """Forget cached reports, this process's and the shared one, and the ready time (tests)."""
-    global _ready_at, _migrations_applied
-    _cache.clear()
+def forget_report() -> None:
+    """Delete the stored full report and its lock, and this process's copy (tests)."""
+    global _last_seen
+    _last_seen = None
     with contextlib.suppress(Exception):
-        cache.delete(SHARED_REPORT_KEY.format(kind="full"))
+        cache.delete_many([REPORT_KEY, REPORT_LOCK_KEY])
+
+
+def reset() -> None:
+    """Forget the full report and this process's ready time (tests)."""
+    global _ready_at, _migrations_applied
+    forget_report()
     _ready_at = None
     _migrations_applied = False

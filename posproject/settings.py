@@ -415,9 +415,10 @@ LOGGING = {
 APP_VERSION = env("APP_VERSION", default="0.1.0")
 HEALTH_BUDGET_SECONDS = env.float("HEALTH_BUDGET_SECONDS", default=2.0)  # whole report, at most 2 s
 HEALTH_CHECK_TIMEOUT = env.float("HEALTH_CHECK_TIMEOUT", default=1.0)
+# The full report is kept in the cache for every process this long, then served this much longer while one
+# process refreshes it (ops/health.py).
 HEALTH_CACHE_SECONDS = env.float("HEALTH_CACHE_SECONDS", default=5)
-HEALTH_READY_CACHE_SECONDS = env.float("HEALTH_READY_CACHE_SECONDS", default=2)
-HEALTH_STALE_SECONDS = env.float("HEALTH_STALE_SECONDS", default=30)  # /health serves this stale while refreshing
+HEALTH_STALE_SECONDS = env.float("HEALTH_STALE_SECONDS", default=30)
 HEALTH_SLOW_MS = env.float("HEALTH_SLOW_MS", default=250)
 HEALTH_CELERY_PING_TIMEOUT = env.float("HEALTH_CELERY_PING_TIMEOUT", default=0.5)
 HEALTH_QUEUE_WARN_DEPTH = env.int("HEALTH_QUEUE_WARN_DEPTH", default=100)

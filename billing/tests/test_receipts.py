@@ -286,7 +286,11 @@ def test_a_report_laid_out_by_its_producer_prints_as_is_and_a_copy_says_copy_onc
         kind="report", printer=printer, location=location, payload={"lines": lines}, is_copy=True
     )
     marked = PrintJob.objects.create(
-        kind="report", printer=printer, location=location, payload={"lines": ["*** COPY ***", *lines]}, is_copy=True
+        kind="report",
+        printer=printer,
+        location=location,
+        payload={"lines": ["*** COPY ***", *lines], "marked_copy": True},
+        is_copy=True,
     )
 
     assert read(render_job(original)).text.splitlines() == lines

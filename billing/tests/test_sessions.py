@@ -37,7 +37,7 @@ def count_of(amount: str) -> dict:
 
 
 def close_exactly(session, user, **kwargs):
-    expected = sessions.session_totals(CashSession.objects.get(pk=session.pk))["cash"]["expected"]
+    expected = sessions.session_totals(CashSession.objects.get(pk=session.pk)).cash.expected
     return sessions.close_session(session_id=session.pk, user=user, denominations=count_of(expected), **kwargs)
 
 
@@ -87,7 +87,7 @@ def test_pay_ins_and_pay_outs_change_the_cash_expected_in_the_drawer(session, ca
     sessions.pay_in(session_id=session.pk, user=cashier, amount="20.00", reason="Change from the bank")
     sessions.pay_out(session_id=session.pk, user=cashier, amount="35.50", reason="Window cleaner")
 
-    totals = sessions.session_totals(session)
+    totals = sessions.session_totals(session).as_json()
     assert totals["cash"]["expected"] == "84.50"
     assert totals["cash"]["pay_ins"] == "20.00"
     assert totals["cash"]["pay_outs"] == "35.50"
@@ -121,7 +121,7 @@ def test_a_no_sale_drawer_open_is_recorded_and_audited(session, cashier):
     event = AuditEvent.objects.get(action="cash_no_sale")
     assert event.actor == cashier
     assert event.reason == "Customer needed change for parking"
-    assert sessions.session_totals(session)["cash"]["no_sales"] == 1
+    assert sessions.session_totals(session).as_json()["cash"]["no_sales"] == 1
 
 
 def test_a_no_sale_kicks_the_drawer_when_the_printer_has_one(register, session, cashier):
@@ -394,3 +394,42 @@ def test_a_reprinted_z_report_says_copy(session, cashier, manager):
     assert job.payload["lines"][0].strip() == "*** COPY ***"
     assert job.payload["lines"][-1].strip() == "*** COPY ***"
     assert AuditEvent.objects.filter(action="z_report_reprinted", actor=manager).exists()
+
+
+def test_a_z_report_of_a_store_with_copy_in_its_name_still_prints_as_a_copy_when_reprinted_from_the_queue(
+    register, session, cashier
+):
+    from billing import printing
+    from billing.receipts import render_job
+    from billing.tests.escpos_text import read
+
+    register.location.name = "COPY CENTRE"
+    register.location.save()
+    close_exactly(session, cashier)
+    original = PrintJob.objects.get()
+
+    reprint = printing.reprint(job_id=original.pk, user=cashier)
+
+    assert "COPY CENTRE" in read(render_job(original)).text
+    assert read(render_job(original)).text.count("COPY") == 1  # the store's name, no copy banner
+    assert reprint.is_copy
+    assert read(render_job(reprint)).text.count("COPY") == 3  # the store's name and the banner top and bottom
+
+
+def test_a_z_report_job_without_laid_out_lines_prints_the_one_x_z_layout_and_says_copy_when_it_is_one(
+    register, session, cashier
+):
+    from billing.receipts import render_job
+    from billing.tests.escpos_text import read
+
+    z = close_exactly(session, cashier)
+    bare = PrintJob.objects.create(kind="report", printer=register.printer, location=register.location, z_report=z)
+    copy = PrintJob.objects.create(
+        kind="report", printer=register.printer, location=register.location, z_report=z, is_copy=True
+    )
+
+    original = read(render_job(bare)).text.splitlines()
+    assert original == sessions.report_lines(z.data, copy=False, columns=register.printer.columns)
+    assert read(render_job(copy)).text.splitlines() == sessions.report_lines(
+        z.data, copy=True, columns=register.printer.columns
+    )

@@ -18,7 +18,7 @@ D = Decimal
 
 
 def expected_count(session) -> dict:
-    expected = D(sessions.session_totals(CashSession.objects.get(pk=session.pk))["cash"]["expected"])
+    expected = D(sessions.session_totals(CashSession.objects.get(pk=session.pk)).cash.expected)
     fifties, rest = divmod(expected, 50)
     cents = int(rest * 100)
     return {"50": int(fifties), "0.01": cents} if fifties or cents else {"50": 0}

@@ -10,9 +10,8 @@ from ops.logging import JsonFormatter, RequestContextFilter
 
 @pytest.fixture(autouse=True)
 def fresh_health(settings):
-    """Every test computes its own report: no per-process cache carried over."""
+    """Every test computes its own full report (tests of the stored report set HEALTH_CACHE_SECONDS)."""
     settings.HEALTH_CACHE_SECONDS = 0
-    settings.HEALTH_READY_CACHE_SECONDS = 0
     health.reset()
     yield
     health.reset()

@@ -166,6 +166,56 @@ def test_with_redis_unreachable_readiness_passes_and_the_full_report_fails_the_b
     assert _check(body, "database:responseTime")["status"] != "fail"
 
 
+@pytest.mark.django_db(transaction=True)
+def test_with_redis_unreachable_a_cached_full_report_is_computed_by_each_probe_and_fails_the_cache(settings, monitor):
+    """The full report lives in the cache: with the cache down there is none to read, and the probe answers with
+    one it computes, which says the cache is down."""
+    _backup(hours_ago=1)
+    settings.HEALTH_CACHE_SECONDS = 5
+    settings.CACHES = {"default": {**settings.CACHES["default"], "LOCATION": DEAD_REDIS}}
+    settings.CELERY_BROKER_URL = DEAD_REDIS
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+
+    for _ in range(2):
+        full = monitor.get("/health")
+        body = full.json()
+        assert full.status_code == 503
+        assert _check(body, "cache:responseTime")["status"] == "fail"
+        assert _check(body, "broker:responseTime")["status"] == "fail"
+        assert _check(body, "backup:age")["status"] == "pass"
+        assert "app:uptime" in body["checks"]
+
+
+REDIS_BLACKHOLE_PORT = 8245
+
+
+@pytest.mark.django_db(transaction=True)
+def test_with_redis_accepting_and_never_answering_the_full_report_is_answered_and_fails_the_cache(settings, monitor):
+    """A dead network rather than a refused port: reading the stored report waits out the cache's socket timeout,
+    and the probe still answers with a report of its own."""
+    from ops.tests.servers import TcpProxy
+
+    _backup(hours_ago=1)
+    proxy = TcpProxy(REDIS_BLACKHOLE_PORT, ("127.0.0.1", 6379)).start()
+    proxy.cut("blackhole")
+    unanswering = f"redis://127.0.0.1:{REDIS_BLACKHOLE_PORT}/0"
+    settings.HEALTH_CACHE_SECONDS = 5
+    settings.CACHES = {"default": {**settings.CACHES["default"], "LOCATION": unanswering}}
+    settings.CELERY_BROKER_URL = unanswering
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    try:
+        ready = monitor.get("/health/ready")
+        full = monitor.get("/health")
+    finally:
+        proxy.stop()
+    assert ready.status_code == 200
+    body = full.json()
+    assert full.status_code == 503
+    assert _check(body, "cache:responseTime")["status"] == "fail"
+    assert _check(body, "broker:responseTime")["status"] == "fail"
+    assert _check(body, "backup:age")["status"] == "pass"
+
+
 @pytest.mark.django_db
 def test_without_a_broker_tasks_run_in_the_web_process_and_the_broker_check_passes(settings):
     settings.CELERY_TASK_ALWAYS_EAGER = True
@@ -227,7 +277,7 @@ def test_a_signed_in_manager_gets_the_full_report_and_a_cashier_the_status_only(
 
 @pytest.mark.django_db
 def test_a_manager_signed_in_by_pin_gets_the_status_only(client, manager):
-    from orders.views import SESSION_PIN_ONLY
+    from staff.middleware import SESSION_PIN_ONLY
 
     client.force_login(manager)
     session = client.session
@@ -358,7 +408,31 @@ def test_fifty_probes_at_once_compute_the_report_once(settings, monkeypatch):
         thread.join()
     assert len(reports) == 50
     assert len(runs) == 1
-    assert all(report is reports[0] for report in reports)
+    assert all(_without_uptime(report) == _without_uptime(reports[0]) for report in reports)
+
+
+@pytest.mark.django_db
+def test_a_probe_whose_report_another_process_never_finished_computing_still_gets_one(settings, monkeypatch):
+    """A worker killed while computing leaves the lock behind (it expires): the others wait for its report only
+    as long as the budget, then compute their own."""
+    from django.core.cache import cache
+
+    settings.HEALTH_CACHE_SECONDS = 30
+    settings.HEALTH_BUDGET_SECONDS = 0.2
+    runs = []
+
+    def counted():
+        runs.append(1)
+        return [Observation("slow:thing", "warn")]
+
+    monkeypatch.setattr(health, "FULL_CHECKS", (Check("slow", counted, 5.0, ("slow:thing",)),))
+    assert cache.add(health.REPORT_LOCK_KEY, 999_999_999, timeout=30)  # the dead worker's
+
+    report = health.full_report()
+
+    assert report["status"] == "warn"
+    assert _check(report, "slow:thing")["status"] == "warn"
+    assert len(runs) == 1
 
 
 @pytest.mark.django_db
@@ -382,18 +456,19 @@ def test_a_stale_full_report_is_served_at_once_while_one_background_refresh_runs
 
     monkeypatch.setattr(health, "FULL_CHECKS", (Check("slow", slow_second_time, 5.0, ("slow:thing",)),))
     first = health.full_report()
+    computed_at = _stored()["computed_at"]
     deadline = time.monotonic() + 5
-    while health._cache["full"][0] > time.monotonic() and time.monotonic() < deadline:
+    while time.time() - computed_at <= settings.HEALTH_CACHE_SECONDS and time.monotonic() < deadline:
         pass  # until the report is past HEALTH_CACHE_SECONDS
     try:
-        assert health.full_report() is first  # stale, returned without waiting for the blocked refresh
-        assert health.full_report() is first  # and only one refresh is started
+        assert _without_uptime(health.full_report()) == _without_uptime(first)  # stale, without waiting
+        assert _without_uptime(health.full_report()) == _without_uptime(first)  # and only one refresh is started
     finally:
         release.set()
     deadline = time.monotonic() + 10
-    while health._cache["full"][1] is first and time.monotonic() < deadline:
+    while _stored()["computed_at"] == computed_at and time.monotonic() < deadline:
         threading.Event().wait(0.01)
-    assert health._cache["full"][1] is not first
+    assert _stored()["computed_at"] > computed_at
     assert len(runs) == 2
 
 
@@ -404,11 +479,23 @@ def test_a_failing_probe_is_not_logged_as_a_server_error(client, caplog):
     assert not [r for r in caplog.records if r.name == "django.request"]
 
 
-def _another_process_shared(report: dict, *, fresh_for: float) -> None:
+def _stored() -> dict:
     from django.core.cache import cache
 
-    key = health.SHARED_REPORT_KEY.format(kind="full")
-    cache.set(key, (time.time() + fresh_for, 999_999_999, report), timeout=60)
+    return cache.get(health.REPORT_KEY)
+
+
+def _without_uptime(report: dict) -> dict:
+    return {**report, "checks": {k: v for k, v in report["checks"].items() if k != "app:uptime"}}
+
+
+def _another_process_shared(report: dict, *, fresh_for: float) -> None:
+    """Store `report` as another worker would have, computed so long ago that it stays fresh `fresh_for` seconds
+    more (negative: stale since then)."""
+    from django.core.cache import cache
+
+    computed_at = time.time() - settings.HEALTH_CACHE_SECONDS + fresh_for
+    cache.set(health.REPORT_KEY, {"computed_at": computed_at, "report": report}, timeout=60)
 
 
 @pytest.mark.django_db
@@ -452,7 +539,8 @@ def test_a_shared_report_past_its_freshness_is_served_while_this_worker_refreshe
     finally:
         release.set()
     deadline = time.monotonic() + 10
-    while health._cache["full"][1]["status"] == "pass" and time.monotonic() < deadline:
+    while _stored()["report"]["status"] == "pass" and time.monotonic() < deadline:
         threading.Event().wait(0.01)
-    assert health._cache["full"][1]["status"] == "warn"  # refreshed by this worker
+    assert _stored()["report"]["status"] == "warn"  # refreshed by this worker
+    assert health.full_report()["status"] == "warn"
     assert len(runs) == 1

@@ -39,7 +39,6 @@ def outage_server(tmp_path, db):
     env = service_env(
         DATABASE_URL=_db_url(PROXY_PORT),
         HEALTH_CACHE_SECONDS=0,
-        HEALTH_READY_CACHE_SECONDS=0,
         DB_CONNECT_TIMEOUT=3,
         METRICS_BEARER_TOKEN=MONITOR_TOKEN,
     )

@@ -353,7 +353,6 @@ def test_with_redis_down_the_web_stays_ready_sells_and_the_full_report_fails_the
         ALLOWED_HOSTS="127.0.0.1",
         METRICS_BEARER_TOKEN=MONITOR_TOKEN,
         HEALTH_CACHE_SECONDS=0,
-        HEALTH_READY_CACHE_SECONDS=0,
         PROMETHEUS_MULTIPROC_DIR=tmp_path / "prometheus",
     )
     web = start_gunicorn(REDIS_DOWN_WEB_PORT, workers=1, env=env, log_path=tmp_path / "gunicorn.log")
