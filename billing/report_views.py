@@ -19,8 +19,8 @@ from billing.charts import hourly_sales_svg
 from billing.models import CashSession, ZReport
 from core.csv_export import csv_response
 from core.errors import DomainError
-from inventory.selectors import locations_for
 from staff.roles import is_manager
+from staff.selectors import locations_for
 
 
 def manager_required(view):

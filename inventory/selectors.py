@@ -8,13 +8,6 @@ from django.db.models.functions import Collate, Upper
 
 from core.money import MONEY_DIGITS, MONEY_PLACES, QTY_DIGITS, QTY_PLACES, quantize
 from inventory.models import Location, Product, StockLevel, StockMove
-from staff.selectors import (  # noqa: F401 (who may act where is staff's; re-exported for inventory's callers)
-    assignable_groups,
-    locations_for,
-    manageable_users,
-    own_stores,
-    works_everywhere,
-)
 
 SEARCH_MIN_CONTAINS = 3  # shorter queries match by prefix only; a trigram index needs three characters
 

@@ -4,8 +4,8 @@ from django.db.models import DecimalField, F, Prefetch, Q, QuerySet, Sum, Value
 from django.db.models.functions import Coalesce
 
 from core.money import MONEY_DIGITS, MONEY_PLACES, ZERO
-from inventory.selectors import locations_for
 from orders.models import KitchenTicket, Order, OrderLine, Table
+from staff.selectors import locations_for
 
 OPEN_STATUSES = (Order.Status.OPEN, Order.Status.HELD)
 

@@ -21,7 +21,6 @@ from django_htmx.http import HttpResponseClientRedirect, retarget
 
 from core.errors import DomainError
 from inventory.models import Location
-from inventory.selectors import locations_for
 from orders import displays, services
 from orders import kitchen as kitchen_services
 from orders.forms import (
@@ -45,6 +44,7 @@ from staff.middleware import (
     is_locked,
     mark_active,
 )
+from staff.selectors import locations_for
 
 SESSION_LOCATION = "pos_location_id"
 SESSION_REGISTER = "pos_register_id"

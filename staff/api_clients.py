@@ -4,7 +4,7 @@ A token reads `thk_<prefix>_<secret>`. The prefix finds the row; the SHA-256 of 
 constant time. The secret carries 256 random bits, so a fast hash is enough (nothing to brute-force), and the token
 is worthless to whoever reads the table. Every client acts through its own service user, whose role follows the
 scope (read: Manager's read access; sell: Cashier; manage: Manager), always confined to the client's locations
-(inventory.selectors.locations_for honours `acting_api_client`).
+(staff.selectors.locations_for honours `acting_api_client`).
 """
 
 import functools

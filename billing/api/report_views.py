@@ -11,8 +11,8 @@ from rest_framework.views import APIView
 from billing import reports
 from billing.api.report_serializers import ReportQuerySerializer
 from core.errors import NotFound
-from inventory.selectors import locations_for
 from staff.permissions import IsManager
+from staff.selectors import locations_for
 
 PARAMETERS = [
     OpenApiParameter("location", int, required=True),

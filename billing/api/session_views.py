@@ -10,8 +10,8 @@ from rest_framework.response import Response
 from billing import sessions
 from billing.api import session_serializers as s
 from billing.models import CashSession, Register, ZReport
-from inventory.selectors import locations_for
 from staff.permissions import RoleModelPermissions, requires
+from staff.selectors import locations_for
 
 
 def _approver(request, data, location):

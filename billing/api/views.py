@@ -14,10 +14,10 @@ from billing.api.session_views import approver_from
 from billing.models import Receipt, Refund
 from core.errors import NotFound
 from core.idempotent_api import key_parameter, respond_once
-from inventory.selectors import locations_for
 from orders.models import Order, OrderLine
 from staff.permissions import has_perms, has_roles
 from staff.roles import CASHIER, MANAGER
+from staff.selectors import locations_for
 
 
 def _order_pk(user, uuid) -> int:

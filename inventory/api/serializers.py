@@ -21,8 +21,8 @@ from inventory.models import (
     Supplier,
     TaxRate,
 )
-from inventory.selectors import locations_for
 from staff.roles import is_manager
+from staff.selectors import locations_for
 
 
 def quantity_field(**kwargs):

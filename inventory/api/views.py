@@ -15,6 +15,7 @@ from inventory.api import serializers as s
 from inventory.api.pagination import SearchPagination
 from inventory.models import Category, Location, Product, PurchaseOrder, StockCount, StockMove, Supplier, TaxRate
 from staff.permissions import IsManager, RoleModelPermissions, requires
+from staff.selectors import locations_for
 
 
 class InventoryAPIMixin:
@@ -44,7 +45,7 @@ class LocationViewSet(InventoryAPIMixin, viewsets.ReadOnlyModelViewSet):
     queryset = Location.objects.none()
 
     def get_queryset(self):
-        return selectors.locations_for(self.request.user).order_by("name")
+        return locations_for(self.request.user).order_by("name")
 
 
 class CategoryViewSet(InventoryAPIMixin, viewsets.ReadOnlyModelViewSet):
@@ -111,7 +112,7 @@ class StockLevelViewSet(InventoryAPIMixin, viewsets.ReadOnlyModelViewSet):
     serializer_class = s.StockLevelSerializer
 
     def get_queryset(self):
-        locations = selectors.locations_for(self.request.user)
+        locations = locations_for(self.request.user)
         location = _int_param(self.request, "location")
         if location is not None:
             locations = locations.filter(pk=location)
@@ -136,7 +137,7 @@ class StockMoveViewSet(InventoryAPIMixin, viewsets.ReadOnlyModelViewSet):
     serializer_class = s.StockMoveSerializer
 
     def get_queryset(self):
-        locations = selectors.locations_for(self.request.user)
+        locations = locations_for(self.request.user)
         product = _int_param(self.request, "product")
         if product is not None:
             moves = selectors.product_moves(product=product, locations=locations)
@@ -213,7 +214,7 @@ class PurchaseOrderViewSet(
 
     def get_queryset(self):
         return (
-            PurchaseOrder.objects.filter(location__in=selectors.locations_for(self.request.user))
+            PurchaseOrder.objects.filter(location__in=locations_for(self.request.user))
             .select_related("supplier", "location")
             .prefetch_related("lines", "receipts__received_by")
         )
@@ -253,7 +254,7 @@ class StockCountViewSet(
     lookup_value_regex = r"\d+"  # any other id is a 404, not a failed integer lookup
 
     def get_queryset(self):
-        return StockCount.objects.filter(location__in=selectors.locations_for(self.request.user)).prefetch_related(
+        return StockCount.objects.filter(location__in=locations_for(self.request.user)).prefetch_related(
             "lines__product"
         )
 
@@ -296,7 +297,7 @@ class StockValuationView(APIView):
     permission_classes = [IsAuthenticated, IsManager]
 
     def get(self, request):
-        locations = selectors.locations_for(request.user)
+        locations = locations_for(request.user)
         location = _int_param(request, "location")
         if location is not None:
             locations = locations.filter(pk=location)

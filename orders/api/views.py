@@ -8,11 +8,11 @@ from rest_framework.response import Response
 
 from core.errors import NotFound
 from core.idempotent_api import key_parameter, respond_once
-from inventory.selectors import locations_for
 from orders import pricing, services
 from orders.api import serializers as s
 from orders.models import Order, OrderLine, Table
 from staff.permissions import has_perms
+from staff.selectors import locations_for
 
 
 def order_queryset(user):
