@@ -29,10 +29,10 @@ from inventory.models import (
     Supplier,
 )
 from inventory.money import (
-    MONEY_DIGITS,
-    MONEY_PLACES,
-    QTY_DIGITS,
+    MONEY_LIMIT,
+    QTY_LIMIT,
     QTY_PLACES,
+    fits_quantity,
     has_more_places_than_currency,
     quantize,
     to_decimal,
@@ -123,15 +123,24 @@ def apply_stock_changes(
     user=None,
     note: str = "",
     unit_costs: dict[int, Decimal] | None = None,
+    field: str = "quantity",
 ) -> StockResult:
     """Apply stock deltas and write their ledger moves, enforcing each product's negative-stock policy.
 
     Locks the affected StockLevel rows in primary-key order (no deadlock between two sales that touch the same
     products in opposite orders). Must run inside the caller's transaction. Raises OutOfStock, naming every
-    product that would fall below zero, when a `block` product would; nothing is written then.
+    product that would fall below zero, when a `block` product would, and DomainError "too_large" naming `field`
+    when a stock level would grow past what its column holds; nothing is written then.
     """
     return _apply_stock_changes(
-        changes, reason=reason, reference=reference, user=user, note=note, unit_costs=unit_costs, products={}
+        changes,
+        reason=reason,
+        reference=reference,
+        user=user,
+        note=note,
+        unit_costs=unit_costs,
+        products={},
+        field=field,
     )
 
 
@@ -144,6 +153,7 @@ def _apply_stock_changes(
     note: str,
     unit_costs: dict[int, Decimal] | None,
     products: dict[int, Product],
+    field: str = "quantity",
 ) -> StockResult:
     totals: dict[tuple[int, int], Decimal] = defaultdict(Decimal)
     for change in changes:
@@ -179,6 +189,9 @@ def _apply_stock_changes(
         level = levels[(product_id, location_id)]
         product = products[product_id]
         new_on_hand = level.on_hand + delta
+        if not fits_quantity(new_on_hand):
+            message = f"{product.name} would have {new_on_hand:,} in stock, more than a stock level can hold."
+            raise DomainError(message, code="too_large", fields={field: [message]})
         if delta < 0 and new_on_hand < 0:
             if product.stock_policy == Product.StockPolicy.BLOCK:
                 short.append(f"{product.name} ({level.on_hand.normalize():f} left)")
@@ -311,8 +324,6 @@ def return_to_stock(
 # --- Input -------------------------------------------------------------------------------------------------------
 
 QTY_STEP = Decimal(1).scaleb(-QTY_PLACES)
-QTY_LIMIT = Decimal(10) ** (QTY_DIGITS - QTY_PLACES)
-MONEY_LIMIT = Decimal(10) ** (MONEY_DIGITS - MONEY_PLACES)
 
 
 def _invalid(field: str, message: str) -> DomainError:
@@ -414,6 +425,7 @@ def adjust_stock(*, product, location, delta, reason: str, user=None) -> StockRe
         reference=f"adjustment:{uuid.uuid4().hex[:12]}",
         note=reason,
         user=user,
+        field="delta",
     )
 
 
