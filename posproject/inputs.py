@@ -7,12 +7,39 @@ import unicodedata
 from django.http import HttpResponseBadRequest, JsonResponse
 
 SEARCH_MAX_LENGTH = 100
+MAX_ID = 2**63 - 1  # bigint
 
 
 def clean_search(query) -> str:
     """A search box's text: control and unassigned characters dropped, spaces trimmed, at most SEARCH_MAX_LENGTH."""
     text = "".join(ch for ch in str(query or "") if unicodedata.category(ch) not in ("Cc", "Cs", "Cn"))
     return text.strip()[:SEARCH_MAX_LENGTH]
+
+
+def id_param(request, name: str) -> int | None:
+    """An id filter from the query string (`?location=3`): None when absent, else a whole number up to the largest
+    id a column holds; anything else is a 400 naming the parameter (never silently ignored)."""
+    from rest_framework.exceptions import ValidationError
+
+    value = request.query_params.get(name)
+    if value is None or value == "":
+        return None
+    if not (value.isascii() and value.isdigit()) or int(value) > MAX_ID:
+        raise ValidationError({name: ["Must be a whole number (an id)."]})
+    return int(value)
+
+
+def choice_param(request, name: str, choices) -> str | None:
+    """A filter from the query string that is one of `choices` (`?status=open`): None when absent; anything else is
+    a 400 naming the parameter."""
+    from rest_framework.exceptions import ValidationError
+
+    value = request.query_params.get(name)
+    if value is None or value == "":
+        return None
+    if value not in choices:
+        raise ValidationError({name: [f"One of: {', '.join(choices)}."]})
+    return value
 
 
 def _nul_in(request) -> str | None:
