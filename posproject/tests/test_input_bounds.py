@@ -227,3 +227,59 @@ def test_the_schema_says_a_count_lines_variance_may_be_null():
     schema = SchemaGenerator().get_schema(request=None, public=True)
 
     assert schema["components"]["schemas"]["StockCountLine"]["properties"]["variance"]["nullable"] is True
+
+
+# --- found by the fuzzer ------------------------------------------------------------------------------------
+
+
+def test_an_unknown_api_address_answers_the_api_error_body_not_a_page(manager):
+    response = api_for(manager).get("/api/v1/products/0.5/")
+
+    assert response.status_code == 404
+    assert response["Content-Type"].startswith("application/json")
+    assert response.json()["code"] == "not_found"
+
+
+@pytest.mark.parametrize(
+    ("url", "query"),
+    [
+        ("/api/v1/orders/", {"status": "AAA"}),
+        ("/api/v1/orders/", {"table": "-1"}),
+        ("/api/v1/receipts/", {"register": "-1"}),
+        ("/api/v1/cash-sessions/", {"status": "AAA"}),
+    ],
+)
+def test_a_filter_with_a_value_it_cannot_have_is_a_400_naming_it_not_silently_ignored(manager, url, query):
+    response = api_for(manager).get(url, query)
+
+    assert response.status_code == 400, response.content
+    assert set(query) <= set(_fields(response))
+
+
+def _schema() -> dict:
+    from drf_spectacular.generators import SchemaGenerator
+
+    return SchemaGenerator().get_schema(request=None, public=True)
+
+
+def test_the_schema_documents_each_error_an_operation_can_answer_with_the_error_body():
+    schema = _schema()
+    checkout = schema["paths"]["/api/v1/checkout/"]["post"]["responses"]
+    products = schema["paths"]["/api/v1/products/"]["get"]["responses"]
+
+    assert {"400", "401", "403", "404", "409", "422", "503"} <= set(checkout)
+    assert {"400", "401", "403", "503"} <= set(products)
+    assert "409" not in products
+    error = checkout["409"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[-1]
+    assert set(schema["components"]["schemas"][error]["properties"]) == {"code", "message", "fields"}
+
+
+def test_the_schema_says_a_decimal_needs_a_digit_and_an_idempotency_key_a_character():
+    import re
+
+    schema = _schema()
+    price = schema["components"]["schemas"]["ProductRequest"]["properties"]["price"]["pattern"]
+    key = next(p for p in schema["paths"]["/api/v1/checkout/"]["post"]["parameters"] if p["name"] == "Idempotency-Key")
+
+    assert re.fullmatch(price, "12.50") and not re.fullmatch(price, "") and not re.fullmatch(price, "-1")
+    assert key["schema"]["minLength"] == 1
