@@ -1,12 +1,15 @@
-"""The OpenAPI schema tells the truth: every operation documents the error statuses it can answer, each with the
-one error body the exception handler writes ({"code", "message", "fields"}, posproject.api); decimal strings say
-they need a digit (and no sign when negatives are refused); lists say how many items they take."""
+"""The OpenAPI schema tells the truth, from one AutoSchema: every operation documents the error statuses it can
+answer, each with the one error body the exception handler writes ({"code", "message", "fields"}, posproject.api);
+request shapes say what the server reads (decimal strings need a digit and, when negatives are refused, no sign;
+text has no NUL; booleans may be spelled as DRF reads them; lists and dicts say how many items they take; id filters
+are whole numbers)."""
 
 from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
 
 from orders.api.idempotent import HEADER as IDEMPOTENCY_HEADER
+from posproject.inputs import MAX_ID
 
 UNSAFE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
 
@@ -24,7 +27,7 @@ class ErrorSerializer(serializers.Serializer):
 
 
 ERRORS = {
-    400: "Invalid input: the fields named in `fields` (also a bad query parameter, `limit` or `offset`).",
+    400: "Invalid input: the fields named in `fields` (also a bad query parameter, `limit`, `offset` or a NUL).",
     401: "No valid credentials (token or session).",
     403: "Signed in, but the role, the token's scope or the location does not allow this.",
     404: "No such object (or not at the caller's locations).",
@@ -75,9 +78,10 @@ class AutoSchema(SpectacularAutoSchema):
         if operation is None:
             return operation
         for parameter in operation.get("parameters", []):
-            # Id filters are whole numbers: the views refuse (or ignore) anything else.
+            # Id filters are whole numbers: the views refuse anything else (posproject.inputs.id_param).
             if parameter["in"] == "query" and parameter.get("schema", {}).get("type") == "integer":
                 parameter["schema"].setdefault("minimum", 0)
+                parameter["schema"].setdefault("maximum", MAX_ID)
         error = self.resolve_serializer(ErrorSerializer, "response").ref
         for status in self._error_statuses(operation):
             operation["responses"].setdefault(
