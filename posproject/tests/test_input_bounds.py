@@ -4,6 +4,7 @@ and changes nothing; none is a server error."""
 
 import json
 import uuid
+from decimal import Decimal
 
 import pytest
 from rest_framework.test import APIClient
@@ -283,3 +284,19 @@ def test_the_schema_says_a_decimal_needs_a_digit_and_an_idempotency_key_a_charac
 
     assert re.fullmatch(price, "12.50") and not re.fullmatch(price, "") and not re.fullmatch(price, "-1")
     assert key["schema"]["minLength"] == 1
+
+
+def test_a_pay_in_larger_than_an_amount_can_be_is_refused_naming_the_amount(location, cashier):
+    from billing import sessions
+    from billing.models import CashMovement
+    from billing.tests.factories import RegisterFactory
+    from posproject.errors import DomainError
+
+    register = RegisterFactory(location=location)
+    session = sessions.open_session(register_id=register.pk, user=cashier, opening_float=Decimal("0"))
+
+    with pytest.raises(DomainError) as refused:
+        sessions.pay_in(session_id=session.pk, user=cashier, amount="99999999999999", reason="From the bank")
+
+    assert "amount" in refused.value.fields
+    assert not CashMovement.objects.filter(session=session).exists()
