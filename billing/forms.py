@@ -10,6 +10,7 @@ from billing.services import RefundItem
 from inventory.money import quantize
 from orders.pricing import TenderInput
 from posproject.errors import DomainError
+from posproject.inputs import is_whole_number
 
 
 def denomination_field(value: Decimal) -> str:
@@ -133,7 +134,7 @@ def find_receipt(code: str, *, location, register_id: int | None) -> Receipt | N
     parsed = parse_receipt_code(code)
     if parsed:
         return receipts.filter(register_id=parsed[0], number=parsed[1]).first()
-    if not code.isdigit():
+    if not is_whole_number(code):
         return None
     if register_id:
         return receipts.filter(register_id=register_id, number=int(code)).first()

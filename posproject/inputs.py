@@ -16,6 +16,11 @@ def clean_search(query) -> str:
     return text.strip()[:SEARCH_MAX_LENGTH]
 
 
+def is_whole_number(text: str) -> bool:
+    """ "123", not "-1", "1.5", "" or "²" (str.isdigit admits superscripts and other digits int() refuses)."""
+    return text.isascii() and text.isdigit()
+
+
 def id_param(request, name: str) -> int | None:
     """An id filter from the query string (`?location=3`): None when absent, else a whole number up to the largest
     id a column holds; anything else is a 400 naming the parameter (never silently ignored)."""
@@ -24,7 +29,7 @@ def id_param(request, name: str) -> int | None:
     value = request.query_params.get(name)
     if value is None or value == "":
         return None
-    if not (value.isascii() and value.isdigit()) or int(value) > MAX_ID:
+    if not is_whole_number(value) or int(value) > MAX_ID:
         raise ValidationError({name: ["Must be a whole number (an id)."]})
     return int(value)
 

@@ -300,3 +300,16 @@ def test_a_pay_in_larger_than_an_amount_can_be_is_refused_naming_the_amount(loca
 
     assert "amount" in refused.value.fields
     assert not CashMovement.objects.filter(session=session).exists()
+
+
+@pytest.mark.parametrize("code", ["²", "R1-²", "R²-1", "9" * 30, "R1-" + "9" * 30])
+def test_the_refund_search_box_with_odd_digits_or_a_huge_number_finds_nothing_and_says_so(cashier, location, code):
+    from orders.tests.pos_helpers import open_till
+
+    client = terminal(cashier)
+    open_till(client, location, cashier)
+
+    response = client.get("/pos/refunds/", {"code": code})
+
+    assert response.status_code == 200
+    assert "No sale receipt" in response.content.decode()
