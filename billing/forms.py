@@ -88,7 +88,7 @@ class PaymentForm(forms.Form):
                         amount=None if tender == "cash" else amount,
                         tendered=amount if tender == "cash" else None,
                         reference=(self.data.get(f"reference_{i}") or "").strip()[:64],
-                        guest=int(guest) if guest and str(guest).isdigit() else None,
+                        guest=int(guest) if guest and is_whole_number(str(guest)) else None,
                     )
                 )
         except DomainError as exc:

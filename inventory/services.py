@@ -38,6 +38,7 @@ from inventory.money import (
     to_decimal,
 )
 from posproject.errors import Conflict, DomainError, NotFound
+from posproject.inputs import is_whole_number
 from posproject.notify import notify
 from posproject.sql import insert_batch, insert_rows
 
@@ -488,7 +489,7 @@ def create_purchase_order(
 ) -> PurchaseOrder:
     """Order stock from a supplier for a location. Each product appears once; quantities are positive."""
     if not isinstance(supplier, Supplier):
-        supplier = Supplier.objects.filter(pk=supplier).first() if str(supplier).isdigit() else None
+        supplier = Supplier.objects.filter(pk=supplier).first() if is_whole_number(str(supplier)) else None
         if supplier is None:
             raise DomainError("Unknown supplier.", code="unknown_supplier", fields={"supplier": ["No such supplier."]})
     location = _location(location)
@@ -567,7 +568,7 @@ def receive_purchase_order(
     else:
         received = {}
         for key, value in quantities.items():
-            line_id = int(key) if str(key).isdigit() else None
+            line_id = int(key) if is_whole_number(str(key)) else None
             if line_id not in lines:
                 raise _invalid("lines", f"Line {key} is not on purchase order {order.pk}.")
             qty = parse_quantity(value, field=f"lines[{key}].quantity", allow_zero=True)
@@ -704,7 +705,7 @@ def record_counted_quantities(*, stock_count, counted: dict, user=None) -> Stock
     lines = {line.product_id: line for line in count.lines.all()}
     changed = []
     for key, value in counted.items():
-        product_id = int(key) if str(key).isdigit() else None
+        product_id = int(key) if is_whole_number(str(key)) else None
         if product_id not in lines:
             raise _invalid("counted", f"Product {key} is not part of stock count {count.pk}.")
         line = lines[product_id]

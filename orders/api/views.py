@@ -218,7 +218,6 @@ class TableViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         queryset = Table.objects.filter(location__in=locations_for(self.request.user), active=True).annotate(
             open_orders=Count("orders", filter=Q(orders__status__in=[Order.Status.OPEN, Order.Status.HELD]))
         )
-        location = self.request.query_params.get("location", "")
-        if location.isdigit():
-            queryset = queryset.filter(location_id=int(location))
+        if (location := id_param(self.request, "location")) is not None:
+            queryset = queryset.filter(location_id=location)
         return queryset

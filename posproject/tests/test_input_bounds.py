@@ -248,6 +248,8 @@ def test_an_unknown_api_address_answers_the_api_error_body_not_a_page(manager):
         ("/api/v1/orders/", {"table": "-1"}),
         ("/api/v1/receipts/", {"register": "-1"}),
         ("/api/v1/cash-sessions/", {"status": "AAA"}),
+        ("/api/v1/tables/", {"location": "²"}),
+        ("/api/v1/stock-levels/", {"product": "²"}),
     ],
 )
 def test_a_filter_with_a_value_it_cannot_have_is_a_400_naming_it_not_silently_ignored(manager, url, query):
@@ -313,3 +315,18 @@ def test_the_refund_search_box_with_odd_digits_or_a_huge_number_finds_nothing_an
 
     assert response.status_code == 200
     assert "No sale receipt" in response.content.decode()
+
+
+def test_a_guest_number_in_odd_digits_on_the_payment_screen_is_not_a_server_error(cashier, location):
+    from billing.models import Payment
+    from billing.tests.test_views import _order_of, _pay
+    from orders.tests.pos_helpers import open_till, product
+
+    client = terminal(cashier)
+    open_till(client, location, cashier)
+    order = _order_of(cashier, location, product(location))
+
+    response, _ = _pay(client, order, amount_0="50.00", guest_0="²")
+
+    assert response.status_code in (200, 302)
+    assert Payment.objects.filter(order=order).count() == 1
