@@ -5,6 +5,7 @@ headers, and bodies that match the schema. And request bodies over the size limi
 
 import json
 import os
+from decimal import Decimal
 
 import pytest
 import schemathesis
@@ -22,8 +23,15 @@ from hypothesis import settings as hypothesis_settings
 from rest_framework.test import APIClient
 from schemathesis.config import SchemathesisConfig
 
+from billing import sessions
+from billing.services import RefundItem, refund, sell
+from billing.tests.factories import RegisterFactory
+from inventory import services as inventory_services
 from inventory.api_clients import create_api_client, hash_token
-from inventory.models import ApiClient
+from inventory.models import ApiClient, Supplier
+from inventory.services import PurchaseLineInput
+from orders.pricing import TenderInput
+from orders.services import NewLine
 from orders.tests.helpers import open_register, stocked_product
 
 # Per operation and identity (about 75 operations × 2 identities): the two runs together take about two minutes on
@@ -32,11 +40,36 @@ EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "6"))
 
 
 @pytest.fixture
-def shop(location):
+def shop(location, manager):
+    """A store with some history, so that responses carry real rows (paid, refunded, counted, closed, ordered) for
+    the schema check: an open till, a paid sale and its refund, a closed till with its Z report, a stock count with a
+    line not yet counted, a purchase order."""
     # As Django's test client does: a request must not close the test's connection (and its transaction).
     request_started.disconnect(close_old_connections)
-    open_register(location)
-    stocked_product(location, on_hand="50")
+    register = open_register(location)
+    item = stocked_product(location, on_hand="50")
+    sale = sell(
+        register_id=register.pk,
+        user=manager,
+        lines=[NewLine(product_id=item.pk, quantity=Decimal(2))],
+        tenders=[TenderInput(tender="cash", tendered=Decimal("50.00"))],
+    )
+    line = sale.order.lines.first()
+    refund(
+        order_id=sale.order.pk,
+        register_id=register.pk,
+        items=[RefundItem(line_id=line.pk, quantity=Decimal(1))],
+        reason="Spilt",
+        user=manager,
+    )
+    closed = RegisterFactory(location=location)
+    session = sessions.open_session(register_id=closed.pk, user=manager, opening_float=Decimal("0"))
+    sessions.close_session(session_id=session.pk, user=manager, denominations={"1": 0})
+    inventory_services.start_stock_count(location=location, user=manager, product_ids=[item.pk])
+    supplier = Supplier.objects.create(name="Dairy")
+    inventory_services.create_purchase_order(
+        supplier=supplier, location=location, lines=[PurchaseLineInput(item.pk, Decimal(5), Decimal("1.00"))]
+    )
     yield location
     request_started.connect(close_old_connections)
 
