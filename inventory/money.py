@@ -15,8 +15,6 @@ QTY_PLACES = 3
 # amount, an order's total, a stock level), are checked against these before they reach the database.
 MONEY_LIMIT = Decimal(10) ** (MONEY_DIGITS - MONEY_PLACES)
 QTY_LIMIT = Decimal(10) ** (QTY_DIGITS - QTY_PLACES)
-LARGEST_MONEY = MONEY_LIMIT - Decimal(1).scaleb(-MONEY_PLACES)
-LARGEST_QUANTITY = QTY_LIMIT - Decimal(1).scaleb(-QTY_PLACES)
 
 
 def currency_exponent() -> Decimal:

@@ -29,9 +29,9 @@ from inventory.models import (
     Supplier,
 )
 from inventory.money import (
-    MONEY_LIMIT,
-    QTY_LIMIT,
     QTY_PLACES,
+    check_money,
+    check_quantity,
     fits_quantity,
     has_more_places_than_currency,
     quantize,
@@ -337,8 +337,7 @@ def parse_quantity(value, *, field: str = "quantity", positive: bool = True, all
     `positive` refuses negatives (receipts, waste, transfers); `allow_zero` admits 0 (a counted empty shelf).
     """
     qty = to_decimal(value, field=field)
-    if abs(qty) >= QTY_LIMIT:
-        raise _invalid(field, f"{field.capitalize()} must be smaller than {QTY_LIMIT:,}.")
+    check_quantity(qty, field=field)
     if qty != qty.quantize(QTY_STEP):
         raise _invalid(field, f"{field.capitalize()} may have at most {QTY_PLACES} decimal places.")
     if qty == 0 and not allow_zero:
@@ -353,8 +352,7 @@ def parse_money(value, *, field: str = "unit_cost") -> Decimal:
     amount = to_decimal(value, field=field)
     if amount < 0:
         raise _invalid(field, f"{field.capitalize()} must not be negative.")
-    if amount >= MONEY_LIMIT:
-        raise _invalid(field, f"{field.capitalize()} is too large.")
+    check_money(amount, field=field)
     if has_more_places_than_currency(amount):
         raise _invalid(field, f"{field.capitalize()} has more decimal places than the currency.")
     return quantize(amount)
