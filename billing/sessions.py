@@ -27,7 +27,7 @@ from billing.models import CashMovement, CashSession, Payment, Receipt, Refund, 
 from billing.printing import queue_print_job
 from billing.report_printout import MARKED_COPY, report_lines
 from inventory.models import AuditEvent
-from inventory.money import ZERO, has_more_places_than_currency, quantize, to_decimal
+from inventory.money import ZERO, check_money, has_more_places_than_currency, quantize, to_decimal
 from inventory.roles import is_manager
 from inventory.selectors import locations_for
 from orders.models import Order, OrderLine
@@ -658,7 +658,7 @@ def _m(value) -> str:
 
 
 def _money_input(value, *, field: str) -> Decimal:
-    amount = to_decimal(value, field=field)
+    amount = check_money(to_decimal(value, field=field), field=field)
     if amount < 0:
         raise DomainError("Amounts cannot be negative.", code="invalid", fields={field: ["Cannot be negative."]})
     if has_more_places_than_currency(amount):

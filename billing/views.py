@@ -37,6 +37,7 @@ from orders.views import (
     redirect_to,
 )
 from posproject.errors import DomainError
+from posproject.inputs import clean_search
 
 
 def _open_session(request) -> CashSession | None:
@@ -353,7 +354,7 @@ def receipt_reprint(request, pk: int):
 @pos_view("billing.add_refund")
 def refund_find(request):
     """Find the sale to refund: scan the receipt's barcode or type its number (this terminal's register)."""
-    code = request.GET.get("code", "").strip()
+    code = clean_search(request.GET.get("code", ""))
     error = ""
     if code:
         found = find_receipt(code, location=request.terminal.location, register_id=request.terminal.register_id)

@@ -29,15 +29,16 @@ from inventory.models import (
     Supplier,
 )
 from inventory.money import (
-    MONEY_DIGITS,
-    MONEY_PLACES,
-    QTY_DIGITS,
     QTY_PLACES,
+    check_money,
+    check_quantity,
+    fits_quantity,
     has_more_places_than_currency,
     quantize,
     to_decimal,
 )
 from posproject.errors import Conflict, DomainError, NotFound
+from posproject.inputs import is_whole_number
 from posproject.notify import notify
 from posproject.sql import insert_batch, insert_rows
 
@@ -123,15 +124,24 @@ def apply_stock_changes(
     user=None,
     note: str = "",
     unit_costs: dict[int, Decimal] | None = None,
+    field: str = "quantity",
 ) -> StockResult:
     """Apply stock deltas and write their ledger moves, enforcing each product's negative-stock policy.
 
     Locks the affected StockLevel rows in primary-key order (no deadlock between two sales that touch the same
     products in opposite orders). Must run inside the caller's transaction. Raises OutOfStock, naming every
-    product that would fall below zero, when a `block` product would; nothing is written then.
+    product that would fall below zero, when a `block` product would, and DomainError "too_large" naming `field`
+    when a stock level would grow past what its column holds; nothing is written then.
     """
     return _apply_stock_changes(
-        changes, reason=reason, reference=reference, user=user, note=note, unit_costs=unit_costs, products={}
+        changes,
+        reason=reason,
+        reference=reference,
+        user=user,
+        note=note,
+        unit_costs=unit_costs,
+        products={},
+        field=field,
     )
 
 
@@ -144,6 +154,7 @@ def _apply_stock_changes(
     note: str,
     unit_costs: dict[int, Decimal] | None,
     products: dict[int, Product],
+    field: str = "quantity",
 ) -> StockResult:
     totals: dict[tuple[int, int], Decimal] = defaultdict(Decimal)
     for change in changes:
@@ -179,6 +190,9 @@ def _apply_stock_changes(
         level = levels[(product_id, location_id)]
         product = products[product_id]
         new_on_hand = level.on_hand + delta
+        if not fits_quantity(new_on_hand):
+            message = f"{product.name} would have {new_on_hand:,} in stock, more than a stock level can hold."
+            raise DomainError(message, code="too_large", fields={field: [message]})
         if delta < 0 and new_on_hand < 0:
             if product.stock_policy == Product.StockPolicy.BLOCK:
                 short.append(f"{product.name} ({level.on_hand.normalize():f} left)")
@@ -311,8 +325,6 @@ def return_to_stock(
 # --- Input -------------------------------------------------------------------------------------------------------
 
 QTY_STEP = Decimal(1).scaleb(-QTY_PLACES)
-QTY_LIMIT = Decimal(10) ** (QTY_DIGITS - QTY_PLACES)
-MONEY_LIMIT = Decimal(10) ** (MONEY_DIGITS - MONEY_PLACES)
 
 
 def _invalid(field: str, message: str) -> DomainError:
@@ -325,8 +337,7 @@ def parse_quantity(value, *, field: str = "quantity", positive: bool = True, all
     `positive` refuses negatives (receipts, waste, transfers); `allow_zero` admits 0 (a counted empty shelf).
     """
     qty = to_decimal(value, field=field)
-    if abs(qty) >= QTY_LIMIT:
-        raise _invalid(field, f"{field.capitalize()} must be smaller than {QTY_LIMIT:,}.")
+    check_quantity(qty, field=field)
     if qty != qty.quantize(QTY_STEP):
         raise _invalid(field, f"{field.capitalize()} may have at most {QTY_PLACES} decimal places.")
     if qty == 0 and not allow_zero:
@@ -341,8 +352,7 @@ def parse_money(value, *, field: str = "unit_cost") -> Decimal:
     amount = to_decimal(value, field=field)
     if amount < 0:
         raise _invalid(field, f"{field.capitalize()} must not be negative.")
-    if amount >= MONEY_LIMIT:
-        raise _invalid(field, f"{field.capitalize()} is too large.")
+    check_money(amount, field=field)
     if has_more_places_than_currency(amount):
         raise _invalid(field, f"{field.capitalize()} has more decimal places than the currency.")
     return quantize(amount)
@@ -414,6 +424,7 @@ def adjust_stock(*, product, location, delta, reason: str, user=None) -> StockRe
         reference=f"adjustment:{uuid.uuid4().hex[:12]}",
         note=reason,
         user=user,
+        field="delta",
     )
 
 
@@ -476,7 +487,7 @@ def create_purchase_order(
 ) -> PurchaseOrder:
     """Order stock from a supplier for a location. Each product appears once; quantities are positive."""
     if not isinstance(supplier, Supplier):
-        supplier = Supplier.objects.filter(pk=supplier).first() if str(supplier).isdigit() else None
+        supplier = Supplier.objects.filter(pk=supplier).first() if is_whole_number(str(supplier)) else None
         if supplier is None:
             raise DomainError("Unknown supplier.", code="unknown_supplier", fields={"supplier": ["No such supplier."]})
     location = _location(location)
@@ -555,7 +566,7 @@ def receive_purchase_order(
     else:
         received = {}
         for key, value in quantities.items():
-            line_id = int(key) if str(key).isdigit() else None
+            line_id = int(key) if is_whole_number(str(key)) else None
             if line_id not in lines:
                 raise _invalid("lines", f"Line {key} is not on purchase order {order.pk}.")
             qty = parse_quantity(value, field=f"lines[{key}].quantity", allow_zero=True)
@@ -692,7 +703,7 @@ def record_counted_quantities(*, stock_count, counted: dict, user=None) -> Stock
     lines = {line.product_id: line for line in count.lines.all()}
     changed = []
     for key, value in counted.items():
-        product_id = int(key) if str(key).isdigit() else None
+        product_id = int(key) if is_whole_number(str(key)) else None
         if product_id not in lines:
             raise _invalid("counted", f"Product {key} is not part of stock count {count.pk}.")
         line = lines[product_id]

@@ -18,6 +18,7 @@ from orders.api.idempotent import key_parameter, respond_once
 from orders.api.permissions import has_perms, has_roles
 from orders.models import Order, OrderLine
 from posproject.errors import NotFound
+from posproject.inputs import id_param
 
 
 def _order_pk(user, uuid) -> int:
@@ -149,8 +150,8 @@ class ReceiptViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         )
         params = self.request.query_params
         for name in ("register", "number"):
-            if params.get(name, "").isdigit():
-                queryset = queryset.filter(**{name: int(params[name])})
+            if (value := id_param(self.request, name)) is not None:
+                queryset = queryset.filter(**{name: value})
         if params.get("order"):
             try:
                 queryset = queryset.filter(order__uuid=uuid.UUID(params["order"][:36]))

@@ -19,7 +19,7 @@ from inventory.models import (
     Supplier,
     TaxRate,
 )
-from inventory.money import MONEY_DIGITS, QTY_DIGITS, QTY_PLACES
+from inventory.money import MONEY_DIGITS, MONEY_PLACES, QTY_DIGITS, QTY_PLACES
 from inventory.roles import is_manager
 from inventory.selectors import locations_for
 from posproject.errors import DomainError
@@ -30,9 +30,11 @@ def quantity_field(**kwargs):
 
 
 def money_field(**kwargs):
+    """An amount at the currency's places with no more whole digits than the money columns hold."""
     from django.conf import settings
 
-    return serializers.DecimalField(max_digits=MONEY_DIGITS, decimal_places=settings.POS_CURRENCY_DECIMALS, **kwargs)
+    places = settings.POS_CURRENCY_DECIMALS
+    return serializers.DecimalField(max_digits=MONEY_DIGITS - MONEY_PLACES + places, decimal_places=places, **kwargs)
 
 
 @extend_schema_field(OpenApiTypes.INT)
@@ -284,7 +286,13 @@ class ReceiveSerializer(serializers.Serializer):
 class StockCountLineSerializer(serializers.ModelSerializer):
     sku = serializers.CharField(source="product.sku", read_only=True)
     name = serializers.CharField(source="product.name", read_only=True)
-    variance = serializers.DecimalField(max_digits=QTY_DIGITS, decimal_places=QTY_PLACES, read_only=True)
+    variance = serializers.DecimalField(
+        max_digits=QTY_DIGITS,
+        decimal_places=QTY_PLACES,
+        read_only=True,
+        allow_null=True,
+        help_text="Null until counted.",
+    )
 
     class Meta:
         model = StockCountLine

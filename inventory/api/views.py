@@ -15,6 +15,7 @@ from inventory.api import serializers as s
 from inventory.api.pagination import SearchPagination
 from inventory.api.permissions import IsManager, RoleModelPermissions, requires
 from inventory.models import Category, Location, Product, PurchaseOrder, StockCount, StockMove, Supplier, TaxRate
+from posproject.inputs import id_param
 
 
 class InventoryAPIMixin:
@@ -22,12 +23,7 @@ class InventoryAPIMixin:
 
 
 def _int_param(request, name: str) -> int | None:
-    value = request.query_params.get(name)
-    if value in (None, ""):
-        return None
-    if not value.isdigit():
-        raise ValidationError({name: ["Must be a whole number."]})
-    return int(value)
+    return id_param(request, name)
 
 
 def _bool_param(request, name: str) -> bool | None:
