@@ -8,6 +8,7 @@ from billing.models import Receipt
 from billing.receipts import parse_receipt_code
 from billing.services import RefundItem
 from core.errors import DomainError
+from core.inputs import is_whole_number
 from core.money import quantize
 from orders.pricing import TenderInput
 
@@ -91,7 +92,7 @@ class PaymentForm(forms.Form):
                         amount=None if tender == "cash" else amount,
                         tendered=amount if tender == "cash" else None,
                         reference=(self.data.get(f"reference_{i}") or "").strip()[:64],
-                        guest=int(guest) if guest and str(guest).isdigit() else None,
+                        guest=int(guest) if guest and is_whole_number(str(guest)) else None,
                     )
                 )
         except DomainError as exc:
@@ -139,7 +140,7 @@ def find_receipt(code: str, *, location, register_id: int | None) -> Receipt | N
     parsed = parse_receipt_code(code)
     if parsed:
         return receipts.filter(register_id=parsed[0], number=parsed[1]).first()
-    if not code.isdigit():
+    if not is_whole_number(code):
         return None
     if register_id:
         return receipts.filter(register_id=register_id, number=int(code)).first()

@@ -30,6 +30,7 @@ from escpos.printer import Dummy
 from unidecode import unidecode
 
 from billing.report_printout import MARKED_COPY, can_lay_out, report_lines
+from core.inputs import is_whole_number
 from core.money import ZERO, quantize
 
 DEFAULT_CODE_PAGES = ("CP858", "CP1252", "CP850", "CP437")  # CP858 is CP850 with the euro sign
@@ -122,7 +123,7 @@ def parse_receipt_code(code: str) -> tuple[int, int] | None:
     if not code.startswith("R") or "-" not in code:
         return None
     register, _, number = code[1:].partition("-")
-    if not (register.isdigit() and number.isdigit()):
+    if not (is_whole_number(register) and is_whole_number(number)):
         return None
     return int(register), int(number)
 

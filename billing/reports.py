@@ -31,6 +31,8 @@ from orders.models import Order, OrderLine
 
 MONEY = DecimalField(max_digits=20, decimal_places=4)
 MAX_DAYS = 366
+EARLIEST_DAY = date(2000, 1, 1)  # no sale of this product is older; a year-1 or year-9999 day is a typo
+LATEST_DAY = date(2099, 12, 31)
 SOLD = (Order.Status.PAID, Order.Status.REFUNDED)
 
 
@@ -56,7 +58,12 @@ class Period:
 
 
 def period(*, location: Location, date_from: date, date_to: date) -> Period:
-    """Raises DomainError "invalid" when the range is backwards or longer than MAX_DAYS."""
+    """Raises DomainError "invalid" when a day is outside EARLIEST_DAY..LATEST_DAY, the range is backwards or
+    longer than MAX_DAYS."""
+    for name, day in (("date_from", date_from), ("date_to", date_to)):
+        if not EARLIEST_DAY <= day <= LATEST_DAY:
+            message = f"Choose a day from {EARLIEST_DAY.isoformat()} to {LATEST_DAY.isoformat()}."
+            raise DomainError(message, code="invalid", fields={name: [message]})
     if date_from > date_to:
         raise DomainError(
             "The start date is after the end date.",

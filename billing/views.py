@@ -26,6 +26,7 @@ from billing.receipts import receipt_document
 from billing.report_printout import report_lines
 from core.errors import DomainError
 from core.idempotency import run_once, scope_for
+from core.inputs import clean_search
 from orders import pricing
 from orders.models import Order, OrderLine
 from orders.views import (
@@ -353,7 +354,7 @@ def receipt_reprint(request, pk: int):
 @pos_view("billing.add_refund")
 def refund_find(request):
     """Find the sale to refund: scan the receipt's barcode or type its number (this terminal's register)."""
-    code = request.GET.get("code", "").strip()
+    code = clean_search(request.GET.get("code", ""))
     error = ""
     if code:
         found = find_receipt(code, location=request.terminal.location, register_id=request.terminal.register_id)

@@ -1,6 +1,5 @@
 """The API side of core.idempotency: the `Idempotency-Key` header, and the header that marks a replay."""
 
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework.response import Response
 
@@ -13,7 +12,8 @@ REPLAYED_HEADER = "Idempotent-Replayed"
 def key_parameter(required: bool) -> OpenApiParameter:
     return OpenApiParameter(
         HEADER,
-        OpenApiTypes.STR,
+        # 1-128 printable characters, spaces around it trimmed (core.idempotency.clean_key)
+        {"type": "string", "minLength": 1, "maxLength": 128, "pattern": "^[!-~](?:[ -~]{0,126}[!-~])?$"},
         OpenApiParameter.HEADER,
         required=required,
         description="A client-chosen unique key (a uuid). A retry with the same key and body gets the first "

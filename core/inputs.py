@@ -1,5 +1,10 @@
 """The one way to clean what a person or a program typed: ids, money, quantities, text.
 
+Also the text of the request line: a NUL character (which PostgreSQL cannot store or compare) in the path or the
+query string is refused with a clear 400 before any view sees it (RefuseNulCharactersMiddleware), search boxes get
+their query through clean_search(), and id and choice filters of the query string through id_param() and
+choice_param().
+
 Every cleaner returns the clean value or raises DomainError (code "invalid", or "required" for a missing text) with
 the field named, so the screens show the message beside the field and the API answers 400 with
 {"code", "message", "fields"}. Two kinds of number come in: Decimals already parsed by a form or serializer
@@ -7,16 +12,17 @@ the field named, so the screens show the message beside the field and the API an
 `clean_stock_quantity`: cash counts and floats, purchase costs, stock moves and counts).
 """
 
+import unicodedata
 from decimal import Decimal
 
 from django.conf import settings
+from django.http import HttpResponseBadRequest, JsonResponse
 
 from core.errors import DomainError
 from core.money import (
-    MONEY_DIGITS,
-    MONEY_PLACES,
-    QTY_DIGITS,
     QTY_PLACES,
+    check_money,
+    check_quantity,
     has_more_places_than_currency,
     quantize,
     to_decimal,
@@ -25,8 +31,8 @@ from core.money import (
 MAX_QUANTITY = Decimal("10000")  # one line of a sale
 MAX_AMOUNT = Decimal("1000000000")  # one amount of a sale
 QTY_STEP = Decimal(1).scaleb(-QTY_PLACES)
-QTY_LIMIT = Decimal(10) ** (QTY_DIGITS - QTY_PLACES)  # what the ledger's columns hold
-MONEY_LIMIT = Decimal(10) ** (MONEY_DIGITS - MONEY_PLACES)
+MAX_ID = 2**63 - 1  # bigint
+SEARCH_MAX_LENGTH = 100
 
 
 def invalid(message: str, field_name: str, code: str = "invalid") -> DomainError:
@@ -39,10 +45,10 @@ def clean_id(value, field_name: str) -> int:
         raise invalid("Not an id.", field_name)
     if isinstance(value, str):
         value = value.strip()
-        if not (value.isascii() and value.isdigit()):
+        if not is_whole_number(value):
             raise invalid("Not an id.", field_name)
         value = int(value)
-    if not 0 < value < 2**63:
+    if not 0 < value <= MAX_ID:
         raise invalid("Not an id.", field_name)
     return value
 
@@ -93,11 +99,9 @@ def clean_money(value, field_name: str, *, allow_zero: bool = True) -> Decimal:
 
 def clean_stock_quantity(value, *, field: str = "quantity", positive: bool = True, allow_zero: bool = False) -> Decimal:
     """A quantity from raw input for the stock ledger: a finite number with at most three decimals that fits the
-    ledger's columns. `positive` refuses negatives (receipts, waste, transfers); `allow_zero` admits 0 (a counted
-    empty shelf)."""
-    qty = to_decimal(value, field=field)
-    if abs(qty) >= QTY_LIMIT:
-        raise invalid(f"{field.capitalize()} must be smaller than {QTY_LIMIT:,}.", field)
+    ledger's columns (DomainError "too_large" otherwise, core.money.check_quantity). `positive` refuses negatives
+    (receipts, waste, transfers); `allow_zero` admits 0 (a counted empty shelf)."""
+    qty = check_quantity(to_decimal(value, field=field), field=field)
     if qty != qty.quantize(QTY_STEP):
         raise invalid(f"{field.capitalize()} may have at most {QTY_PLACES} decimal places.", field)
     if qty == 0 and not allow_zero:
@@ -108,13 +112,79 @@ def clean_stock_quantity(value, *, field: str = "quantity", positive: bool = Tru
 
 
 def clean_amount(value, *, field: str = "amount") -> Decimal:
-    """A non-negative amount from raw input (a cost, a float, a pay-in) that fits the money columns and has no
-    more places than the currency."""
-    amount = to_decimal(value, field=field)
+    """A non-negative amount from raw input (a cost, a float, a pay-in) that fits the money columns (DomainError
+    "too_large" otherwise, core.money.check_money) and has no more places than the currency."""
+    amount = check_money(to_decimal(value, field=field), field=field)
     if amount < 0:
         raise invalid(f"{field.capitalize()} must not be negative.", field)
-    if amount >= MONEY_LIMIT:
-        raise invalid(f"{field.capitalize()} is too large.", field)
     if has_more_places_than_currency(amount):
         raise invalid(f"{field.capitalize()} has more decimal places than the currency.", field)
     return quantize(amount)
+
+
+# --- The request line: search boxes, query-string filters, NUL characters ---------------------------------------
+
+
+def clean_search(query) -> str:
+    """A search box's text: control and unassigned characters dropped, spaces trimmed, at most SEARCH_MAX_LENGTH."""
+    text = "".join(ch for ch in str(query or "") if unicodedata.category(ch) not in ("Cc", "Cs", "Cn"))
+    return text.strip()[:SEARCH_MAX_LENGTH]
+
+
+def is_whole_number(text: str) -> bool:
+    """ "123", not "-1", "1.5", "" or "²" (str.isdigit admits superscripts and other digits int() refuses)."""
+    return text.isascii() and text.isdigit()
+
+
+def id_param(request, name: str) -> int | None:
+    """An id filter from the query string (`?location=3`): None when absent, else a whole number up to the largest
+    id a column holds; anything else is a 400 naming the parameter (never silently ignored)."""
+    from rest_framework.exceptions import ValidationError
+
+    value = request.query_params.get(name)
+    if value is None or value == "":
+        return None
+    if not is_whole_number(value) or int(value) > MAX_ID:
+        raise ValidationError({name: ["Must be a whole number (an id)."]})
+    return int(value)
+
+
+def choice_param(request, name: str, choices) -> str | None:
+    """A filter from the query string that is one of `choices` (`?status=open`): None when absent; anything else is
+    a 400 naming the parameter."""
+    from rest_framework.exceptions import ValidationError
+
+    value = request.query_params.get(name)
+    if value is None or value == "":
+        return None
+    if value not in choices:
+        raise ValidationError({name: [f"One of: {', '.join(choices)}."]})
+    return value
+
+
+def _nul_in(request) -> str | None:
+    """The name of the first part of the request line holding a NUL character, or None."""
+    if "\x00" in request.path:
+        return "path"
+    for key, values in request.GET.lists():
+        if "\x00" in key or any("\x00" in value for value in values):
+            return key.replace("\x00", "") or "query"
+    return None
+
+
+class RefuseNulCharactersMiddleware:
+    """A 400 naming the parameter (the API's {"code", "message", "fields"} body under /api/) for a NUL character in
+    the path or the query string."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        where = _nul_in(request)
+        if where is None:
+            return self.get_response(request)
+        message = "The request holds a NUL character."
+        if request.path.startswith("/api/"):
+            body = {"code": "invalid", "message": message, "fields": {where: ["Must not contain NUL characters."]}}
+            return JsonResponse(body, status=400)
+        return HttpResponseBadRequest(message, content_type="text/plain; charset=utf-8")

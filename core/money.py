@@ -10,6 +10,12 @@ MONEY_PLACES = 4  # stored precision; amounts are quantised to the currency's ex
 QTY_DIGITS = 14
 QTY_PLACES = 3
 
+# The bounds of every money and quantity input, from the columns that store them: numeric(14,4) holds amounts
+# below 10**10, numeric(14,3) quantities below 10**11. Inputs, and the stored results computed from them (a line's
+# amount, an order's total, a stock level), are checked against these before they reach the database.
+MONEY_LIMIT = Decimal(10) ** (MONEY_DIGITS - MONEY_PLACES)
+QTY_LIMIT = Decimal(10) ** (QTY_DIGITS - QTY_PLACES)
+
 
 def currency_exponent() -> Decimal:
     return Decimal(1).scaleb(-settings.POS_CURRENCY_DECIMALS)
@@ -37,3 +43,40 @@ def to_decimal(value, *, field: str = "amount") -> Decimal:
 
 def has_more_places_than_currency(amount: Decimal) -> bool:
     return amount != amount.quantize(currency_exponent(), rounding=ROUND_HALF_UP)
+
+
+def _too_large(field: str, message: str):
+    from core.errors import DomainError
+
+    return DomainError(message, code="too_large", fields={field: [message]})
+
+
+def fits_money(amount: Decimal) -> bool:
+    return abs(amount) < MONEY_LIMIT
+
+
+def fits_quantity(quantity: Decimal) -> bool:
+    return abs(quantity) < QTY_LIMIT
+
+
+def check_money(amount: Decimal, *, field: str = "amount") -> Decimal:
+    """`amount`, or DomainError "too_large" naming `field` when a money column cannot hold it."""
+    if not fits_money(amount):
+        raise _too_large(field, f"The amount must be smaller than {MONEY_LIMIT:,}.")
+    return amount
+
+
+def check_quantity(quantity: Decimal, *, field: str = "quantity") -> Decimal:
+    """`quantity`, or DomainError "too_large" naming `field` when a quantity column cannot hold it."""
+    if not fits_quantity(quantity):
+        raise _too_large(field, f"The quantity must be smaller than {QTY_LIMIT:,}.")
+    return quantity
+
+
+def check_line_amount(unit_price: Decimal, quantity: Decimal, *, field: str = "quantity") -> Decimal:
+    """The amount of a line, (unit price + modifiers) × quantity, or DomainError "too_large" naming `field` when
+    it (or its tax and totals) would not fit a money column."""
+    amount = unit_price * quantity
+    if not fits_money(amount):
+        raise _too_large(field, f"The line would come to {amount:,}, more than an amount can be ({MONEY_LIMIT:,}).")
+    return amount

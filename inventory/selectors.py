@@ -1,11 +1,13 @@
 """Read-side queries shared by screens, API and reports (no writes)."""
 
+import sys
 from decimal import Decimal
 
 from django.db import connection
 from django.db.models import DecimalField, ExpressionWrapper, F, Q, QuerySet, Sum
 from django.db.models.functions import Collate, Upper
 
+from core.inputs import clean_search
 from core.money import MONEY_DIGITS, MONEY_PLACES, QTY_DIGITS, QTY_PLACES, quantize
 from inventory.models import Location, Product, StockLevel, StockMove
 
@@ -35,7 +37,7 @@ def search_products(query: str = "", *, category: int | None = None, active: boo
         products = products.filter(category_id=category)
     if active is not None:
         products = products.filter(active=active)
-    query = (query or "").strip()
+    query = clean_search(query)
     if not query:
         return products.order_by("name", "pk")
 
@@ -43,9 +45,11 @@ def search_products(query: str = "", *, category: int | None = None, active: boo
     if exact.exists():
         return exact.order_by("sku")
     key = query.upper()
-    after = key[:-1] + chr(ord(key[-1]) + 1)
     by_name = products.annotate(name_key=name_key()).order_by("name_key", "pk")
-    starting = by_name.filter(name_key__gte=key, name_key__lt=after)
+    if key[-1] == chr(sys.maxunicode):  # no character sorts after it: a prefix match without an upper bound
+        starting = by_name.filter(name_key__startswith=key)
+    else:
+        starting = by_name.filter(name_key__gte=key, name_key__lt=key[:-1] + chr(ord(key[-1]) + 1))
     if starting.exists():
         return starting
     by_sku = products.filter(sku__istartswith=query)

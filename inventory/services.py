@@ -15,8 +15,9 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from core.errors import Conflict, DomainError, NotFound
-from core.inputs import clean_amount, clean_id, clean_stock_quantity, clean_text, invalid
+from core.inputs import clean_amount, clean_id, clean_stock_quantity, clean_text, invalid, is_whole_number
 from core.money import (
+    fits_quantity,
     quantize,
 )
 from core.notify import notify
@@ -118,15 +119,24 @@ def apply_stock_changes(
     user=None,
     note: str = "",
     unit_costs: dict[int, Decimal] | None = None,
+    field: str = "quantity",
 ) -> StockResult:
     """Apply stock deltas and write their ledger moves, enforcing each product's negative-stock policy.
 
     Locks the affected StockLevel rows in primary-key order (no deadlock between two sales that touch the same
     products in opposite orders). Must run inside the caller's transaction. Raises OutOfStock, naming every
-    product that would fall below zero, when a `block` product would; nothing is written then.
+    product that would fall below zero, when a `block` product would, and DomainError "too_large" naming `field`
+    when a stock level would grow past what its column holds; nothing is written then.
     """
     return _apply_stock_changes(
-        changes, reason=reason, reference=reference, user=user, note=note, unit_costs=unit_costs, products={}
+        changes,
+        reason=reason,
+        reference=reference,
+        user=user,
+        note=note,
+        unit_costs=unit_costs,
+        products={},
+        field=field,
     )
 
 
@@ -139,6 +149,7 @@ def _apply_stock_changes(
     note: str,
     unit_costs: dict[int, Decimal] | None,
     products: dict[int, Product],
+    field: str = "quantity",
 ) -> StockResult:
     totals: dict[tuple[int, int], Decimal] = defaultdict(Decimal)
     for change in changes:
@@ -174,6 +185,9 @@ def _apply_stock_changes(
         level = levels[(product_id, location_id)]
         product = products[product_id]
         new_on_hand = level.on_hand + delta
+        if not fits_quantity(new_on_hand):
+            message = f"{product.name} would have {new_on_hand:,} in stock, more than a stock level can hold."
+            raise DomainError(message, code="too_large", fields={field: [message]})
         if delta < 0 and new_on_hand < 0:
             if product.stock_policy == Product.StockPolicy.BLOCK:
                 short.append(f"{product.name} ({level.on_hand.normalize():f} left)")
@@ -363,6 +377,7 @@ def adjust_stock(*, product, location, delta, reason: str, user=None) -> StockRe
         reference=f"adjustment:{uuid.uuid4().hex[:12]}",
         note=reason,
         user=user,
+        field="delta",
     )
 
 
@@ -425,7 +440,7 @@ def create_purchase_order(
 ) -> PurchaseOrder:
     """Order stock from a supplier for a location. Each product appears once; quantities are positive."""
     if not isinstance(supplier, Supplier):
-        supplier = Supplier.objects.filter(pk=supplier).first() if str(supplier).isdigit() else None
+        supplier = Supplier.objects.filter(pk=supplier).first() if is_whole_number(str(supplier)) else None
         if supplier is None:
             raise DomainError("Unknown supplier.", code="unknown_supplier", fields={"supplier": ["No such supplier."]})
     location = _location(location)
@@ -504,7 +519,7 @@ def receive_purchase_order(
     else:
         received = {}
         for key, value in quantities.items():
-            line_id = int(key) if str(key).isdigit() else None
+            line_id = int(key) if is_whole_number(str(key)) else None
             if line_id not in lines:
                 raise invalid(f"Line {key} is not on purchase order {order.pk}.", "lines")
             qty = clean_stock_quantity(value, field=f"lines[{key}].quantity", allow_zero=True)
@@ -639,7 +654,7 @@ def record_counted_quantities(*, stock_count, counted: dict, user=None) -> Stock
     lines = {line.product_id: line for line in count.lines.all()}
     changed = []
     for key, value in counted.items():
-        product_id = int(key) if str(key).isdigit() else None
+        product_id = int(key) if is_whole_number(str(key)) else None
         if product_id not in lines:
             raise invalid(f"Product {key} is not part of stock count {count.pk}.", "counted")
         line = lines[product_id]

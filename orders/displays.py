@@ -11,6 +11,7 @@ from django.conf import settings
 from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 from django.utils import timezone
 
+from core.inputs import clean_search
 from inventory.models import Category, Location, Product
 from orders.models import KitchenTicket, Order, OrderLine, Table
 
@@ -89,7 +90,7 @@ def pos_products(location: Location, *, category_id: int | None = None, query: s
         .select_related("category")
         .only("pk", "name", "price", "sku", "barcode", "category__colour", "category__name")
     )
-    query = (query or "").strip()
+    query = clean_search(query)
     if query:
         products = products.filter(
             Q(barcode=query) | Q(sku__istartswith=query) | Q(name__istartswith=query) | Q(name__icontains=query)

@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from core.errors import Conflict, NotFound
 from core.inputs import clean_money, clean_quantity, clean_text, invalid
-from core.money import ZERO, quantize
+from core.money import ZERO, check_line_amount, check_money, quantize
 from core.sql import columns, insert_batch, instance
 from inventory.models import Location, Product, TaxRate
 from inventory.services import recipe_exists
@@ -132,6 +132,8 @@ def reprice(order: Order, lines: list[OrderLine]) -> pricing.OrderPrice:
         line.order_discount_amount = priced.order_discount
         line.service_charge_amount = priced.service_charge
         line.amount_due = priced.amount_due
+        for amount in (priced.line_total, priced.tax, priced.amount_due):
+            check_money(amount, field="lines")
     for line in lines:
         if line.status != OrderLine.Status.ACTIVE:
             line.line_total = line.discount_amount = line.tax_amount = ZERO
@@ -141,6 +143,8 @@ def reprice(order: Order, lines: list[OrderLine]) -> pricing.OrderPrice:
     order.service_charge = price.service_charge
     order.tax_total = price.tax_total
     order.total = price.total
+    for amount in (price.subtotal, price.tax_total, price.service_charge, price.total):
+        check_money(amount, field="lines")
     return price
 
 
@@ -234,6 +238,8 @@ def build_lines(order: Order, new_lines: list[NewLine], *, user, approver=None) 
         overridden = line.unit_price is not None and line.unit_price != product.price
         if line.unit_price is not None:
             unit_price = clean_money(line.unit_price, f"{where}.unit_price")
+        modifiers = clean_modifiers(line.modifiers, f"{where}.modifiers")
+        check_line_amount(unit_price + modifiers_price(modifiers), quantity, field=f"{where}.quantity")
         built.append(
             OrderLine(
                 order=order,
@@ -245,7 +251,7 @@ def build_lines(order: Order, new_lines: list[NewLine], *, user, approver=None) 
                 prices_include_tax=order.location.prices_include_tax,
                 unit_cost=product.cost,
                 quantity=quantity,
-                modifiers=clean_modifiers(line.modifiers, f"{where}.modifiers"),
+                modifiers=modifiers,
                 note=clean_text(line.note, f"{where}.note"),
                 course=course,
                 discount_kind=kind,
@@ -451,6 +457,7 @@ def change_line(
         line.course = course
     if modifiers is not None:
         line.modifiers = clean_modifiers(modifiers, "modifiers")
+    check_line_amount(line.unit_price + modifiers_price(line.modifiers), line.quantity, field="quantity")
     reprice(order, lines)
     _recheck_discounts(order, lines, line, before=before, user=user, approver=approver)
     _save_prices(order, lines, extra_line_fields=["quantity", "note", "course", "modifiers"])
@@ -494,6 +501,7 @@ def override_price(line_id: int, *, user, unit_price: Decimal, reason: str, appr
     order, line, lines = _lock_line(line_id, user)
     approved_by = manager_approval(user, approver, "Changing a price")
     previous = line.unit_price
+    check_line_amount(unit_price + modifiers_price(line.modifiers), line.quantity, field="unit_price")
     line.unit_price = unit_price
     line.price_overridden = True
     reprice(order, lines)

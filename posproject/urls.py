@@ -5,6 +5,8 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 
 from posproject import views
 
+handler404 = "posproject.views.not_found"
+
 api_v1 = [
     path("", include("inventory.api.urls")),
     path("", include("orders.api.urls")),

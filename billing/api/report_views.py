@@ -15,9 +15,9 @@ from staff.permissions import IsManager
 from staff.selectors import locations_for
 
 PARAMETERS = [
-    OpenApiParameter("location", int, required=True),
-    OpenApiParameter("date_from", date, description="First local day (default: today)."),
-    OpenApiParameter("date_to", date, description="Last local day, included (default: date_from)."),
+    OpenApiParameter("location", {"type": "integer", "minimum": 1}, required=True),
+    OpenApiParameter("date_from", date, description="First local day (default: today); from 2000-01-01."),
+    OpenApiParameter("date_to", date, description="Last local day, included (default: date_from); to 2099-12-31."),
 ]
 
 
@@ -67,7 +67,10 @@ class SalesReportView(APIView):
 
     permission_classes = [IsAuthenticated, IsManager]
 
-    @extend_schema(parameters=PARAMETERS, responses={200: dict})
+    @extend_schema(
+        parameters=[*PARAMETERS, OpenApiParameter("report", str, OpenApiParameter.PATH, enum=list(reports.REPORTS))],
+        responses={200: dict},
+    )
     def get(self, request, report: str):
         if report not in reports.REPORTS:
             raise NotFound(f"No report called {report!r}.")

@@ -10,6 +10,7 @@ from rest_framework.response import Response
 from billing import sessions
 from billing.api import session_serializers as s
 from billing.models import CashSession, Register, ZReport
+from core.inputs import choice_param, id_param
 from staff.permissions import RoleModelPermissions, requires
 from staff.selectors import locations_for
 
@@ -73,11 +74,10 @@ class CashSessionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
         queryset = CashSession.objects.filter(register__location__in=locations_for(self.request.user)).select_related(
             "register", "opened_by", "closed_by", "approved_by", "z_report"
         )
-        params = self.request.query_params
-        if params.get("register", "").isdigit():
-            queryset = queryset.filter(register_id=int(params["register"]))
-        if params.get("status") in CashSession.Status.values:
-            queryset = queryset.filter(status=params["status"])
+        if (register := id_param(self.request, "register")) is not None:
+            queryset = queryset.filter(register_id=register)
+        if (status := choice_param(self.request, "status", CashSession.Status.values)) is not None:
+            queryset = queryset.filter(status=status)
         return queryset.order_by("-opened_at", "-id")
 
     def _session_id(self) -> int:
@@ -164,8 +164,8 @@ class ZReportViewSet(viewsets.ReadOnlyModelViewSet):
         queryset = ZReport.objects.filter(register__location__in=locations_for(self.request.user)).select_related(
             "register"
         )
-        if self.request.query_params.get("register", "").isdigit():
-            queryset = queryset.filter(register_id=int(self.request.query_params["register"]))
+        if (register := id_param(self.request, "register")) is not None:
+            queryset = queryset.filter(register_id=register)
         return queryset.order_by("register", "-number")
 
     @extend_schema(request=None, responses={202: dict})

@@ -14,6 +14,7 @@ from billing.api.session_views import approver_from
 from billing.models import Receipt, Refund
 from core.errors import NotFound
 from core.idempotent_api import key_parameter, respond_once
+from core.inputs import id_param
 from orders.models import Order, OrderLine
 from staff.permissions import has_perms, has_roles
 from staff.roles import CASHIER, MANAGER
@@ -149,8 +150,8 @@ class ReceiptViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         )
         params = self.request.query_params
         for name in ("register", "number"):
-            if params.get(name, "").isdigit():
-                queryset = queryset.filter(**{name: int(params[name])})
+            if (value := id_param(self.request, name)) is not None:
+                queryset = queryset.filter(**{name: value})
         if params.get("order"):
             try:
                 queryset = queryset.filter(order__uuid=uuid.UUID(params["order"][:36]))

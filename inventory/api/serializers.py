@@ -5,7 +5,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from core.errors import DomainError
-from core.money import MONEY_DIGITS, QTY_DIGITS, QTY_PLACES
+from core.money import MONEY_DIGITS, MONEY_PLACES, QTY_DIGITS, QTY_PLACES
 from inventory import services
 from inventory.models import (
     Category,
@@ -30,9 +30,11 @@ def quantity_field(**kwargs):
 
 
 def money_field(**kwargs):
+    """An amount at the currency's places with no more whole digits than the money columns hold."""
     from django.conf import settings
 
-    return serializers.DecimalField(max_digits=MONEY_DIGITS, decimal_places=settings.POS_CURRENCY_DECIMALS, **kwargs)
+    places = settings.POS_CURRENCY_DECIMALS
+    return serializers.DecimalField(max_digits=MONEY_DIGITS - MONEY_PLACES + places, decimal_places=places, **kwargs)
 
 
 @extend_schema_field(OpenApiTypes.INT)
@@ -284,7 +286,13 @@ class ReceiveSerializer(serializers.Serializer):
 class StockCountLineSerializer(serializers.ModelSerializer):
     sku = serializers.CharField(source="product.sku", read_only=True)
     name = serializers.CharField(source="product.name", read_only=True)
-    variance = serializers.DecimalField(max_digits=QTY_DIGITS, decimal_places=QTY_PLACES, read_only=True)
+    variance = serializers.DecimalField(
+        max_digits=QTY_DIGITS,
+        decimal_places=QTY_PLACES,
+        read_only=True,
+        allow_null=True,
+        help_text="Null until counted.",
+    )
 
     class Meta:
         model = StockCountLine

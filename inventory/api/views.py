@@ -10,6 +10,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.inputs import id_param
 from inventory import selectors, services
 from inventory.api import serializers as s
 from inventory.api.pagination import SearchPagination
@@ -23,12 +24,7 @@ class InventoryAPIMixin:
 
 
 def _int_param(request, name: str) -> int | None:
-    value = request.query_params.get(name)
-    if value in (None, ""):
-        return None
-    if not value.isdigit():
-        raise ValidationError({name: ["Must be a whole number."]})
-    return int(value)
+    return id_param(request, name)
 
 
 def _bool_param(request, name: str) -> bool | None:

@@ -8,6 +8,7 @@ from rest_framework.response import Response
 
 from core.errors import NotFound
 from core.idempotent_api import key_parameter, respond_once
+from core.inputs import choice_param, id_param
 from orders import pricing, services
 from orders.api import serializers as s
 from orders.models import Order, OrderLine, Table
@@ -48,12 +49,11 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
 
     def get_queryset(self):
         queryset = order_queryset(self.request.user)
-        params = self.request.query_params
-        if params.get("status") in Order.Status.values:
-            queryset = queryset.filter(status=params["status"])
+        if (status := choice_param(self.request, "status", Order.Status.values)) is not None:
+            queryset = queryset.filter(status=status)
         for name in ("location", "table"):
-            if params.get(name, "").isdigit():
-                queryset = queryset.filter(**{f"{name}_id": int(params[name])})
+            if (value := id_param(self.request, name)) is not None:
+                queryset = queryset.filter(**{f"{name}_id": value})
         return queryset
 
     def _order_id(self) -> int:
@@ -218,7 +218,6 @@ class TableViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         queryset = Table.objects.filter(location__in=locations_for(self.request.user), active=True).annotate(
             open_orders=Count("orders", filter=Q(orders__status__in=[Order.Status.OPEN, Order.Status.HELD]))
         )
-        location = self.request.query_params.get("location", "")
-        if location.isdigit():
-            queryset = queryset.filter(location_id=int(location))
+        if (location := id_param(self.request, "location")) is not None:
+            queryset = queryset.filter(location_id=location)
         return queryset
