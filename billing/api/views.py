@@ -14,8 +14,9 @@ from billing.api.session_views import approver_from
 from billing.models import Receipt, Refund
 from inventory.roles import CASHIER, MANAGER
 from inventory.selectors import locations_for
-from orders.api.idempotent import key_parameter, respond_once
+from orders.api.idempotent import HEADER, key_parameter, respond_once
 from orders.api.permissions import has_perms, has_roles
+from orders.idempotency import clean_key
 from orders.models import Order, OrderLine
 from posproject.errors import NotFound
 from posproject.inputs import id_param
@@ -42,6 +43,7 @@ class CheckoutView(APIView):
         parameters=[key_parameter(required=True)],
     )
     def post(self, request):
+        clean_key(request.headers.get(HEADER))  # no key, no sale: refused before any PIN is tried
         data = s.CheckoutSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
