@@ -13,7 +13,8 @@ from billing.api import serializers as s
 from billing.api.session_views import approver_from
 from billing.models import Receipt, Refund
 from core.errors import NotFound
-from core.idempotent_api import key_parameter, respond_once
+from core.idempotency import clean_key
+from core.idempotent_api import HEADER, key_parameter, respond_once
 from core.inputs import id_param
 from orders.models import Order, OrderLine
 from staff.permissions import has_perms, has_roles
@@ -42,6 +43,7 @@ class CheckoutView(APIView):
         parameters=[key_parameter(required=True)],
     )
     def post(self, request):
+        clean_key(request.headers.get(HEADER))  # no key, no sale: refused before any PIN is tried
         data = s.CheckoutSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data

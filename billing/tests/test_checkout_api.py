@@ -123,6 +123,16 @@ def test_checkout_without_an_idempotency_key_is_refused(api, till, product, loca
     assert nothing_changed(product, location)
 
 
+def test_a_checkout_without_a_key_is_refused_for_the_key_before_its_approver_is_looked_at(api, till, product, location):
+    """The key is the first thing a checkout needs: a missing one is named even when the body also names a manager
+    (whose PIN would otherwise be tried, and counted, for a request that can never be applied)."""
+    response = api.post(URL, body(till, product, approver=999999, approver_pin="000000"), format="json")
+
+    assert response.status_code == 400
+    assert response.json()["code"] == "idempotency_key_required"
+    assert nothing_changed(product, location)
+
+
 def test_a_failed_checkout_keeps_no_claim_on_its_key_so_a_corrected_retry_goes_through(api, till, product):
     key = str(uuid.uuid4())
     short = post(api, body(till, product, tenders=[{"tender": "cash", "tendered": "1.00"}]), key=key)
