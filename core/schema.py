@@ -17,7 +17,9 @@ UNSAFE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
 class ErrorSerializer(serializers.Serializer):
     code = serializers.CharField(help_text="Stable: clients switch on it (invalid, not_found, out_of_stock, ...).")
     message = serializers.CharField(help_text="For people.")
-    fields = serializers.DictField(
+    # DRF's metaclass takes declared fields out of the class, so this does not shadow `Serializer.fields`; the stubs
+    # cannot know that
+    fields = serializers.DictField(  # type: ignore[assignment]
         child=serializers.JSONField(),
         help_text="Input field name → its problems (a list of messages, nested for lists and objects); may be empty.",
     )
@@ -38,7 +40,7 @@ ERRORS = {
 
 
 def _decimal_pattern(field: serializers.DecimalField) -> str:
-    whole = (field.max_digits - field.decimal_places) if field.max_digits is not None else None
+    whole = (field.max_digits - (field.decimal_places or 0)) if field.max_digits is not None else None
     sign = "" if field.min_value is not None and field.min_value >= 0 else "-?"
     digits = r"\d+" if whole is None else (rf"\d{{1,{whole}}}" if whole > 0 else "0")
     places = rf"(?:\.\d{{1,{field.decimal_places}}})?" if field.decimal_places else ""
@@ -67,10 +69,13 @@ class AutoSchema(SpectacularAutoSchema):
         if isinstance(field, serializers.DictField) and not field.allow_empty:
             schema["minProperties"] = 1
         if isinstance(field, serializers.ListSerializer) and schema.get("type") == "array":
-            if field.min_length is not None:
-                schema["minItems"] = field.min_length
-            if field.max_length is not None:
-                schema["maxItems"] = field.max_length
+            # ListSerializer has taken min_length/max_length since DRF 3.14; the stubs do not know them yet
+            min_length: int | None = field.min_length  # type: ignore[attr-defined]
+            max_length: int | None = field.max_length  # type: ignore[attr-defined]
+            if min_length is not None:
+                schema["minItems"] = min_length
+            if max_length is not None:
+                schema["maxItems"] = max_length
         return schema
 
     def get_operation(self, *args, **kwargs):

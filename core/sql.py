@@ -22,8 +22,22 @@ from __future__ import annotations
 
 import functools
 import json
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar, cast
 
 from django.db import DEFAULT_DB_ALIAS, connection, connections, models
+
+M = TypeVar("M", bound=models.Model)
+
+
+def _column(field: models.Field) -> str:
+    """A concrete field's column name (the stubs allow None, which only a field without a column has)."""
+    assert field.column is not None
+    return field.column
+
+
+def _pk_column(meta: Any) -> str:
+    return _column(meta.pk)
 
 
 @functools.cache
@@ -32,16 +46,16 @@ def _statement(model: type[models.Model], rows: int) -> tuple[str, list[models.F
     meta = model._meta
     fields = [f for f in meta.concrete_fields if not f.primary_key]
     quote = connection.ops.quote_name
-    columns = ", ".join(quote(f.column) for f in fields)
+    columns = ", ".join(quote(_column(f)) for f in fields)
     row = "(" + ", ".join(["%s"] * len(fields)) + ")"
     sql = (
         f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES {', '.join([row] * rows)} "  # noqa: S608 - names from the model, values are parameters
-        f"RETURNING {quote(meta.pk.column)}"
+        f"RETURNING {quote(_pk_column(meta))}"
     )
     return sql, fields
 
 
-def insert_rows(objs: list[models.Model]) -> list[models.Model]:
+def insert_rows(objs: list[M]) -> list[M]:
     """Insert unsaved instances of one model in one statement and set their primary keys; return them.
 
     Must run inside the caller's transaction when it is part of a larger change (it is on every path that uses it).
@@ -55,7 +69,7 @@ def insert_rows(objs: list[models.Model]) -> list[models.Model]:
     return objs
 
 
-def _insert(objs: list[models.Model], links: dict[str, models.Model]) -> tuple[str, list]:
+def _insert(objs: Sequence[models.Model], links: dict[str, models.Model]) -> tuple[str, list]:
     """The INSERT of `objs` and its parameters.
 
     On PostgreSQL the rows travel as one JSON document (`json_to_recordset`): one parameter instead of one per
@@ -65,42 +79,46 @@ def _insert(objs: list[models.Model], links: dict[str, models.Model]) -> tuple[s
     `currval` of that table's sequence, read by PostgreSQL when the statement runs."""
     db = connections[DEFAULT_DB_ALIAS]  # the wrapper itself: the `connection` proxy costs a lookup per attribute
     if db.vendor != "postgresql":
-        sql, fields = _statement(type(objs[0]), len(objs))
-        return sql, [f.get_db_prep_save(f.pre_save(obj, True), db) for obj in objs for f in fields]
+        sql, plain = _statement(type(objs[0]), len(objs))
+        return sql, [f.get_db_prep_save(f.pre_save(obj, True), db) for obj in objs for f in plain]
     sql, fields = _json_statement(type(objs[0]), frozenset(links))
     rows = []
     for n, obj in enumerate(objs):
-        row = {"_n": n}
-        for f, as_text in fields:
+        row: dict[str, Any] = {"_n": n}
+        for f, column, as_text in fields:
             value = f.pre_save(obj, True)
-            row[f.column] = as_text(value) if as_text is not None and value is not None else value
+            row[column] = as_text(value) if as_text is not None and value is not None else value
         rows.append(row)
     # A JSON column's value is encoded as Django encodes it (plain json: no Decimal inside, say).
     return sql, [json.dumps(rows, separators=(",", ":"))]
 
 
 @functools.cache
-def _json_statement(model: type[models.Model], links: frozenset[str]) -> tuple[str, list[tuple[models.Field, object]]]:
+def _json_statement(
+    model: type[models.Model], links: frozenset[str]
+) -> tuple[str, list[tuple[models.Field, str, Callable[[Any], str] | None]]]:
     db = connections[DEFAULT_DB_ALIAS]
     quote = db.ops.quote_name
     meta = model._meta
     every = [f for f in meta.concrete_fields if not f.primary_key]
-    linked = {meta.get_field(name).attname: meta.get_field(name).related_model for name in links}
+    linked = {
+        cast(models.ForeignKey, meta.get_field(name)).attname: meta.get_field(name).related_model for name in links
+    }
     fields = [f for f in every if f.attname not in linked]
     values = []
     for f in every:
         target = linked.get(f.attname)
         if target is None:
-            values.append(f"x.{quote(f.column)}")
+            values.append(f"x.{quote(_column(f))}")
         else:
-            values.append(f"currval(pg_get_serial_sequence('{target._meta.db_table}', '{target._meta.pk.column}'))")
-    record = ", ".join(f"{quote(f.column)} {f.db_type(db)}" for f in fields)
+            values.append(f"currval(pg_get_serial_sequence('{target._meta.db_table}', '{_pk_column(target._meta)}'))")
+    record = ", ".join(f"{quote(_column(f))} {f.db_type(db)}" for f in fields)
     sql = (
-        f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(f.column) for f in every)}) "  # noqa: S608 - names from the models, values are a parameter
+        f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(_column(f)) for f in every)}) "  # noqa: S608 - names from the models, values are a parameter
         f"SELECT {', '.join(values)} FROM json_to_recordset(%s::json) AS x({record}, _n integer) "
-        f"ORDER BY x._n RETURNING {quote(meta.pk.column)}"
+        f"ORDER BY x._n RETURNING {quote(_pk_column(meta))}"
     )
-    return sql, [(f, _AS_TEXT.get(f.get_internal_type())) for f in fields]
+    return sql, [(f, _column(f), _AS_TEXT.get(f.get_internal_type())) for f in fields]
 
 
 def _iso(value) -> str:
@@ -108,7 +126,7 @@ def _iso(value) -> str:
 
 
 # Column types JSON has no literal for travel as text in the type's input format (a datetime with its offset).
-_AS_TEXT = {
+_AS_TEXT: dict[str, Callable[[Any], str]] = {
     "DecimalField": str,
     "UUIDField": str,
     "DateTimeField": _iso,
@@ -117,7 +135,7 @@ _AS_TEXT = {
 }
 
 
-def _saved(objs: list[models.Model], ids: list) -> None:
+def _saved(objs: Sequence[models.Model], ids: list) -> None:
     for obj, pk in zip(objs, ids, strict=True):
         obj.pk = pk
         obj._state.adding = False
@@ -149,23 +167,23 @@ def run_batch(statements: list[tuple[str, list]]) -> list[list[tuple]]:
     return results
 
 
-def insert_batch(*groups, before: list[tuple[str, list]] = ()) -> None:
+def insert_batch(*groups: Any, before: Sequence[tuple[str, list]] = ()) -> None:
     """Insert several groups of new rows, each a list of instances of one model or `(instances, links)` (see
     `_insert`), in order, and set their primary keys (and the linked foreign keys). `before`: statements to run
     first. On PostgreSQL all in one round trip; elsewhere one statement at a time, the links resolved in between."""
-    groups = [(group, {}) if isinstance(group, list) else group for group in groups]
-    groups = [(objs, links) for objs, links in groups if objs]
+    paired = [(group, {}) if isinstance(group, list) else group for group in groups]
+    pairs: list[tuple[list[models.Model], dict[str, models.Model]]] = [(objs, links) for objs, links in paired if objs]
     if connections[DEFAULT_DB_ALIAS].vendor != "postgresql":
         if before:
             run_batch(list(before))
-        for objs, links in groups:
+        for objs, links in pairs:
             for obj in objs:
                 for name, target in links.items():
                     setattr(obj, name, target)
             insert_rows(objs)
         return
-    results = run_batch([*before, *(_insert(objs, links) for objs, links in groups)])[len(before) :]
-    for (objs, links), rows in zip(groups, results, strict=True):
+    results = run_batch([*before, *(_insert(objs, links) for objs, links in pairs)])[len(before) :]
+    for (objs, links), rows in zip(pairs, results, strict=True):
         _saved(objs, [row[0] for row in rows])
         for obj in objs:
             for name, target in links.items():
@@ -176,13 +194,13 @@ def insert_batch(*groups, before: list[tuple[str, list]] = ()) -> None:
 def columns(model: type[models.Model], alias: str) -> str:
     """The SELECT list of every concrete column of `model` under table alias `alias`, in field order."""
     quote = connection.ops.quote_name
-    return ", ".join(f"{alias}.{quote(f.column)}" for f in model._meta.concrete_fields)
+    return ", ".join(f"{alias}.{quote(_column(f))}" for f in model._meta.concrete_fields)
 
 
 _LOADERS: dict[type[models.Model], tuple[list[str], list]] = {}
 
 
-def instance(model: type[models.Model], row, start: int = 0) -> tuple[models.Model, int]:
+def instance(model: type[M], row: Sequence[Any], start: int = 0) -> tuple[M, int]:
     """Build an instance of `model` from `row[start:]` (a PostgreSQL row laid out by `columns`); return it and
     the index of the next column."""
     loader = _LOADERS.get(model)

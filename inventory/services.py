@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from functools import partial
+from typing import TYPE_CHECKING, TypedDict
 
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Exists, OuterRef, Subquery, Value
@@ -59,6 +60,16 @@ class StockResult:
 _POLICY_FIELDS = ("id", "name", "kind", "tracked", "stock_policy", "cost")
 
 
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
+
+    class RecipeKnown(TypedDict):
+        recipe_known: bool
+
+    # A product read with `.annotate(recipe_known=recipe_exists())` (or its hand-written twin)
+    ProductWithRecipe = WithAnnotations[Product, RecipeKnown]
+
+
 def expand_recipes(items: list[tuple[int, Decimal]]) -> dict[int, Decimal]:
     """Turn (product id, quantity) pairs into the tracked products that actually leave the shelf.
 
@@ -69,13 +80,14 @@ def expand_recipes(items: list[tuple[int, Decimal]]) -> dict[int, Decimal]:
 
 
 def _expand_recipes(
-    items: list[tuple[int, Decimal]], known: dict[int, Product] | None = None
+    items: list[tuple[int, Decimal]], known: "dict[int, ProductWithRecipe] | None" = None
 ) -> tuple[dict[int, Decimal], dict[int, Product]]:
     """expand_recipes, also returning the products it read (sold items and ingredients) for apply_stock_changes.
 
     `known`: the sold products as the caller read them, each with `recipe_known` (orders.services.build_lines):
     then neither they nor the recipes of products without one are read again."""
     product_ids = {product_id for product_id, _ in items}
+    products: dict[int, Product]
     if known is not None and product_ids <= known.keys():
         products = dict(known)
         with_recipe = {pk for pk in product_ids if known[pk].recipe_known}
@@ -273,7 +285,7 @@ def consume_for_sale(
     items: list[tuple[int, Decimal]],
     reference: str,
     user=None,
-    products: dict[int, Product] | None = None,
+    products: "dict[int, ProductWithRecipe] | None" = None,
     savepoint: bool = True,
 ) -> StockResult:
     """Take sold items out of stock at a store, recipes expanded. Raises OutOfStock for a `block` product.
@@ -283,7 +295,7 @@ def consume_for_sale(
     caller's own atomic block rolls back as a whole on any error (a sale does): one round trip less each way.
     """
     with transaction.atomic(savepoint=savepoint):
-        needed, products = _expand_recipes(items, products)
+        needed, read = _expand_recipes(items, products)
         return _apply_stock_changes(
             [StockChange(product_id, location.pk, -qty) for product_id, qty in needed.items()],
             reason=StockMove.Reason.SALE,
@@ -291,7 +303,7 @@ def consume_for_sale(
             user=user,
             note="",
             unit_costs=None,
-            products=products,
+            products=read,
         )
 
 
@@ -547,7 +559,7 @@ def receive_purchase_order(
     products = {
         p.pk: p for p in Product.objects.select_for_update(no_key=True).filter(pk__in=product_ids).order_by("pk")
     }
-    on_hand = defaultdict(Decimal)
+    on_hand: defaultdict[int, Decimal] = defaultdict(Decimal)
     for level in StockLevel.objects.select_for_update().filter(product_id__in=product_ids).order_by("pk"):
         on_hand[level.product_id] += level.on_hand
 

@@ -43,7 +43,8 @@ def tables_with_open_orders(user, *, location_id: int) -> list[tuple[Table, list
     tables = list(Table.objects.filter(location_id=location_id, location__in=locations_for(user), active=True))
     by_table: dict[int, list[Order]] = {}
     for order in open_orders(user, location_id=location_id).filter(table__isnull=False):
-        by_table.setdefault(order.table_id, []).append(order)
+        if order.table_id is not None:  # always (the filter); says so to the type checker
+            by_table.setdefault(order.table_id, []).append(order)
     return [(table, by_table.get(table.pk, [])) for table in tables]
 
 

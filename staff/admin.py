@@ -1,8 +1,11 @@
 """Manager screens for people: staff profiles, user accounts (restricted for managers), API clients, the audit
 trail."""
 
+from typing import Any
+
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.widgets import FilteredSelectMultiple
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 from django.contrib.auth.models import User
@@ -79,7 +82,7 @@ class StaffStoresField(forms.ModelMultipleChoiceField):
     def __init__(self, **kwargs):
         super().__init__(
             queryset=location_model().objects.none(),
-            widget=admin.widgets.FilteredSelectMultiple("stores", is_stacked=False),
+            widget=FilteredSelectMultiple("stores", is_stacked=False),
             help_text="The stores this person works at (yours only).",
             **kwargs,
         )
@@ -128,11 +131,11 @@ class UserAdmin(DjangoUserAdmin):
     def get_list_filter(self, request):
         return super().get_list_filter(request) if request.user.is_superuser else ("is_active", "groups")
 
-    def get_form(self, request, obj=None, **kwargs):
+    def get_form(self, request, obj=None, change=False, **kwargs):
         if request.user.is_superuser:
-            return super().get_form(request, obj, **kwargs)
+            return super().get_form(request, obj, change=change, **kwargs)
         kwargs["form"] = StaffUserChangeForm if obj is not None else StaffUserCreationForm
-        base = super().get_form(request, obj, **kwargs)
+        base: Any = super().get_form(request, obj, change=change, **kwargs)  # a form class made at run time
         actor = request.user
 
         class Form(base):
@@ -186,11 +189,11 @@ class ApiClientAdmin(admin.ModelAdmin):
     readonly_fields = ["name", "scope", "prefix", "user", "created_at", "created_by", "last_used_at", "revoked_at"]
     fields = ["name", "scope", "locations", "expires_at", *readonly_fields[2:]]
 
-    def get_form(self, request, obj=None, **kwargs):
+    def get_form(self, request, obj=None, change=False, **kwargs):
         if obj is None:
             kwargs["form"] = ApiClientCreationForm
             kwargs["fields"] = ApiClientCreationForm.Meta.fields
-        return super().get_form(request, obj, **kwargs)
+        return super().get_form(request, obj, change=change, **kwargs)
 
     def get_readonly_fields(self, request, obj=None):
         return self.readonly_fields if obj is not None else []

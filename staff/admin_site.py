@@ -59,10 +59,11 @@ class TillhouseAdminSite(admin.AdminSite):
             return False
         return not otp_required() or user.is_verified()
 
+    # chosen per request from the OTP setting, so a read-only property where AdminSite has a plain attribute
     @property
-    def login_form(self):
+    def login_form(self):  # type: ignore[override]
         return ManagerOTPAuthenticationForm if otp_required() else ManagerAuthenticationForm
 
     @property
-    def login_template(self):
+    def login_template(self):  # type: ignore[override]
         return "otp/admin111/login.html" if otp_required() else None

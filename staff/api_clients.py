@@ -27,8 +27,12 @@ from staff.roles import CASHIER, MANAGER
 TOKEN_PREFIX = "thk_"  # noqa: S105 (what every token starts with, not a secret)
 LAST_USED_RESOLUTION = timedelta(minutes=1)  # last_used_at is written at most once a minute per client
 
-ROLE_FOR_SCOPE = {ApiClient.Scope.READ: MANAGER, ApiClient.Scope.SELL: CASHIER, ApiClient.Scope.MANAGE: MANAGER}
-SCOPE_RANK = {ApiClient.Scope.READ: 0, ApiClient.Scope.SELL: 1, ApiClient.Scope.MANAGE: 2}
+ROLE_FOR_SCOPE: dict[str, str] = {
+    ApiClient.Scope.READ: MANAGER,
+    ApiClient.Scope.SELL: CASHIER,
+    ApiClient.Scope.MANAGE: MANAGER,
+}
+SCOPE_RANK: dict[str, int] = {ApiClient.Scope.READ: 0, ApiClient.Scope.SELL: 1, ApiClient.Scope.MANAGE: 2}
 
 
 def hash_token(token: str) -> str:
@@ -131,8 +135,9 @@ def _read_client(prefix: str) -> ApiClient | None:
     client, end = instance(ApiClient, row)
     user, end = instance(get_user_model(), row, end)
     client.user = user
-    user._tillhouse_roles = set(row[end])
-    client.location_ids = frozenset(row[end + 1])
+    # answers for the rest of this request, attached to the instances (read with getattr by staff.roles/access)
+    setattr(user, "_tillhouse_roles", set(row[end]))  # noqa: B010
+    setattr(client, "location_ids", frozenset(row[end + 1]))  # noqa: B010
     return client
 
 
@@ -156,5 +161,5 @@ def client_for_token(token: str) -> ApiClient:
     if client.last_used_at is None or now - client.last_used_at >= LAST_USED_RESOLUTION:
         ApiClient.objects.filter(pk=client.pk).update(last_used_at=now)
         client.last_used_at = now
-    client.user.acting_api_client = client
+    setattr(client.user, "acting_api_client", client)  # noqa: B010 - read with getattr (staff.selectors, staff.access)
     return client

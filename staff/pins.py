@@ -206,7 +206,9 @@ def verify_pin(
         now = timezone.now()
         if profile.pin_locked_until and profile.pin_locked_until > now:
             minutes = max(1, int((profile.pin_locked_until - now).total_seconds() // 60) + 1)
-            error = PinLocked(f"Too many wrong PINs: locked for {minutes} more minute(s). Ask a manager.")
+            error: PermissionDenied = PinLocked(
+                f"Too many wrong PINs: locked for {minutes} more minute(s). Ask a manager."
+            )
         elif profile.pin_hash and check_password(pin or "", profile.pin_hash):
             profile.pin_failed_attempts = 0
             profile.pin_locked_until = None
@@ -216,13 +218,14 @@ def verify_pin(
         else:
             profile.pin_failed_attempts += 1
             locked = profile.pin_failed_attempts >= max_attempts()
+            until = now + lockout_period()
             if locked:
-                profile.pin_locked_until = now + lockout_period()
+                profile.pin_locked_until = until
                 profile.pin_failed_attempts = 0
             profile.save(update_fields=["pin_failed_attempts", "pin_locked_until"])
             _audit("pin_failed", profile.user, location, purpose=purpose)
             if locked:
-                _audit("pin_locked", profile.user, location, until=profile.pin_locked_until.isoformat())
+                _audit("pin_locked", profile.user, location, until=until.isoformat())
                 error = PinLocked("Too many wrong PINs: this PIN is locked. Ask a manager.")
             else:
                 error = InvalidPin("Wrong PIN.", fields={"pin": ["Wrong PIN."]})
