@@ -17,7 +17,7 @@ TEST_DB_FLAGS ?= --create-db
 COMPOSE ?= $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo docker-compose) -f docker-compose.prod.yml
 SERVICE ?=
 
-.PHONY: run test test-faults lint format worker beat shell migrate demo install install-dev clean browser
+.PHONY: run test test-faults lint typecheck format worker beat shell migrate demo install install-dev clean browser
 .PHONY: lock lock-check
 .PHONY: deploy-tools deploy rollback logs ps createsuperuser
 .PHONY: backup-tools backup restore drill
@@ -50,6 +50,7 @@ run: $(VENV)/.installed
 test: lock-check $(VENV)/.installed-dev deploy-tools browser backup-tools
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(MAKE) -s typecheck
 	TEST_DATABASE_URL=$(TEST_DATABASE_URL) TEST_REDIS_URL=$(TEST_REDIS_URL) \
 		$(VENV)/bin/pytest -q -m "not faults" $(TEST_DB_FLAGS) $(PYTEST_ARGS)
 
@@ -88,9 +89,19 @@ lock-check:
 browser:
 	@command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver)
 
+## lint: ruff (rules and format), then the floors and the types (typecheck)
 lint: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(MAKE) -s typecheck
+
+## typecheck: the floors (import-linter: each app imports only the apps below it) and the types (mypy with the
+## Django and DRF stubs); both configured in pyproject.toml. mypy imports the settings (with DEBUG on, so no
+## SECRET_KEY is needed); it connects to no database or Redis.
+typecheck: export DEBUG = True
+typecheck: $(VENV)/.installed-dev
+	$(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy
 
 format: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check --fix .
