@@ -41,14 +41,17 @@ def lock_levels(keys, product_ids, location_ids) -> dict[tuple[int, int], StockL
 def save_levels_and_moves(levels: list[StockLevel], moves: list[StockMove]) -> None:
     """Save the new on-hand figures of locked rows and insert their ledger moves (their ids set). On PostgreSQL one
     round trip: one UPDATE … FROM (VALUES …) (the ORM's bulk_update builds a CASE per column, which costs more to
-    compile than the write itself) and the moves' INSERT."""
+    compile than the write itself) and the moves' INSERT. Either way the rows' updated_at is now."""
+    now = timezone.now()
+    for level in levels:
+        level.updated_at = now  # auto_now, which bulk_update does not apply
     if connection.vendor != "postgresql":
-        StockLevel.objects.bulk_update(levels, ["on_hand", "allow_negative"])
+        StockLevel.objects.bulk_update(levels, ["on_hand", "allow_negative", "updated_at"])
         insert_rows(moves)
         return
     table = connection.ops.quote_name(StockLevel._meta.db_table)
     values = ", ".join(["(%s::bigint, %s::numeric, %s::boolean)"] * len(levels))
-    params: list = [timezone.now()]
+    params: list = [now]
     for level in levels:
         params += [level.pk, level.on_hand, level.allow_negative]
     update = (
