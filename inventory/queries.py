@@ -2,10 +2,20 @@
 PostgreSQL and SQLite side by side; core/tests/test_queries.py runs each on both databases and compares."""
 
 from django.db import connection
+from django.db.models.functions import Collate, Upper
 from django.utils import timezone
 
 from core.sql import insert_batch, insert_rows
 from inventory.models import StockLevel, StockMove
+
+
+def name_key():
+    """UPPER(name), byte-ordered: the expression of the product_name_key_idx index (migration 0005) on PostgreSQL;
+    SQLite compares text byte by byte already."""
+    if connection.vendor == "postgresql":
+        return Collate(Upper("name"), "C")
+    return Upper("name")
+
 
 _LOCK_LEVELS = (
     "SELECT id, product_id, location_id, on_hand, allow_negative FROM inventory_stocklevel "

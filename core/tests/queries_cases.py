@@ -77,6 +77,24 @@ def _catalogue():
     return shop, north, tea, cake, jam, names
 
 
+def name_key() -> dict:
+    from inventory import queries
+    from inventory.models import Product
+    from inventory.selectors import search_products
+
+    tax = _catalogue()[2].tax_rate  # and the products Tea, Cake and Jam
+    for name in ("apple pie", "Apple", "APRICOT jam", "a-b bar", "Avocado", "ab", "Zest"):
+        Product.objects.create(sku=f"N-{name}", name=name, price=Decimal("1.00"), tax_rate=tax)
+    keyed = Product.objects.annotate(key=queries.name_key())
+    return {
+        "order": list(keyed.order_by("key", "name").values_list("name", "key")),
+        "from a to b": list(
+            keyed.filter(key__gte="A", key__lt="B").order_by("key", "pk").values_list("name", flat=True)
+        ),
+        "search ap": [p.name for p in search_products("ap")],
+    }
+
+
 def lock_levels() -> dict:
     from django.db import transaction
 
@@ -217,6 +235,7 @@ def read_client() -> dict:
 
 
 CASES = {
+    "inventory.queries.name_key": name_key,
     "inventory.queries.lock_levels": lock_levels,
     "inventory.queries.save_levels_and_moves": save_levels_and_moves,
     "billing.queries.read_register": read_register,
