@@ -43,6 +43,10 @@ def _fields(obj, names: dict) -> dict:
     return out
 
 
+def _found(obj, names: dict) -> dict | None:
+    return None if obj is None else _fields(obj, names)
+
+
 def _catalogue():
     from inventory.models import Location, Product, StockLevel, TaxRate
 
@@ -185,8 +189,8 @@ def read_register() -> dict:
         "register": _fields(register, names),
         "location": _fields(location, names),
         "statements": len(statements),
-        "inactive": queries.read_register(closed.pk),
-        "unknown": queries.read_register(closed.pk + 1000),
+        "inactive": _found(queries.read_register(closed.pk), names),
+        "unknown": _found(queries.read_register(closed.pk + 1000), names),
     }
 
 
@@ -230,7 +234,7 @@ def read_client() -> dict:
         "user": _fields(user, names),
         "roles": {role: roles.has_role(user, role) for role in (roles.MANAGER, roles.CASHIER, roles.WAITER)},
         "locations": where,
-        "unknown": queries.read_client("0" * 12),
+        "unknown": _found(queries.read_client("0" * 12), names),
     }
 
 
