@@ -15,7 +15,7 @@ Compiling a statement costs the ORM more CPU than PostgreSQL spends running it, 
   raw values need the ORM's converters.
 
 Works on PostgreSQL and on SQLite (≥ 3.35, RETURNING), the two databases this product runs on; the SQLite side is
-exercised by posproject/tests/test_sqlite_sales.py and core/tests/test_queries.py.
+exercised by posproject/tests/test_sqlite_sales.py and posproject/tests/test_queries.py.
 """
 
 from __future__ import annotations

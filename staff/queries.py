@@ -1,5 +1,5 @@
 """Staff's hand-written hot-path statements beside their ORM twins (DESIGN.md §1): one function per statement,
-PostgreSQL and SQLite side by side; core/tests/test_queries.py runs each on both databases and compares."""
+PostgreSQL and SQLite side by side; posproject/tests/test_queries.py runs each on both databases and compares."""
 
 import functools
 

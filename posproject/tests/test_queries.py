@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
-from core.tests import queries_cases
+from posproject.tests import queries_cases
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -30,7 +30,7 @@ def on_sqlite(tmp_path_factory) -> dict:
         }
     )
     out = subprocess.run(
-        [sys.executable, str(ROOT / "core/tests/queries_cases.py")],
+        [sys.executable, str(ROOT / "posproject/tests/queries_cases.py")],
         cwd=ROOT,
         env=env,
         capture_output=True,
