@@ -1,6 +1,8 @@
 """Billing's hand-written hot-path statements beside their ORM twins (DESIGN.md §1): one function per statement,
 PostgreSQL and SQLite side by side; posproject/tests/test_queries.py runs each on both databases and compares."""
 
+from typing import cast
+
 from django.db import connection
 
 from billing.models import Register
@@ -22,6 +24,7 @@ def read_register(register_id: int) -> Register | None:
         row = cursor.fetchone()
     if row is None:
         return None
-    register, end = instance(Register, row)
-    register.location = instance(Location, row, end)[0]
+    loaded, end = instance(Register, row)
+    register = cast(Register, loaded)
+    register.location = cast(Location, instance(Location, row, end)[0])
     return register

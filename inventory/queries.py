@@ -1,7 +1,10 @@
 """Inventory's hand-written hot-path statements beside their ORM twins (DESIGN.md §1): one function per statement,
 PostgreSQL and SQLite side by side; posproject/tests/test_queries.py runs each on both databases and compares."""
 
+from collections.abc import Collection, Iterable
+
 from django.db import connection
+from django.db.models import Func
 from django.db.models.functions import Collate, Upper
 from django.utils import timezone
 
@@ -9,7 +12,7 @@ from core.sql import insert_batch, insert_rows
 from inventory.models import StockLevel, StockMove
 
 
-def name_key():
+def name_key() -> Func:
     """UPPER(name), byte-ordered: the expression of the product_name_key_idx index (migration 0005) on PostgreSQL;
     SQLite compares text byte by byte already."""
     if connection.vendor == "postgresql":
@@ -23,12 +26,15 @@ _LOCK_LEVELS = (
 )
 
 
-def lock_levels(keys, product_ids, location_ids) -> dict[tuple[int, int], StockLevel]:
+def lock_levels(
+    keys: Iterable[tuple[int, int]], product_ids: Collection[int], location_ids: Collection[int]
+) -> dict[tuple[int, int], StockLevel]:
     """Lock the stock rows of `keys` ((product, location) pairs) in primary-key order and return them by key,
     each with its id, product, location, on_hand and allow_negative.
 
     On PostgreSQL one prepared-text statement (the ORM's compile of this query cost more than running it)."""
     wanted = set(keys)
+    rows: Iterable[StockLevel]
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute(_LOCK_LEVELS, [sorted(product_ids), sorted(location_ids)])

@@ -2,6 +2,7 @@
 PostgreSQL and SQLite side by side; posproject/tests/test_queries.py runs each on both databases and compares."""
 
 import functools
+from typing import cast
 
 from django.contrib.auth import get_user_model
 from django.db import connection
@@ -34,9 +35,10 @@ def read_client(prefix: str) -> ApiClient | None:
         row = cursor.fetchone()
     if row is None:
         return None
-    client, end = instance(ApiClient, row)
+    loaded, end = instance(ApiClient, row)
+    client = cast(ApiClient, loaded)
     user, end = instance(get_user_model(), row, end)
     client.user = user
-    user._tillhouse_roles = set(row[end])
-    client.location_ids = frozenset(row[end + 1])
+    user._tillhouse_roles = set(row[end])  # type: ignore[attr-defined]  # read by staff.roles.has_role
+    client.location_ids = frozenset(row[end + 1])  # type: ignore[attr-defined]  # read by staff.access.check_location
     return client
