@@ -10,8 +10,10 @@ need a manager as approver and leave an ``AuditEvent``.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import TYPE_CHECKING, cast
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -29,6 +31,9 @@ from orders.signals import kitchen_tickets_sent
 from staff.access import check_location, manager_approval
 from staff.audit import audit
 from staff.roles import CASHIER, MANAGER, WAITER, has_role
+
+if TYPE_CHECKING:
+    from inventory.services import ProductWithRecipe
 
 MAX_LINES = 200
 MAX_MODIFIERS = 20
@@ -184,7 +189,7 @@ def _service_charge_percent(location: Location, channel: str) -> Decimal:
     return location.service_charge_percent if channel == Order.Channel.DINE_IN else ZERO
 
 
-def _read_products(ids: set[int]) -> dict[int, Product]:
+def _read_products(ids: set[int]) -> dict[int, ProductWithRecipe]:
     """The products of `ids` with their tax rate, and `recipe_known` (whether each has a recipe: see
     inventory.services.consume_for_sale). On PostgreSQL one hand-written join: this runs on every sale."""
     if connection.vendor != "postgresql":
@@ -197,12 +202,12 @@ def _read_products(ids: set[int]) -> dict[int, Product]:
             [sorted(ids)],
         )
         rows = cursor.fetchall()
-    products = {}
+    products: dict[int, ProductWithRecipe] = {}
     for row in rows:
         product, end = instance(Product, row)
         product.tax_rate, end = instance(TaxRate, row, end)
-        product.recipe_known = row[end]
-        products[product.pk] = product
+        product.recipe_known = row[end]  # type: ignore[attr-defined]  # the twin of annotate(recipe_known=...)
+        products[product.pk] = cast("ProductWithRecipe", product)
     return products
 
 
@@ -263,8 +268,8 @@ def build_lines(order: Order, new_lines: list[NewLine], *, user, approver=None) 
     overrides = [line for line in built if line.price_overridden]
     if overrides:
         approved_by = manager_approval(user, approver, "Changing a price")
-        for line in overrides:
-            line._approved_by = approved_by
+        for built_line in overrides:
+            built_line._approved_by = approved_by  # type: ignore[attr-defined]  # read by _audit_new_lines
     return built
 
 
@@ -275,7 +280,7 @@ def _audit_new_lines(order: Order, lines: list[OrderLine], user, approver=None) 
             audit(
                 "price_override",
                 actor=user,
-                approver=line._approved_by,
+                approver=line._approved_by,  # type: ignore[attr-defined]  # set by build_lines
                 location_id=order.location_id,
                 obj=line,
                 order=str(order.uuid),
@@ -341,7 +346,7 @@ def open_order(
     table_id: int | None = None,
     guest_count: int = 1,
     note: str = "",
-    lines: list[NewLine] = (),
+    lines: Sequence[NewLine] = (),
     approver=None,
 ) -> Order:
     """Open an order, with its first lines if given. Raises DomainError for bad input, PermissionDenied when the
@@ -851,7 +856,9 @@ def send_to_kitchen(order_id: int, *, user) -> list[KitchenTicket]:
         raise Conflict("Nothing new to send to the kitchen.", code="nothing_to_send")
     groups: dict[tuple[str, int], list[OrderLine]] = defaultdict(list)
     for line in pending:
-        groups[(line.product.category.station, line.course)].append(line)
+        category = line.product.category
+        assert category is not None  # lines without a category were excluded above
+        groups[(category.station, line.course)].append(line)
     tickets = KitchenTicket.objects.bulk_create(
         [
             KitchenTicket(order=order, location_id=order.location_id, station=station, course=course, sent_by=user)
