@@ -17,19 +17,7 @@ from billing.models import (
     ZReport,
 )
 from core.errors import DomainError
-
-
-class ViewOnlyAdmin(admin.ModelAdmin):
-    """Rows written by services only: the admin may look, never add, edit or delete."""
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
+from staff.admin import ReadOnlyAdmin
 
 
 @admin.register(Register)
@@ -43,21 +31,21 @@ class RegisterAdmin(admin.ModelAdmin):
 
 
 @admin.register(CashSession)
-class CashSessionAdmin(ViewOnlyAdmin):
+class CashSessionAdmin(ReadOnlyAdmin):
     list_display = ["id", "register", "status", "opened_by", "opened_at", "closed_at", "over_short", "approved_by"]
     list_filter = ["status", "register__location", "register"]
     date_hierarchy = "opened_at"
 
 
 @admin.register(CashMovement)
-class CashMovementAdmin(ViewOnlyAdmin):
+class CashMovementAdmin(ReadOnlyAdmin):
     list_display = ["created_at", "session", "kind", "amount", "reason", "user"]
     list_filter = ["kind", "session__register__location"]
     date_hierarchy = "created_at"
 
 
 @admin.register(ZReport)
-class ZReportAdmin(ViewOnlyAdmin):
+class ZReportAdmin(ReadOnlyAdmin):
     list_display = ["number", "register", "created_at", "gross_sales", "net_sales", "tax_total", "grand_total", "page"]
     list_filter = ["register__location", "register"]
     date_hierarchy = "created_at"
@@ -82,7 +70,7 @@ class ZReportAdmin(ViewOnlyAdmin):
 
 
 @admin.register(Payment)
-class PaymentAdmin(ViewOnlyAdmin):
+class PaymentAdmin(ReadOnlyAdmin):
     list_display = ["created_at", "order", "tender", "amount", "tendered", "change", "tip", "guest", "created_by"]
     list_filter = ["tender", "order__location", "session__register", "created_by"]
     search_fields = ["=order__receipts__number", "reference", "order__uuid"]
@@ -91,7 +79,7 @@ class PaymentAdmin(ViewOnlyAdmin):
 
 
 @admin.register(Receipt)
-class ReceiptAdmin(ViewOnlyAdmin):
+class ReceiptAdmin(ReadOnlyAdmin):
     list_display = ["number", "register", "kind", "order", "issued_at"]
     list_filter = ["kind", "register__location", "register", "order__staff", "order__payments__tender"]
     search_fields = ["=number", "order__uuid"]
@@ -111,7 +99,7 @@ class RefundLineInline(admin.TabularInline):
 
 
 @admin.register(Refund)
-class RefundAdmin(ViewOnlyAdmin):
+class RefundAdmin(ReadOnlyAdmin):
     list_display = ["created_at", "order", "tender", "amount", "reason", "created_by", "approved_by"]
     list_filter = ["tender", "order__location", "created_by", "approved_by"]
     search_fields = ["=receipt__number", "=order__receipts__number", "order__uuid", "reason"]
@@ -145,7 +133,7 @@ class StationPrinterAdmin(admin.ModelAdmin):
 
 
 @admin.register(PrintJob)
-class PrintJobAdmin(ViewOnlyAdmin):
+class PrintJobAdmin(ReadOnlyAdmin):
     list_display = ["id", "created_at", "kind", "printer", "location", "status", "is_copy", "attempts", "resolved_at"]
     list_filter = ["status", "kind", "is_copy", "printer", "location"]
     search_fields = ["=id", "=receipt__number", "last_error"]

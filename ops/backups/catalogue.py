@@ -142,7 +142,7 @@ def _newest_first(entry: Entry):
 def _entries(storage, where: str, catalogue: Catalogue):
     if not _exists(storage, ""):
         return
-    for path in _walk(storage, ""):
+    for path in walk_storage(storage):
         if not path.endswith(archive.MANIFEST_SUFFIX):
             continue
         archive_name = path[: -len(archive.MANIFEST_SUFFIX)]
@@ -173,12 +173,13 @@ def _exists(storage, path: str) -> bool:
     return True
 
 
-def _walk(storage, path: str):
+def walk_storage(storage, path: str = ""):
+    """Every file path below `path` in a storage, depth first."""
     dirs, files = storage.listdir(path)
     for name in files:
         yield f"{path}/{name}" if path else name
     for d in dirs:
-        yield from _walk(storage, f"{path}/{d}" if path else d)
+        yield from walk_storage(storage, f"{path}/{d}" if path else d)
 
 
 def _first_line(exc: BaseException) -> str:

@@ -774,7 +774,7 @@ def sync_records_from_storage() -> int:
     server holding copies of the archives); completes records that a restored snapshot shows as still running."""
     storage = archive.backup_storage()
     added = 0
-    for manifest_name in _walk(storage, ""):
+    for manifest_name in catalogue.walk_storage(storage):
         if not manifest_name.endswith(archive.MANIFEST_SUFFIX):
             continue
         try:
@@ -806,14 +806,6 @@ def sync_records_from_storage() -> int:
         BackupRecord.objects.filter(pk=record.pk).update(started_at=manifest.get("started_at"))
         added += 1
     return added
-
-
-def _walk(storage, path: str):
-    dirs, files = storage.listdir(path)
-    for name in files:
-        yield f"{path}/{name}" if path else name
-    for d in dirs:
-        yield from _walk(storage, f"{path}/{d}" if path else d)
 
 
 # -- restore drill ------------------------------------------------------------------------------------------
