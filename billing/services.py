@@ -14,18 +14,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db import connection
 from django.db.models import Sum
 from django.utils import timezone
 
-from billing.models import CashSession, Payment, PrintJob, Receipt, Refund, RefundLine, Register
+from billing import queries
+from billing.models import CashSession, Payment, PrintJob, Receipt, Refund, RefundLine
 from billing.printing import hand_over, new_print_job, queue_print_job
 from core.errors import Conflict, DomainError, NotFound
 from core.idempotency import atomic_step
 from core.inputs import clean_money, clean_quantity, clean_text, invalid
 from core.money import ZERO, quantize
-from core.sql import columns, insert_batch, instance, run_batch
-from inventory.models import Location, StockMove
+from core.sql import insert_batch, run_batch
+from inventory.models import StockMove
 from inventory.services import StockChange, apply_stock_changes, consume_for_sale, expand_recipes, return_to_stock
 from orders import pricing
 from orders.models import Order, OrderLine
@@ -261,25 +261,6 @@ def take_payment(
     return sale
 
 
-def _read_register(register_id: int) -> Register | None:
-    """An active register with its location (not locked: _take_receipt_number locks it last). On PostgreSQL one
-    hand-written join: this runs on every counter sale."""
-    if connection.vendor != "postgresql":
-        return Register.objects.select_related("location").filter(pk=register_id, active=True).first()
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT {columns(Register, 'r')}, {columns(Location, 'l')} FROM billing_register r "  # noqa: S608 - column lists from the models
-            "JOIN inventory_location l ON l.id = r.location_id WHERE r.id = %s AND r.active",
-            [register_id],
-        )
-        row = cursor.fetchone()
-    if row is None:
-        return None
-    register, end = instance(Register, row)
-    register.location = instance(Location, row, end)[0]
-    return register
-
-
 @atomic_step
 def sell(
     *,
@@ -296,7 +277,7 @@ def sell(
 ) -> Sale:
     """Open an order with `lines` and pay it at once (a counter sale): the same rules and errors as
     orders.services.open_order followed by take_payment, in one transaction and with fewer round trips."""
-    register = _read_register(register_id)
+    register = queries.read_register(register_id)
     if register is None:
         raise NotFound("Unknown register.", fields={"register": ["Unknown register."]})
     draft = draft_order(

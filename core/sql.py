@@ -11,11 +11,11 @@ Compiling a statement costs the ORM more CPU than PostgreSQL spends running it, 
   (append-only models only refuse updates; these are inserts).
 * statements that do not need each other's answers go in one round trip (`run_batch`, `insert_batch`).
 * a few reads are hand-written joins on PostgreSQL (`columns` + `instance`), turned into model instances as the ORM
-  would (`Model.from_db`, JSON decoded); callers keep the ORM query for SQLite, where raw values need the ORM's
-  converters.
+  would (`Model.from_db`, JSON decoded); each app's `queries.py` keeps the ORM query beside them for SQLite, where
+  raw values need the ORM's converters.
 
 Works on PostgreSQL and on SQLite (≥ 3.35, RETURNING), the two databases this product runs on; the SQLite side is
-exercised by posproject/tests/test_sqlite_sales.py.
+exercised by posproject/tests/test_sqlite_sales.py and posproject/tests/test_queries.py.
 """
 
 from __future__ import annotations

@@ -5,20 +5,13 @@ from decimal import Decimal
 
 from django.db import connection
 from django.db.models import DecimalField, ExpressionWrapper, F, Q, QuerySet, Sum
-from django.db.models.functions import Collate, Upper
 
 from core.inputs import clean_search
 from core.money import MONEY_DIGITS, MONEY_PLACES, QTY_DIGITS, QTY_PLACES, quantize
+from inventory import queries
 from inventory.models import Location, Product, StockLevel, StockMove
 
 SEARCH_MIN_CONTAINS = 3  # shorter queries match by prefix only; a trigram index needs three characters
-
-
-def name_key():
-    """UPPER(name), byte-ordered: the expression of the product_name_key_idx index (migration 0005)."""
-    if connection.vendor == "postgresql":
-        return Collate(Upper("name"), "C")
-    return Upper("name")
 
 
 def search_products(query: str = "", *, category: int | None = None, active: bool | None = None) -> QuerySet[Product]:
@@ -45,7 +38,7 @@ def search_products(query: str = "", *, category: int | None = None, active: boo
     if exact.exists():
         return exact.order_by("sku")
     key = query.upper()
-    by_name = products.annotate(name_key=name_key()).order_by("name_key", "pk")
+    by_name = products.annotate(name_key=queries.name_key()).order_by("name_key", "pk")
     if key[-1] == chr(sys.maxunicode):  # no character sorts after it: a prefix match without an upper bound
         starting = by_name.filter(name_key__startswith=key)
     else:

@@ -9,7 +9,7 @@ from datetime import date
 from decimal import Decimal
 from functools import partial
 
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -21,7 +21,7 @@ from core.money import (
     quantize,
 )
 from core.notify import notify
-from core.sql import insert_batch, insert_rows
+from inventory import queries
 from inventory.models import (
     Location,
     LowStockAlert,
@@ -164,7 +164,7 @@ def _apply_stock_changes(
     missing = product_ids - products.keys()
     if missing:
         products = {**products, **Product.objects.only(*_POLICY_FIELDS).in_bulk(missing)}
-    levels = _lock_levels(totals.keys(), product_ids, location_ids)
+    levels = queries.lock_levels(totals.keys(), product_ids, location_ids)
     if len(levels) < len(totals):
         StockLevel.objects.bulk_create(
             [
@@ -178,7 +178,7 @@ def _apply_stock_changes(
             ],
             ignore_conflicts=True,
         )
-        levels = _lock_levels(totals.keys(), product_ids, location_ids)
+        levels = queries.lock_levels(totals.keys(), product_ids, location_ids)
 
     short = []
     for (product_id, location_id), delta in totals.items():
@@ -213,58 +213,8 @@ def _apply_stock_changes(
         )
         for (product_id, location_id), delta in totals.items()
     ]
-    _write(list(levels.values()), result.moves)
+    queries.save_levels_and_moves(list(levels.values()), result.moves)
     return result
-
-
-def _write(levels: list[StockLevel], moves: list[StockMove]) -> None:
-    """Save the new on-hand figures of locked rows and insert their ledger moves. On PostgreSQL one round trip:
-    one UPDATE … FROM (VALUES …) (the ORM's bulk_update builds a CASE per column, which costs more to compile than
-    the write itself) and the moves' INSERT."""
-    if connection.vendor != "postgresql":
-        StockLevel.objects.bulk_update(levels, ["on_hand", "allow_negative"])
-        insert_rows(moves)
-        return
-    table = connection.ops.quote_name(StockLevel._meta.db_table)
-    values = ", ".join(["(%s::bigint, %s::numeric, %s::boolean)"] * len(levels))
-    params: list = [timezone.now()]
-    for level in levels:
-        params += [level.pk, level.on_hand, level.allow_negative]
-    update = (
-        f"UPDATE {table} AS s SET on_hand = v.on_hand, allow_negative = v.allow_negative, updated_at = %s "  # noqa: S608 - table name from the model, values are parameters
-        f"FROM (VALUES {values}) AS v(id, on_hand, allow_negative) WHERE s.id = v.id"
-    )
-    insert_batch(moves, before=[(update, params)])
-
-
-_LOCK_LEVELS = (
-    "SELECT id, product_id, location_id, on_hand, allow_negative FROM inventory_stocklevel "
-    "WHERE product_id = ANY(%s::bigint[]) AND location_id = ANY(%s::bigint[]) ORDER BY id FOR UPDATE"
-)
-
-
-def _lock_levels(keys, product_ids, location_ids) -> dict[tuple[int, int], StockLevel]:
-    """Lock the stock rows of `keys` ((product, location) pairs) in primary-key order and return them.
-
-    On PostgreSQL one prepared-text statement (the ORM's compile of this query cost more than running it)."""
-    wanted = set(keys)
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(_LOCK_LEVELS, [sorted(product_ids), sorted(location_ids)])
-            rows = [
-                StockLevel(id=pk, product_id=product_id, location_id=location_id, on_hand=on_hand, allow_negative=neg)
-                for pk, product_id, location_id, on_hand, neg in cursor.fetchall()
-            ]
-        for row in rows:
-            row._state.adding = False
-            row._state.db = connection.alias
-    else:
-        rows = (
-            StockLevel.objects.select_for_update()
-            .filter(product_id__in=product_ids, location_id__in=location_ids)
-            .order_by("id")
-        )
-    return {(row.product_id, row.location_id): row for row in rows if (row.product_id, row.location_id) in wanted}
 
 
 def consume_for_sale(

@@ -7,7 +7,6 @@ scope (read: Manager's read access; sell: Cashier; manage: Manager), always conf
 (staff.selectors.locations_for honours `acting_api_client`).
 """
 
-import functools
 import hashlib
 import hmac
 import secrets
@@ -15,11 +14,11 @@ from datetime import datetime, timedelta
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from core.errors import DomainError
-from core.sql import columns, instance
+from staff import queries
 from staff.audit import audit
 from staff.models import ApiClient
 from staff.roles import CASHIER, MANAGER
@@ -105,37 +104,6 @@ class InvalidToken(Exception):
     pass
 
 
-@functools.cache
-def _client_sql() -> str:
-    return (
-        f"SELECT {columns(ApiClient, 'c')}, {columns(get_user_model(), 'u')}, "  # noqa: S608 - column lists from the models
-        "ARRAY(SELECT g.name FROM auth_group g JOIN auth_user_groups ug ON ug.group_id = g.id "
-        "WHERE ug.user_id = u.id), "
-        "ARRAY(SELECT cl.location_id FROM inventory_apiclient_locations cl WHERE cl.apiclient_id = c.id) "
-        "FROM inventory_apiclient c JOIN auth_user u ON u.id = c.user_id WHERE c.prefix = %s"
-    )
-
-
-def _read_client(prefix: str) -> ApiClient | None:
-    """The client with `prefix`, its user, the user's roles and the client's locations.
-
-    On PostgreSQL one statement (this runs on every API request); the roles and locations it carries answer
-    staff.roles.has_role and orders' location checks without further queries for this request."""
-    if connection.vendor != "postgresql":
-        return ApiClient.objects.select_related("user").filter(prefix=prefix).first()
-    with connection.cursor() as cursor:
-        cursor.execute(_client_sql(), [prefix])
-        row = cursor.fetchone()
-    if row is None:
-        return None
-    client, end = instance(ApiClient, row)
-    user, end = instance(get_user_model(), row, end)
-    client.user = user
-    user._tillhouse_roles = set(row[end])
-    client.location_ids = frozenset(row[end + 1])
-    return client
-
-
 def client_for_token(token: str) -> ApiClient:
     """The live client holding `token`, its last use recorded (at most once a minute).
 
@@ -143,7 +111,7 @@ def client_for_token(token: str) -> ApiClient:
     if not token.startswith(TOKEN_PREFIX) or token.count("_") < 2:
         raise InvalidToken("Invalid token.")
     prefix = token[len(TOKEN_PREFIX) :].split("_", 1)[0]
-    client = _read_client(prefix)
+    client = queries.read_client(prefix)
     if client is None or not hmac.compare_digest(client.token_hash, hash_token(token)):
         raise InvalidToken("Invalid token.")
     now = timezone.now()

@@ -6,7 +6,7 @@ from django.db import connection, connections
 
 from core.errors import Conflict, DomainError
 from core.sql import run_batch
-from inventory import services
+from inventory import queries, services
 from inventory.models import LowStockAlert, Product, PurchaseOrder, StockCount, StockLevel, StockMove, Supplier
 from inventory.selectors import ledger_mismatches
 from inventory.services import OutOfStock, PurchaseLineInput
@@ -119,8 +119,8 @@ def test_a_transfer_that_fails_while_writing_its_moves_leaves_both_locations_as_
     def fail_rows(objs):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(services, "insert_batch", fail)  # PostgreSQL: levels and moves in one round trip
-    monkeypatch.setattr(services, "insert_rows", fail_rows)  # elsewhere: the moves after bulk_update
+    monkeypatch.setattr(queries, "insert_batch", fail)  # PostgreSQL: levels and moves in one round trip
+    monkeypatch.setattr(queries, "insert_rows", fail_rows)  # elsewhere: the moves after bulk_update
     with pytest.raises(RuntimeError):
         services.transfer_stock(product=stocked, source=location, destination=warehouse, quantity="4")
     monkeypatch.undo()
