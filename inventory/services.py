@@ -73,7 +73,7 @@ def _expand_recipes(
 ) -> tuple[dict[int, Decimal], dict[int, Product]]:
     """expand_recipes, also returning the products it read (sold items and ingredients) for apply_stock_changes.
 
-    `known`: the sold products as the caller read them, each with `recipe_known` (orders.services.build_lines, via orders.queries.read_products):
+    `known`: the sold products as the caller read them, each with `recipe_known` (orders.services.build_lines):
     then neither they nor the recipes of products without one are read again."""
     product_ids = {product_id for product_id, _ in items}
     if known is not None and product_ids <= known.keys():

@@ -1,7 +1,7 @@
 """The orders hot path's hand-written statements, each beside its ORM twin for the embedded SQLite database.
 
 One function per statement; the PostgreSQL statement and the ORM query sit side by side and return the same
-thing (orders/tests/test_queries.py runs each on both databases and compares). Services call the public
+thing (posproject/tests/test_queries.py runs each on both databases and compares). Services call the public
 function and never look at `connection.vendor` themselves.
 """
 
