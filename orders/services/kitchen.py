@@ -30,7 +30,9 @@ def send_to_kitchen(order_id: int, *, user) -> list[KitchenTicket]:
         raise Conflict("Nothing new to send to the kitchen.", code="nothing_to_send")
     groups: dict[tuple[str, int], list[OrderLine]] = defaultdict(list)
     for line in pending:
-        groups[(line.product.category.station, line.course)].append(line)
+        category = line.product.category
+        assert category is not None  # lines without a category were excluded above
+        groups[(category.station, line.course)].append(line)
     tickets = KitchenTicket.objects.bulk_create(
         [
             KitchenTicket(order=order, location_id=order.location_id, station=station, course=course, sent_by=user)

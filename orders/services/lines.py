@@ -102,8 +102,8 @@ def build_lines(order: Order, new_lines: list[NewLine], *, user, approver=None) 
     overrides = [line for line in built if line.price_overridden]
     if overrides:
         approved_by = manager_approval(user, approver, "Changing a price")
-        for line in overrides:
-            line._approved_by = approved_by
+        for built_line in overrides:
+            built_line._approved_by = approved_by  # type: ignore[attr-defined]  # read by audit_new_lines
     return built
 
 
@@ -114,7 +114,7 @@ def audit_new_lines(order: Order, lines: list[OrderLine], user, approver=None) -
             audit(
                 "price_override",
                 actor=user,
-                approver=line._approved_by,
+                approver=line._approved_by,  # type: ignore[attr-defined]  # set by build_lines
                 location_id=order.location_id,
                 obj=line,
                 order=str(order.uuid),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -90,7 +91,7 @@ def open_order(
     table_id: int | None = None,
     guest_count: int = 1,
     note: str = "",
-    lines: list[NewLine] = (),
+    lines: Sequence[NewLine] = (),
     approver=None,
 ) -> Order:
     """Open an order, with its first lines if given. Raises DomainError for bad input, PermissionDenied when the
