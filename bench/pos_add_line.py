@@ -44,7 +44,7 @@ def cashier_session() -> tuple[str, int, "object"]:
 
     from billing.models import CashSession, Register
     from inventory.models import Location
-    from orders.views import SESSION_LOCATION, SESSION_REGISTER
+    from orders.terminal import SESSION_LOCATION, SESSION_REGISTER
     from staff.models import StaffProfile
 
     location, _ = Location.objects.get_or_create(code="bench-store", defaults={"name": "Bench store"})

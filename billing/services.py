@@ -30,12 +30,7 @@ from inventory.services import StockChange, apply_stock_changes, consume_for_sal
 from orders import pricing
 from orders.models import Order, OrderLine
 from orders.pricing import TenderInput
-from orders.services import (
-    NewLine,
-    lock_order,
-    prepare_order,
-    save_new_order,
-)
+from orders.services import NewLine, draft_order, lock_order, save_draft
 from staff.access import manager_approval
 from staff.audit import audit
 
@@ -285,7 +280,7 @@ def sell(
     register = queries.read_register(register_id)
     if register is None:
         raise NotFound("Unknown register.", fields={"register": ["Unknown register."]})
-    order, order_lines = prepare_order(
+    draft = draft_order(
         location=register.location,
         user=user,
         lines=list(lines),
@@ -295,10 +290,11 @@ def sell(
         note=note,
         approver=approver,
     )
+    order, order_lines = draft.order, draft.lines
     settlements = _settle(order, clean_tenders(tenders))
     approvals = _approvals_for_sale(order, settlements, user=user, approver=approver, reason=reason)
     _mark_paid(order)
-    save_new_order(order, order_lines, user=user, approver=approver)
+    save_draft(draft)
     sale = _complete_sale(
         order,
         order_lines,

@@ -29,7 +29,7 @@ from core.idempotency import run_once, scope_for
 from core.inputs import clean_search
 from orders import pricing
 from orders.models import Order, OrderLine
-from orders.views import (
+from orders.terminal import (
     SESSION_REGISTER,
     SESSION_REGISTER_NAME,
     approver_from_pin,

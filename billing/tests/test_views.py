@@ -9,8 +9,8 @@ from billing.models import CashSession, Payment, PrintJob, Receipt, Refund, ZRep
 from billing.tests.factories import RegisterFactory
 from orders import services
 from orders.models import Order
+from orders.terminal import SESSION_REGISTER
 from orders.tests.pos_helpers import PINS, give_pin, open_till, product, terminal
-from orders.views import SESSION_REGISTER
 
 pytestmark = pytest.mark.django_db
 

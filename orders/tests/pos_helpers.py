@@ -10,7 +10,7 @@ from billing.tests.factories import RegisterFactory
 from inventory.models import Product, StockMove
 from inventory.services import StockChange, apply_stock_changes
 from inventory.tests.factories import CategoryFactory, ProductFactory, TaxRateFactory
-from orders.views import SESSION_REGISTER, SESSION_REGISTER_NAME
+from orders.terminal import SESSION_REGISTER, SESSION_REGISTER_NAME
 from staff import pins
 
 PINS = {"manager": "918273", "cashier": "402718", "waiter": "530691", "kitchen": "648205"}

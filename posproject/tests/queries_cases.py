@@ -238,12 +238,51 @@ def read_client() -> dict:
     }
 
 
+def read_products() -> dict:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from inventory.models import Category, Product, RecipeLine, TaxRate
+    from orders import queries
+
+    *_, tea, cake, jam, names = _catalogue()
+    reduced = TaxRate.objects.create(name="Queries reduced", percent=Decimal("5.5"))
+    drinks = Category.objects.create(name="Drinks", station="bar")
+    Product.objects.filter(pk=tea.pk).update(category=drinks, barcode="4006381333931")
+    soup = Product.objects.create(
+        sku="SOUP", name="Soup", kind=Product.Kind.MENU_ITEM, price=Decimal("6.00"), tax_rate=reduced
+    )
+    carrot = Product.objects.create(
+        sku="CARROT", name="Carrot", kind=Product.Kind.INGREDIENT, price=0, cost=Decimal("0.20"), tax_rate=reduced
+    )
+    RecipeLine.objects.create(menu_item=soup, ingredient=carrot, quantity=Decimal("2"))
+    Product.objects.filter(pk=jam.pk).update(active=False)
+    for row in (reduced, drinks, soup, carrot):
+        names[(row._meta.label, row.pk)] = getattr(row, "sku", None) or row.name
+    ids = {tea.pk, cake.pk, jam.pk, soup.pk, carrot.pk, carrot.pk + 1000}
+    with CaptureQueriesContext(connection) as statements:
+        products = queries.read_products(ids)
+        tax_rates = {product.pk: product.tax_rate for product in products.values()}
+    return {
+        "statements": len(statements),
+        "products": {
+            names[("inventory.Product", pk)]: {
+                **_fields(product, names),
+                "tax_rate": _fields(tax_rates[pk], names),
+                "recipe_known": _value(product.recipe_known, {}),
+            }
+            for pk, product in sorted(products.items())
+        },
+    }
+
+
 CASES = {
     "inventory.queries.name_key": name_key,
     "inventory.queries.lock_levels": lock_levels,
     "inventory.queries.save_levels_and_moves": save_levels_and_moves,
     "billing.queries.read_register": read_register,
     "staff.queries.read_client": read_client,
+    "orders.queries.read_products": read_products,
 }
 
 

@@ -1,0 +1,55 @@
+"""Every write to an order: open, add and change lines, hold and resume, void, discount, move, merge, split and send
+to the kitchen. Screens, the API, the admin, tasks and billing all call these, through this package's names.
+
+Each service locks the order row (``select_for_update``) in its own transaction, checks the acting user may work
+at the order's location, refuses to touch an order that is no longer open or held, and re-prices the order with
+``orders.pricing`` before it returns. Privileged acts (voids, discounts over the role's limit, price overrides)
+need a manager as approver and leave an ``AuditEvent``.
+
+By concern: ``orders`` (open, draft, hold, resume), ``lines`` (build, add, change, override a price), ``voids``,
+``discounts``, ``tables`` (move, merge, split), ``kitchen`` (send); beside them ``access`` (locking an order or a
+line), ``totals`` (re-pricing in memory, writing back what changed) and ``validation`` (discount and modifier
+checks, bounds). The plain input cleaners are ``core.inputs``'; the database-specific reads are ``orders.queries``.
+"""
+
+from orders.services.access import lock_order
+from orders.services.discounts import DEFAULT_DISCOUNT_LIMITS, apply_discount, discount_limit
+from orders.services.kitchen import send_to_kitchen
+from orders.services.lines import SELLABLE_KINDS, NewLine, add_lines, build_lines, change_line, override_price
+from orders.services.orders import OrderDraft, draft_order, hold_order, open_order, resume_order, save_draft
+from orders.services.tables import merge_orders, move_order, split_order
+from orders.services.totals import modifiers_price, reprice
+from orders.services.validation import MAX_GUESTS, MAX_LINES, MAX_MODIFIERS, clean_discount, clean_modifiers
+from orders.services.voids import void_line, void_order
+
+__all__ = [
+    "DEFAULT_DISCOUNT_LIMITS",
+    "MAX_GUESTS",
+    "MAX_LINES",
+    "MAX_MODIFIERS",
+    "SELLABLE_KINDS",
+    "NewLine",
+    "OrderDraft",
+    "add_lines",
+    "apply_discount",
+    "build_lines",
+    "change_line",
+    "clean_discount",
+    "clean_modifiers",
+    "discount_limit",
+    "draft_order",
+    "hold_order",
+    "lock_order",
+    "merge_orders",
+    "modifiers_price",
+    "move_order",
+    "open_order",
+    "override_price",
+    "reprice",
+    "resume_order",
+    "save_draft",
+    "send_to_kitchen",
+    "split_order",
+    "void_line",
+    "void_order",
+]
