@@ -10,6 +10,7 @@ from rest_framework.response import Response
 from billing import sessions
 from billing.api import session_serializers as s
 from billing.models import CashSession, Register, ZReport
+from core.errors import NotFound
 from core.inputs import choice_param, id_param
 from staff.permissions import RoleModelPermissions, requires
 from staff.selectors import locations_for
@@ -29,11 +30,18 @@ def _approver(request, data, location):
 
 def approver_from(request, data, *, register_id: int):
     """The approving manager named on a request (see ManagerApprovalSerializer) at the store of `register_id`, or
-    None."""
+    None. A till the caller cannot use is refused before any PIN is tried, so the answer never tells a right PIN from
+    a wrong one and every guess counts against the till's own store."""
     if not data["approver"]:
         return None
-    register = Register.objects.select_related("location").filter(pk=register_id).first()
-    return _approver(request, data, register.location if register else None)
+    register = (
+        Register.objects.select_related("location")
+        .filter(pk=register_id, location__in=locations_for(request.user))
+        .first()
+    )
+    if register is None:
+        raise NotFound("Unknown register at this location.", fields={"register": ["Unknown register."]})
+    return _approver(request, data, register.location)
 
 
 class RegisterViewSet(viewsets.ReadOnlyModelViewSet):

@@ -235,3 +235,26 @@ def test_a_pay_out_approval_over_the_api_counts_against_the_stores_pin_limit(reg
     assert refused.status_code == 403
     assert refused.json()["code"] == "pin_locked"
     assert not CashMovement.objects.filter(session_id=session["id"], kind="pay_out").exists()
+
+
+@pytest.mark.django_db
+def test_a_checkout_approval_at_an_unknown_till_is_refused_before_any_pin_is_tried(cashier, manager, settings):
+    """Naming a till that does not exist (or belongs to another store) must not skip the store's PIN limit nor answer
+    a right PIN differently from a wrong one: the till is refused first, the same way for every PIN."""
+    settings.POS_PIN_STORE_MAX_ATTEMPTS = 2
+    set_pin(user=manager, pin="482915")
+    answers = []
+    for address, pin in (("10.9.7.1", "000000"), ("10.9.7.2", "000000"), ("10.9.7.3", "482915")):
+        api = APIClient(REMOTE_ADDR=address)
+        api.force_authenticate(cashier)
+        body = {
+            "register": 99999999,
+            "lines": [{"product": 1, "quantity": "1"}],
+            "tenders": [{"tender": "card"}],
+            "approver": manager.pk,
+            "approver_pin": pin,
+        }
+        response = api.post("/api/v1/checkout/", body, format="json", HTTP_IDEMPOTENCY_KEY=address)
+        answers.append((response.status_code, response.json()["code"]))
+
+    assert answers == [(404, "not_found")] * 3
