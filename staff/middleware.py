@@ -3,9 +3,9 @@
 SessionIdleTimeoutMiddleware signs staff out after SESSION_IDLE_TIMEOUT_MINUTES without a request (sliding; 0
 switches it off). PosSessionGuardMiddleware keeps a locked POS session on the lock screen and a session signed in by
 PIN on the POS screens, and (with ADMIN_OTP_REQUIRED) a manager's session without the second factor there too. A
-background poll (a request carrying BACKGROUND_POLL_HEADER, which the POS pages' htmx
-polls send) never counts as activity for either clock, except the kitchen board's poll from a session of the Kitchen
-role alone, which keeps that wall display signed in (a manager or cashier who leaves the board open is signed out).
+background poll (a request carrying BACKGROUND_POLL_HEADER, which the POS pages' htmx polls send) never counts as
+activity for either clock, except the kitchen board's poll from a session of the Kitchen role alone, which keeps
+that wall display signed in (a manager or cashier who leaves the board open is signed out).
 """
 
 import time
