@@ -6,6 +6,9 @@ PIN on the POS screens, and (with ADMIN_OTP_REQUIRED) a manager's session withou
 background poll (a request carrying BACKGROUND_POLL_HEADER, which the POS pages' htmx polls send) never counts as
 activity for either clock, except the kitchen board's poll from a session of the Kitchen role alone, which keeps
 that wall display signed in (a manager or cashier who leaves the board open is signed out).
+
+While writes are paused (a restore runs), an idle session is still signed out for the request, without the writes
+of a sign-out (the session row and the sign-in log stay as they are, and the cookie is dropped); see sign_out.
 """
 
 import time
@@ -13,13 +16,16 @@ import time
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout
+from django.contrib.auth.models import AnonymousUser
 from django.contrib.auth.views import redirect_to_login
+from django.db import DatabaseError, transaction
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.http import urlencode
 from django_htmx.http import HttpResponseClientRedirect
 
+from core import writes
 from staff.roles import CASHIER, KITCHEN, MANAGER, WAITER, has_role, is_manager
 
 LAST_ACTIVITY_KEY = "tillhouse_last_activity"
@@ -82,6 +88,21 @@ def mark_active(request) -> None:
         request.session[SESSION_SEEN] = now
 
 
+def sign_out(request) -> None:
+    """logout(); while writes are paused (a restore), or when its writes run into the read-only database, the user is
+    signed out of this request and the session emptied (its cookie is dropped) without writing anything."""
+    if not writes.paused():
+        try:
+            with transaction.atomic():
+                logout(request)
+            return
+        except DatabaseError as exc:
+            if not writes.is_read_only_error(exc):
+                raise
+    request.session.flush()  # the session engine stores nothing while writes are paused
+    request.user = AnonymousUser()
+
+
 class SessionIdleTimeoutMiddleware:
     def __init__(self, get_response):
         self.get_response = get_response
@@ -94,7 +115,7 @@ class SessionIdleTimeoutMiddleware:
             last = request.session.get(LAST_ACTIVITY_KEY)
             if last is not None and now - last > timeout:
                 minutes = timeout // 60
-                logout(request)
+                sign_out(request)
                 messages.info(request, f"You were signed out after {minutes} minutes without activity.")
             elif (last is None or now - last >= min(REFRESH_SECONDS, timeout)) and (
                 not is_background_poll(request) or keeps_kitchen_display(request)
