@@ -30,13 +30,14 @@ from django.db import connections
 from django.http import HttpResponse, JsonResponse
 from django.utils import timezone
 
+from core import writes
 from core.errors import DomainError
 
 logger = logging.getLogger("tillhouse.maintenance")
 
 MAINTENANCE_DB = "postgres"
 TABLE = "tillhouse_maintenance"
-READ_ONLY_SQLSTATE = "25006"
+READ_ONLY_SQLSTATE = writes.READ_ONLY_SQLSTATE
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS", "TRACE")
 
 
@@ -157,13 +158,7 @@ def active() -> bool:
     return current() is not None
 
 
-def is_read_only_error(exc: BaseException) -> bool:
-    """A write that ran into the barrier (PostgreSQL refused it: the database is read-only for now)."""
-    while exc is not None:
-        if getattr(exc, "sqlstate", None) == READ_ONLY_SQLSTATE:
-            return True
-        exc = exc.__cause__
-    return False
+is_read_only_error = writes.is_read_only_error  # a write that ran into the barrier
 
 
 # -- the edges ------------------------------------------------------------------------------------------------

@@ -55,11 +55,17 @@ def ready(request):
 def full(request):
     """The full report for monitors holding the metrics token and signed-in managers; only the status for anyone
     else (the report names what is down, the backup's age, free disk and the version). 200 for pass or warn, 503 for
-    fail, whoever asks."""
-    from staff.middleware import SESSION_PIN_ONLY  # a PIN is not a manager's password
+    fail, whoever asks. A manager's session signed in by PIN, locked, or (with ADMIN_OTP_REQUIRED) without the
+    one-time code gets the status only."""
+    from staff.middleware import SESSION_PIN_ONLY, is_locked, lacks_second_factor  # a PIN is not a password
 
     report = health.full_report()
-    signed_in_manager = is_manager(request.user) and not request.session.get(SESSION_PIN_ONLY)
+    signed_in_manager = (
+        is_manager(request.user)
+        and not request.session.get(SESSION_PIN_ONLY)
+        and not lacks_second_factor(request.user)
+        and not is_locked(request, idle_lock=False)
+    )
     if not (metrics.has_metrics_token(request) or signed_in_manager):
         report = {"status": report["status"]}
     response = _health_response(report)

@@ -449,17 +449,23 @@ def void_order(request, order_uuid):
 def split(request, order_uuid):
     """Move some lines (or part of their quantity) to a new order, for a guest who pays apart."""
     order = _order_at_terminal(request, order_uuid)
-    error = ""
+    error, status = "", 200
     if request.method == "POST":
         try:
             quantities = split_quantities(request.POST, [line.pk for line in order.lines.all()])
-            new = services.split_order(order.pk, user=request.user, quantities=quantities)
+            approver = approver_from_pin(request)
+            new = services.split_order(order.pk, user=request.user, quantities=quantities, approver=approver)
         except DomainError as exc:
-            error = exc.message
+            error, status = exc.message, exc.status
         else:
             return redirect_to(request, reverse("orders:order", args=[new.uuid]))
-    context = {"order": order, "lines": [line for line in order.lines.all() if line.status == "active"]}
-    return pos_render(request, "pos/split.html", {**context, "error": error}, status=400 if error else 200)
+    context = {
+        "order": order,
+        "lines": [line for line in order.lines.all() if line.status == "active"],
+        "managers": _managers(request),
+        "posted": request.POST,
+    }
+    return pos_render(request, "pos/split.html", {**context, "error": error}, status=status)
 
 
 def _order_tool(request, order_uuid, template: str):

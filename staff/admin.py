@@ -9,6 +9,7 @@ from django.contrib.admin.widgets import FilteredSelectMultiple
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 from django.contrib.auth.models import User
+from django.db.models import Q
 from django.template.response import TemplateResponse
 from django.utils import timezone
 
@@ -99,13 +100,18 @@ class StaffUserChangeForm(UserChangeForm):
 class UserAdmin(DjangoUserAdmin):
     """Superusers get Django's full user admin. A manager creates and edits staff accounts of their own stores only
     (staff.selectors.manageable_users): no superuser is listed, opened or given a new password (the admin
-    answers as for a missing account), and the form offers neither superuser, staff nor permissions, only the roles
-    at or below their own and their own stores."""
+    answers as for a missing account), nor a peer manager, and the form offers neither superuser, staff nor
+    permissions, only the roles at or below their own and their own stores. A manager's own account opens with its
+    name, email and password only: never their own role, stores or active flag."""
 
     staff_fieldsets = (
         (None, {"fields": ("username", "password")}),
         ("Personal info", {"fields": ("first_name", "last_name", "email")}),
         ("Role and stores", {"fields": ("is_active", "groups", "locations")}),
+    )
+    own_fieldsets = (
+        (None, {"fields": ("username", "password")}),
+        ("Personal info", {"fields": ("first_name", "last_name", "email")}),
     )
     staff_add_fieldsets = (
         (
@@ -121,11 +127,17 @@ class UserAdmin(DjangoUserAdmin):
         queryset = super().get_queryset(request)
         if request.user.is_superuser:
             return queryset
-        return queryset.filter(pk__in=selectors.manageable_users(request.user).values("pk"))
+        return queryset.filter(Q(pk__in=selectors.manageable_users(request.user).values("pk")) | Q(pk=request.user.pk))
+
+    @staticmethod
+    def _is_own(request, obj) -> bool:
+        return obj is not None and obj.pk == request.user.pk
 
     def get_fieldsets(self, request, obj=None):
         if request.user.is_superuser:
             return super().get_fieldsets(request, obj)
+        if self._is_own(request, obj):
+            return self.own_fieldsets
         return self.staff_fieldsets if obj is not None else self.staff_add_fieldsets
 
     def get_list_filter(self, request):
@@ -134,13 +146,18 @@ class UserAdmin(DjangoUserAdmin):
     def get_form(self, request, obj=None, change=False, **kwargs):
         if request.user.is_superuser:
             return super().get_form(request, obj, change=change, **kwargs)
-        kwargs["form"] = StaffUserChangeForm if obj is not None else StaffUserCreationForm
+        if self._is_own(request, obj):
+            kwargs["form"] = UserChangeForm
+        else:
+            kwargs["form"] = StaffUserChangeForm if obj is not None else StaffUserCreationForm
         base: Any = super().get_form(request, obj, change=change, **kwargs)  # a form class made at run time
         actor = request.user
 
         class Form(base):
             def __init__(self, *args, **form_kwargs):
                 super().__init__(*args, **form_kwargs)
+                if "locations" not in self.fields:  # the manager's own account
+                    return
                 self.fields["locations"].queryset = selectors.own_stores(actor)
                 self.fields["groups"].queryset = selectors.assignable_groups(actor)
                 if self.instance.pk and not self.is_bound:

@@ -9,19 +9,23 @@ scope (read: Manager's read access; sell: Cashier; manage: Manager), always conf
 
 import hashlib
 import hmac
+import logging
 import secrets
 from datetime import datetime, timedelta
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.utils import timezone
 
+from core import writes
 from core.errors import DomainError
 from staff import queries
 from staff.audit import audit
 from staff.models import ApiClient
 from staff.roles import CASHIER, MANAGER
+
+logger = logging.getLogger(__name__)
 
 TOKEN_PREFIX = "thk_"  # noqa: S105 (what every token starts with, not a secret)
 LAST_USED_RESOLUTION = timedelta(minutes=1)  # last_used_at is written at most once a minute per client
@@ -104,12 +108,23 @@ def revoke_api_client(client: ApiClient, *, actor) -> None:
     client.refresh_from_db()
 
 
+def _record_use(client: ApiClient, now: datetime) -> None:
+    try:
+        with transaction.atomic():
+            ApiClient.objects.filter(pk=client.pk).update(last_used_at=now)
+    except DatabaseError:
+        logger.warning("last use of API client %s not recorded", client.pk, exc_info=True)
+        return
+    client.last_used_at = now
+
+
 class InvalidToken(Exception):
     pass
 
 
 def client_for_token(token: str) -> ApiClient:
-    """The live client holding `token`, its last use recorded (at most once a minute).
+    """The live client holding `token`, its last use recorded (at most once a minute; never while writes are paused
+    for a restore, and a failure to record it never fails the request).
 
     Raises InvalidToken (unknown, revoked or expired; the message says which for the caller)."""
     if not token.startswith(TOKEN_PREFIX) or token.count("_") < 2:
@@ -125,8 +140,7 @@ def client_for_token(token: str) -> ApiClient:
         raise InvalidToken("This token has expired.")
     if not client.user.is_active:
         raise InvalidToken("This client is disabled.")
-    if client.last_used_at is None or now - client.last_used_at >= LAST_USED_RESOLUTION:
-        ApiClient.objects.filter(pk=client.pk).update(last_used_at=now)
-        client.last_used_at = now
+    if (client.last_used_at is None or now - client.last_used_at >= LAST_USED_RESOLUTION) and not writes.paused():
+        _record_use(client, now)
     setattr(client.user, "acting_api_client", client)  # noqa: B010 - read with getattr (staff.selectors, staff.access)
     return client

@@ -2,8 +2,13 @@
 
 SessionIdleTimeoutMiddleware signs staff out after SESSION_IDLE_TIMEOUT_MINUTES without a request (sliding; 0
 switches it off). PosSessionGuardMiddleware keeps a locked POS session on the lock screen and a session signed in by
-PIN on the POS screens. A background poll (a request carrying BACKGROUND_POLL_HEADER, which the POS pages' htmx
-polls send) never counts as activity for either clock.
+PIN on the POS screens, and (with ADMIN_OTP_REQUIRED) a manager's session without the second factor there too. A
+background poll (a request carrying BACKGROUND_POLL_HEADER, which the POS pages' htmx polls send) never counts as
+activity for either clock, except the kitchen board's poll from a session of the Kitchen role alone, which keeps
+that wall display signed in (a manager or cashier who leaves the board open is signed out).
+
+While writes are paused (a restore runs), an idle session is still signed out for the request, without the writes
+of a sign-out (the session row and the sign-in log stay as they are, and the cookie is dropped); see sign_out.
 """
 
 import time
@@ -11,12 +16,17 @@ import time
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout
+from django.contrib.auth.models import AnonymousUser
 from django.contrib.auth.views import redirect_to_login
+from django.db import DatabaseError, transaction
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.http import urlencode
 from django_htmx.http import HttpResponseClientRedirect
+
+from core import writes
+from staff.roles import CASHIER, KITCHEN, MANAGER, WAITER, has_role, is_manager
 
 LAST_ACTIVITY_KEY = "tillhouse_last_activity"
 # The stamp is refreshed at most this often, so that a busy screen does not write its session on every request.
@@ -33,6 +43,26 @@ SESSION_PIN_ONLY = "pos_pin_only"
 def is_background_poll(request) -> bool:
     """A request the page made by itself on a timer (the print-problems banner, the kitchen board), not a person."""
     return request.headers.get(BACKGROUND_POLL_HEADER) == "1"
+
+
+def keeps_kitchen_display(request) -> bool:
+    """The kitchen board's poll from a session of the Kitchen role and no other: the one background poll that
+    counts as activity for the idle sign-out, so the kitchen's wall screen stays up."""
+    user = request.user
+    return (
+        request.path == reverse("orders:kitchen_board")
+        and has_role(user, KITCHEN)
+        and not any(has_role(user, role) for role in (MANAGER, CASHIER, WAITER))
+    )
+
+
+def lacks_second_factor(user) -> bool:
+    """True for a manager (superusers included) signed in without the one-time code while ADMIN_OTP_REQUIRED is on:
+    such a session may use what a session signed in by PIN may, no more. Other staff have no second factor."""
+    if not getattr(settings, "ADMIN_OTP_REQUIRED", False) or not is_manager(user):
+        return False
+    is_verified = getattr(user, "is_verified", None)  # set by django_otp's OTPMiddleware
+    return not (is_verified is not None and is_verified())
 
 
 def idle_seconds() -> int:
@@ -58,6 +88,21 @@ def mark_active(request) -> None:
         request.session[SESSION_SEEN] = now
 
 
+def sign_out(request) -> None:
+    """logout(); while writes are paused (a restore), or when its writes run into the read-only database, the user is
+    signed out of this request and the session emptied (its cookie is dropped) without writing anything."""
+    if not writes.paused():
+        try:
+            with transaction.atomic():
+                logout(request)
+            return
+        except DatabaseError as exc:
+            if not writes.is_read_only_error(exc):
+                raise
+    request.session.flush()  # the session engine stores nothing while writes are paused
+    request.user = AnonymousUser()
+
+
 class SessionIdleTimeoutMiddleware:
     def __init__(self, get_response):
         self.get_response = get_response
@@ -70,9 +115,11 @@ class SessionIdleTimeoutMiddleware:
             last = request.session.get(LAST_ACTIVITY_KEY)
             if last is not None and now - last > timeout:
                 minutes = timeout // 60
-                logout(request)
+                sign_out(request)
                 messages.info(request, f"You were signed out after {minutes} minutes without activity.")
-            elif (last is None or now - last >= min(REFRESH_SECONDS, timeout)) and not is_background_poll(request):
+            elif (last is None or now - last >= min(REFRESH_SECONDS, timeout)) and (
+                not is_background_poll(request) or keeps_kitchen_display(request)
+            ):
                 request.session[LAST_ACTIVITY_KEY] = now
         return self.get_response(request)
 
@@ -104,9 +151,10 @@ class PosSessionGuardMiddleware:
     """A POS session that is locked (the Lock button, or idle for POS_IDLE_LOCK_SECONDS) reaches nothing but the
     lock screen, sign-in/out and the probes until someone unlocks it with a PIN or signs in with a password; one
     signed in by PIN reaches only the POS screens, everything else (admin, reports, ops, API docs, the
-    session-authenticated API) needs a password sign-in. Pages get a redirect, the API a 403 with a code, a
-    background poll an empty 204 (so the lock screen's banner does not reload it). Requests signed with an API token
-    carry no session and are not affected.
+    session-authenticated API) needs a password sign-in; with ADMIN_OTP_REQUIRED, a manager's session signed in
+    without the one-time code is held to the same screens and sent to the admin's sign-in, which asks for it. Pages
+    get a redirect, the API a 403 with a code, a background poll an empty 204 (so the lock screen's banner does not
+    reload it). Requests signed with an API token carry no session and are not affected.
     """
 
     def __init__(self, get_response):
@@ -127,6 +175,10 @@ class PosSessionGuardMiddleware:
         pos_screen = match.namespace in POS_NAMESPACES or match.view_name in PIN_SESSION_OPEN
         if session.get(SESSION_PIN_ONLY) and not pos_screen:
             return self._refuse(request, "password_required", "Signed in by PIN: sign in with your password.")
+        if not pos_screen and lacks_second_factor(request.user):
+            return self._refuse(
+                request, "second_factor_required", "Sign in with your password and one-time code for this."
+            )
         if SESSION_SEEN in session and getattr(view_func, "pos_touch", True) and not is_background_poll(request):
             mark_active(request)  # any page counts as activity for the POS idle lock, not only POS screens
         return None
@@ -139,6 +191,8 @@ class PosSessionGuardMiddleware:
             return JsonResponse({"code": code, "message": message, "fields": {}}, status=403)
         if code == "locked":
             url = f"{reverse('orders:switch')}?{urlencode({'locked': 1, 'next': request.get_full_path()})}"
+        elif code == "second_factor_required":
+            url = redirect_to_login(request.get_full_path(), reverse("admin:login"))["Location"]
         else:
             url = redirect_to_login(request.get_full_path())["Location"]
         if getattr(request, "htmx", False):

@@ -45,10 +45,16 @@ def assignable_groups(actor):
     return Group.objects.filter(name__in=[role for role, rank in ROLE_RANKS.items() if 0 < rank <= top])
 
 
+def _roles_below(actor) -> list[str]:
+    held = actor.groups.values_list("name", flat=True)
+    top = max((ROLE_RANKS.get(name, 0) for name in held), default=0)
+    return [role for role, rank in ROLE_RANKS.items() if 0 < rank < top]
+
+
 def manageable_users(actor):
     """The accounts `actor` may see and edit in the user admin: all for a superuser; otherwise staff who are not
-    superusers, have no permissions of their own, hold only groups `actor` may give, and work only at `actor`'s own
-    stores (at least one of them)."""
+    superusers, have no permissions of their own, hold only roles ranked strictly below `actor`'s highest (never a
+    peer manager, nor `actor` themselves), and work only at `actor`'s own stores (at least one of them)."""
     from django.contrib.auth import get_user_model
     from django.contrib.auth.models import Group
 
@@ -59,7 +65,7 @@ def manageable_users(actor):
     return (
         User.objects.filter(is_superuser=False, staff__locations__in=mine)
         .exclude(staff__locations__in=location_model().objects.exclude(pk__in=mine))
-        .exclude(groups__in=Group.objects.exclude(pk__in=assignable_groups(actor)))
+        .exclude(groups__in=Group.objects.exclude(name__in=_roles_below(actor)))
         .exclude(user_permissions__isnull=False)
         .distinct()
     )

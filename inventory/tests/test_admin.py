@@ -326,3 +326,35 @@ def test_a_manager_cannot_move_staff_of_another_store_into_their_own_through_the
 
     assert _refused(opened)
     assert list(profile.locations.values_list("code", flat=True)) == ["north"]
+
+
+def test_a_manager_cannot_set_the_password_of_deactivate_or_demote_a_peer_manager(browser, location):
+    peer = _staff_at(location, "peer", "Manager")
+    base = f"/admin/auth/user/{peer.pk}"
+
+    listed = browser.get("/admin/auth/user/").content.decode()
+    opened = browser.get(f"{base}/change/")
+    set_password = browser.post(
+        f"{base}/password/", {"password1": "taken-over-123", "password2": "taken-over-123", "usable_password": "true"}
+    )
+    changed = browser.post(f"{base}/change/", _user_form(peer, is_active="", groups=[], locations=[str(location.pk)]))
+
+    peer.refresh_from_db()
+    assert ">peer<" not in listed
+    assert _refused(opened) and _refused(set_password) and _refused(changed)
+    assert peer.check_password("secret-pass-123") and peer.is_active
+    assert peer.groups.filter(name="Manager").exists()
+
+
+def test_a_manager_edits_their_own_name_but_never_their_own_role_stores_or_active_flag(browser, manager, location):
+    other = LocationFactory(code="north", name="North")
+
+    browser.post(
+        f"/admin/auth/user/{manager.pk}/change/",
+        _user_form(manager, first_name="Ada", is_active="", groups=[], locations=[str(other.pk)]),
+    )
+
+    manager.refresh_from_db()
+    assert manager.first_name == "Ada"
+    assert manager.is_active and manager.groups.filter(name="Manager").exists()
+    assert list(manager.staff.locations.all()) == [location]

@@ -2,8 +2,9 @@
 
 PostgreSQL goes through `pg_dump -Fc` / `pg_restore`, with the password in the child's environment (PGPASSWORD),
 never on its command line; the row counts in the manifest are taken in the very snapshot pg_dump dumps
-(`pg_export_snapshot()` + `pg_dump --snapshot`), so a restore can be checked table by table. SQLite goes through
-the online backup API, which copies a consistent image of a live database.
+(`pg_export_snapshot()` + `pg_dump --snapshot`), so a restore can be checked table by table, and so are the
+highest receipt and Z number of each register (a later restore continues above them). SQLite goes through the
+online backup API, which copies a consistent image of a live database.
 """
 
 from __future__ import annotations
@@ -31,6 +32,56 @@ from core.errors import DomainError
 
 CHUNK = 1024 * 1024
 MAINTENANCE_DB = "postgres"
+
+
+def issued_numbers_in(rows_or_none: Callable[[str], list[tuple] | None]) -> dict[int, dict[str, int]]:
+    """{register id: {"receipt": highest receipt number, "z": highest Z number}} ever issued in one database.
+
+    `rows_or_none` runs a query and gives None when its table is missing: each source is read on its own, so a
+    damaged database (a table dropped) still gives what it has: the registers' counters, the receipts (which
+    every receipt print job points at) and the Z reports.
+    """
+    issued: dict[int, dict[str, int]] = {}
+
+    def raise_to(register_id, kind, number):
+        if number:
+            numbers = issued.setdefault(int(register_id), {"receipt": 0, "z": 0})
+            numbers[kind] = max(numbers[kind], int(number))
+
+    for rid, receipt, z in rows_or_none("SELECT id, last_receipt_number, last_z_number FROM billing_register") or []:
+        raise_to(rid, "receipt", receipt)
+        raise_to(rid, "z", z)
+    for rid, number in rows_or_none("SELECT register_id, max(number) FROM billing_receipt GROUP BY 1") or []:
+        raise_to(rid, "receipt", number)
+    for rid, number in rows_or_none("SELECT register_id, max(number) FROM billing_zreport GROUP BY 1") or []:
+        raise_to(rid, "z", number)
+    return issued
+
+
+def _pg_rows_or_none(conn: psycopg.Connection) -> Callable[[str], list[tuple] | None]:
+    def rows_or_none(query: str) -> list[tuple] | None:
+        try:
+            with conn.transaction():  # a savepoint inside the snapshot's transaction
+                return conn.execute(query).fetchall()
+        except psycopg.Error:
+            return None
+
+    return rows_or_none
+
+
+def _sqlite_rows_or_none(conn: sqlite3.Connection) -> Callable[[str], list[tuple] | None]:
+    def rows_or_none(query: str) -> list[tuple] | None:
+        try:
+            return conn.execute(query).fetchall()
+        except sqlite3.Error:
+            return None
+
+    return rows_or_none
+
+
+def manifest_numbers(issued: dict[int, dict[str, int]]) -> dict[str, dict[str, int]]:
+    """The issued numbers as the manifest holds them (JSON keys are strings)."""
+    return {str(rid): dict(numbers) for rid, numbers in sorted(issued.items())}
 
 
 class BackupError(DomainError):
@@ -301,7 +352,8 @@ class PostgresEngine:
     def dump(self, write: Callable[[Iterator[bytes]], None], *, filters: list[list[str]] = ()) -> dict:
         """Run pg_dump -Fc (through `filters`, e.g. an encryptor) and hand its output stream to `write`.
 
-        Returns the facts for the manifest: server version, row counts and migration state in the dumped snapshot.
+        Returns the facts for the manifest: server version, row counts, migration state, money sums and the
+        numbers issued per register, all in the dumped snapshot.
         """
         conn = self.connect()
         try:
@@ -315,6 +367,7 @@ class PostgresEngine:
                     facts["row_counts"] = self._row_counts(conn)
                     facts["migration_state"] = self._migrations(conn)
                     facts["money_sums"] = self._money_sums(conn)
+                    facts["issued_numbers"] = manifest_numbers(issued_numbers_in(_pg_rows_or_none(conn)))
                 except Exception as exc:  # reported after the dump, with the dump's own errors
                     facts["count_error"] = exc
 
@@ -464,6 +517,7 @@ class SqliteEngine:
                     "row_counts": self._row_counts(dst),
                     "migration_state": self._migrations(dst),
                     "money_sums": self._money_sums(dst),
+                    "issued_numbers": manifest_numbers(issued_numbers_in(_sqlite_rows_or_none(dst))),
                 }
             with _pipeline(["cat", str(copy)], filters, dict(os.environ), self.target, "SQLite copy") as stream:
                 write(stream)

@@ -6,6 +6,8 @@
 - `issued_numbers()` / `continue_counters()`: the highest receipt and Z number each register ever issued, read from
   the database being replaced after writes stopped (the very state the safety copy holds; print jobs point at
   those receipts), and each counter of the restored database moved above it, audited, for the next Z to show.
+- `numbers_in_manifest()` / `highest()`: every manifest records the numbers issued when its backup was taken, so
+  a restore onto an empty or dropped database still continues above every backup in the catalogue.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from psycopg.types.json import Jsonb
 
 from billing.sessions import NUMBERS_CONTINUED_ACTION
 from ops import maintenance
-from ops.backups.engines import BackupError, DatabaseTarget, PostgresEngine, scrub
+from ops.backups.engines import BackupError, DatabaseTarget, PostgresEngine, issued_numbers_in, scrub
 
 logger = logging.getLogger("tillhouse.backups")
 
@@ -177,22 +179,26 @@ def issued_numbers(target: DatabaseTarget, dbname: str | None = None) -> dict[in
     Each source is read on its own, so a damaged database (a table dropped) still gives what it has: the
     registers' counters, the receipts (which every receipt print job points at) and the Z reports.
     """
-    issued: dict[int, dict[str, int]] = {}
-
-    def raise_to(register_id, kind, number):
-        if number:
-            numbers = issued.setdefault(int(register_id), {"receipt": 0, "z": 0})
-            numbers[kind] = max(numbers[kind], int(number))
-
     with _db(target, dbname) as db:
-        counters = db.rows_or_none("SELECT id, last_receipt_number, last_z_number FROM billing_register")
-        for rid, receipt, z in counters or []:
-            raise_to(rid, "receipt", receipt)
-            raise_to(rid, "z", z)
-        for rid, number in db.rows_or_none("SELECT register_id, max(number) FROM billing_receipt GROUP BY 1") or []:
-            raise_to(rid, "receipt", number)
-        for rid, number in db.rows_or_none("SELECT register_id, max(number) FROM billing_zreport GROUP BY 1") or []:
-            raise_to(rid, "z", number)
+        return issued_numbers_in(db.rows_or_none)
+
+
+def numbers_in_manifest(manifest: dict) -> dict[int, dict[str, int]]:
+    """The highest numbers a backup's manifest records as issued when it was taken (none in older manifests)."""
+    issued: dict[int, dict[str, int]] = {}
+    for rid, numbers in (manifest.get("issued_numbers") or {}).items():
+        issued[int(rid)] = {kind: int((numbers or {}).get(kind) or 0) for kind in ("receipt", "z")}
+    return issued
+
+
+def highest(*sources: dict[int, dict[str, int]]) -> dict[int, dict[str, int]]:
+    """Per register and kind, the highest number over all `sources`."""
+    issued: dict[int, dict[str, int]] = {}
+    for source in sources:
+        for rid, numbers in source.items():
+            best = issued.setdefault(rid, {"receipt": 0, "z": 0})
+            for kind in ("receipt", "z"):
+                best[kind] = max(best[kind], numbers.get(kind, 0))
     return issued
 
 

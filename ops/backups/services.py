@@ -187,6 +187,7 @@ def _run_backup(*, kind, triggered_by, source: DatabaseTarget, progress=None) ->
         record.migration_state = facts["migration_state"]
         record.server_version = facts["server_version"]
         record.money_sums = facts.get("money_sums", {})
+        record.issued_numbers = facts.get("issued_numbers", {})
         _check_stored(record, engine, progress=progress)
         record.finished_at = timezone.now()
         record.verified_at = record.finished_at
@@ -257,6 +258,7 @@ def _manifest(record: BackupRecord, client_version: str) -> dict:
         "row_counts": record.row_counts,
         "migration_state": record.migration_state,
         "money_sums": getattr(record, "money_sums", {}),
+        "issued_numbers": getattr(record, "issued_numbers", {}),
         "started_at": record.started_at.isoformat(),
         "finished_at": record.finished_at.isoformat(),
         "verified_at": record.verified_at.isoformat(),
@@ -607,8 +609,14 @@ def restore_backup(
             timings["safety_backup"] = time.monotonic() - mark
             if safety.status != BackupRecord.Status.SUCCEEDED:
                 raise BackupError(f"The pre-restore safety backup failed, nothing was restored: {safety.error}")
-        # Writes stopped before the safety dump: the database being replaced holds every number ever issued.
-        issued = restoring.issued_numbers(target) if not empty else {}
+        # Writes stopped before the safety dump: the database being replaced holds every number it issued, and
+        # every manifest (the safety copy's too) what was issued when its backup was taken: take the highest, so
+        # a restore onto an empty or dropped database never hands out a number again.
+        issued = restoring.highest(
+            restoring.issued_numbers(target) if not empty else {},
+            restoring.numbers_in_manifest(resolved.manifest),
+            *(restoring.numbers_in_manifest(entry.manifest) for entry in catalogue.read_catalogue().entries),
+        )
         counts, applied, had_old = _restore_and_swap(
             engine, resolved, target, key_file=key_file, migrate=migrate, progress=progress, timings=timings
         )

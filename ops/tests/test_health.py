@@ -286,6 +286,24 @@ def test_a_manager_signed_in_by_pin_gets_the_status_only(client, manager):
     assert client.get("/health").json() == {"status": "fail"}
 
 
+@pytest.mark.django_db
+def test_with_two_factor_on_a_manager_signed_in_without_the_code_gets_the_status_only(client, manager, settings):
+    settings.ADMIN_OTP_REQUIRED = True
+    client.force_login(manager)
+    assert client.get("/health").json() == {"status": "fail"}
+
+
+@pytest.mark.django_db
+def test_a_locked_managers_session_gets_the_status_only(client, manager):
+    from staff.middleware import SESSION_LOCKED
+
+    client.force_login(manager)
+    session = client.session
+    session[SESSION_LOCKED] = True
+    session.save()
+    assert client.get("/health").json() == {"status": "fail"}
+
+
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize(("hours_ago", "status"), [(1, "pass"), (25, "warn"), (30, "fail")])
 def test_backup_age_is_judged_against_the_rpo(hours_ago, status):

@@ -85,6 +85,26 @@ def test_after_restoring_an_earlier_backup_the_counters_continue_above_every_num
     assert summary.safety_backup and maintenance.read_flag(shop.name) is None
 
 
+def test_restoring_an_older_backup_onto_a_dropped_database_continues_above_every_later_backup(shop_with_backup):
+    shop, older, register = shop_with_backup  # older: receipts 1–3; the shop has issued 4–6 since
+    newer = services.create_backup(source=shop, kind=BackupRecord.Kind.MANUAL)
+    assert newer.status == BackupRecord.Status.SUCCEEDED, newer.error
+    drop_database(shop.name)
+
+    summary = services.restore_backup(older.name, target=shop)
+
+    assert _one_value(shop, "SELECT max(number) FROM billing_receipt WHERE register_id = %s", [register.pk]) == 3
+    assert _one_value(shop, "SELECT last_receipt_number FROM billing_register WHERE id = %s", [register.pk]) == 6
+    reason = _one_value(
+        shop,
+        "SELECT reason FROM inventory_auditevent WHERE action = %s AND object_id = %s",
+        [restoring.JUMP_ACTION, str(register.pk)],
+    )
+    assert reason.startswith("receipts 4–6 were issued before the restore of ")
+    assert summary.numbers_continued == [reason]
+    assert not summary.safety_backup  # nothing was there to keep
+
+
 def test_the_next_z_shows_the_numbers_a_restore_skipped_and_the_integrity_check_accepts_them(
     location, cashier, manager
 ):

@@ -8,8 +8,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from core.inputs import clean_quantity, invalid
+from core.money import quantize
 from orders.models import Order, OrderLine, Table
 from orders.services.access import lock_order, order_lines
+from orders.services.discounts import discount_figures, recheck_discounts
 from orders.services.totals import LINE_PRICE_FIELDS, ORDER_TOTAL_FIELDS, reprice, save_prices
 from orders.services.validation import MAX_GUESTS
 
@@ -29,8 +31,11 @@ def move_order(order_id: int, *, user, table_id: int | None) -> Order:
 
 
 @transaction.atomic
-def merge_orders(*, source_id: int, target_id: int, user) -> Order:
-    """Move every line of `source` onto `target` (same location) and mark `source` merged into it."""
+def merge_orders(*, source_id: int, target_id: int, user, approver=None) -> Order:
+    """Move every line of `source` onto `target` (same location) and mark `source` merged into it.
+
+    The discounts the lines bring are checked again on the target, together with its own: a merge that takes the
+    target's discounts over the user's limit needs a manager (see recheck_discounts)."""
     if source_id == target_id:
         raise invalid("An order cannot be merged into itself.", "target")
     first, second = sorted([source_id, target_id])
@@ -38,10 +43,14 @@ def merge_orders(*, source_id: int, target_id: int, user) -> Order:
     source, target = locked[source_id], locked[target_id]
     if source.location_id != target.location_id:
         raise invalid("Both orders must be at the same location.", "target")
+    before = discount_figures(order_lines(target))
     OrderLine.objects.filter(order=source).update(order=target)
     target_lines = order_lines(target)
     reprice(target, target_lines)
-    save_prices(target, target_lines)
+    approved_by = recheck_discounts(target, target_lines, before=before, user=user, approver=approver)
+    if approved_by:
+        target.discount_approved_by = approved_by
+    save_prices(target, target_lines, extra_order_fields=["discount_approved_by"] if approved_by else ())
     target.guest_count = min(target.guest_count + source.guest_count, MAX_GUESTS)
     target.save(update_fields=["guest_count"])
     reprice(source, [])
@@ -53,12 +62,15 @@ def merge_orders(*, source_id: int, target_id: int, user) -> Order:
 
 
 @transaction.atomic
-def split_order(order_id: int, *, user, quantities: dict[int, Decimal]) -> Order:
+def split_order(order_id: int, *, user, quantities: dict[int, Decimal], approver=None) -> Order:
     """Move some lines (or part of their quantity) to a new order at the same table, e.g. for a guest who pays
     apart. `quantities` maps line id → quantity to move. Returns the new order. The order discount stays with the
-    original order. To split a bill evenly instead, see pricing.split_evenly and take_payment's tenders."""
+    original order; a line's amount discount is divided between the two parts by quantity. Both orders' discounts
+    are checked again: a split that makes either a larger share, over the user's limit, needs a manager (see
+    recheck_discounts). To split a bill evenly instead, see pricing.split_evenly and take_payment's tenders."""
     order = lock_order(order_id, user)
     lines = order_lines(order)
+    before = discount_figures(lines)
     by_id = {line.pk: line for line in lines if line.status == OrderLine.Status.ACTIVE}
     if not quantities:
         raise invalid("Choose the lines to move.", "lines", code="required")
@@ -83,6 +95,10 @@ def split_order(order_id: int, *, user, quantities: dict[int, Decimal]) -> Order
             line.order = new
             moved.append(line)
         else:
+            moved_discount = None
+            if line.discount_kind == Order.DiscountKind.AMOUNT:  # divided by quantity, the parts summing to it
+                moved_discount = quantize(line.discount_value * quantity / line.quantity)
+                line.discount_value -= moved_discount
             line.quantity -= quantity
             changed.append(line)
             copy = OrderLine(**{f.attname: getattr(line, f.attname) for f in OrderLine._meta.concrete_fields})
@@ -90,6 +106,8 @@ def split_order(order_id: int, *, user, quantities: dict[int, Decimal]) -> Order
             copy.id = None
             copy.order = new
             copy.quantity = quantity
+            if moved_discount is not None:
+                copy.discount_value = moved_discount
             created.append(copy)
     if len(moved) == len(by_id) and not changed:
         raise invalid("Leave at least one line on the original order.", "lines")
@@ -99,9 +117,15 @@ def split_order(order_id: int, *, user, quantities: dict[int, Decimal]) -> Order
         OrderLine.objects.bulk_create(created)
     remaining = [line for line in lines if line not in moved]
     reprice(order, remaining)
-    OrderLine.objects.bulk_update(remaining, [*LINE_PRICE_FIELDS, "quantity"])
-    order.save(update_fields=ORDER_TOTAL_FIELDS)
     new_lines = order_lines(new)
     reprice(new, new_lines)
-    save_prices(new, new_lines)
+    approved_by = recheck_discounts(order, remaining, before=before, user=user, approver=approver)
+    approved_by = recheck_discounts(new, new_lines, before=before, user=user, approver=approver) or approved_by
+    approved_fields = []
+    if approved_by:
+        order.discount_approved_by = new.discount_approved_by = approved_by
+        approved_fields = ["discount_approved_by"]
+    OrderLine.objects.bulk_update(remaining, [*LINE_PRICE_FIELDS, "quantity", "discount_value"])
+    order.save(update_fields=[*ORDER_TOTAL_FIELDS, *approved_fields])
+    save_prices(new, new_lines, extra_order_fields=approved_fields)
     return new

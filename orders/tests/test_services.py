@@ -213,6 +213,76 @@ def test_a_split_cannot_take_more_than_the_line_has(location, waiter):
     assert Order.objects.count() == 1
 
 
+def test_splitting_part_of_a_line_divides_its_amount_discount_between_the_two_orders(location, cashier):
+    product = stocked_product(location, on_hand="50", price="3.00")
+    order = services.open_order(
+        location_id=location.pk,
+        user=cashier,
+        lines=[line(product, "10", discount_kind="amount", discount_value=Decimal("3.00"))],
+    )
+    [first] = order.lines.all()
+
+    new = services.split_order(order.pk, user=cashier, quantities={first.pk: Decimal("3")})
+
+    order.refresh_from_db()
+    [kept], [moved] = order.lines.all(), new.lines.all()
+    assert (kept.discount_value, moved.discount_value) == (Decimal("2.10"), Decimal("0.90"))
+    assert (order.total, new.total) == (Decimal("18.90"), Decimal("8.10"))
+
+
+def test_splitting_one_unit_off_again_and_again_never_discounts_more_than_the_line_had(location, cashier):
+    product = stocked_product(location, on_hand="50", price="3.00")
+    order = services.open_order(
+        location_id=location.pk,
+        user=cashier,
+        lines=[line(product, "10", discount_kind="amount", discount_value=Decimal("3.00"))],
+    )
+    [first] = order.lines.all()
+
+    for _ in range(9):
+        services.split_order(order.pk, user=cashier, quantities={first.pk: Decimal("1")})
+
+    orders = Order.objects.filter(location=location)
+    assert sum(o.discount_total for o in orders) == Decimal("3.00")
+    assert sum(o.total for o in orders) == Decimal("27.00")
+
+
+def test_a_split_that_takes_a_discount_over_the_role_limit_needs_a_manager(location, cashier, manager):
+    product = stocked_product(location, on_hand="50", price="3.00")
+    order = services.open_order(location_id=location.pk, user=cashier, lines=[line(product, "10")])
+    services.apply_discount(order.pk, user=cashier, kind="amount", value=Decimal("3.00"), reason="regular")
+    [first] = order.lines.all()
+    line_discount = {"kind": "amount", "value": Decimal("3.00"), "reason": "regular", "line_id": first.pk}
+    services.apply_discount(order.pk, user=cashier, approver=manager, **line_discount)
+
+    with pytest.raises(ApprovalRequired):
+        services.split_order(order.pk, user=cashier, quantities={first.pk: Decimal("9")})
+    assert Order.objects.count() == 1
+
+    new = services.split_order(order.pk, user=cashier, quantities={first.pk: Decimal("9")}, approver=manager)
+    assert new.lines.get().discount_value == Decimal("2.70")
+
+
+def test_merging_orders_that_stack_discounts_over_the_role_limit_needs_a_manager(location, cashier, manager):
+    product = stocked_product(location, on_hand="50", price="10.00")
+    target = open_with(location, cashier, product)
+    services.apply_discount(target.pk, user=cashier, kind="percent", value=Decimal("10"), reason="regular")
+    source = services.open_order(
+        location_id=location.pk,
+        user=cashier,
+        lines=[line(product, "5", discount_kind="amount", discount_value=Decimal("5.00"))],
+    )
+
+    with pytest.raises(ApprovalRequired):
+        services.merge_orders(source_id=source.pk, target_id=target.pk, user=cashier)
+    source.refresh_from_db()
+    assert (source.status, source.lines.count()) == (Order.Status.OPEN, 1)
+
+    merged = services.merge_orders(source_id=source.pk, target_id=target.pk, user=cashier, approver=manager)
+    assert merged.discount_approved_by == manager
+    assert AuditEvent.objects.filter(action="discount_over_limit", approver=manager).exists()
+
+
 def test_sending_to_the_kitchen_makes_one_ticket_per_station_and_course_and_signals_it(location, waiter):
     burger, fries = station_product(location, "kitchen"), station_product(location, "kitchen")
     beer = station_product(location, "bar")

@@ -340,6 +340,28 @@ def test_split_moves_the_chosen_lines_to_a_new_order(waiter, location):
     assert list(order.lines.values_list("name", flat=True)) == ["Soup"]
 
 
+def test_a_split_that_takes_a_discount_over_the_cashier_limit_needs_a_manager_pin(cashier, manager, location):
+    give_pin(manager)
+    order = _open(cashier, location, channel="dine_in")
+    (soup,) = _add(order, cashier, product(location, name="Soup", price="10.00"))
+    (steak,) = _add(order, cashier, product(location, name="Steak", price="10.00"))
+    discount = {"kind": "percent", "value": Decimal("20"), "reason": "regular", "line_id": soup.pk}
+    services.apply_discount(order.pk, user=cashier, approver=manager, **discount)
+    client = terminal(cashier)
+    url = reverse("orders:split", args=[order.uuid])
+
+    refused = client.post(url, {f"move_{steak.pk}": "1"})
+    assert refused.status_code == 403 and "manager" in refused.content.decode()
+    assert Order.objects.count() == 1
+
+    approved = client.post(url, {f"move_{steak.pk}": "1", "approver": manager.pk, "approver_pin": PINS["manager"]})
+
+    new = Order.objects.exclude(pk=order.pk).get()
+    order.refresh_from_db()
+    assert approved["Location"] == reverse("orders:order", args=[new.uuid])
+    assert order.discount_approved_by == manager
+
+
 def test_an_order_of_another_store_is_not_found(cashier, location):
     from inventory.tests.factories import LocationFactory
 

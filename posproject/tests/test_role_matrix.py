@@ -353,6 +353,48 @@ def test_a_session_signed_in_by_pin_reaches_the_pos_screens_and_nothing_else(man
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("method", ["get", "post"])
+def test_with_two_factor_on_a_managers_session_without_the_code_reaches_the_pos_screens_and_nothing_else(
+    manager, method, settings
+):
+    settings.ADMIN_OTP_REQUIRED = True
+    principals = {"password": SessionPrincipal("password", APIClient(raise_request_exception=False), manager, {})}
+    wrong = []
+    for name, path in sorted(url_names().items()):
+        if name in ("admin:login", "admin:logout", "admin:jsi18n"):
+            continue
+        as_manager = "manager" in POLICY[name][0 if method == "get" else 1] if name in POLICY else True
+        open_to_it = _is_pos_screen(name) or name in PROBES | {"login", "home"}
+        expected = {"password"} if as_manager and open_to_it else set()
+        got = observe(principals, path, method, {"password"}, strict=False)
+        if got != expected:
+            wrong.append(f"{method.upper()} {name}: no second factor, let through {sorted(got)}")
+    assert wrong == [], "\n".join(wrong)
+
+
+@pytest.mark.django_db
+def test_with_two_factor_on_a_managers_session_without_the_code_is_sent_to_the_admin_sign_in_or_refused_with_a_code(
+    client, manager, settings
+):
+    settings.ADMIN_OTP_REQUIRED = True
+    client.force_login(manager)
+
+    page = client.get("/reports/")
+    api = client.get("/api/v1/products/")
+
+    assert page.status_code == 302 and page["Location"].startswith("/admin/login/")
+    assert api.status_code == 403 and api.json()["code"] == "second_factor_required"
+
+
+@pytest.mark.django_db
+def test_with_two_factor_on_a_cashiers_password_session_is_not_asked_for_a_code(client, cashier, settings):
+    settings.ADMIN_OTP_REQUIRED = True
+    client.force_login(cashier)
+
+    assert client.get("/api/v1/products/").status_code == 200
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("method", ["get", "post"])
 def test_a_locked_session_reaches_nothing_but_the_lock_screen_sign_in_and_out(manager, method):
     from orders.views import SESSION_LOCKED
 

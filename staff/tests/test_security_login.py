@@ -254,3 +254,35 @@ def test_with_two_factor_on_a_manager_who_came_by_pin_needs_password_and_code_fo
 
     assert by_pin.status_code == 302 and by_pin["Location"].startswith(LOGIN)
     assert by_password.status_code == 302 and by_password["Location"].startswith("/admin/login/")
+
+
+# --- the kitchen display's poll -----------------------------------------------------------------------------------
+
+BOARD_POLL = {"HTTP_X_BACKGROUND_POLL": "1"}
+
+
+def test_the_kitchen_board_refreshes_itself_as_a_background_poll(client, kitchen_user):
+    client.force_login(kitchen_user)
+
+    page = client.get("/pos/kitchen/").content.decode()
+
+    board = page[page.index('id="kitchen-board"') :].split(">", 1)[0]
+    assert "X-Background-Poll" in board
+
+
+def test_a_kitchen_display_signed_in_with_the_kitchen_role_stays_signed_in_on_its_board_poll(client, kitchen_user):
+    _login(client, "kitchen")
+    _idle_for(client, 14 * 60)
+
+    assert client.get("/pos/kitchen/board/", **BOARD_POLL).status_code == 200
+    assert client.session[LAST_ACTIVITY_KEY] >= int(time.time()) - 5
+
+
+def test_a_manager_who_leaves_the_kitchen_board_open_is_signed_out_after_the_timeout(client, manager):
+    _login(client, "manager")
+    client.get("/pos/kitchen/board/", **BOARD_POLL)
+    _idle_for(client, 16 * 60)
+
+    client.get("/pos/kitchen/board/", **BOARD_POLL)
+
+    assert "_auth_user_id" not in client.session
