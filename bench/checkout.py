@@ -73,18 +73,10 @@ def prepare(clients: int) -> dict:
     from django.utils import timezone
 
     from billing.models import CashSession, Printer, Register
-    from inventory.models import (
-        ApiClient,
-        Category,
-        Location,
-        Product,
-        StaffProfile,
-        StockLevel,
-        StockMove,
-        TaxRate,
-    )
+    from inventory.models import Category, Location, Product, StockLevel, StockMove, TaxRate
     from inventory.services import StockChange, apply_stock_changes
     from staff.api_clients import create_api_client
+    from staff.models import ApiClient, StaffProfile
 
     call_command("migrate", verbosity=0, interactive=False)
     with transaction.atomic():
