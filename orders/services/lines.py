@@ -24,7 +24,7 @@ from orders.services.totals import (
     save_prices,
 )
 from orders.services.validation import MAX_LINES, clean_discount, clean_modifiers
-from orders.services.voids import void_needs_manager
+from orders.services.voids import audit_void, void_needs_manager
 from staff.access import manager_approval
 from staff.audit import audit
 
@@ -201,19 +201,7 @@ def change_line(
     save_prices(order, lines, extra_line_fields=["quantity", "note", "course", "modifiers"])
     if voided is not None:
         voided.save(force_insert=True)
-        audit(
-            "void_line",
-            actor=user,
-            approver=approved_by,
-            location_id=order.location_id,
-            obj=voided,
-            reason=reason,
-            order=str(order.uuid),
-            product=line.product_id,
-            quantity=voided.quantity,
-            reduced_line=line.pk,
-            sent=bool(line.sent_at),
-        )
+        audit_void(order, line, voided, user=user, approved_by=approved_by, reason=reason, reduced_line=line.pk)
     return line
 
 

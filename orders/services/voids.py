@@ -17,6 +17,24 @@ def void_needs_manager(line: OrderLine, user) -> bool:
     return bool(line.sent_at) or line.added_by_id != user.pk
 
 
+def audit_void(order: Order, line: OrderLine, voided: OrderLine, *, user, approved_by, reason: str, **extra) -> None:
+    """The audit row of a void: `voided` is the line that now carries the voided quantity (the line itself, or the
+    part cut off a reduced line)."""
+    audit(
+        "void_line",
+        actor=user,
+        approver=approved_by,
+        location_id=order.location_id,
+        obj=voided,
+        reason=reason,
+        order=str(order.uuid),
+        product=line.product_id,
+        quantity=voided.quantity,
+        sent=bool(line.sent_at),
+        **extra,
+    )
+
+
 @transaction.atomic
 def void_line(line_id: int, *, user, reason: str, approver=None) -> OrderLine:
     """Void a line with a reason. Staff may void their own lines not yet sent to the kitchen; any other line needs
@@ -32,18 +50,7 @@ def void_line(line_id: int, *, user, reason: str, approver=None) -> OrderLine:
     OrderLine.objects.bulk_update(lines, LINE_PRICE_FIELDS)
     line.save(update_fields=["status", "void_reason", "voided_by", "void_approved_by"])
     order.save(update_fields=ORDER_TOTAL_FIELDS)
-    audit(
-        "void_line",
-        actor=user,
-        approver=approved_by,
-        location_id=order.location_id,
-        obj=line,
-        reason=reason,
-        order=str(order.uuid),
-        product=line.product_id,
-        quantity=line.quantity,
-        sent=bool(line.sent_at),
-    )
+    audit_void(order, line, line, user=user, approved_by=approved_by, reason=reason)
     return line
 
 
