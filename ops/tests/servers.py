@@ -1,6 +1,8 @@
 """Real servers the ops tests start on their own ports: a TCP proxy that can be cut, gunicorn, a Celery worker."""
 
 import contextlib
+import http.client
+import json
 import os
 import socket
 import subprocess
@@ -9,6 +11,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -194,3 +197,35 @@ def wait_until(predicate, *, deadline: float = 30.0, interval: float = 0.1):
             last_error = exc
         time.sleep(interval)
     raise AssertionError(f"condition not met within {deadline} s (last error: {last_error!r})")
+
+
+def post_checkout(
+    port: int, token: str, register_id: int, product_id: int, *, timeout: float
+) -> tuple[int | None, dict, dict, str]:
+    """One API checkout of one unit by card with a fresh Idempotency-Key: (status, body, headers, error); status
+    None and the error's name when no HTTP answer came (connection-level failure)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        conn.request(
+            "POST",
+            "/api/v1/checkout/",
+            body=json.dumps(
+                {"register": register_id, "lines": [{"product": product_id}], "tenders": [{"tender": "card"}]}
+            ),
+            headers={
+                "Authorization": f"Bearer {token}",
+                "Content-Type": "application/json",
+                "Idempotency-Key": str(uuid.uuid4()),
+            },
+        )
+        response = conn.getresponse()
+        raw = response.read()
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            body = {"raw": raw[:300].decode(errors="replace")}
+        return response.status, body, dict(response.getheaders()), ""
+    except (OSError, http.client.HTTPException) as exc:
+        return None, {}, {}, f"{type(exc).__name__}: {exc}"
+    finally:
+        conn.close()

@@ -3,12 +3,10 @@ Celery worker SIGKILLed mid-task. Slow (real gunicorn, redis-server and Celery p
 them as their own pytest invocation; `make test` leaves them out."""
 
 import contextlib
-import http.client
 import json
 import subprocess
 import threading
 import time
-import uuid
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -26,7 +24,7 @@ from billing.tasks import send_print_job, sweep_print_jobs
 from billing.tests import conftest as billing_fixtures
 from billing.tests.printer_standin import PrinterStandin
 from inventory.models import StockMove
-from ops.tests.servers import TcpProxy, get, service_env, start_gunicorn, stop, wait_until
+from ops.tests.servers import TcpProxy, get, post_checkout, service_env, start_gunicorn, stop, wait_until
 from orders.models import Order
 from orders.pricing import TenderInput
 from orders.tests.helpers import line, open_register, stocked_product
@@ -65,31 +63,8 @@ class Attempt:
 
 
 def _checkout(token: str, register_id: int, product_id: int, *, port: int = WEB_PORT) -> tuple[int | None, dict, str]:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=CLIENT_TIMEOUT)
-    try:
-        conn.request(
-            "POST",
-            "/api/v1/checkout/",
-            body=json.dumps(
-                {"register": register_id, "lines": [{"product": product_id}], "tenders": [{"tender": "card"}]}
-            ),
-            headers={
-                "Authorization": f"Bearer {token}",
-                "Content-Type": "application/json",
-                "Idempotency-Key": str(uuid.uuid4()),
-            },
-        )
-        response = conn.getresponse()
-        raw = response.read()
-        try:
-            body = json.loads(raw)
-        except ValueError:
-            body = {"raw": raw[:300].decode(errors="replace")}
-        return response.status, body, ""
-    except (OSError, http.client.HTTPException) as exc:
-        return None, {}, f"{type(exc).__name__}: {exc}"
-    finally:
-        conn.close()
+    status, body, _headers, error = post_checkout(port, token, register_id, product_id, timeout=CLIENT_TIMEOUT)
+    return status, body, error
 
 
 @pytest.fixture

@@ -3,8 +3,6 @@ restored database or in the pre-restore safety copy), writes during the restore 
 `maintenance`, no (register, receipt number) pair belongs to two sales, and numbers go on above the highest one
 issued. Slow (gunicorn, pg_dump, pg_restore): `make test-faults`."""
 
-import http.client
-import json
 import os
 import re
 import socket
@@ -12,7 +10,6 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,7 +20,7 @@ from django.conf import settings
 from django.db import connection, connections
 
 from ops.tests.backup_helpers import RUN_TAG, drop_database
-from ops.tests.servers import get, service_env, start_gunicorn, stop, wait_until
+from ops.tests.servers import get, post_checkout, service_env, start_gunicorn, stop, wait_until
 from orders.tests.helpers import open_register, stocked_product
 from staff.api_clients import create_api_client
 
@@ -53,36 +50,15 @@ class Attempt:
 
 def _checkout(port: int, token: str, register_id: int, product_id: int) -> Attempt:
     began = time.monotonic()
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=CLIENT_TIMEOUT)
-    try:
-        conn.request(
-            "POST",
-            "/api/v1/checkout/",
-            body=json.dumps(
-                {"register": register_id, "lines": [{"product": product_id}], "tenders": [{"tender": "card"}]}
-            ),
-            headers={
-                "Authorization": f"Bearer {token}",
-                "Content-Type": "application/json",
-                "Idempotency-Key": str(uuid.uuid4()),
-            },
-        )
-        response = conn.getresponse()
-        raw = response.read()
-        try:
-            body = json.loads(raw)
-        except ValueError:
-            body = {"code": raw[:100].decode(errors="replace")}
-        attempt = Attempt(began, time.monotonic(), response.status, retry_after=response.getheader("Retry-After", ""))
-        if response.status == 201:
-            attempt.order_uuid, attempt.receipt_number = body["order"]["uuid"], body["receipt"]["number"]
-        else:
-            attempt.code = str(body.get("code", ""))
-        return attempt
-    except (OSError, http.client.HTTPException) as exc:
-        return Attempt(began, time.monotonic(), None, code=type(exc).__name__)
-    finally:
-        conn.close()
+    status, body, headers, error = post_checkout(port, token, register_id, product_id, timeout=CLIENT_TIMEOUT)
+    if status is None:
+        return Attempt(began, time.monotonic(), None, code=error.split(":")[0])
+    attempt = Attempt(began, time.monotonic(), status, retry_after=headers.get("Retry-After", ""))
+    if status == 201:
+        attempt.order_uuid, attempt.receipt_number = body["order"]["uuid"], body["receipt"]["number"]
+    else:
+        attempt.code = str(body.get("code", body.get("raw", "")[:100]))
+    return attempt
 
 
 def _manage(database_url: str, backup_dir: Path, *args) -> subprocess.CompletedProcess:
