@@ -375,8 +375,12 @@ class PostgresEngine:
             with _pipeline(argv, filters, self.env(), self.target, "pg_dump") as stream:
                 counter = threading.Thread(target=count_in_snapshot, daemon=True)
                 counter.start()
-                write(stream)
-                counter.join()
+                try:
+                    write(stream)
+                finally:
+                    # The counter reads through `conn`: never close it under a running query (a failed write
+                    # used to close it mid-count, and libpq could crash the process).
+                    counter.join()
             if "count_error" in facts:
                 raise BackupError(f"Counting rows failed: {scrub(str(facts.pop('count_error')), self.target)}")
             conn.rollback()
