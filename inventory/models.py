@@ -22,16 +22,30 @@ class Location(models.Model):
         KITCHEN = "kitchen", "Kitchen"
         WAREHOUSE = "warehouse", "Warehouse"
 
+    class ServiceChargeBase(models.TextChoices):
+        BEFORE_TAX = "before_tax", "Net of tax"
+        AFTER_TAX = "after_tax", "Including tax"
+
     code = models.SlugField(max_length=32, unique=True)
     name = models.CharField(max_length=120)
     kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.STORE)
     address = models.TextField(blank=True)
+    legal_name = models.CharField(
+        max_length=200, blank=True, help_text="The business's registered name, printed on receipts and invoices."
+    )
+    tax_id = models.CharField(max_length=40, blank=True, help_text="VAT/GST/NPWP number printed on receipts.")
     # Store settings used by pricing
     prices_include_tax = models.BooleanField(
         default=True, help_text="Shelf prices include tax (typical in Europe) or tax is added on top (US)."
     )
     service_charge_percent = models.DecimalField(
         max_digits=5, decimal_places=2, default=0, help_text="Added to dine-in orders; 0 for none."
+    )
+    service_charge_base = models.CharField(
+        max_length=12,
+        choices=ServiceChargeBase.choices,
+        default=ServiceChargeBase.BEFORE_TAX,
+        help_text="What the service charge percentage is taken of: the lines net of tax, or the lines with tax.",
     )
     cash_rounding = money_field(help_text="Cash totals are rounded to this step (0.05, 100); 0 for none.")
     receipt_header = models.TextField(blank=True)
