@@ -139,6 +139,7 @@ ALWAYS_OPEN = frozenset(
         "ops:health",
         "ops:metrics",
         "api-health",
+        "favicon",  # asked for by the browser on every page, the lock screen too
     }
 )
 # The POS screens (orders' and billing's, under /pos/) and the start page (links only; the brand link of every

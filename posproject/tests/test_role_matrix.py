@@ -46,6 +46,7 @@ POLICY: dict[str, tuple[frozenset, frozenset]] = {
     "api-health": (EVERYONE, NOBODY),
     "ops:metrics": (EVERYONE, NOBODY),
     "receipt-page": (EVERYONE, NOBODY),
+    "favicon": (EVERYONE, NOBODY),  # the browser asks for it on every page, signed in or not
     # Signed in
     "home": (STAFF, STAFF),
     "schema": (STAFF | TOKENS, NOBODY),
@@ -306,9 +307,9 @@ def test_only_managers_read_the_full_health_report(principals, path):
 
 # --- sessions signed in by PIN, locked sessions, the user admin on a superuser (issue 15) ---------------------------
 
-# Reachable without a session at all: signing in and out, probes and scrapes.
+# Reachable without a session at all: signing in and out, probes and scrapes, the favicon.
 PROBES = frozenset(
-    {"ops:health-live", "ops:health-ready", "ops:health-startup", "ops:health", "ops:metrics", "api-health"}
+    {"ops:health-live", "ops:health-ready", "ops:health-startup", "ops:health", "ops:metrics", "api-health", "favicon"}
 )
 
 
