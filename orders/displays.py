@@ -108,6 +108,14 @@ def product_by_code(location: Location, code: str) -> Product | None:
     return _sellable(location).filter(Q(barcode=code) | Q(sku=code)).first()
 
 
+def is_table_service(order: Order) -> bool:
+    """Whether the order screen offers table service (send to the kitchen, move to a table, guests): not for a
+    retail sale, nor in a store that has no tables."""
+    if order.channel == Order.Channel.RETAIL:
+        return False
+    return Table.objects.filter(location_id=order.location_id, active=True).exists()
+
+
 def order_for_screen(order_uuid) -> Order:
     """An order with everything the order screen shows, in three queries whatever the number of lines."""
     lines = OrderLine.objects.order_by("course", "id")

@@ -191,6 +191,7 @@ def _ticket_context(request, order, **extra) -> dict:
     context = {
         "order": order,
         "lines": list(order.lines.all()),
+        "table_service": displays.is_table_service(order),
     }
     context.update(extra)
     return context
@@ -293,11 +294,10 @@ def add_line(request, order_uuid):
     if product_id is None:
         product = displays.product_by_code(request.terminal.location, data["code"])
         if product is None:
-            context = {
-                "products": displays.pos_products(request.terminal.location, query=data["code"]),
-                "query": data["code"],
-                "order_uuid": order_uuid,
-            }
+            matches = displays.pos_products(request.terminal.location, query=data["code"])
+            if not matches:
+                return _unknown_code(request, data["code"])
+            context = {"products": matches, "query": data["code"], "order_uuid": order_uuid}
             response = pos_render(request, "pos/_products.html", context)
             return retarget(response, "#products")
         product_id = product.pk
@@ -314,6 +314,16 @@ def add_line(request, order_uuid):
         lambda: services.add_lines(order_id, user=request.user, lines=[new_line]),
         message=lambda lines: f"Added {lines[0].name}.",
     )
+
+
+def _unknown_code(request, code: str):
+    """A scanned or typed code that matches nothing: the order screen's message strip says so across the whole
+    screen, the ticket's last message ("Added …") goes, the grid stays as it was, and the page plays its error
+    tone (the `pos:scan-error` event)."""
+    response = pos_render(request, "pos/_scan_error.html", {"code": code})
+    response["HX-Reswap"] = "none"
+    response["HX-Trigger"] = "pos:scan-error"
+    return response
 
 
 @pos_view("orders.change_orderline")
