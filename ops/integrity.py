@@ -33,6 +33,8 @@ from staff.models import AuditEvent
 logger = logging.getLogger("tillhouse.integrity")
 
 LAST_REPORT_KEY = "ops:integrity:last-report"
+REQUESTED_KEY = "ops:integrity:requested"
+REQUEST_EXPIRES_SECONDS = 15 * 60  # a run that never reports back (a worker lost) stops counting as running
 MAX_VIOLATIONS_STORED = 200
 _ZERO = Value(Decimal(0), output_field=DecimalField(max_digits=18, decimal_places=4))
 
@@ -273,6 +275,7 @@ def run_integrity_check() -> IntegrityReport:
     report = collect_violations()
     try:
         cache.set(LAST_REPORT_KEY, report.as_dict(), timeout=None)
+        cache.delete(REQUESTED_KEY)
     except Exception:
         logger.exception("could not store the integrity report")
     if report.violations:
@@ -298,6 +301,16 @@ def _count_by_invariant(violations: list[Violation]) -> dict:
     for violation in violations:
         counts[violation.invariant] = counts.get(violation.invariant, 0) + 1
     return counts
+
+
+def request_integrity_check() -> None:
+    """Mark a run as asked for (the ops page shows it running until a report comes); the caller queues the task."""
+    cache.set(REQUESTED_KEY, dt.datetime.now(tz=dt.UTC).isoformat(timespec="seconds"), REQUEST_EXPIRES_SECONDS)
+
+
+def integrity_check_running() -> bool:
+    """Whether a run asked for from the ops page has not reported yet (for at most REQUEST_EXPIRES_SECONDS)."""
+    return cache.get(REQUESTED_KEY) is not None
 
 
 def last_report() -> dict | None:

@@ -3,7 +3,6 @@ ops.integrity."""
 
 import json
 
-from django.contrib import messages
 from django.db import transaction
 from django.http import HttpResponse, HttpResponseForbidden
 from django.shortcuts import redirect, render
@@ -14,7 +13,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from ops import health, metrics
 from ops.access import manager_required
-from ops.integrity import last_report
+from ops.integrity import integrity_check_running, last_report, request_integrity_check
 from staff.roles import is_manager
 
 HEALTH_JSON = "application/health+json"
@@ -91,11 +90,12 @@ def metrics_view(request):
 @manager_required
 @require_http_methods(["GET", "POST"])
 def integrity(request):
-    """The last integrity report; "Run now" queues the check (the page shows its result once it has run)."""
+    """The last integrity report; "Run now" queues the check, and the page polls itself until the run has reported,
+    then shows its result."""
     if request.method == "POST":
         from ops.tasks import integrity_check
 
+        request_integrity_check()
         transaction.on_commit(integrity_check.delay)
-        messages.info(request, "The integrity check is running; refresh this page in a moment.")
         return redirect("ops:integrity")
-    return render(request, "ops/integrity.html", {"report": last_report()})
+    return render(request, "ops/integrity.html", {"report": last_report(), "running": integrity_check_running()})

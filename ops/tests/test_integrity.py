@@ -181,3 +181,52 @@ def test_the_integrity_check_is_scheduled_daily(settings):
     assert entry["task"] == "ops.integrity_check"
     schedule = entry["schedule"]
     assert len(schedule.hour) == 1 and len(schedule.minute) == 1 and len(schedule.day_of_week) == 7
+
+
+@pytest.fixture
+def no_run_requested():
+    """The request mark lives in the shared cache: none before the test, none left after it."""
+    from django.core.cache import cache
+
+    from ops.integrity import REQUESTED_KEY
+
+    cache.delete(REQUESTED_KEY)
+    yield
+    cache.delete(REQUESTED_KEY)
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("no_run_requested")
+def test_run_now_shows_the_check_running_and_polls_until_it_reports(client, manager, location):
+    client.force_login(manager)
+    run_integrity_check()  # an older report
+
+    client.post(reverse("ops:integrity"))
+    running = client.get(reverse("ops:integrity")).content.decode()
+
+    assert "data-running" in running and 'hx-trigger="every 2s"' in running
+    assert "refresh" not in running.lower()
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("no_run_requested")
+def test_the_integrity_page_shows_the_result_once_the_run_has_reported(client, manager, location):
+    client.force_login(manager)
+    client.post(reverse("ops:integrity"))
+    StockLevel.objects.create(product=ProductFactory(), location=location, on_hand=3)
+
+    run_integrity_check()  # what the worker does
+    done = client.get(reverse("ops:integrity")).content.decode()
+
+    assert "data-done" in done and "hx-trigger" not in done
+    assert "1 violation" in done and "refresh" not in done.lower()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", ["/ops/integrity/", "/ops/backups/"])
+def test_every_ops_page_has_a_way_back_to_the_start_page(client, manager, path):
+    client.force_login(manager)
+
+    page = client.get(path).content.decode()
+
+    assert '<a href="/" data-back>' in page
