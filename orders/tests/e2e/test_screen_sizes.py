@@ -182,7 +182,8 @@ def test_on_a_phone_the_main_screens_are_one_column_with_no_overlapping_buttons(
     expect(page).to_have_url(re.compile(r"/pos/$"))
     order = table_order(shop, manager, table="4", guests=3)
     page.set_viewport_size(PHONE)
-    page.goto({"floor": "/pos/", "order": f"/pos/orders/{order.uuid}/", "pay": f"/pos/orders/{order.uuid}/pay/"}[screen])
+    urls = {"floor": "/pos/", "order": f"/pos/orders/{order.uuid}/", "pay": f"/pos/orders/{order.uuid}/pay/"}
+    page.goto(urls[screen])
 
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     assert page.evaluate(OVERLAPPING_BUTTONS) == []
