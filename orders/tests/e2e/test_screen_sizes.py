@@ -106,7 +106,7 @@ def shoot(page, screen: str) -> dict:
     problems = {}
     for width, height in WIDTHS.items():
         page.set_viewport_size({"width": width, "height": height})
-        page.reload()
+        page.reload(wait_until="networkidle")  # the print-problems banner has loaded: nothing in flight
         page.screenshot(path=str(SCREENSHOTS / f"{screen}-{width}.png"), full_page=True)
         overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
         if overflow > 0:
@@ -183,7 +183,7 @@ def test_on_a_phone_the_main_screens_are_one_column_with_no_overlapping_buttons(
     order = table_order(shop, manager, table="4", guests=3)
     page.set_viewport_size(PHONE)
     urls = {"floor": "/pos/", "order": f"/pos/orders/{order.uuid}/", "pay": f"/pos/orders/{order.uuid}/pay/"}
-    page.goto(urls[screen])
+    page.goto(urls[screen], wait_until="networkidle")
 
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     assert page.evaluate(OVERLAPPING_BUTTONS) == []
