@@ -296,6 +296,7 @@ def add_line(request, order_uuid):
         if product is None:
             matches = displays.pos_products(request.terminal.location, query=data["code"])
             if not matches:
+                _order_at_terminal(request, order_uuid)
                 return _unknown_code(request, data["code"])
             context = {"products": matches, "query": data["code"], "order_uuid": order_uuid}
             response = pos_render(request, "pos/_products.html", context)
