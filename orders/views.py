@@ -192,6 +192,7 @@ def _ticket_context(request, order, **extra) -> dict:
         "order": order,
         "lines": list(order.lines.all()),
         "table_service": displays.is_table_service(order),
+        "kitchen_service": order.channel != Order.Channel.RETAIL,
     }
     context.update(extra)
     return context

@@ -36,12 +36,13 @@ def test_a_retail_sale_shows_no_send_move_or_guests(cashier, location):
     assert ">Hold<" in actions and "Pay " in actions
 
 
-def test_a_takeaway_in_a_store_without_tables_shows_no_send_move_or_guests(cashier, location):
+def test_a_takeaway_in_a_store_without_tables_can_go_to_the_kitchen_but_shows_no_move_or_guests(cashier, location):
+    """A counter-service kitchen (a burger bar without tables) still sends takeaway orders to the kitchen."""
     order = services.open_order(location_id=location.pk, user=cashier, channel=Order.Channel.TAKEAWAY)
 
     html = _order_screen(cashier, order)
 
-    assert ">Send<" not in _actions(html) and ">Move<" not in _actions(html)
+    assert ">Send<" in _actions(html) and ">Move<" not in _actions(html)
     assert "1 guest" not in html
 
 
