@@ -178,3 +178,31 @@
     }
   });
 })();
+
+/* Modifier chooser: a group's checkboxes stop at its max (the server checks min and max again); Cancel closes it. */
+(function () {
+  "use strict";
+  function limitChoices(group) {
+    var max = parseInt(group.dataset.max || "0", 10);
+    var boxes = group.querySelectorAll("input[type=checkbox]");
+    if (!max || !boxes.length) return;
+    var ticked = group.querySelectorAll("input[type=checkbox]:checked").length;
+    boxes.forEach(function (box) { box.disabled = !box.checked && ticked >= max; });
+  }
+  document.addEventListener("change", function (event) {
+    var group = event.target.closest && event.target.closest(".choice-group");
+    if (group) limitChoices(group);
+  });
+  document.body.addEventListener("htmx:afterSettle", function () {
+    document.querySelectorAll(".choice-group").forEach(limitChoices);
+  });
+  document.addEventListener("click", function (event) {
+    if (!event.target.closest("[data-chooser-close]")) return;
+    var chooser = document.getElementById("chooser");
+    if (chooser) chooser.innerHTML = "";
+  });
+  document.addEventListener("keydown", function (event) {
+    var chooser = document.getElementById("chooser");
+    if (event.key === "Escape" && chooser && chooser.firstElementChild) chooser.innerHTML = "";
+  });
+})();
