@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 from decimal import Decimal
 
-from django.db.models import Prefetch
+from django.db.models import F, Prefetch
 
 from core.inputs import invalid
 from core.money import ZERO, quantize
@@ -21,21 +21,22 @@ from orders.services.validation import MAX_MODIFIERS
 
 def groups_for(products) -> dict[int, list[ModifierGroup]]:
     """The active groups each of `products` offers (own and its category's), each with its active options in
-    `.choices`, by product id; products without any are left out. Two small queries, a third only when a group
-    applies."""
+    `.choices`, by product id; products without any are left out. One query (both links, as a union), a second only
+    when a group applies."""
     product_ids = {product.pk for product in products}
     category_ids = {product.category_id for product in products if product.category_id}
-    by_product: dict[int, set[int]] = defaultdict(set)
-    by_category: dict[int, set[int]] = defaultdict(set)
     own = ModifierGroup.products.through.objects.filter(product_id__in=product_ids, modifiergroup__active=True)
-    for product_id, group_id in own.values_list("product_id", "modifiergroup_id"):
-        by_product[product_id].add(group_id)
-    if category_ids:
+    links = own.values_list(F("product_id"), "modifiergroup_id")
+    if category_ids:  # categories by negative key, so the two kinds of link share one answer
         shared = ModifierGroup.categories.through.objects.filter(
             category_id__in=category_ids, modifiergroup__active=True
         )
-        for category_id, group_id in shared.values_list("category_id", "modifiergroup_id"):
-            by_category[category_id].add(group_id)
+        links = links.union(shared.values_list(-F("category_id"), "modifiergroup_id"), all=True)
+    rows: list[tuple[int, int]] = list(links)
+    by_product: dict[int, set[int]] = defaultdict(set)
+    by_category: dict[int, set[int]] = defaultdict(set)
+    for key, group_id in rows:
+        (by_product[key] if key > 0 else by_category[-key]).add(group_id)
     wanted = set().union(*by_product.values(), *by_category.values())
     if not wanted:
         return {}
