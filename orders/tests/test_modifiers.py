@@ -343,3 +343,54 @@ def test_a_lines_choices_are_changed_on_the_pos_screen(location, waiter, dish):
     assert response.status_code == 200
     saved.refresh_from_db()
     assert [m["name"] for m in saved.modifiers] == ["Medium", "Egg"]
+
+
+# --- Admin ----------------------------------------------------------------------------------------------------------
+
+
+def _admin_form(product, **fields):
+    data = {
+        "name": "Milk",
+        "min_choices": "1",
+        "max_choices": "1",
+        "products": [str(product.pk)],
+        "sort_order": "0",
+        "active": "on",
+        "options-TOTAL_FORMS": "2",
+        "options-INITIAL_FORMS": "0",
+        "options-MIN_NUM_FORMS": "0",
+        "options-MAX_NUM_FORMS": "1000",
+        "options-0-name": "Oat",
+        "options-0-price_delta": "0.40",
+        "options-0-ingredient_quantity": "0",
+        "options-0-sort_order": "0",
+        "options-0-active": "on",
+        "options-1-name": "Whole",
+        "options-1-price_delta": "0",
+        "options-1-ingredient_quantity": "0",
+        "options-1-sort_order": "1",
+        "options-1-active": "on",
+    }
+    data.update(fields)
+    return data
+
+
+def test_a_manager_creates_a_group_with_its_options_inline_in_the_admin(manager, location):
+    from django.test import Client
+
+    from orders.models import ModifierGroup
+
+    manager.is_superuser = True
+    manager.save()
+    client = Client()
+    client.force_login(manager)
+    product = stocked_product(location)
+
+    refused = client.post("/admin/orders/modifiergroup/add/", _admin_form(product, min_choices="2"))
+    created = client.post("/admin/orders/modifiergroup/add/", _admin_form(product))
+
+    assert refused.status_code == 200  # the form again, with the error: min above max
+    assert created.status_code == 302, created.content.decode()[:2000]
+    group = ModifierGroup.objects.get()
+    assert [(o.name, o.price_delta) for o in group.options.all()] == [("Oat", Decimal("0.40")), ("Whole", 0)]
+    assert list(services.groups_for([product])[product.pk]) == [group]

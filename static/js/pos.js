@@ -76,12 +76,13 @@
     input.value = String(Math.max(1, Math.round(value * 1000) / 1000));
   });
 
-  /* --- After a product was added from the search box, clear it for the next scan. A search that only listed
-     products (the server retargets the answer to the grid) keeps what was typed. --- */
+  /* --- After a product was added (or its modifier chooser opened) from the search box, clear it for the next scan.
+     A search that only listed products (the server retargets the answer to the grid) keeps what was typed. --- */
   document.body.addEventListener("htmx:afterRequest", function (event) {
     var form = event.detail.elt;
     if (!form.matches || !form.matches(".search-form") || !event.detail.successful) return;
-    if (event.detail.xhr.getResponseHeader("HX-Retarget")) return;
+    var retarget = event.detail.xhr.getResponseHeader("HX-Retarget");
+    if (retarget && retarget !== "#chooser") return;  // a scanned dish with choices: its chooser opened
     form.reset();
     var category = document.querySelector(".categories .btn.selected");
     if (category) category.click();  // the grid showed search results: back to the category
