@@ -6,6 +6,14 @@ over one keep-alive connection, from sending the request to reading the whole an
 
   * button   POST /pos/orders/<uuid>/lines/  product=<id>        (a tap on the product grid)
   * scan     POST /pos/orders/<uuid>/lines/  code=<ean13>        (a barcode scanner typing + Enter)
+  * chooser  POST /pos/orders/<uuid>/lines/  product=<dish>      (a tap on a dish with modifier groups: the
+                                                                  answer is the chooser, nothing is added)
+  * options  POST /pos/orders/<uuid>/lines/  product=<dish>&chooser=1&option=…  (the chooser's "Add": a doneness
+                                                                  and up to three extras, one using an ingredient)
+
+The dish has a "Doneness" group (exactly 1 of 4) and an "Extras" group (up to 3 of 4, one taking an ingredient out
+of stock when sold); the choices rotate, so some adds merge into an unsent line with the same choices and others
+make a new one, as on a real order screen.
 
 Orders grow to 20 lines, then the next order is used, so the panel rendered is of a realistic size. It prints
 p50/p95/p99/max per kind, the CPU the server's processes used per request (a floor under the wall-clock time that
@@ -32,6 +40,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 import product_search as catalogue  # noqa: E402 - the shared catalogue loader lives next to this script
 
 BUDGET_MS = 50.0
+KINDS = ("button", "scan", "chooser", "options")
 LINES_PER_ORDER = 20
 CSRF_TOKEN = "benchcsrftoken0123456789abcdefgh"  # 32 characters: a valid CSRF secret
 
@@ -69,6 +78,35 @@ def open_orders(location_id: int, user, count: int) -> list[str]:
     from orders.services import open_order
 
     return [str(open_order(location_id=location_id, user=user).uuid) for _ in range(count)]
+
+
+def dish_with_groups() -> tuple[int, list[int], list[int]]:
+    """A menu dish with a "Doneness" (exactly 1) and an "Extras" (up to 3) group: its id and the option ids."""
+    from decimal import Decimal
+
+    from inventory.models import Product, TaxRate
+    from orders.models import ModifierGroup, ModifierOption
+
+    tax = TaxRate.objects.first() or TaxRate.objects.create(name="Bench", percent=Decimal(20))
+    dish, created = Product.objects.get_or_create(
+        sku="BENCHDISH",
+        defaults={"name": "Bench steak", "price": Decimal("18.00"), "tax_rate": tax, "kind": "menu_item"},
+    )
+    if created:
+        bacon = Product.objects.create(sku="BENCHBACON", name="Bench bacon", tax_rate=tax, kind="ingredient")
+        doneness = ModifierGroup.objects.create(name="Doneness", min_choices=1, max_choices=1)
+        extras = ModifierGroup.objects.create(name="Extras", min_choices=0, max_choices=3, sort_order=1)
+        for group in (doneness, extras):
+            group.products.add(dish)
+        for name in ("Rare", "Medium rare", "Medium", "Well done"):
+            ModifierOption.objects.create(group=doneness, name=name)
+        ModifierOption.objects.create(
+            group=extras, name="Bacon", price_delta=Decimal("1.50"), ingredient=bacon, ingredient_quantity=1
+        )
+        for name, price in (("Cheese", "1.00"), ("Egg", "0.80"), ("Fries", "2.50")):
+            ModifierOption.objects.create(group=extras, name=name, price_delta=Decimal(price))
+    groups = {g.name: list(g.options.values_list("pk", flat=True)) for g in ModifierGroup.objects.filter(products=dish)}
+    return dish.pk, groups["Doneness"], groups["Extras"]
 
 
 def sample_products(count: int, seed: int) -> list[tuple[int, str]]:
@@ -128,10 +166,12 @@ def main() -> int:
     catalogue.setup_django(env)
     catalogue.load_products(args.products, args.seed)
     session_key, location_id, user = cashier_session()
-    total = 2 * args.lines
+    total = len(KINDS) * args.lines
     warmup = 40
     orders = open_orders(location_id, user, (total + warmup) // LINES_PER_ORDER + 2)
     products = sample_products(total + warmup, args.seed)
+    dish, doneness, extras = dish_with_groups()
+    rng = random.Random(args.seed + 3)
 
     headers = {
         "Cookie": f"sessionid={session_key}; csrftoken={CSRF_TOKEN}",
@@ -142,7 +182,7 @@ def main() -> int:
         "Origin": f"http://127.0.0.1:{args.port}",
     }
     server = catalogue.start_server(args.port, env, args.workers)
-    results: dict[str, list[float]] = {"button": [], "scan": []}
+    results: dict[str, list[float]] = {kind: [] for kind in KINDS}
     try:
         wait_until_up(args.port, headers)
         conn = http.client.HTTPConnection("127.0.0.1", args.port, timeout=10)
@@ -150,11 +190,19 @@ def main() -> int:
         for n, (product_id, barcode) in enumerate(products):
             if n == warmup:
                 cpu_before = server_cpu_seconds(server.pid)
-            kind = "button" if n % 2 == 0 else "scan"
-            body = f"product={product_id}" if kind == "button" else f"code={barcode}"
+            kind = KINDS[n % len(KINDS)]
+            if kind == "button":
+                body = f"product={product_id}"
+            elif kind == "scan":
+                body = f"code={barcode}"
+            elif kind == "chooser":
+                body = f"product={dish}"
+            else:
+                chosen = [rng.choice(doneness), *rng.sample(extras, rng.randint(0, 3))]
+                body = f"product={dish}&chooser=1" + "".join(f"&option={pk}" for pk in chosen)
             path = f"/pos/orders/{orders[n // LINES_PER_ORDER]}/lines/"
             ms, status, text = timed_post(conn, path, body, headers)
-            if status != 200 or "Added " not in text:
+            if status != 200 or ("data-chooser" if kind == "chooser" else "Added ") not in text:
                 raise SystemExit(f"{kind} {body}: HTTP {status}\n{text[:800]}")
             if n >= warmup:  # the first requests warm the workers' connections and caches; not counted
                 results[kind].append(ms)
@@ -163,7 +211,7 @@ def main() -> int:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
 
-    print(f"\n{args.products:,} products, {args.lines:,} lines of each kind, gunicorn {args.workers} workers")
+    print(f"\n{args.products:,} products, {args.lines:,} requests of each kind, gunicorn {args.workers} workers")
     print(f"{'kind':<8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'max ms':>8} {'mean ms':>8}  budget p95")
     over = False
     for kind, values in results.items():

@@ -30,7 +30,7 @@ from inventory.services import StockChange, apply_stock_changes, consume_for_sal
 from orders import pricing
 from orders.models import Order, OrderLine
 from orders.pricing import TenderInput
-from orders.services import NewLine, draft_order, lock_order, save_draft
+from orders.services import NewLine, draft_order, lock_order, save_draft, stock_items
 from staff.access import manager_approval
 from staff.audit import audit
 
@@ -169,7 +169,7 @@ def _complete_sale(
     Runs inside take_payment's or sell's atomic block, which rolls back as a whole on any error."""
     stock = consume_for_sale(
         location=order.location,
-        items=[(line.product_id, line.quantity) for line in lines],
+        items=stock_items(lines),
         reference=str(order.uuid),
         user=user,
         products=products,
@@ -427,9 +427,9 @@ def refund(
     beyond_approver = manager_approval(user, approver, "Cash beyond the cash paid") if beyond_paid else None
 
     reference = f"refund:{order.uuid}"
-    back = [(rl.order_line.product_id, rl.quantity) for rl in refund_lines]
+    back = stock_items([(rl.order_line, rl.quantity) for rl in refund_lines])
     return_to_stock(location=order.location, items=back, reference=reference, user=user)
-    wasted = expand_recipes([(rl.order_line.product_id, rl.quantity) for rl in refund_lines if not rl.restock])
+    wasted = expand_recipes(stock_items([(rl.order_line, rl.quantity) for rl in refund_lines if not rl.restock]))
     if wasted:
         apply_stock_changes(
             [StockChange(product_id, order.location_id, -qty) for product_id, qty in wasted.items()],

@@ -3,7 +3,7 @@ the admin shows them and lets a manager correct only the note of an order that i
 
 from django.contrib import admin
 
-from orders.models import KitchenTicket, Order, OrderLine, Table
+from orders.models import KitchenTicket, ModifierGroup, ModifierOption, Order, OrderLine, Table
 
 
 @admin.register(Table)
@@ -12,6 +12,31 @@ class TableAdmin(admin.ModelAdmin):
     list_filter = ["location", "section", "active"]
     search_fields = ["name", "section"]
     list_editable = ["sort_order", "active"]
+
+
+class ModifierOptionInline(admin.TabularInline):
+    model = ModifierOption
+    fields = ["name", "price_delta", "ingredient", "ingredient_quantity", "sort_order", "active"]
+    autocomplete_fields = ["ingredient"]
+    extra = 3
+
+
+@admin.register(ModifierGroup)
+class ModifierGroupAdmin(admin.ModelAdmin):
+    """Groups with their options inline, attached to products and/or whole categories. Order lines keep a snapshot
+    of what was chosen, so editing a group changes only what is sold from now on."""
+
+    list_display = ["name", "min_choices", "max_choices", "option_count", "sort_order", "active"]
+    list_filter = ["active", "categories"]
+    search_fields = ["name", "options__name"]
+    filter_horizontal = ["categories"]
+    autocomplete_fields = ["products"]
+    fields = ["name", ("min_choices", "max_choices"), "categories", "products", "sort_order", "active"]
+    inlines = [ModifierOptionInline]
+
+    @admin.display(description="Options")
+    def option_count(self, group):
+        return group.options.count()
 
 
 class OrderLineInline(admin.TabularInline):

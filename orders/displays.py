@@ -14,6 +14,7 @@ from django.utils import timezone
 from core.inputs import clean_search
 from inventory.models import Category, Location, Product
 from orders.models import KitchenTicket, Order, OrderLine, Table
+from orders.services.modifiers import groups_for
 
 OPEN_STATUSES = (Order.Status.OPEN, Order.Status.HELD)
 
@@ -114,6 +115,14 @@ def is_table_service(order: Order) -> bool:
     if order.channel == Order.Channel.RETAIL:
         return False
     return Table.objects.filter(location_id=order.location_id, active=True).exists()
+
+
+def modifier_choices(product_id: int) -> tuple[Product | None, list]:
+    """A product and the modifier groups it offers (each with its options in `.choices`); no groups: []."""
+    product = Product.objects.only("pk", "name", "price", "category_id").filter(pk=product_id).first()
+    if product is None:
+        return None, []
+    return product, groups_for([product]).get(product.pk, [])
 
 
 def order_for_screen(order_uuid) -> Order:

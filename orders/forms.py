@@ -1,6 +1,5 @@
 """Forms of the POS screens: they only parse and check shape; the rules are in the services."""
 
-import re
 from decimal import Decimal
 
 from django import forms
@@ -67,38 +66,37 @@ def _quantity_field(**kwargs):
     return forms.DecimalField(max_digits=QTY_DIGITS, decimal_places=QTY_PLACES, min_value=0, **kwargs)
 
 
+class OptionsField(forms.TypedMultipleChoiceField):
+    """Chosen option ids (checkboxes named `option`); which ones are allowed is the service's rule."""
+
+    def __init__(self, **kwargs):
+        super().__init__(coerce=int, required=False, **kwargs)
+
+    def valid_value(self, value):
+        return str(value).isdigit() and 0 < int(value) < 2**31
+
+
 class AddLineForm(forms.Form):
-    """A product button sends `product`; the search box (typed or scanned) sends `code`."""
+    """A product button sends `product`; the search box (typed or scanned) sends `code`; the modifier chooser sends
+    `product` and the chosen `option`s."""
 
     product = forms.IntegerField(required=False)
     code = forms.CharField(required=False, max_length=64, strip=True)
     quantity = _quantity_field(required=False)
     course = forms.IntegerField(required=False, min_value=1, max_value=20)
     note = forms.CharField(required=False, max_length=200)
+    option = OptionsField()
 
     def clean(self):
         data = super().clean()
+        data["options"] = data.get("option") or []
         if data.get("product") is None and not data.get("code"):
             raise forms.ValidationError("Tap a product or type its name, sku or barcode.")
         return data
 
 
-MODIFIER_PATTERN = re.compile(r"^(?P<name>.*?)\s*(?:\+\s*(?P<price>\d+(?:\.\d+)?))?$")
-
-
-def parse_modifiers(text: str) -> list[dict]:
-    """“extra cheese +0.50, no onions” → [{"name": "extra cheese", "price": "0.50"}, {"name": "no onions", …}]."""
-    modifiers = []
-    for item in (text or "").split(","):
-        item = item.strip()
-        if not item:
-            continue
-        match = MODIFIER_PATTERN.match(item)
-        modifiers.append({"name": match["name"] or item, "price": match["price"] or "0"})
-    return modifiers
-
-
 def format_modifiers(modifiers: list[dict]) -> str:
+    """A line's chosen options in one line: "Medium rare, Bacon +1.50"."""
     parts = []
     for modifier in modifiers or []:
         price = Decimal(str(modifier.get("price") or 0))
@@ -110,10 +108,12 @@ class ChangeLineForm(forms.Form):
     quantity = _quantity_field(required=False)
     note = forms.CharField(required=False, max_length=200)
     course = forms.IntegerField(required=False, min_value=1, max_value=20)
-    modifiers = forms.CharField(required=False, max_length=1000)
+    option = OptionsField()
 
-    def clean_modifiers(self):
-        return parse_modifiers(self.cleaned_data.get("modifiers", ""))
+    def clean(self):
+        data = super().clean()
+        data["options"] = data.get("option") or []
+        return data
 
 
 class DiscountForm(forms.Form):

@@ -4,7 +4,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from inventory.models import Location, Product, money_field, qty_field
+from inventory.models import Category, Location, Product, money_field, qty_field
 
 
 class Table(models.Model):
@@ -109,7 +109,13 @@ class OrderLine(models.Model):
     prices_include_tax = models.BooleanField(default=True)
     unit_cost = money_field()
     quantity = qty_field()
-    modifiers = models.JSONField(default=list, blank=True, help_text='[{"name": "extra cheese", "price": "0.50"}]')
+    modifiers = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="The chosen options as they were when added: "
+        '[{"group": "Extras", "option": 7, "name": "Bacon", "price": "1.50", "ingredient": 12, '
+        '"ingredient_quantity": "0.050"}] (ingredient keys only for an option that uses one).',
+    )
     note = models.CharField(max_length=200, blank=True)
     course = models.PositiveSmallIntegerField(default=1)
     discount_kind = models.CharField(max_length=8, choices=Order.DiscountKind.choices, blank=True, default="")
@@ -173,3 +179,81 @@ class KitchenTicket(models.Model):
 
     def __str__(self):
         return f"Ticket {self.pk} · {self.station}"
+
+
+MAX_PRICE_DELTA = 1000
+MAX_CHOICES = 20
+
+
+class ModifierGroup(models.Model):
+    """Choices offered with a product, or with every product of a category: "Doneness" (exactly 1), "Extras" (up
+    to 3). orders.services.modifiers enforces the counts on every line that is added or changed."""
+
+    name = models.CharField(max_length=60)
+    min_choices = models.PositiveSmallIntegerField(default=0, help_text="0: optional; 1 or more: required.")
+    max_choices = models.PositiveSmallIntegerField(default=1, help_text=f"1 to {MAX_CHOICES}.")
+    products = models.ManyToManyField(Product, blank=True, related_name="modifier_groups")
+    categories = models.ManyToManyField(Category, blank=True, related_name="modifier_groups")
+    sort_order = models.PositiveIntegerField(default=0)
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["sort_order", "name", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(max_choices__gte=1) & Q(max_choices__lte=MAX_CHOICES),
+                name="modifiergroup_max_choices_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(min_choices__lte=models.F("max_choices")), name="modifiergroup_min_le_max"
+            ),
+        ]
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def rule(self) -> str:
+        """What the guest must choose, as the screens say it: "choose 1", "up to 3", "2 to 3"."""
+        if self.min_choices == self.max_choices:
+            return f"choose {self.min_choices}"
+        if not self.min_choices:
+            return f"up to {self.max_choices}"
+        return f"{self.min_choices} to {self.max_choices}"
+
+
+class ModifierOption(models.Model):
+    """One choice of a group, with what it adds to the unit price and, optionally, an ingredient it takes out of
+    stock (per unit of the line) when the line is sold."""
+
+    group = models.ForeignKey(ModifierGroup, on_delete=models.CASCADE, related_name="options")
+    name = models.CharField(max_length=60)
+    price_delta = money_field(help_text=f"Added to the unit price: 0 to {MAX_PRICE_DELTA}.")
+    ingredient = models.ForeignKey(
+        Product,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="A product this option uses up (an extra egg).",
+    )
+    ingredient_quantity = qty_field(help_text="How much of the ingredient one unit of the line uses.")
+    sort_order = models.PositiveIntegerField(default=0)
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["sort_order", "name", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(price_delta__gte=0) & Q(price_delta__lte=MAX_PRICE_DELTA),
+                name="modifieroption_price_delta_range",
+            ),
+            models.CheckConstraint(
+                condition=(Q(ingredient__isnull=True) & Q(ingredient_quantity=0))
+                | (Q(ingredient__isnull=False) & Q(ingredient_quantity__gt=0) & Q(ingredient_quantity__lte=1000)),
+                name="modifieroption_ingredient_quantity",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.group.name}: {self.name}"

@@ -199,14 +199,24 @@ def _ticket_context(request, order, **extra) -> dict:
 
 
 def render_ticket(
-    request, order_uuid, *, error: str = "", message: str = "", status: int = 200, posted=None, edit_line=None
+    request,
+    order_uuid,
+    *,
+    error: str = "",
+    message: str = "",
+    status: int = 200,
+    posted=None,
+    edit_line=None,
+    close_chooser: bool = False,
 ):
     """The order panel (lines, totals, actions), re-read after a change so it shows what was saved. With
     `edit_line`, that line's editor is open, filled with what was `posted`."""
     order = _order_at_terminal(request, order_uuid)
-    context = _ticket_context(request, order, error=error, message=message, posted=posted or {})
+    context = _ticket_context(
+        request, order, error=error, message=message, posted=posted or {}, close_chooser=close_chooser
+    )
     if edit_line is not None:
-        context.update(edit_line=int(edit_line), managers=_managers(request))
+        context.update(edit_line=int(edit_line), managers=_managers(request), **_line_choices(order, edit_line, posted))
     return pos_render(request, "pos/_ticket.html", context, status=status)
 
 
@@ -286,7 +296,9 @@ def products(request):
 def add_line(request, order_uuid):
     """Add a product by its button, or by what was typed or scanned in the search box (barcode or sku + Enter).
 
-    A search that is not a code shows the matching products in the grid instead."""
+    A search that is not a code shows the matching products in the grid instead. A product with modifier groups
+    opens the chooser first (its form posts here again, with `chooser` and the chosen `option`s). The same product
+    again, with the same choices and note, adds one to its line while the line is unsent."""
     form = AddLineForm(request.POST)
     if not form.is_valid():
         return render_ticket(request, order_uuid, error=_form_error(form), status=400)
@@ -304,18 +316,41 @@ def add_line(request, order_uuid):
             return retarget(response, "#products")
         product_id = product.pk
     order_id = _order_id(request, order_uuid)
+    from_chooser = "chooser" in request.POST
+    if not from_chooser:
+        product, groups = displays.modifier_choices(product_id)
+        if groups:
+            return _chooser(request, order_uuid, product, groups)
     new_line = services.NewLine(
         product_id=product_id,
         quantity=data["quantity"] or Decimal(1),
         course=data["course"] or 1,
         note=data["note"],
+        modifiers=data["options"],
     )
-    return _after_change(
-        request,
-        order_uuid,
-        lambda: services.add_lines(order_id, user=request.user, lines=[new_line]),
-        message=lambda lines: f"Added {lines[0].name}.",
-    )
+    try:
+        lines = services.add_lines(order_id, user=request.user, lines=[new_line], merge=True)
+    except DomainError as exc:
+        if from_chooser:
+            product, groups = displays.modifier_choices(product_id)
+            return _chooser(request, order_uuid, product, groups, error=exc.message, status=exc.status)
+        return render_ticket(request, order_uuid, error=exc.message, status=exc.status, posted=request.POST)
+    if not request.htmx:
+        return redirect("orders:order", order_uuid)
+    return render_ticket(request, order_uuid, message=f"Added {lines[0].name}.", close_chooser=from_chooser)
+
+
+def _chooser(request, order_uuid, product, groups, *, error: str = "", status: int = 200):
+    """The modifier chooser of `product`, shown over the order screen (what was ticked stays ticked)."""
+    context = {
+        "order_uuid": order_uuid,
+        "product": product,
+        "groups": groups,
+        "chosen": set(request.POST.getlist("option")),
+        "posted": request.POST,
+        "error": error,
+    }
+    return retarget(pos_render(request, "pos/_chooser.html", context, status=status), "#chooser")
 
 
 def _unknown_code(request, code: str):
@@ -335,7 +370,7 @@ def change_line(request, order_uuid, line_id: int):
         line = get_object_or_404(OrderLine.objects.select_related("order"), pk=line_id, order__uuid=order_uuid)
         if line.order.location_id != request.terminal.location.pk:
             raise Http404
-        context = {"order": line.order, "line": line, "managers": _managers(request)}
+        context = {"order": line.order, "line": line, "managers": _managers(request), **_line_choices(line.order, line)}
         return pos_render(request, "pos/_line_edit.html", context)
     form = ChangeLineForm(request.POST)
     if not form.is_valid():
@@ -350,7 +385,7 @@ def change_line(request, order_uuid, line_id: int):
             quantity=data["quantity"],
             note=data["note"] if "note" in request.POST else None,
             course=data["course"],
-            modifiers=data["modifiers"] if "modifiers" in request.POST else None,
+            modifiers=data["options"] if "options_shown" in request.POST else None,
             reason=request.POST.get("reason", ""),
             approver=approver_from_pin(request),
         )
@@ -478,6 +513,21 @@ def split(request, order_uuid):
         "posted": request.POST,
     }
     return pos_render(request, "pos/split.html", {**context, "error": error}, status=status)
+
+
+def _line_choices(order, line, posted=None) -> dict:
+    """The modifier groups of a line's product for its editor, with the options it has (or, after a refusal, the
+    ones that were ticked)."""
+    if not isinstance(line, OrderLine):
+        line = next((item for item in order.lines.all() if item.pk == int(line)), None)
+        if line is None:
+            return {}
+    _, groups = displays.modifier_choices(line.product_id)
+    if posted is not None and "options_shown" in posted:
+        chosen = set(posted.getlist("option"))
+    else:
+        chosen = {str(i) for i in services.option_ids(line.modifiers)}
+    return {"line_groups": groups, "line_chosen": chosen}
 
 
 def _order_tool(request, order_uuid, template: str):

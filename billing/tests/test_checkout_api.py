@@ -289,12 +289,15 @@ def test_the_checkout_response_is_exactly_what_its_documented_serializer_gives(l
     from billing.api.serializers import SaleSerializer, sale_body
     from billing.services import sell
     from orders.services import NewLine
+    from orders.tests.factories import ModifierOptionFactory
 
     product = stocked_product(location, price="3.35", quantity_places=1)
+    lid = ModifierOptionFactory(name="lid", price_delta=Decimal("0.10"))
+    lid.group.products.add(product)
     sale = sell(
         register_id=till.pk,
         user=cashier,
-        lines=[NewLine(product.pk, Decimal("1.5"), modifiers=[{"name": "lid", "price": "0.10"}], note="n")],
+        lines=[NewLine(product.pk, Decimal("1.5"), modifiers=[lid.pk], note="n")],
         tenders=[TenderInput("cash", tendered=Decimal(20))],
     )
 

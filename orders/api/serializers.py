@@ -39,15 +39,28 @@ class MoneyModelSerializer(serializers.ModelSerializer):
         return field_class, kwargs
 
 
-class ModifierSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=60)
-    price = money(required=False, default=Decimal(0))
+class ChosenModifierSerializer(serializers.Serializer):
+    """One chosen option as the line keeps it (a snapshot: later catalogue changes leave it as sold)."""
+
+    group = serializers.CharField(read_only=True)
+    option = serializers.IntegerField(read_only=True, help_text="The option's id.")
+    name = serializers.CharField(read_only=True)
+    price = serializers.CharField(read_only=True, help_text="Added to the unit price.")
+    ingredient = serializers.IntegerField(read_only=True, help_text="The product it takes out of stock, if any.")
+    ingredient_quantity = serializers.CharField(read_only=True, help_text="Per unit of the line.")
 
 
 class NewLineSerializer(serializers.Serializer):
     product = serializers.IntegerField(min_value=1)
     quantity = quantity(required=False, default=Decimal(1))
-    modifiers = ModifierSerializer(many=True, required=False, max_length=MAX_MODIFIERS)
+    modifiers = serializers.ListField(
+        child=serializers.IntegerField(min_value=1),
+        required=False,
+        default=list,
+        max_length=MAX_MODIFIERS,
+        help_text="The ids of the chosen options of the product's modifier groups. Each group's min and max are "
+        "enforced: a missing or excess choice is a 400 naming `lines[i].modifiers`.",
+    )
     note = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
     course = serializers.IntegerField(min_value=1, max_value=20, required=False, default=1)
     unit_price = money(required=False, allow_null=True, default=None, help_text="Price override (manager).")
@@ -65,7 +78,7 @@ def new_line(data) -> NewLine:
     return NewLine(
         product_id=data["product"],
         quantity=data["quantity"],
-        modifiers=[{"name": m["name"], "price": str(m["price"])} for m in data.get("modifiers", [])],
+        modifiers=list(data.get("modifiers", [])),
         note=data["note"],
         course=data["course"],
         unit_price=data["unit_price"],
@@ -76,6 +89,13 @@ def new_line(data) -> NewLine:
 
 class LinesSerializer(serializers.Serializer):
     lines = NewLineSerializer(many=True, min_length=1, max_length=MAX_LINES)
+    merge = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="true: a line identical to one already on the order (same product, price, options, note and "
+        "course, no discount, not sent to the kitchen) adds its quantity to that line, as scanning does on the "
+        "POS screen. false (default): every line is a new line.",
+    )
 
     def to_lines(self) -> list[NewLine]:
         return [new_line(item) for item in self.validated_data["lines"]]
@@ -139,6 +159,7 @@ class MergeSerializer(serializers.Serializer):
 
 class OrderLineSerializer(MoneyModelSerializer):
     product = serializers.IntegerField(source="product_id")
+    modifiers = ChosenModifierSerializer(many=True, read_only=True)
 
     class Meta:
         model = OrderLine

@@ -88,7 +88,7 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         return respond_once(request, endpoint="orders.create", action=action, required=False)
 
     @extend_schema(
-        summary="Add lines to an open order",
+        summary="Add lines to an open order (with `merge`, identical unsent lines grow instead)",
         request=s.LinesSerializer,
         responses={201: s.OrderSerializer},
         parameters=[key_parameter(required=False)],
@@ -99,7 +99,8 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         data = self._parse(s.LinesSerializer)
 
         def action():
-            services.add_lines(order_id, user=request.user, lines=data.to_lines())
+            merge = data.validated_data["merge"]
+            services.add_lines(order_id, user=request.user, lines=data.to_lines(), merge=merge)
             return status.HTTP_201_CREATED, order_body(order_id)
 
         return respond_once(request, endpoint=f"orders.lines:{order_id}", action=action, required=False)

@@ -6,20 +6,23 @@ at the order's location, refuses to touch an order that is no longer open or hel
 ``orders.pricing`` before it returns. Privileged acts (voids, discounts over the role's limit, price overrides)
 need a manager as approver and leave an ``AuditEvent``.
 
-By concern: ``orders`` (open, draft, hold, resume), ``lines`` (build, add, change, override a price), ``voids``,
+By concern: ``orders`` (open, draft, hold, resume), ``lines`` (build, add, change, override a price; adding
+merges into an identical unsent line when asked), ``modifiers`` (the groups a product offers, checking and
+snapshotting the chosen options, what a sale takes out of stock), ``voids``,
 ``discounts``, ``tables`` (move, merge, split), ``kitchen`` (send); beside them ``access`` (locking an order or a
-line), ``totals`` (re-pricing in memory, writing back what changed) and ``validation`` (discount and modifier
-checks, bounds). The plain input cleaners are ``core.inputs``'; the database-specific reads are ``orders.queries``.
+line), ``totals`` (re-pricing in memory, writing back what changed) and ``validation`` (discount checks,
+bounds). The plain input cleaners are ``core.inputs``'; the database-specific reads are ``orders.queries``.
 """
 
 from orders.services.access import lock_order
 from orders.services.discounts import DEFAULT_DISCOUNT_LIMITS, apply_discount, discount_limit
 from orders.services.kitchen import send_to_kitchen
 from orders.services.lines import SELLABLE_KINDS, NewLine, add_lines, build_lines, change_line, override_price
+from orders.services.modifiers import groups_for, option_ids, stock_items
 from orders.services.orders import OrderDraft, draft_order, hold_order, open_order, resume_order, save_draft
 from orders.services.tables import merge_orders, move_order, split_order
 from orders.services.totals import modifiers_price, reprice
-from orders.services.validation import MAX_GUESTS, MAX_LINES, MAX_MODIFIERS, clean_discount, clean_modifiers
+from orders.services.validation import MAX_GUESTS, MAX_LINES, MAX_MODIFIERS, clean_discount
 from orders.services.voids import void_line, void_order
 
 __all__ = [
@@ -35,21 +38,23 @@ __all__ = [
     "build_lines",
     "change_line",
     "clean_discount",
-    "clean_modifiers",
     "discount_limit",
     "draft_order",
+    "groups_for",
     "hold_order",
     "lock_order",
     "merge_orders",
     "modifiers_price",
     "move_order",
     "open_order",
+    "option_ids",
     "override_price",
     "reprice",
     "resume_order",
     "save_draft",
     "send_to_kitchen",
     "split_order",
+    "stock_items",
     "void_line",
     "void_order",
 ]

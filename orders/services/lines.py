@@ -15,6 +15,7 @@ from orders import queries
 from orders.models import Order, OrderLine
 from orders.services.access import lock_line, lock_order, order_lines
 from orders.services.discounts import check_discount, discount_figures, discount_limit, recheck_discounts
+from orders.services.modifiers import choose, groups_for
 from orders.services.totals import (
     LINE_PRICE_FIELDS,
     ORDER_TOTAL_FIELDS,
@@ -23,7 +24,7 @@ from orders.services.totals import (
     reprice,
     save_prices,
 )
-from orders.services.validation import MAX_LINES, clean_discount, clean_modifiers
+from orders.services.validation import MAX_LINES, clean_discount
 from orders.services.voids import audit_void, void_needs_manager
 from staff.access import manager_approval
 from staff.audit import audit
@@ -33,11 +34,12 @@ SELLABLE_KINDS = (Product.Kind.GOODS, Product.Kind.MENU_ITEM, Product.Kind.SERVI
 
 @dataclass(frozen=True)
 class NewLine:
-    """A line to add to an order. `unit_price` overrides the catalogue price (needs a manager)."""
+    """A line to add to an order. `modifiers` are the ids of the chosen options of the product's modifier groups.
+    `unit_price` overrides the catalogue price (needs a manager)."""
 
     product_id: int
     quantity: Decimal = Decimal(1)
-    modifiers: list[dict] = field(default_factory=list)  # [{"name": "extra cheese", "price": "0.50"}]
+    modifiers: list[int] = field(default_factory=list)
     note: str = ""
     course: int = 1
     unit_price: Decimal | None = None
@@ -48,8 +50,8 @@ class NewLine:
 def build_lines(order: Order, new_lines: list[NewLine], *, user, approver=None) -> list[OrderLine]:
     """Validate `new_lines` and turn them into unsaved OrderLines with the catalogue snapshot.
 
-    Raises DomainError (code invalid / unknown_product / not_for_sale) naming the offending field, and
-    ApprovalRequired for a price override without a manager."""
+    Raises DomainError (code invalid / unknown_product / not_for_sale / modifier_required / modifier_excess)
+    naming the offending field, and ApprovalRequired for a price override without a manager."""
     if not new_lines:
         raise invalid("Add at least one line.", "lines", code="required")
     if len(new_lines) > MAX_LINES:
@@ -60,6 +62,7 @@ def build_lines(order: Order, new_lines: list[NewLine], *, user, approver=None) 
             raise invalid("Unknown product.", f"lines[{i}].product", code="unknown_product")
         ids.add(line.product_id)
     products = queries.read_products(ids)
+    offered = groups_for(list(products.values()))
     built = []
     for i, line in enumerate(new_lines):
         where = f"lines[{i}]"
@@ -77,7 +80,7 @@ def build_lines(order: Order, new_lines: list[NewLine], *, user, approver=None) 
         overridden = line.unit_price is not None and line.unit_price != product.price
         if line.unit_price is not None:
             unit_price = clean_money(line.unit_price, f"{where}.unit_price")
-        modifiers = clean_modifiers(line.modifiers, f"{where}.modifiers")
+        modifiers = choose(product, offered.get(product.pk, []), line.modifiers, f"{where}.modifiers")
         check_line_amount(unit_price + modifiers_price(modifiers), quantity, field=f"{where}.quantity")
         built.append(
             OrderLine(
@@ -129,24 +132,71 @@ def audit_new_lines(order: Order, lines: list[OrderLine], user, approver=None) -
 
 
 @transaction.atomic
-def add_lines(order_id: int, *, user, lines: list[NewLine], approver=None) -> list[OrderLine]:
-    """Add lines to an open or held order and re-price it."""
+def add_lines(order_id: int, *, user, lines: list[NewLine], approver=None, merge: bool = False) -> list[OrderLine]:
+    """Add lines to an open or held order and re-price it; returns the lines added (or grown).
+
+    With `merge` (the POS screens always; the API when asked), a new line that is the same as a line already on
+    the order adds its quantity to that line instead: same product, price, tax, options, note and course, no
+    discount or price override on either, and the existing line still active and not sent to the kitchen."""
     order = lock_order(order_id, user)
     built = build_lines(order, lines, user=user, approver=approver)
-    OrderLine.objects.bulk_create(built)
     all_lines = order_lines(order)
+    grown: list[OrderLine] = []
+    if merge:
+        built, grown = _merge_into_existing(all_lines, built)
+    if built:
+        OrderLine.objects.bulk_create(built)
+        all_lines = order_lines(order)
     before = price_state(all_lines)
-    new_ids = {line.pk for line in built}
+    new_ids = {line.pk for line in built} | {line.pk for line in grown}
     discounts_before = discount_figures([line for line in all_lines if line.pk not in new_ids])
+    by_id = {line.pk: line for line in all_lines}
+    for line in grown:
+        by_id[line.pk].quantity = line.quantity
     reprice(order, all_lines)
     if order.discount_kind:  # without one, each new line's own discount is checked (audit_new_lines)
         recheck_discounts(order, all_lines, before=discounts_before, user=user, approver=approver)
+    if grown:
+        OrderLine.objects.bulk_update([by_id[line.pk] for line in grown], ["quantity"])
     save_prices(order, all_lines, before=before)  # usually the new lines only: adding a line stays flat
-    by_id = {line.pk: line for line in all_lines}
-    for line in built:
+    for line in [*built, *grown]:
         line.__dict__.update({f: getattr(by_id[line.pk], f) for f in LINE_PRICE_FIELDS})
     audit_new_lines(order, built, user, approver)
-    return built
+    return [*grown, *built]
+
+
+MERGE_KEY_FIELDS = ("product_id", "unit_price", "tax_rate_percent", "note", "course")
+
+
+def _merge_key(line: OrderLine) -> tuple | None:
+    if line.discount_kind or line.price_overridden:
+        return None
+    return (*(getattr(line, name) for name in MERGE_KEY_FIELDS), _choices(line.modifiers))
+
+
+def _choices(modifiers: list[dict]) -> tuple:
+    return tuple((m.get("option"), m["name"], Decimal(m["price"])) for m in modifiers or [])
+
+
+def _merge_into_existing(existing: list[OrderLine], built: list[OrderLine]) -> tuple[list[OrderLine], list[OrderLine]]:
+    """Split `built` into the lines still to create and the existing lines they grow (quantities added)."""
+    open_lines: dict[tuple, OrderLine] = {}
+    for line in existing:
+        key = _merge_key(line)
+        if key is not None and line.status == OrderLine.Status.ACTIVE and not line.sent_at:
+            open_lines.setdefault(key, line)
+    to_create, grown = [], {}
+    for line in built:
+        key = _merge_key(line)
+        target = open_lines.get(key) if key is not None else None
+        if target is None:
+            to_create.append(line)
+            continue
+        quantity = clean_quantity(target.quantity + line.quantity, "quantity", places=line.product.quantity_places)
+        check_line_amount(line.unit_price + modifiers_price(line.modifiers), quantity, field="quantity")
+        target.quantity = quantity
+        grown[target.pk] = target
+    return to_create, list(grown.values())
 
 
 @transaction.atomic
@@ -157,11 +207,12 @@ def change_line(
     quantity: Decimal | None = None,
     note: str | None = None,
     course: int | None = None,
-    modifiers: list[dict] | None = None,
+    modifiers: list[int] | None = None,
     reason: str = "",
     approver=None,
 ) -> OrderLine:
-    """Change a line's quantity, note, course or modifiers. A line sent to the kitchen can only be reduced (to
+    """Change a line's quantity, note, course or chosen options (`modifiers`: option ids, checked against the
+    product's groups as when adding). A line sent to the kitchen can only be reduced (to
     change it otherwise, void it and add it again).
 
     Reducing a line that went to the kitchen or that someone else added is a void of the difference, with the
@@ -194,7 +245,9 @@ def change_line(
             raise invalid("The course is a number from 1 to 20.", "course")
         line.course = course
     if modifiers is not None:
-        line.modifiers = clean_modifiers(modifiers, "modifiers")
+        line.modifiers = choose(
+            line.product, groups_for([line.product]).get(line.product_id, []), modifiers, "modifiers"
+        )
     check_line_amount(line.unit_price + modifiers_price(line.modifiers), line.quantity, field="quantity")
     reprice(order, lines)
     recheck_discounts(order, lines, line, before=before, user=user, approver=approver)

@@ -34,3 +34,18 @@ class OrderLineFactory(factory.django.DjangoModelFactory):
     tax_rate_percent = factory.LazyAttribute(lambda o: o.product.tax_rate.percent)
     quantity = Decimal("1")
     added_by = factory.LazyAttribute(lambda o: o.order.staff)
+
+
+class ModifierGroupFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = models.ModifierGroup
+
+    name = factory.Sequence(lambda n: f"Group {n}")
+
+
+class ModifierOptionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = models.ModifierOption
+
+    group = factory.SubFactory(ModifierGroupFactory)
+    name = factory.Sequence(lambda n: f"Option {n}")

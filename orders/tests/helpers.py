@@ -37,3 +37,33 @@ def station_product(location, station: str, **extra) -> Product:
 
 def reduced_rate():
     return TaxRateFactory(name="Reduced", percent=Decimal("10.000"))
+
+
+def dish_with_groups(location, *, price="12.00", **extra):
+    """A menu dish with "Doneness" (exactly 1: Rare, Medium) and "Extras" (up to 3: Bacon +1.50 using 0.050 of a
+    tracked ingredient, Cheese +1.00, Chips +2.00). Returns (dish, options by name, the ingredient)."""
+    from orders.tests.factories import ModifierGroupFactory, ModifierOptionFactory
+
+    extra.setdefault("category", CategoryFactory(name="Grill", station="grill"))
+    dish = stocked_product(location, price=price, on_hand="0", kind=Product.Kind.MENU_ITEM, tracked=False, **extra)
+    bacon = stocked_product(location, on_hand="5", kind=Product.Kind.INGREDIENT, name="Bacon rashers", price="0")
+    doneness = ModifierGroupFactory(name="Doneness", min_choices=1, max_choices=1, sort_order=1)
+    extras = ModifierGroupFactory(name="Extras", min_choices=0, max_choices=3, sort_order=2)
+    doneness.products.add(dish)
+    extras.products.add(dish)
+    options = {
+        "Rare": ModifierOptionFactory(group=doneness, name="Rare", sort_order=1),
+        "Medium": ModifierOptionFactory(group=doneness, name="Medium", sort_order=2),
+        "Bacon": ModifierOptionFactory(
+            group=extras,
+            name="Bacon",
+            price_delta=Decimal("1.50"),
+            ingredient=bacon,
+            ingredient_quantity=Decimal("0.050"),
+            sort_order=1,
+        ),
+        "Cheese": ModifierOptionFactory(group=extras, name="Cheese", price_delta=Decimal("1.00"), sort_order=2),
+        "Chips": ModifierOptionFactory(group=extras, name="Chips", price_delta=Decimal("2.00"), sort_order=3),
+        "Egg": ModifierOptionFactory(group=extras, name="Egg", price_delta=Decimal("0.80"), sort_order=4),
+    }
+    return dish, options, bacon

@@ -143,6 +143,8 @@ def test_kitchen_staff_may_read_orders_but_not_change_them(location, kitchen_use
         [{"product": 1, "quantity": "NaN"}],
         [{"product": 1, "note": "\x00"}],
         [{"product": 1, "modifiers": [{"name": "x" * 10_000}]}],
+        [{"product": 1, "modifiers": list(range(1, 30))}],
+        [{"product": 1, "modifiers": [0]}],
         [{"product": 1, "discount_kind": "percent", "discount_value": "NaN"}],
         "not a list",
     ],

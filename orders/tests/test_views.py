@@ -14,7 +14,7 @@ from django.utils import timezone
 from core.errors import DomainError
 from orders import services
 from orders.models import KitchenTicket, Order, OrderLine
-from orders.tests.factories import TableFactory
+from orders.tests.factories import ModifierGroupFactory, ModifierOptionFactory, TableFactory
 from orders.tests.pos_helpers import PINS, give_pin, open_till, product, terminal
 from orders.views import SESSION_LOCKED, SESSION_REGISTER, SESSION_SEEN
 from staff import pins
@@ -222,19 +222,29 @@ def test_a_typed_name_lists_the_matching_products_instead_of_adding_one(cashier,
 
 def test_changing_a_line_updates_quantity_modifiers_note_and_course(waiter, location):
     burger = product(location, name="Burger", price="10.00", station="kitchen")
+    extras = ModifierGroupFactory(name="Extras", max_choices=3)
+    extras.products.add(burger)
+    cheese = ModifierOptionFactory(group=extras, name="extra cheese", price_delta=Decimal("0.50"))
+    no_onions = ModifierOptionFactory(group=extras, name="no onions")
     order = _open(waiter, location, channel="dine_in")
     (line,) = _add(order, waiter, burger)
 
     response = terminal(waiter).post(
         reverse("orders:change_line", args=[order.uuid, line.pk]),
-        {"quantity": "2", "modifiers": "extra cheese +0.50, no onions", "note": "well done", "course": "2"},
+        {
+            "quantity": "2",
+            "options_shown": "1",
+            "option": [cheese.pk, no_onions.pk],
+            "note": "well done",
+            "course": "2",
+        },
         headers={"HX-Request": "true"},
     )
 
     line.refresh_from_db()
     assert response.status_code == 200
     assert line.quantity == 2 and line.course == 2 and line.note == "well done"
-    assert line.modifiers == [{"name": "extra cheese", "price": "0.50"}, {"name": "no onions", "price": "0.00"}]
+    assert [(m["name"], m["price"]) for m in line.modifiers] == [("extra cheese", "0.50"), ("no onions", "0.00")]
     assert 'data-total="total">21.00<' in response.content.decode()
 
 

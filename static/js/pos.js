@@ -76,12 +76,13 @@
     input.value = String(Math.max(1, Math.round(value * 1000) / 1000));
   });
 
-  /* --- After a product was added from the search box, clear it for the next scan. A search that only listed
-     products (the server retargets the answer to the grid) keeps what was typed. --- */
+  /* --- After a product was added (or its modifier chooser opened) from the search box, clear it for the next scan.
+     A search that only listed products (the server retargets the answer to the grid) keeps what was typed. --- */
   document.body.addEventListener("htmx:afterRequest", function (event) {
     var form = event.detail.elt;
     if (!form.matches || !form.matches(".search-form") || !event.detail.successful) return;
-    if (event.detail.xhr.getResponseHeader("HX-Retarget")) return;
+    var retarget = event.detail.xhr.getResponseHeader("HX-Retarget");
+    if (retarget && retarget !== "#chooser") return;  // a scanned dish with choices: its chooser opened
     form.reset();
     var category = document.querySelector(".categories .btn.selected");
     if (category) category.click();  // the grid showed search results: back to the category
@@ -176,5 +177,33 @@
       event.detail.shouldSwap = true;
       event.detail.isError = false;
     }
+  });
+})();
+
+/* Modifier chooser: a group's checkboxes stop at its max (the server checks min and max again); Cancel closes it. */
+(function () {
+  "use strict";
+  function limitChoices(group) {
+    var max = parseInt(group.dataset.max || "0", 10);
+    var boxes = group.querySelectorAll("input[type=checkbox]");
+    if (!max || !boxes.length) return;
+    var ticked = group.querySelectorAll("input[type=checkbox]:checked").length;
+    boxes.forEach(function (box) { box.disabled = !box.checked && ticked >= max; });
+  }
+  document.addEventListener("change", function (event) {
+    var group = event.target.closest && event.target.closest(".choice-group");
+    if (group) limitChoices(group);
+  });
+  document.body.addEventListener("htmx:afterSettle", function () {
+    document.querySelectorAll(".choice-group").forEach(limitChoices);
+  });
+  document.addEventListener("click", function (event) {
+    if (!event.target.closest("[data-chooser-close]")) return;
+    var chooser = document.getElementById("chooser");
+    if (chooser) chooser.innerHTML = "";
+  });
+  document.addEventListener("keydown", function (event) {
+    var chooser = document.getElementById("chooser");
+    if (event.key === "Escape" && chooser && chooser.firstElementChild) chooser.innerHTML = "";
   });
 })();

@@ -10,7 +10,7 @@ from django.db import transaction
 from billing.models import Printer, Register, StationPrinter
 from inventory.models import Category, Location, Product, RecipeLine, StockMove, TaxRate
 from inventory.services import StockChange, apply_stock_changes
-from orders.models import Table
+from orders.models import ModifierGroup, ModifierOption, Table
 from staff.models import StaffProfile
 from staff.pins import set_pin
 
@@ -108,6 +108,20 @@ class Command(BaseCommand):
         for item, parts in ((burger, [bun, patty]), (cheeseburger, [bun, patty, cheese])):
             for part in parts:
                 RecipeLine.objects.create(menu_item=item, ingredient=part, quantity=Decimal("1"))
+        doneness = ModifierGroup.objects.create(name="Doneness", min_choices=1, max_choices=1, sort_order=1)
+        extras = ModifierGroup.objects.create(name="Extras", min_choices=0, max_choices=3, sort_order=2)
+        for group in (doneness, extras):
+            group.categories.add(cats["Burgers"])
+        for i, name in enumerate(("Rare", "Medium rare", "Medium", "Well done")):
+            ModifierOption.objects.create(group=doneness, name=name, sort_order=i)
+        ModifierOption.objects.create(
+            group=extras, name="Extra cheddar", price_delta=Decimal("1.00"), ingredient=cheese, ingredient_quantity=1
+        )
+        ModifierOption.objects.create(group=extras, name="Fried egg", price_delta=Decimal("1.50"), sort_order=1)
+        ModifierOption.objects.create(group=extras, name="Jalapeños", price_delta=Decimal("0.80"), sort_order=2)
+        ModifierOption.objects.create(
+            group=extras, name="Sweet potato fries", price_delta=Decimal("2.50"), sort_order=3
+        )
         for name, price in (
             ("Fish & chips", "14.90"),
             ("Caesar salad", "10.50"),

@@ -1,0 +1,52 @@
+"""A sale with modifiers on paper: the chosen options, as the order line keeps them, under their line."""
+
+from dataclasses import replace
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+from django.test import override_settings
+from django.utils import timezone
+
+from billing.receipts import receipt_document, render_receipt
+from billing.services import sell
+from billing.tests.escpos_text import read
+from billing.tests.test_receipts import _golden
+from orders.pricing import TenderInput
+from orders.tests.helpers import dish_with_groups, line, open_register
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def sale_with_modifiers(location, cashier):
+    dish, o, _ = dish_with_groups(location, name="Steak frites", price="18.00")
+    till = open_register(location)
+    chosen = [o["Medium"].pk, o["Bacon"].pk, o["Chips"].pk]
+    return sell(
+        register_id=till.pk,
+        user=cashier,
+        lines=[line(dish, "2", modifiers=chosen, note="sauce on the side"), line(dish, modifiers=[o["Rare"].pk])],
+        tenders=[TenderInput("cash", tendered=Decimal("70.00"))],
+    )
+
+
+@pytest.mark.parametrize(("name", "columns"), [("receipt_modifiers_58mm.bin", 32), ("receipt_modifiers_80mm.bin", 48)])
+def test_a_receipt_with_modifiers_equals_the_committed_golden_file(sale_with_modifiers, name, columns):
+    doc = replace(
+        receipt_document(sale_with_modifiers.receipt),
+        store_name="Café Zoë",
+        header=("Rue de la Paix 12, 75002 Paris",),
+        footer=("Merci !",),
+        number="000043",
+        code="R3-43",
+        register="Till 1",
+        issued_at=datetime(2026, 1, 15, 20, 41, tzinfo=UTC),
+        staff="Zoë",
+    )
+    with override_settings(POS_CURRENCY_DECIMALS=2), timezone.override("UTC"):
+        data = render_receipt(doc, columns=columns, open_drawer=True)
+
+    assert data == _golden(name, data)
+    text = read(data).text
+    assert "+ Medium" in text and "+ Bacon +1.50" in text and "+ Chips +2.00" in text and "+ Rare" in text
