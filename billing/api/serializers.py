@@ -180,6 +180,7 @@ def sale_body(sale) -> dict:
             "discount_value": _money(order.discount_value),
             "discount_reason": order.discount_reason,
             "service_charge_percent": f"{Decimal(order.service_charge_percent):.2f}",
+            "service_charge_base": order.service_charge_base,
             **{name: _money(getattr(order, name)) for name in ORDER_TOTALS},
             "opened_at": _time(order.opened_at),
             "paid_at": _time(order.paid_at),
