@@ -6,7 +6,7 @@ from django import forms
 
 from billing.models import Receipt
 from billing.receipts import parse_receipt_code
-from billing.services import RefundItem
+from billing.services import RefundItem, default_restock
 from core.errors import DomainError
 from core.inputs import is_whole_number
 from core.money import quantize
@@ -123,14 +123,27 @@ def quick_cash_amounts(total: Decimal) -> list[Decimal]:
     return amounts
 
 
+RESTOCK_CHOICES = {"1": True, "0": False}
+
+
 def refund_items(data, lines) -> list[RefundItem]:
-    """What to give back, from fields qty_<line id> (empty: nothing) and restock_<line id> (ticked: back to stock)."""
+    """What to give back, from fields qty_<line id> (empty: nothing) and restock_<line id> ("1": back to stock,
+    "0": waste, absent: as the product's kind says)."""
     items = []
     for line in lines:
         quantity = _decimal_or_none(data.get(f"qty_{line.pk}"), f"qty_{line.pk}")
         if quantity:
-            items.append(RefundItem(line_id=line.pk, quantity=quantity, restock=bool(data.get(f"restock_{line.pk}"))))
+            restock = RESTOCK_CHOICES.get(data.get(f"restock_{line.pk}") or "")
+            items.append(RefundItem(line_id=line.pk, quantity=quantity, restock=restock))
     return items
+
+
+def restock_choice(data, line) -> str:
+    """What the refund screen's restock choice of `line` shows: what was posted, else the product kind's default."""
+    posted = (data or {}).get(f"restock_{line.pk}")
+    if posted in RESTOCK_CHOICES:
+        return posted
+    return "1" if default_restock(line.product) else "0"
 
 
 def find_receipt(code: str, *, location, register_id: int | None) -> Receipt | None:

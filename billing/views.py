@@ -20,6 +20,7 @@ from billing.forms import (
     float_from,
     quick_cash_amounts,
     refund_items,
+    restock_choice,
 )
 from billing.models import CashSession, Payment, Receipt, Register, ZReport
 from billing.receipts import receipt_document
@@ -320,7 +321,7 @@ def _take_payment(request, order, session, context):
 def _receipt_here(request, pk: int) -> Receipt:
     receipt = (
         Receipt.objects.select_related("register", "order__location", "order__staff", "refund__created_by")
-        .prefetch_related("order__lines", "order__payments")
+        .prefetch_related("order__lines__product", "order__payments")
         .filter(pk=pk, register__location=request.terminal.location)
         .first()
     )
@@ -370,10 +371,13 @@ def refund(request, pk: int):
     receipt = _receipt_here(request, pk)
     order = receipt.order
     session = _open_session(request)
+    lines = [line for line in order.lines.all() if line.status == OrderLine.Status.ACTIVE]
+    for line in lines:
+        line.restock_choice = restock_choice(request.POST if request.method == "POST" else None, line)
     context = {
         "receipt": receipt,
         "order": order,
-        "lines": [line for line in order.lines.all() if line.status == OrderLine.Status.ACTIVE],
+        "lines": lines,
         "tenders": Payment.Tender.choices,
         "managers": managers_for(request.terminal.location),
         "session": session,

@@ -224,6 +224,7 @@ class TenderInput:
     tip: Decimal = ZERO
     reference: str = ""
     guest: int | None = None
+    tip_percent: Decimal | None = None  # instead of `tip`: this percent of the amount due (the order's total)
 
 
 @dataclass(frozen=True)
@@ -252,8 +253,8 @@ CASH = "cash"
 
 def settle(due: Decimal, tenders: list[TenderInput], *, cash_step: Decimal = ZERO) -> list[Settlement]:
     """Settle `due` with the tenders: non-cash first (never more than what is left, no change), then cash (the
-    only tender that gives change, rounded to `cash_step`). Raises TenderError unless the tenders cover `due`
-    exactly with nothing left over.
+    only tender that gives change, rounded to `cash_step`). A tip is on top of its tender, given as an amount or as
+    a percent of `due`. Raises TenderError unless the tenders cover `due` exactly with nothing left over.
     """
     remaining = quantize(due)
     settled: list[tuple[int, Settlement]] = []
@@ -262,7 +263,7 @@ def settle(due: Decimal, tenders: list[TenderInput], *, cash_step: Decimal = ZER
         pair for pair in indexed if pair[1].tender == CASH
     ]:
         where = f"tenders[{i}]"
-        tip = t.tip or ZERO
+        tip = (t.tip or ZERO) if t.tip_percent is None else tip_from_percent(due, t.tip_percent)
         if tip < 0:
             raise TenderError("A tip cannot be negative.", f"{where}.tip")
         if remaining <= 0:
