@@ -378,7 +378,13 @@ TIPPED_RECEIPT = ReceiptDoc(
         "taxes": (TaxRow("VAT", Decimal("20.000"), Decimal("0.76")),),
         "tenders": (
             TenderRow(
-                "Cash", Decimal("4.96"), Decimal("10.00"), Decimal("4.05"), Decimal("-0.01"), cash=True, tip=Decimal("1")
+                "Cash",
+                Decimal("4.96"),
+                Decimal("10.00"),
+                Decimal("4.05"),
+                Decimal("-0.01"),
+                cash=True,
+                tip=Decimal("1"),
             ),
         ),
     }
@@ -448,7 +454,9 @@ def test_a_service_charge_says_what_it_was_taken_of_and_a_refund_gives_it_back_o
     register = open_register(location, printer=PrinterFactory(columns=32))
     product = stocked_product(location, on_hand="5", price="6.00", name="Pasta")
     order = open_order(location_id=location.pk, user=cashier, lines=[line(product, "2")], channel="dine_in")
-    sale = services.take_payment(order_id=order.pk, register_id=register.pk, tenders=[TenderInput("card")], user=cashier)
+    sale = services.take_payment(
+        order_id=order.pk, register_id=register.pk, tenders=[TenderInput("card")], user=cashier
+    )
     sale_rows = [row.split() for row in read(render_job(sale.print_job)).text.splitlines()]
     assert ["Service", "10%", "of", "gross", "1.20"] in sale_rows
 

@@ -236,7 +236,9 @@ def test_a_tip_above_the_store_cap_needs_a_manager_and_the_refusal_keeps_everyth
     open_till(client, location, cashier)
     order = _order_of(cashier, location, product(location, price="20.00"))
 
-    response, _ = _pay(client, order, tender_0="card", amount_0="20.00", tip_0="30", tip_mode_0="percent", reference_0="AUTH 9")
+    response, _ = _pay(
+        client, order, tender_0="card", amount_0="20.00", tip_0="30", tip_mode_0="percent", reference_0="AUTH 9"
+    )
 
     assert response.status_code == 400 and not Payment.objects.exists()
     html = response.content.decode()
@@ -376,6 +378,47 @@ def test_a_refund_needs_a_manager_pin(cashier, manager, location):
     refund = Refund.objects.get()
     assert refund.amount == Decimal("3.50") and refund.approved_by == manager
     assert approved["Location"] == reverse("billing:receipt", args=[refund.receipt.pk])
+
+
+def test_the_refund_screen_wastes_menu_items_and_restocks_goods_unless_changed_and_keeps_the_choice(
+    cashier, manager, location
+):
+    from inventory.models import Product
+
+    client = terminal(cashier)
+    open_till(client, location, cashier)
+    soup = product(location, name="Soup", price="6.00", kind=Product.Kind.MENU_ITEM)
+    crisps = product(location, name="Crisps", price="1.50", kind=Product.Kind.GOODS)
+    order = _order_of(cashier, location, soup, crisps)
+    _pay(client, order)
+    receipt = Receipt.objects.get(order=order)
+    soup_line, crisps_line = order.lines.order_by("id")
+
+    page = client.get(reverse("billing:refund", args=[receipt.pk])).content.decode()
+    refused = client.post(
+        reverse("billing:refund", args=[receipt.pk]),
+        {f"qty_{soup_line.pk}": "1", f"restock_{soup_line.pk}": "1", f"restock_{crisps_line.pk}": "0"},
+    )
+
+    def chosen(html, line):
+        select = html.split(f'name="restock_{line.pk}"')[1].split("</select>")[0]
+        return select.split(" selected>")[0].rsplit('value="', 1)[1].rstrip('"')
+
+    assert (chosen(page, soup_line), chosen(page, crisps_line)) == ("0", "1")
+    assert refused.status_code == 400  # no reason, no manager
+    html = refused.content.decode()
+    assert (chosen(html, soup_line), chosen(html, crisps_line)) == ("1", "0")
+
+
+def test_a_tip_percent_over_a_hundred_is_refused_and_nothing_is_sold(cashier, location):
+    client = terminal(cashier)
+    open_till(client, location, cashier)
+    order = _order_of(cashier, location, product(location, price="10.00"))
+
+    response, _ = _pay(client, order, tender_0="card", tip_0="150", tip_mode_0="percent")
+
+    assert response.status_code == 400 and "from 0 to 100" in response.content.decode()
+    assert not Payment.objects.exists()
 
 
 # --- Print problems -----------------------------------------------------------------------------------------------

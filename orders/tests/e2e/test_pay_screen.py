@@ -4,9 +4,8 @@ import re
 from decimal import Decimal
 
 import pytest
-from playwright.sync_api import expect
-
 from django.urls import reverse
+from playwright.sync_api import expect
 
 from billing.models import Payment, Printer, PrintJob, ZReport
 from billing.receipts import render_job
