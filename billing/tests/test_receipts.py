@@ -244,6 +244,31 @@ def test_the_html_receipt_shows_the_same_lines_and_totals(client, paid_order):
     assert "Voided muffin" not in body
 
 
+def test_the_html_receipt_shows_the_business_identity_tip_rounding_and_change(client, location, cashier):
+    from billing.services import sell
+    from inventory.tests.factories import ProductFactory
+    from orders.pricing import TenderInput
+    from orders.services import NewLine
+
+    location.legal_name, location.address, location.tax_id = "Main Street Ltd", "1 Main Street", "GB987"
+    location.cash_rounding = Decimal("0.05")
+    location.save()
+    register = RegisterFactory(location=location)
+    CashSessionFactory(register=register, opened_by=cashier)
+    bun = ProductFactory(price=Decimal("3.58"), tracked=False)
+    sale = sell(
+        register_id=register.pk,
+        user=cashier,
+        lines=[NewLine(bun.pk)],
+        tenders=[TenderInput("cash", tendered=Decimal("5.00"), tip=Decimal("0.40"))],
+    )
+
+    body = client.get(f"/receipts/{sale.order.uuid}/{sale.receipt.pk}/").content.decode()
+    for text in ("Main Street Ltd", "1 Main Street", "Tax ID GB987", "Tip", "0.40", "Cash rounding", "+0.02"):
+        assert text in body
+    assert "Change" in body and "1.00" in body
+
+
 def test_the_html_receipt_is_not_found_without_its_order_uuid(client, paid_order):
     other = OrderFactory(location=paid_order.order.location)
     assert client.get(f"/receipts/{other.uuid}/{paid_order.pk}/").status_code == 404
