@@ -6,11 +6,11 @@ from django import forms
 
 from billing.models import Receipt
 from billing.receipts import parse_receipt_code
-from billing.services import RefundItem
+from billing.services import RefundItem, default_restock
 from core.errors import DomainError
 from core.inputs import is_whole_number
-from core.money import quantize
-from orders.pricing import TenderInput
+from core.money import ZERO, quantize
+from orders.pricing import TenderInput, round_cash
 
 
 def denomination_field(value: Decimal) -> str:
@@ -57,9 +57,13 @@ def _decimal_or_none(raw, field: str) -> Decimal | None:
     return value
 
 
+TIP_PERCENT = "percent"
+
+
 class PaymentForm(forms.Form):
-    """One row per tender (tender_0, amount_0, guest_0, reference_0, …). For cash the amount is what the guest
-    handed over; for other tenders what is charged to it. An empty amount means “exactly what is left”."""
+    """One row per tender (tender_0, amount_0, tip_0, tip_mode_0, guest_0, reference_0, …). For cash the amount is
+    what the guest handed over; for other tenders what is charged to it. An empty amount means “exactly what is
+    left”. The tip is an amount, or with tip_mode "percent" a percent of the order's total."""
 
     key = forms.CharField(max_length=128)
     rows = forms.IntegerField(min_value=1, max_value=MAX_TENDER_ROWS, required=False)
@@ -85,12 +89,16 @@ class PaymentForm(forms.Form):
                 if not tender:
                     continue
                 amount = _decimal_or_none(self.data.get(f"amount_{i}"), f"amount_{i}")
+                tip = _decimal_or_none(self.data.get(f"tip_{i}"), f"tip_{i}")
+                by_percent = self.data.get(f"tip_mode_{i}") == TIP_PERCENT
                 guest = self.data.get(f"guest_{i}")
                 tenders.append(
                     TenderInput(
                         tender=tender,
                         amount=None if tender == "cash" else amount,
                         tendered=amount if tender == "cash" else None,
+                        tip=ZERO if by_percent or tip is None else tip,
+                        tip_percent=tip if by_percent and tip is not None else None,
                         reference=(self.data.get(f"reference_{i}") or "").strip()[:64],
                         guest=int(guest) if guest and is_whole_number(str(guest)) else None,
                     )
@@ -111,11 +119,12 @@ class PaymentForm(forms.Form):
         return " ".join(str(e) for errors in self.errors.values() for e in errors)
 
 
-def quick_cash_amounts(total: Decimal) -> list[Decimal]:
-    """Buttons for what guests usually hand over: the exact amount, then the next round notes above it."""
-    amounts = [quantize(total)]
-    for step in (Decimal(5), Decimal(10), Decimal(20), Decimal(50), Decimal(100)):
-        rounded = quantize((total / step).to_integral_value(rounding=ROUND_CEILING) * step)
+def quick_cash_amounts(total: Decimal, *, step: Decimal = ZERO) -> list[Decimal]:
+    """Buttons for what guests usually hand over: the exact amount in cash (rounded to the store's cash `step`),
+    then the next round notes above it."""
+    amounts = [round_cash(total, step)]
+    for note in (Decimal(5), Decimal(10), Decimal(20), Decimal(50), Decimal(100)):
+        rounded = quantize((total / note).to_integral_value(rounding=ROUND_CEILING) * note)
         if rounded > amounts[-1]:
             amounts.append(rounded)
         if len(amounts) == 4:
@@ -123,14 +132,50 @@ def quick_cash_amounts(total: Decimal) -> list[Decimal]:
     return amounts
 
 
+RESTOCK_CHOICES = {"1": True, "0": False}
+
+
+def tender_rows(data, *, shares: list[Decimal]) -> list[dict]:
+    """The tender rows the payment screen draws: one per guest share (or one), each with what was typed into it
+    when the screen comes back after a refusal, so that nothing typed is lost."""
+    data = data or {}
+    count = max(len(shares), 1)
+    rows = []
+    for i in range(count):
+        default_amount = f"{quantize(shares[i]):f}" if shares else ""
+        rows.append(
+            {
+                "index": i,
+                "guest": i + 1 if shares else None,
+                "share": shares[i] if shares else None,
+                "tender": data.get(f"tender_{i}") or "cash",
+                "amount": data.get(f"amount_{i}", default_amount),
+                "tip": data.get(f"tip_{i}", ""),
+                "tip_mode": TIP_PERCENT if data.get(f"tip_mode_{i}") == TIP_PERCENT else "amount",
+                "reference": data.get(f"reference_{i}", ""),
+            }
+        )
+    return rows
+
+
 def refund_items(data, lines) -> list[RefundItem]:
-    """What to give back, from fields qty_<line id> (empty: nothing) and restock_<line id> (ticked: back to stock)."""
+    """What to give back, from fields qty_<line id> (empty: nothing) and restock_<line id> ("1": back to stock,
+    "0": waste, absent: as the product's kind says)."""
     items = []
     for line in lines:
         quantity = _decimal_or_none(data.get(f"qty_{line.pk}"), f"qty_{line.pk}")
         if quantity:
-            items.append(RefundItem(line_id=line.pk, quantity=quantity, restock=bool(data.get(f"restock_{line.pk}"))))
+            restock = RESTOCK_CHOICES.get(data.get(f"restock_{line.pk}") or "")
+            items.append(RefundItem(line_id=line.pk, quantity=quantity, restock=restock))
     return items
+
+
+def restock_choice(data, line) -> str:
+    """What the refund screen's restock choice of `line` shows: what was posted, else the product kind's default."""
+    posted = (data or {}).get(f"restock_{line.pk}")
+    if posted in RESTOCK_CHOICES:
+        return posted
+    return "1" if default_restock(line.product) else "0"
 
 
 def find_receipt(code: str, *, location, register_id: int | None) -> Receipt | None:

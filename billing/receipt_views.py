@@ -8,6 +8,7 @@ from django.views.decorators.http import require_GET
 
 from billing.models import Receipt
 from billing.receipts import money, percent, qty, receipt_document
+from core.money import money_text
 
 
 @require_GET
@@ -27,7 +28,14 @@ def receipt_page(request, order_uuid, receipt_id: int):
         "totals": [(label, money(amount)) for label, amount in doc.totals],
         "taxes": [(tax.name, percent(tax.percent), money(tax.tax)) for tax in doc.taxes],
         "tenders": [
-            {"tender": t, "amount": money(t.amount), "tendered": money(t.tendered), "change": money(t.change)}
+            {
+                "tender": t,
+                "amount": money(t.amount),
+                "tendered": money(t.tendered),
+                "change": money(t.change),
+                "tip": money(t.tip),
+                "rounding": money_text(t.rounding, sign=True),
+            }
             for t in doc.tenders
         ],
     }

@@ -31,7 +31,7 @@ from unidecode import unidecode
 
 from billing.report_printout import MARKED_COPY, can_lay_out, report_lines
 from core.inputs import is_whole_number
-from core.money import ZERO, quantize
+from core.money import ZERO, money_text, quantize
 
 DEFAULT_CODE_PAGES = ("CP858", "CP1252", "CP850", "CP437")  # CP858 is CP850 with the euro sign
 BARCODE_HEIGHT = 60
@@ -67,6 +67,8 @@ class TenderRow:
     change: Decimal = ZERO
     rounding: Decimal = ZERO  # cash rounding on this tender (positive: the guest paid more than the total)
     reference: str = ""
+    cash: bool = False  # a cash tender: what was handed over and the change are printed, even when it is 0.00
+    tip: Decimal = ZERO  # on top of `amount`, paid with this tender
 
 
 @dataclass(frozen=True)
@@ -87,6 +89,9 @@ class ReceiptDoc:
     prices_include_tax: bool = True
     currency: str = "EUR"
     cash: bool = False  # a cash tender: the drawer opens when this prints (original only)
+    legal_name: str = ""  # the business's registered name, under the store's name
+    address: tuple[str, ...] = ()
+    tax_id: str = ""
 
     @property
     def total(self) -> Decimal:
@@ -159,6 +164,16 @@ def _lines(text: str) -> tuple[str, ...]:
     return tuple(part for part in (text or "").splitlines())
 
 
+def service_charge_label(order) -> str:
+    """What the service charge line says: its percent and what it was taken of ("Service 10% of net")."""
+    base = "gross" if order.service_charge_base == "after_tax" else "net"
+    return f"Service {percent(Decimal(order.service_charge_percent))} of {base}"
+
+
+def _store_identity(location) -> dict:
+    return {"legal_name": location.legal_name, "address": _lines(location.address), "tax_id": location.tax_id}
+
+
 def receipt_document(receipt) -> ReceiptDoc:
     """The document of a sale or refund receipt, from what was stored when it was issued."""
     order = receipt.order
@@ -173,7 +188,7 @@ def receipt_document(receipt) -> ReceiptDoc:
     if order.discount_total:
         totals.append(("Discount", -order.discount_total))
     if order.service_charge:
-        totals.append(("Service charge", order.service_charge))
+        totals.append((service_charge_label(order), order.service_charge))
     if not lines or not lines[0].prices_include_tax:
         totals.append(("Tax", order.tax_total))
     totals.append(("TOTAL", order.total))
@@ -188,13 +203,14 @@ def receipt_document(receipt) -> ReceiptDoc:
                 change=payment.change,
                 rounding=payment.rounding,
                 reference=payment.reference,
+                cash=payment.tender == payment.Tender.CASH,
+                tip=payment.tip,
             )
         )
-        if payment.tip:
-            tenders.append(TenderRow(label="Tip", amount=payment.tip))
     return ReceiptDoc(
         title="Receipt",
         store_name=location.name,
+        **_store_identity(location),
         header=_lines(location.receipt_header),
         footer=_lines(location.receipt_footer),
         number=f"{receipt.number:06d}",
@@ -220,9 +236,15 @@ def _refund_document(receipt) -> ReceiptDoc:
     for rl in refund_lines:
         taxes[(rl.order_line.tax_rate_name, rl.order_line.tax_rate_percent)] += rl.tax_amount
     tender = TenderRow(label=f"{refund.get_tender_display()} refunded", amount=-refund.amount)
+    service = sum((rl.service_charge for rl in refund_lines), ZERO)
+    totals = []
+    if service:
+        totals.append((service_charge_label(receipt.order), -service))
+    totals.append(("TOTAL REFUNDED", -refund.amount))
     return ReceiptDoc(
         title="Refund",
         store_name=location.name,
+        **_store_identity(location),
         header=_lines(location.receipt_header),
         footer=(f"Reason: {refund.reason}", *_lines(location.receipt_footer)),
         number=f"{receipt.number:06d}",
@@ -230,8 +252,11 @@ def _refund_document(receipt) -> ReceiptDoc:
         register=receipt.register.name,
         issued_at=receipt.issued_at,
         staff=_staff_name(refund.created_by),
-        lines=tuple(_doc_line(rl.order_line, quantity=rl.quantity, total=-rl.amount) for rl in refund_lines),
-        totals=(("TOTAL REFUNDED", -refund.amount),),
+        lines=tuple(
+            _doc_line(rl.order_line, quantity=rl.quantity, total=-(rl.amount - rl.service_charge))
+            for rl in refund_lines
+        ),
+        totals=tuple(totals),
         taxes=tuple(TaxRow(name, percent, -quantize(tax)) for (name, percent), tax in taxes.items() if tax),
         tenders=(tender,),
         prices_include_tax=refund_lines[0].order_line.prices_include_tax if refund_lines else True,
@@ -312,7 +337,7 @@ def z_report_document(z_report) -> ReportDoc:
 
 
 def money(amount: Decimal) -> str:
-    return f"{quantize(amount):,}"
+    return money_text(amount, grouped=True)
 
 
 def qty(quantity: Decimal) -> str:
@@ -433,6 +458,12 @@ def render_receipt(
     paper.style(align="center", bold=True, size="2x")
     paper.para(doc.store_name)
     paper.style(align="center")
+    if doc.legal_name and doc.legal_name != doc.store_name:
+        paper.para(doc.legal_name)
+    for line in doc.address:
+        paper.para(line)
+    if doc.tax_id:
+        paper.para(f"Tax ID {doc.tax_id}")
     for line in doc.header:
         paper.para(line)
     p.ln()
@@ -468,9 +499,11 @@ def render_receipt(
         p.ln()
         for tender in doc.tenders:
             paper.pair(tender.label, money(tender.amount))
+            if tender.tip:
+                paper.pair("Tip", money(tender.tip), indent=2)
             if tender.rounding:
                 paper.pair("Cash rounding", money(tender.rounding), indent=2)
-            if tender.change:
+            if tender.change or tender.cash:
                 paper.pair("Tendered", money(tender.tendered), indent=2)
                 paper.pair("Change", money(tender.change), indent=2)
             if tender.reference:

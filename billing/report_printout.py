@@ -14,6 +14,8 @@ from django.conf import settings
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from core.money import negated_text
+
 TENDER_LABELS = {"cash": "Cash", "card": "Card", "voucher": "Voucher", "other": "Other"}
 
 
@@ -38,7 +40,7 @@ def report_lines(data: dict, *, copy: bool, columns: int = 48) -> list[str]:
         lines.append(char * columns)
 
     def row(label: str, value="") -> None:
-        value = str(value)
+        value = _unsigned_zero(str(value))
         room = max(columns - len(value) - 1, 1)
         lines.append(f"{label[:room]:<{room}} {value}")
 
@@ -73,10 +75,10 @@ def report_lines(data: dict, *, copy: bool, columns: int = 48) -> list[str]:
     rule()
     cur = settings.POS_CURRENCY
     row("Gross sales", f"{data['gross_sales']} {cur}")
-    row("Discounts", f"-{data['discounts']}")
+    row("Discounts", negated_text(data["discounts"]))
     row("Service charge", data["service_charge"])
     row("Sales", data["sales"])
-    row(f"Refunds ({data.get('refund_count', 0)})", f"-{data['refunds']}")
+    row(f"Refunds ({data.get('refund_count', 0)})", negated_text(data["refunds"]))
     row("NET SALES", data["net_sales"])
     row("  of which tax", data["tax_total"])
     row("  net of tax", data["net_sales_excl_tax"])
@@ -95,17 +97,17 @@ def report_lines(data: dict, *, copy: bool, columns: int = 48) -> list[str]:
         label = TENDER_LABELS.get(tender["tender"], tender["tender"])
         row(f" {label} ({tender['count']})", tender["amount"])
         if Decimal(tender["refunds"]):
-            row(f"   refunds {label.lower()}", f"-{tender['refunds']}")
+            row(f"   refunds {label.lower()}", negated_text(tender["refunds"]))
     rule()
     cash = data.get("cash") or {}
     lines.append("CASH DRAWER")
     row(" Opening float", cash.get("opening_float", ""))
     if "cash_in" in cash:
         row(" Cash taken", cash["cash_in"])
-        row(" Cash refunded", f"-{cash['cash_refunds']}")
+        row(" Cash refunded", negated_text(cash["cash_refunds"]))
     if "pay_ins" in cash:
         row(f" Pay-ins ({cash['pay_in_count']})", cash["pay_ins"])
-        row(f" Pay-outs ({cash['pay_out_count']})", f"-{cash['pay_outs']}")
+        row(f" Pay-outs ({cash['pay_out_count']})", negated_text(cash["pay_outs"]))
     row(" No-sale opens", cash.get("no_sales", 0))
     if "expected" in cash:
         row(" Expected in drawer", cash["expected"])
@@ -124,6 +126,17 @@ def report_lines(data: dict, *, copy: bool, columns: int = 48) -> list[str]:
         rule("=")
         centre("*** COPY ***")
     return lines
+
+
+def _unsigned_zero(text: str) -> str:
+    """ "-0.00" (a figure negated or subtracted to nothing) is written "0.00"; any other text is left as it is."""
+    if text.startswith("-"):
+        try:
+            if Decimal(text) == 0:
+                return text[1:]
+        except ArithmeticError:
+            pass
+    return text
 
 
 def _wrap(text: str, columns: int) -> list[str]:

@@ -25,7 +25,7 @@ from core.idempotency import atomic_step
 from core.inputs import clean_money, clean_quantity, clean_text, invalid
 from core.money import ZERO, quantize
 from core.sql import insert_batch, run_batch
-from inventory.models import StockMove
+from inventory.models import Product, StockMove
 from inventory.services import StockChange, apply_stock_changes, consume_for_sale, expand_recipes, return_to_stock
 from orders import pricing
 from orders.models import Order, OrderLine
@@ -65,6 +65,14 @@ def clean_tenders(tenders: list[TenderInput]) -> list[TenderInput]:
             raise invalid("Only cash gives change.", f"{where}.tendered")
         if t.tender == pricing.CASH and amount is not None and tendered is None:
             tendered = amount
+        tip_percent = t.tip_percent
+        if tip_percent is not None:
+            if not isinstance(tip_percent, Decimal) or not (0 <= tip_percent <= 100):
+                raise invalid("A tip percent is a number from 0 to 100.", f"{where}.tip_percent")
+            if tip_percent != tip_percent.quantize(Decimal("0.01")):
+                raise invalid("A tip percent has at most 2 decimal places.", f"{where}.tip_percent")
+            if t.tip:
+                raise invalid("Give a tip as an amount or as a percent, not both.", f"{where}.tip_percent")
         guest = t.guest
         if guest is not None and (not isinstance(guest, int) or isinstance(guest, bool) or not (1 <= guest <= 500)):
             raise invalid("Guest is a number from 1 to 500.", f"{where}.guest")
@@ -76,6 +84,7 @@ def clean_tenders(tenders: list[TenderInput]) -> list[TenderInput]:
                 tip=clean_money(t.tip or ZERO, f"{where}.tip"),
                 reference=clean_text(t.reference, f"{where}.reference", max_length=64),
                 guest=guest,
+                tip_percent=tip_percent,
             )
         )
     return cleaned
@@ -315,7 +324,13 @@ def sell(
 class RefundItem:
     line_id: int
     quantity: Decimal
-    restock: bool = True  # back on the shelf; False: recorded as waste
+    restock: bool | None = None  # back on the shelf; False: recorded as waste; None: as default_restock says
+
+
+def default_restock(product: Product) -> bool:
+    """Whether a refunded line goes back to stock when nobody says: goods do; a menu item was cooked or poured, so
+    it is recorded as waste (its ingredients, through its recipe)."""
+    return product.kind != Product.Kind.MENU_ITEM
 
 
 def default_refund_tender(order: Order) -> str:
@@ -338,7 +353,9 @@ def refund(
 ) -> Refund:
     """Give money back for lines of a paid order, with a manager's approval.
 
-    Each line gives back its share of what was paid for it (pricing.refund_share), never more than was sold or paid;
+    Each line gives back its share of what was paid for it (pricing.refund_share), never more than was sold or paid,
+    and records the part of it that was service charge; a line goes back to stock or is booked as waste as its item
+    says (`restock`), or by its product's kind when it says nothing (default_restock);
     refunds to a tender never exceed what that tender paid less what it already got back — cash included, unless
     `cash_beyond_paid` says a manager gives cash from the drawer for a sale paid otherwise (audited as
     `refund_cash_beyond_paid`). Stock comes back per line (or is booked as waste), a refund receipt gets its own
@@ -358,18 +375,15 @@ def refund(
         raise invalid(f"Tender is one of {', '.join(TENDERS)}.", "tender")
 
     lines = {line.pk: line for line in order.lines.filter(status=OrderLine.Status.ACTIVE).select_related("product")}
-    already = dict(
-        RefundLine.objects.filter(order_line__order=order)
+    refunded_before = {
+        row["order_line"]: row
+        for row in RefundLine.objects.filter(order_line__order=order)
         .values("order_line")
-        .annotate(total=Sum("amount"))
-        .values_list("order_line", "total")
-    )
-    already_tax = dict(
-        RefundLine.objects.filter(order_line__order=order)
-        .values("order_line")
-        .annotate(total=Sum("tax_amount"))
-        .values_list("order_line", "total")
-    )
+        .annotate(amount=Sum("amount"), tax=Sum("tax_amount"), service=Sum("service_charge"))
+    }
+    already = {pk: row["amount"] for pk, row in refunded_before.items()}
+    already_tax = {pk: row["tax"] for pk, row in refunded_before.items()}
+    already_service = {pk: row["service"] for pk, row in refunded_before.items()}
     seen = set()
     refund_lines = []
     for i, item in enumerate(items):
@@ -398,9 +412,20 @@ def refund(
         tax = pricing.refund_share(
             amount_due=line.tax_amount, quantity=line.quantity, refund_quantity=rest, already=ZERO
         ) - already_tax.get(line.pk, ZERO)
+        service = pricing.refund_share(
+            amount_due=line.service_charge_amount, quantity=line.quantity, refund_quantity=rest, already=ZERO
+        ) - already_service.get(line.pk, ZERO)
         line.quantity_refunded = rest
+        restock = default_restock(line.product) if item.restock is None else bool(item.restock)
         refund_lines.append(
-            RefundLine(order_line=line, quantity=quantity, amount=amount, tax_amount=tax, restock=bool(item.restock))
+            RefundLine(
+                order_line=line,
+                quantity=quantity,
+                amount=amount,
+                tax_amount=tax,
+                service_charge=service,
+                restock=restock,
+            )
         )
     total = sum((rl.amount for rl in refund_lines), ZERO)
     if total <= 0:

@@ -20,6 +20,8 @@ from billing.forms import (
     float_from,
     quick_cash_amounts,
     refund_items,
+    restock_choice,
+    tender_rows,
 )
 from billing.models import CashSession, Payment, Receipt, Register, ZReport
 from billing.receipts import receipt_document
@@ -257,20 +259,29 @@ def pay(request, order_uuid):
             return redirect("billing:receipt", receipt.pk)
     session = _open_session(request)
     guests = PaymentForm.guests_from(request.GET.get("guests"))
+    shares = pricing.split_evenly(order.total, guests) if guests > 1 else []
+    step = order.location.cash_rounding
+    cash_due = pricing.round_cash(order.total, step)
     context = {
         "order": order,
         "session": session,
         "key": uuid.uuid4(),
         "tenders": Payment.Tender.choices,
         "guests": guests,
-        "shares": pricing.split_evenly(order.total, guests) if guests > 1 else [],
-        "quick_cash": quick_cash_amounts(order.total),
-        "cash_due": pricing.round_cash(order.total, order.location.cash_rounding),
+        "shares": shares,
+        "rows": tender_rows(request.POST if request.method == "POST" else None, shares=shares),
+        "quick_cash": quick_cash_amounts(order.total, step=step),
+        "tip_percents": TIP_PERCENTS,
+        "cash_due": cash_due,
+        "cash_rounding": cash_due - order.total,
         "managers": managers_for(order.location),
     }
     if request.method == "POST":
         return _take_payment(request, order, session, context)
     return pos_render(request, "pos/pay.html", context)
+
+
+TIP_PERCENTS = (5, 10, 15, 20)  # the quick tip buttons of the payment screen
 
 
 def _take_payment(request, order, session, context):
@@ -320,7 +331,7 @@ def _take_payment(request, order, session, context):
 def _receipt_here(request, pk: int) -> Receipt:
     receipt = (
         Receipt.objects.select_related("register", "order__location", "order__staff", "refund__created_by")
-        .prefetch_related("order__lines", "order__payments")
+        .prefetch_related("order__lines__product", "order__payments")
         .filter(pk=pk, register__location=request.terminal.location)
         .first()
     )
@@ -370,10 +381,13 @@ def refund(request, pk: int):
     receipt = _receipt_here(request, pk)
     order = receipt.order
     session = _open_session(request)
+    lines = [line for line in order.lines.all() if line.status == OrderLine.Status.ACTIVE]
+    for line in lines:
+        line.restock_choice = restock_choice(request.POST if request.method == "POST" else None, line)
     context = {
         "receipt": receipt,
         "order": order,
-        "lines": [line for line in order.lines.all() if line.status == OrderLine.Status.ACTIVE],
+        "lines": lines,
         "tenders": Payment.Tender.choices,
         "managers": managers_for(request.terminal.location),
         "session": session,

@@ -26,6 +26,26 @@ def quantize(amount: Decimal) -> Decimal:
     return Decimal(amount).quantize(currency_exponent(), rounding=ROUND_HALF_UP)
 
 
+def unsigned_zero(amount: Decimal) -> Decimal:
+    """`amount` quantised, a zero never signed: -0.00 (a negated or subtracted nothing) is 0.00 on paper and screen."""
+    amount = quantize(amount)
+    return amount.copy_abs() if amount == 0 else amount
+
+
+def money_text(amount: Decimal, *, sign: bool = False, grouped: bool = False) -> str:
+    """An amount as printed: quantised, never "-0.00"; `sign` writes "+" before a positive amount (a rounding),
+    `grouped` separates thousands (1,250.00)."""
+    amount = unsigned_zero(Decimal(amount))
+    text = f"{amount:,f}" if grouped else f"{amount:f}"
+    return f"+{text}" if sign and amount > 0 else text
+
+
+def negated_text(value) -> str:
+    """A stored figure ("12.50") shown as taken off ("-12.50"); zero stays "0.00", never "-0.00"."""
+    amount = Decimal(str(value))
+    return money_text(-amount) if amount else money_text(amount)
+
+
 def to_decimal(value, *, field: str = "amount") -> Decimal:
     """Parse a user-supplied number strictly: no floats, no NaN or infinity."""
     from core.errors import DomainError

@@ -54,8 +54,21 @@ def _apply_to_each(request, modeladmin, queryset, service, verb: str) -> None:
 class LocationAdmin(admin.ModelAdmin):
     list_display = ["name", "code", "kind", "prices_include_tax", "active"]
     list_filter = ["kind", "active"]
-    search_fields = ["name", "code"]
+    search_fields = ["name", "code", "legal_name", "tax_id"]
     actions = ["start_count"]
+    fieldsets = [
+        (None, {"fields": ["name", "code", "kind", "active"]}),
+        ("Business identity (printed on receipts)", {"fields": ["legal_name", "address", "tax_id"]}),
+        (
+            "Pricing",
+            {"fields": ["prices_include_tax", "service_charge_percent", "service_charge_base", "cash_rounding"]},
+        ),
+        ("Receipt text", {"fields": ["receipt_header", "receipt_footer"]}),
+        (
+            "Money controls (above these a manager approves)",
+            {"fields": ["max_tip", "max_change", "max_pay_in", "max_pay_out"]},
+        ),
+    ]
 
     @admin.action(description="Start a stock count at the selected locations")
     def start_count(self, request, queryset):

@@ -60,6 +60,12 @@ class Order(models.Model):
     )
     # Totals, recomputed by orders.pricing whenever lines change; frozen once paid.
     service_charge_percent = models.DecimalField(max_digits=5, decimal_places=2, default=0)
+    service_charge_base = models.CharField(
+        max_length=12,
+        choices=Location.ServiceChargeBase.choices,
+        default=Location.ServiceChargeBase.BEFORE_TAX,
+        help_text="What the service charge percent was taken of when the order was opened (the store's setting).",
+    )
     subtotal = money_field()
     discount_total = money_field()
     service_charge = money_field()

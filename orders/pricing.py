@@ -11,9 +11,10 @@ How an order is priced, in this order:
    line's ``net``.
 4. Tax is computed per line on its net: extracted from it when shelf prices include tax, added on top otherwise.
    The order's tax is the sum of its lines' tax, and so is each rate's tax.
-5. The service charge is a percent of the order's net (before exclusive tax); it carries no tax and is shared over
-   the lines in proportion to their net, so that every line knows what the guest paid for it (``amount_due``),
-   which is what a refund of that line gives back.
+5. The service charge is a percent of the order's lines, taken of their amounts net of tax (``before_tax``, the
+   default) or with their tax (``after_tax``), as the store's ``service_charge_base`` says; it carries no tax and
+   is shared over the lines in proportion to that base, so that every line knows what the guest paid for it
+   (``amount_due``), which is what a refund of that line gives back.
 6. ``total`` is the sum of the lines' ``amount_due``.
 
 Cash is settled to the store's rounding step (0.05, 100); the difference is recorded on the cash payment, never in
@@ -31,6 +32,9 @@ from core.money import ZERO, currency_exponent, quantize
 HUNDRED = Decimal(100)
 PERCENT = "percent"
 AMOUNT = "amount"
+BEFORE_TAX = "before_tax"  # the service charge is a percent of the lines net of tax
+AFTER_TAX = "after_tax"  # ... of the lines with their tax
+SERVICE_CHARGE_BASES = (BEFORE_TAX, AFTER_TAX)
 
 
 @dataclass(frozen=True)
@@ -122,7 +126,10 @@ def price_order(
     discount_kind: str = "",
     discount_value: Decimal = ZERO,
     service_charge_percent: Decimal = ZERO,
+    service_charge_base: str = BEFORE_TAX,
 ) -> OrderPrice:
+    if service_charge_base not in SERVICE_CHARGE_BASES:
+        raise ValueError(f"Unknown service charge base {service_charge_base!r}.")
     grosses = [quantize((line.unit_price + line.modifiers_price) * line.quantity) for line in lines]
     own_discounts = [
         discount_amount(gross, line.discount_kind, line.discount_value)
@@ -137,8 +144,10 @@ def price_order(
         for net, line in zip(nets, lines, strict=True)
     ]
     pre_tax = [net if not prices_include_tax else net - tax for net, tax in zip(nets, taxes, strict=True)]
-    service_charge = quantize(sum(pre_tax, ZERO) * max(service_charge_percent, ZERO) / HUNDRED)
-    service_shares = allocate(service_charge, pre_tax)
+    with_tax = [net if prices_include_tax else net + tax for net, tax in zip(nets, taxes, strict=True)]
+    base = pre_tax if service_charge_base == BEFORE_TAX else with_tax
+    service_charge = quantize(sum(base, ZERO) * max(service_charge_percent, ZERO) / HUNDRED)
+    service_shares = allocate(service_charge, base)
 
     priced = []
     tax_by_rate: dict[Decimal, Decimal] = defaultdict(Decimal)
@@ -175,6 +184,13 @@ def round_cash(amount: Decimal, step: Decimal) -> Decimal:
     return quantize((amount / step).quantize(Decimal(1), rounding=ROUND_HALF_UP) * step)
 
 
+def tip_from_percent(total: Decimal, percent: Decimal) -> Decimal:
+    """A tip of `percent` of the order's `total` (10% of 23.45 is 2.35), in the currency's smallest unit."""
+    if percent < 0:
+        raise ValueError("A tip percent cannot be negative.")
+    return quantize(total * percent / HUNDRED)
+
+
 def split_evenly(amount: Decimal, parts: int) -> list[Decimal]:
     """`amount` in `parts` shares that differ by at most one smallest unit and add up exactly."""
     if parts < 1:
@@ -208,6 +224,7 @@ class TenderInput:
     tip: Decimal = ZERO
     reference: str = ""
     guest: int | None = None
+    tip_percent: Decimal | None = None  # instead of `tip`: this percent of the amount due (the order's total)
 
 
 @dataclass(frozen=True)
@@ -236,8 +253,8 @@ CASH = "cash"
 
 def settle(due: Decimal, tenders: list[TenderInput], *, cash_step: Decimal = ZERO) -> list[Settlement]:
     """Settle `due` with the tenders: non-cash first (never more than what is left, no change), then cash (the
-    only tender that gives change, rounded to `cash_step`). Raises TenderError unless the tenders cover `due`
-    exactly with nothing left over.
+    only tender that gives change, rounded to `cash_step`). A tip is on top of its tender, given as an amount or as
+    a percent of `due`. Raises TenderError unless the tenders cover `due` exactly with nothing left over.
     """
     remaining = quantize(due)
     settled: list[tuple[int, Settlement]] = []
@@ -246,7 +263,7 @@ def settle(due: Decimal, tenders: list[TenderInput], *, cash_step: Decimal = ZER
         pair for pair in indexed if pair[1].tender == CASH
     ]:
         where = f"tenders[{i}]"
-        tip = t.tip or ZERO
+        tip = (t.tip or ZERO) if t.tip_percent is None else tip_from_percent(due, t.tip_percent)
         if tip < 0:
             raise TenderError("A tip cannot be negative.", f"{where}.tip")
         if remaining <= 0:
@@ -269,6 +286,11 @@ def settle(due: Decimal, tenders: list[TenderInput], *, cash_step: Decimal = ZER
             raise TenderError("Cash tendered must be positive.", f"{where}.tendered")
         if tendered - tip >= cash_due:
             amount, rounding, change = remaining, cash_due - remaining, tendered - tip - cash_due
+        elif tendered - tip >= remaining:  # covers the exact rest, but cash at this store is paid to the step
+            raise TenderError(
+                f"Cash is paid in steps of {quantize(cash_step)} here: {cash_due} is due in cash.",
+                f"{where}.tendered",
+            )
         else:
             if tip:
                 raise TenderError("A cash tip needs the cash to cover what is due.", f"{where}.tip")

@@ -31,7 +31,17 @@ class TenderSerializer(serializers.Serializer):
     tendered = money(
         required=False, allow_null=True, default=None, help_text="Cash: handed over (default: exactly what is due)."
     )
-    tip = money(required=False, default=Decimal(0))
+    tip = money(required=False, default=Decimal(0), help_text="On top of the tender; or give `tip_percent`.")
+    tip_percent = serializers.DecimalField(
+        max_digits=5,
+        decimal_places=2,
+        min_value=Decimal(0),
+        max_value=Decimal(100),
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="A tip of this percent of the order's total, instead of `tip`.",
+    )
     reference = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
     guest = serializers.IntegerField(min_value=1, max_value=MAX_GUESTS, required=False, allow_null=True, default=None)
 
@@ -45,6 +55,7 @@ def tender_inputs(items) -> list[TenderInput]:
             tip=item["tip"],
             reference=item["reference"],
             guest=item["guest"],
+            tip_percent=item["tip_percent"],
         )
         for item in items
     ]
@@ -83,7 +94,13 @@ class CheckoutSerializer(ManagerApprovalSerializer):
 class RefundLineInputSerializer(serializers.Serializer):
     line = serializers.IntegerField(min_value=1)
     quantity = quantity()
-    restock = serializers.BooleanField(default=True, help_text="Back to stock; false: recorded as waste.")
+    restock = serializers.BooleanField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="true: back to stock; false: recorded as waste; omitted or null: by the product's kind "
+        "(menu items are wasted, goods go back to stock).",
+    )
 
 
 class RefundCreateSerializer(serializers.Serializer):
@@ -180,6 +197,7 @@ def sale_body(sale) -> dict:
             "discount_value": _money(order.discount_value),
             "discount_reason": order.discount_reason,
             "service_charge_percent": f"{Decimal(order.service_charge_percent):.2f}",
+            "service_charge_base": order.service_charge_base,
             **{name: _money(getattr(order, name)) for name in ORDER_TOTALS},
             "opened_at": _time(order.opened_at),
             "paid_at": _time(order.paid_at),
@@ -232,7 +250,7 @@ def sale_body(sale) -> dict:
 class RefundLineSerializer(MoneyModelSerializer):
     class Meta:
         model = RefundLine
-        fields = ["order_line", "quantity", "amount", "tax_amount", "restock"]
+        fields = ["order_line", "quantity", "amount", "tax_amount", "service_charge", "restock"]
         read_only_fields = fields
 
 

@@ -78,6 +78,29 @@ def test_checkout_sells_the_lines_and_returns_the_receipt_and_change(api, till, 
     assert PrintJob.objects.filter(receipt_id=data["receipt"]["id"]).exists()
 
 
+def test_a_tender_tip_given_as_a_percent_is_that_percent_of_the_order_total(api, till, product):
+    response = post(api, body(till, product, tenders=[{"tender": "card", "tip_percent": "12.5"}]))
+
+    assert response.status_code == 201, response.json()
+    [payment] = response.json()["payments"]
+    assert (payment["amount"], payment["tip"], payment["tendered"]) == ("5.00", "0.63", "5.63")
+
+
+@pytest.mark.parametrize(
+    ("tender", "field"),
+    [
+        ({"tender": "card", "tip_percent": "100.01"}, "tip_percent"),
+        ({"tender": "card", "tip_percent": "10", "tip": "1.00"}, "tip_percent"),
+    ],
+)
+def test_a_tip_percent_over_a_hundred_or_beside_a_tip_amount_is_refused(api, till, product, location, tender, field):
+    response = post(api, body(till, product, tenders=[tender]))
+
+    assert response.status_code == 400
+    assert field in json.dumps(response.json()["fields"]), response.json()
+    assert nothing_changed(product, location)
+
+
 def test_the_same_checkout_sent_twice_creates_one_sale_and_replays_the_first_response(api, till, product, location):
     key = str(uuid.uuid4())
 

@@ -244,6 +244,31 @@ def test_the_html_receipt_shows_the_same_lines_and_totals(client, paid_order):
     assert "Voided muffin" not in body
 
 
+def test_the_html_receipt_shows_the_business_identity_tip_rounding_and_change(client, location, cashier):
+    from billing.services import sell
+    from inventory.tests.factories import ProductFactory
+    from orders.pricing import TenderInput
+    from orders.services import NewLine
+
+    location.legal_name, location.address, location.tax_id = "Main Street Ltd", "1 Main Street", "GB987"
+    location.cash_rounding = Decimal("0.05")
+    location.save()
+    register = RegisterFactory(location=location)
+    CashSessionFactory(register=register, opened_by=cashier)
+    bun = ProductFactory(price=Decimal("3.58"), tracked=False)
+    sale = sell(
+        register_id=register.pk,
+        user=cashier,
+        lines=[NewLine(bun.pk)],
+        tenders=[TenderInput("cash", tendered=Decimal("5.00"), tip=Decimal("0.40"))],
+    )
+
+    body = client.get(f"/receipts/{sale.order.uuid}/{sale.receipt.pk}/").content.decode()
+    for text in ("Main Street Ltd", "1 Main Street", "Tax ID GB987", "Tip", "0.40", "Cash rounding", "+0.02"):
+        assert text in body
+    assert "Change" in body and "1.00" in body
+
+
 def test_the_html_receipt_is_not_found_without_its_order_uuid(client, paid_order):
     other = OrderFactory(location=paid_order.order.location)
     assert client.get(f"/receipts/{other.uuid}/{paid_order.pk}/").status_code == 404
@@ -357,3 +382,127 @@ def test_a_cash_sale_rounded_to_the_nickel_shows_the_rounding_between_total_and_
     assert "TOTAL" in text and "4.58" in text
     assert [line.split() for line in text.splitlines() if "Cash rounding" in line] == [["Cash", "rounding", "0.02"]]
     assert [line.split()[-1] for line in text.splitlines() if line.strip().startswith("Change")] == ["5.40"]
+
+
+TIPPED_RECEIPT = ReceiptDoc(
+    **{
+        **FIXED_RECEIPT.__dict__,
+        "store_name": "Café Zoë",
+        "legal_name": "Zoë & Fils SARL",
+        "address": ("Rue de la Paix 12", "75002 Paris"),
+        "tax_id": "FR12345678901",
+        "header": (),
+        "number": "000043",
+        "code": "R3-43",
+        "lines": (DocLine("Espresso", Decimal("2"), Decimal("2.29"), Decimal("4.58")),),
+        "totals": (
+            ("Subtotal", Decimal("4.58")),
+            ("Service 10% of net", Decimal("0.38")),
+            ("TOTAL", Decimal("4.96")),
+        ),
+        "taxes": (TaxRow("VAT", Decimal("20.000"), Decimal("0.76")),),
+        "tenders": (
+            TenderRow(
+                "Cash",
+                Decimal("4.96"),
+                Decimal("10.00"),
+                Decimal("4.05"),
+                Decimal("-0.01"),
+                cash=True,
+                tip=Decimal("1"),
+            ),
+        ),
+    }
+)
+
+
+@pytest.mark.parametrize(
+    ("name", "columns"), [("receipt_tip_rounding_58mm.bin", 32), ("receipt_tip_rounding_80mm.bin", 48)]
+)
+def test_receipt_with_tip_change_and_rounding_bytes_equal_the_committed_golden_file(name, columns):
+    data = render_receipt(TIPPED_RECEIPT, columns=columns, open_drawer=True)
+    assert data == _golden(name, data)
+
+
+def test_a_receipt_prints_the_business_legal_name_address_and_tax_id(location, cashier):
+    from billing.services import sell
+    from inventory.tests.factories import ProductFactory
+    from orders.pricing import TenderInput
+    from orders.services import NewLine
+
+    location.name, location.legal_name = "Corner Café", "Corner Holdings Ltd"
+    location.address, location.tax_id = "1 High Street\nTownsville", "GB123456789"
+    location.save()
+    register = RegisterFactory(location=location, printer=PrinterFactory(columns=32))
+    CashSessionFactory(register=register, opened_by=cashier)
+    tea = ProductFactory(price=Decimal("2.00"), tracked=False)
+
+    sale = sell(register_id=register.pk, user=cashier, lines=[NewLine(tea.pk)], tenders=[TenderInput("card")])
+
+    lines = [line.strip() for line in read(render_job(sale.print_job)).text.splitlines()]
+    assert lines[:5] == ["Corner Café", "Corner Holdings Ltd", "1 High Street", "Townsville", "Tax ID GB123456789"]
+
+
+def test_a_card_tip_and_an_exact_cash_change_of_nothing_are_printed(location, cashier):
+    from billing.services import sell
+    from inventory.tests.factories import ProductFactory
+    from orders.pricing import TenderInput
+    from orders.services import NewLine
+
+    register = RegisterFactory(location=location, printer=PrinterFactory(columns=32))
+    CashSessionFactory(register=register, opened_by=cashier)
+    meal = ProductFactory(price=Decimal("20.00"), tracked=False)
+
+    sale = sell(
+        register_id=register.pk,
+        user=cashier,
+        lines=[NewLine(meal.pk)],
+        tenders=[TenderInput("card", amount=Decimal("12.00"), tip_percent=Decimal("10")), TenderInput("cash")],
+    )
+
+    rows = [line.split() for line in read(render_job(sale.print_job)).text.splitlines()]
+    assert rows[rows.index(["Card", "12.00"]) + 1] == ["Tip", "2.00"]
+    assert ["Tendered", "8.00"] in rows and ["Change", "0.00"] in rows
+
+
+def test_a_service_charge_says_what_it_was_taken_of_and_a_refund_gives_it_back_on_its_own_line(
+    location, cashier, manager
+):
+    from billing import services
+    from orders.pricing import TenderInput
+    from orders.services import open_order
+    from orders.tests.helpers import line, open_register, stocked_product
+
+    location.service_charge_percent = Decimal("10")
+    location.service_charge_base = "after_tax"
+    location.save()
+    register = open_register(location, printer=PrinterFactory(columns=32))
+    product = stocked_product(location, on_hand="5", price="6.00", name="Pasta")
+    order = open_order(location_id=location.pk, user=cashier, lines=[line(product, "2")], channel="dine_in")
+    sale = services.take_payment(
+        order_id=order.pk, register_id=register.pk, tenders=[TenderInput("card")], user=cashier
+    )
+    sale_rows = [row.split() for row in read(render_job(sale.print_job)).text.splitlines()]
+    assert ["Service", "10%", "of", "gross", "1.20"] in sale_rows
+
+    record = services.refund(
+        order_id=order.pk,
+        register_id=register.pk,
+        items=[services.RefundItem(line_id=order.lines.get().pk, quantity=Decimal("1"))],
+        reason="cold",
+        user=manager,
+    )
+
+    rows = [row.split() for row in read(render_job(record.receipt.print_jobs.get())).text.splitlines()]
+    assert ["Pasta", "-6.00"] in rows  # the dish at what it cost
+    assert ["Service", "10%", "of", "gross", "-0.60"] in rows  # its service charge, said separately
+    assert ["TOTAL", "REFUNDED", "EUR", "-6.60"] in rows
+
+
+def test_no_amount_is_printed_as_minus_zero():
+    from billing.receipts import money
+
+    doc = ReceiptDoc(**{**FIXED_RECEIPT.__dict__, "totals": (("Discount", Decimal("-0.00")), ("TOTAL", Decimal("0")))})
+
+    text = read(render_receipt(doc, columns=48)).text
+    assert "-0.00" not in text and money(Decimal("-0.001")) == "0.00"

@@ -169,12 +169,107 @@ def test_a_refunded_menu_item_returns_its_ingredients(location, till, manager):
     refund(
         order_id=order.pk,
         register_id=till.pk,
-        items=[RefundItem(order.lines.get().pk, Decimal("1"))],
+        items=[RefundItem(order.lines.get().pk, Decimal("1"), restock=True)],
         reason="x",
         user=manager,
     )
 
     assert on_hand(cheese, location) == Decimal("10")
+
+
+def test_by_default_a_refunded_menu_item_is_wasted_and_refunded_goods_go_back_to_stock(location, till, manager):
+    cheese = stocked_product(location, on_hand="10", kind=Product.Kind.INGREDIENT)
+    toastie = ProductFactory(kind=Product.Kind.MENU_ITEM, price=Decimal("5.00"))
+    RecipeLine.objects.create(menu_item=toastie, ingredient=cheese, quantity=Decimal("2"))
+    crisps = stocked_product(location, on_hand="5", kind=Product.Kind.GOODS)
+    order = paid(till, manager, line(toastie), line(crisps))
+    toastie_line, crisps_line = order.lines.order_by("id")
+
+    record = refund(
+        order_id=order.pk,
+        register_id=till.pk,
+        items=[RefundItem(toastie_line.pk, Decimal("1")), RefundItem(crisps_line.pk, Decimal("1"))],
+        reason="wrong order",
+        user=manager,
+    )
+
+    assert on_hand(cheese, location) == Decimal("8")  # the toastie was cooked: its cheese is gone
+    assert on_hand(crisps, location) == Decimal("5")  # the crisps are back on the shelf
+    assert StockMove.objects.filter(product=cheese, reason=StockMove.Reason.WASTE).get().delta == Decimal("-2")
+    assert dict(record.lines.values_list("order_line", "restock")) == {toastie_line.pk: False, crisps_line.pk: True}
+
+
+def test_a_refund_of_a_menu_item_can_put_it_back_and_of_goods_can_waste_them(location, till, manager):
+    cheese = stocked_product(location, on_hand="10", kind=Product.Kind.INGREDIENT)
+    toastie = ProductFactory(kind=Product.Kind.MENU_ITEM, price=Decimal("5.00"))
+    RecipeLine.objects.create(menu_item=toastie, ingredient=cheese, quantity=Decimal("2"))
+    crisps = stocked_product(location, on_hand="5", kind=Product.Kind.GOODS)
+    order = paid(till, manager, line(toastie), line(crisps))
+    toastie_line, crisps_line = order.lines.order_by("id")
+
+    refund(
+        order_id=order.pk,
+        register_id=till.pk,
+        items=[
+            RefundItem(toastie_line.pk, Decimal("1"), restock=True),
+            RefundItem(crisps_line.pk, Decimal("1"), restock=False),
+        ],
+        reason="never made; crushed bag",
+        user=manager,
+    )
+
+    assert (on_hand(cheese, location), on_hand(crisps, location)) == (Decimal("10"), Decimal("4"))
+
+
+def test_the_refund_api_defaults_restock_by_kind_and_takes_it_per_line(location, till, manager):
+    cheese = stocked_product(location, on_hand="10", kind=Product.Kind.INGREDIENT)
+    toastie = ProductFactory(kind=Product.Kind.MENU_ITEM, price=Decimal("5.00"))
+    RecipeLine.objects.create(menu_item=toastie, ingredient=cheese, quantity=Decimal("2"))
+    crisps = stocked_product(location, on_hand="5", kind=Product.Kind.GOODS)
+    order = paid(till, manager, line(toastie, "2"), line(crisps, "2"))
+    toastie_line, crisps_line = order.lines.order_by("id")
+    client = APIClient()
+    client.force_authenticate(manager)
+
+    def post(lines):
+        body = {"order": str(order.uuid), "register": till.pk, "lines": lines, "reason": "x"}
+        return client.post("/api/v1/refunds/", body, format="json", HTTP_IDEMPOTENCY_KEY=str(uuid.uuid4()))
+
+    first = post([{"line": toastie_line.pk, "quantity": "1"}, {"line": crisps_line.pk, "quantity": "1"}])
+    second = post(
+        [
+            {"line": toastie_line.pk, "quantity": "1", "restock": True},
+            {"line": crisps_line.pk, "quantity": "1", "restock": False},
+        ]
+    )
+
+    assert first.status_code == second.status_code == 201
+    assert [row["restock"] for row in first.json()["lines"]] == [False, True]
+    assert [row["restock"] for row in second.json()["lines"]] == [True, False]
+    assert (on_hand(cheese, location), on_hand(crisps, location)) == (Decimal("8"), Decimal("4"))
+
+
+def test_a_refund_line_records_the_share_of_the_service_charge_it_gives_back(location, manager):
+    location.service_charge_percent = Decimal("10")
+    location.save()
+    till = open_register(location)
+    product = stocked_product(location, on_hand="5", price="6.00")
+    order = open_order(location_id=location.pk, user=manager, lines=[line(product, "3")], channel="dine_in")
+    take_payment(order_id=order.pk, register_id=till.pk, tenders=[TenderInput("card")], user=manager)
+    sold = order.lines.get()
+
+    first = refund(
+        order_id=order.pk, register_id=till.pk, items=[RefundItem(sold.pk, Decimal("2"))], reason="x", user=manager
+    )
+    rest = refund(
+        order_id=order.pk, register_id=till.pk, items=[RefundItem(sold.pk, Decimal("1"))], reason="x", user=manager
+    )
+
+    # 18.00 incl. 20% tax is 15.00 net; service 10% of net is 1.50, 0.50 a unit
+    assert [(r.amount, r.lines.get().service_charge) for r in (first, rest)] == [
+        (Decimal("13.00"), Decimal("1.00")),
+        (Decimal("6.50"), Decimal("0.50")),
+    ]
 
 
 def test_an_unpaid_order_cannot_be_refunded(location, till, manager):

@@ -433,3 +433,27 @@ def test_a_z_report_job_without_laid_out_lines_prints_the_one_x_z_layout_and_say
     assert read(render_job(copy)).text.splitlines() == sessions.report_lines(
         z.data, copy=True, columns=register.printer.columns
     )
+
+
+def test_tips_are_on_the_printed_z_and_no_figure_is_printed_as_minus_zero(session, cashier):
+    sell(session, cashier, [(product("20.00"), 1)], tender="card", tip="2.00")
+
+    z = close_exactly(session, cashier)
+
+    lines = PrintJob.objects.get(z_report=z).payload["lines"]
+    assert [line.split() for line in lines if line.startswith("Tips")] == [["Tips", "2.00"]]
+    assert z.data["tips"] == "2.00"
+    assert [line for line in lines if "-0.00" in line] == []  # no discounts, refunds or pay-outs: "0.00"
+    assert [line.split()[-1] for line in lines if line.startswith("Discounts")] == ["0.00"]
+
+
+def test_the_x_report_shows_the_tips_taken_so_far(session, cashier, manager):
+    from billing.report_printout import report_lines
+
+    sell(session, cashier, [(product("10.00"), 1)], tender="cash", tendered="20.00", tip="1.50")
+
+    totals = sessions.x_report(session_id=session.pk, user=manager)
+
+    lines = report_lines(totals, copy=False, columns=32)
+    assert [line.split() for line in lines if line.startswith("Tips")] == [["Tips", "1.50"]]
+    assert [line for line in lines if "-0.00" in line] == []

@@ -191,6 +191,139 @@ def test_a_bill_split_between_guests_is_paid_with_one_tender_each(cashier, locat
     assert payments[2].tender == "cash" and payments[2].change == Decimal("2.50")
 
 
+def test_a_tip_typed_as_an_amount_is_recorded_on_the_card_payment(cashier, location):
+    client = terminal(cashier)
+    open_till(client, location, cashier)
+    order = _order_of(cashier, location, product(location, price="20.00"))
+
+    response, _ = _pay(client, order, tender_0="card", tip_0="2.50", tip_mode_0="amount", reference_0="AUTH 1")
+
+    assert response.status_code == 302
+    payment = Payment.objects.get(order=order)
+    assert (payment.amount, payment.tip, payment.tendered, payment.reference) == (
+        Decimal("20.00"),
+        Decimal("2.50"),
+        Decimal("22.50"),
+        "AUTH 1",
+    )
+
+
+def test_a_tip_typed_as_a_percent_is_that_percent_of_the_order_total(cashier, location):
+    client = terminal(cashier)
+    open_till(client, location, cashier)
+    order = _order_of(cashier, location, product(location, price="23.45"))
+
+    _pay(client, order, tender_0="card", tip_0="10", tip_mode_0="percent")
+
+    assert Payment.objects.get(order=order).tip == Decimal("2.35")
+
+
+def test_a_cash_tip_comes_out_of_what_was_handed_over_before_the_change(cashier, location):
+    client = terminal(cashier)
+    open_till(client, location, cashier)
+    order = _order_of(cashier, location, product(location, price="8.00"))
+
+    _pay(client, order, amount_0="20.00", tip_0="2.00")
+
+    payment = Payment.objects.get(order=order)
+    assert (payment.tip, payment.change) == (Decimal("2.00"), Decimal("10.00"))
+
+
+def test_a_tip_above_the_store_cap_needs_a_manager_and_the_refusal_keeps_everything_typed(cashier, location):
+    location.max_tip = Decimal("5.00")
+    location.save()
+    client = terminal(cashier)
+    open_till(client, location, cashier)
+    order = _order_of(cashier, location, product(location, price="20.00"))
+
+    response, _ = _pay(
+        client, order, tender_0="card", amount_0="20.00", tip_0="30", tip_mode_0="percent", reference_0="AUTH 9"
+    )
+
+    assert response.status_code == 400 and not Payment.objects.exists()
+    html = response.content.decode()
+    assert 'name="tender_0" value="card" checked' in html
+    assert 'name="amount_0" inputmode="decimal" class="amount-input" autocomplete="off" value="20.00"' in html
+    assert 'name="tip_0" inputmode="decimal" autocomplete="off" class="grow" value="30"' in html
+    assert 'name="tip_mode_0" value="percent" checked' in html
+    assert 'name="reference_0" maxlength="64" autocomplete="off" value="AUTH 9"' in html
+
+
+def test_a_refused_split_keeps_each_guests_tender_amount_tip_and_reference(cashier, location):
+    client = terminal(cashier)
+    open_till(client, location, cashier)
+    order = _order_of(cashier, location, product(location, price="10.00"))
+    page = client.get(reverse("billing:pay", args=[order.uuid]), {"guests": "2"})
+
+    response = client.post(
+        reverse("billing:pay", args=[order.uuid]) + "?guests=2",
+        {
+            "key": page.context["key"],
+            "rows": "2",
+            "tender_0": "card",
+            "amount_0": "5.00",
+            "tip_0": "1.00",
+            "reference_0": "AUTH 7",
+            "guest_0": "1",
+            "tender_1": "cash",
+            "amount_1": "1.00",
+            "guest_1": "2",
+        },
+    )
+
+    assert response.status_code == 400
+    rows = response.context["rows"]
+    assert [(r["tender"], r["amount"], r["tip"], r["reference"]) for r in rows] == [
+        ("card", "5.00", "1.00", "AUTH 7"),
+        ("cash", "1.00", "", ""),
+    ]
+    assert '<option value="card" selected>' in response.content.decode()
+
+
+def test_at_a_rounding_store_the_first_quick_cash_button_is_the_rounded_amount(cashier, location):
+    location.cash_rounding = Decimal("0.05")
+    location.save()
+    client = terminal(cashier)
+    open_till(client, location, cashier)
+    order = _order_of(cashier, location, product(location, price="3.58"))
+
+    page = client.get(reverse("billing:pay", args=[order.uuid]))
+
+    assert [str(a) for a in page.context["quick_cash"]][:2] == ["3.60", "5.00"]
+    assert 'data-key="=3.60"' in page.content.decode() and 'data-key="=3.58"' not in page.content.decode()
+    response, _ = _pay(client, order, amount_0="3.60")
+    payment = Payment.objects.get(order=order)
+    assert (payment.amount, payment.tendered, payment.rounding, payment.change) == (
+        Decimal("3.58"),
+        Decimal("3.60"),
+        Decimal("0.02"),
+        Decimal("0.00"),
+    )
+    html = client.get(response["Location"]).content.decode()
+    assert "Cash rounding" in html and "+0.02" in html
+
+
+def test_at_a_rounding_store_cash_of_the_unrounded_total_is_refused(cashier, location):
+    location.cash_rounding = Decimal("0.05")
+    location.save()
+    client = terminal(cashier)
+    open_till(client, location, cashier)
+    order = _order_of(cashier, location, product(location, price="3.58"))
+
+    response, _ = _pay(client, order, amount_0="3.58")
+
+    assert response.status_code == 400 and "3.60 is due in cash" in response.content.decode()
+    assert not Payment.objects.exists()
+
+
+def test_without_an_open_session_the_pay_button_is_disabled(cashier, location):
+    order = _order_of(cashier, location, product(location))
+
+    html = terminal(cashier).get(reverse("billing:pay", args=[order.uuid])).content.decode()
+
+    assert 'type="submit" data-shortcut="F10" disabled' in html
+
+
 def test_reprinting_a_receipt_queues_a_copy(cashier, location):
     client = terminal(cashier)
     open_till(client, location, cashier)
@@ -245,6 +378,47 @@ def test_a_refund_needs_a_manager_pin(cashier, manager, location):
     refund = Refund.objects.get()
     assert refund.amount == Decimal("3.50") and refund.approved_by == manager
     assert approved["Location"] == reverse("billing:receipt", args=[refund.receipt.pk])
+
+
+def test_the_refund_screen_wastes_menu_items_and_restocks_goods_unless_changed_and_keeps_the_choice(
+    cashier, manager, location
+):
+    from inventory.models import Product
+
+    client = terminal(cashier)
+    open_till(client, location, cashier)
+    soup = product(location, name="Soup", price="6.00", kind=Product.Kind.MENU_ITEM)
+    crisps = product(location, name="Crisps", price="1.50", kind=Product.Kind.GOODS)
+    order = _order_of(cashier, location, soup, crisps)
+    _pay(client, order)
+    receipt = Receipt.objects.get(order=order)
+    soup_line, crisps_line = order.lines.order_by("id")
+
+    page = client.get(reverse("billing:refund", args=[receipt.pk])).content.decode()
+    refused = client.post(
+        reverse("billing:refund", args=[receipt.pk]),
+        {f"qty_{soup_line.pk}": "1", f"restock_{soup_line.pk}": "1", f"restock_{crisps_line.pk}": "0"},
+    )
+
+    def chosen(html, line):
+        select = html.split(f'name="restock_{line.pk}"')[1].split("</select>")[0]
+        return select.split(" selected>")[0].rsplit('value="', 1)[1].rstrip('"')
+
+    assert (chosen(page, soup_line), chosen(page, crisps_line)) == ("0", "1")
+    assert refused.status_code == 400  # no reason, no manager
+    html = refused.content.decode()
+    assert (chosen(html, soup_line), chosen(html, crisps_line)) == ("1", "0")
+
+
+def test_a_tip_percent_over_a_hundred_is_refused_and_nothing_is_sold(cashier, location):
+    client = terminal(cashier)
+    open_till(client, location, cashier)
+    order = _order_of(cashier, location, product(location, price="10.00"))
+
+    response, _ = _pay(client, order, tender_0="card", tip_0="150", tip_mode_0="percent")
+
+    assert response.status_code == 400 and "from 0 to 100" in response.content.decode()
+    assert not Payment.objects.exists()
 
 
 # --- Print problems -----------------------------------------------------------------------------------------------

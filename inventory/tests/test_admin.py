@@ -358,3 +358,18 @@ def test_a_manager_edits_their_own_name_but_never_their_own_role_stores_or_activ
     assert manager.first_name == "Ada"
     assert manager.is_active and manager.groups.filter(name="Manager").exists()
     assert list(manager.staff.locations.all()) == [location]
+
+
+def test_the_store_admin_groups_identity_pricing_receipt_text_and_money_controls(browser, location):
+    page = browser.get(f"/admin/inventory/location/{location.pk}/change/")
+
+    assert page.status_code == 200
+    html = page.content.decode()
+    for heading in ("Business identity (printed on receipts)", "Pricing", "Receipt text", "Money controls"):
+        assert heading in html
+    for field in ("legal_name", "tax_id", "address", "service_charge_base", "cash_rounding", "max_tip"):
+        assert f'name="{field}"' in html
+    admin_form = page.context["adminform"]
+    shown = {name for fieldset in admin_form for line in fieldset for field in line for name in [field.field.name]}
+    editable = {f.name for f in location._meta.concrete_fields if f.editable and not f.primary_key}
+    assert editable <= shown  # no store setting is left off the screen

@@ -212,6 +212,7 @@ class OrderSerializer(MoneyModelSerializer):
             "discount_value",
             "discount_reason",
             "service_charge_percent",
+            "service_charge_base",
             "subtotal",
             "discount_total",
             "service_charge",

@@ -68,6 +68,7 @@ def draft_order(
         staff=user,
         note=clean_text(note, "note"),
         service_charge_percent=_service_charge_percent(location, channel),
+        service_charge_base=location.service_charge_base,
     )
     new_lines = build_lines(order, lines, user=user, approver=approver) if lines else []
     reprice(order, new_lines)

@@ -81,6 +81,7 @@ def split_order(order_id: int, *, user, quantities: dict[int, Decimal], approver
         guest_count=1,
         staff=user,
         service_charge_percent=order.service_charge_percent,
+        service_charge_base=order.service_charge_base,
     )
     new.save(force_insert=True)
     moved, changed, created = [], [], []

@@ -32,6 +32,7 @@ def reprice(order: Order, lines: list[OrderLine]) -> pricing.OrderPrice:
         discount_kind=order.discount_kind,
         discount_value=order.discount_value,
         service_charge_percent=order.service_charge_percent,
+        service_charge_base=order.service_charge_base,
     )
     for line, priced in zip(active, price.lines, strict=True):
         line.line_total = priced.line_total

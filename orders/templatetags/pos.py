@@ -4,7 +4,7 @@ from decimal import Decimal
 
 from django import template
 
-from core.money import quantize
+from core.money import money_text
 from orders.forms import format_modifiers
 
 register = template.Library()
@@ -15,7 +15,15 @@ def money(value) -> str:
     """An amount in the currency's smallest unit: 12.5000 → 12.50 (EUR), 1050.0000 → 1050 (IDR)."""
     if value in (None, ""):
         return ""
-    return f"{quantize(Decimal(str(value))):f}"
+    return money_text(Decimal(str(value)))
+
+
+@register.filter
+def signed_money(value) -> str:
+    """An amount with its sign, "+" included (a cash rounding: +0.02, -0.03); never "-0.00"."""
+    if value in (None, ""):
+        return ""
+    return money_text(Decimal(str(value)), sign=True)
 
 
 @register.filter

@@ -18,6 +18,7 @@ from orders.pricing import (
     round_cash,
     settle,
     split_evenly,
+    tip_from_percent,
 )
 
 D = Decimal
@@ -197,6 +198,65 @@ def test_service_charge_is_a_percent_of_the_net_before_exclusive_tax():
 
     assert result.service_charge == D("12.50")
     assert result.total == D("122.50")
+
+
+@pytest.mark.parametrize(
+    ("include", "base", "service", "total"),
+    [
+        (False, "before_tax", "10.00", "120.00"),  # 100 net + 10 tax + 10% of 100
+        (False, "after_tax", "11.00", "121.00"),  # ... + 10% of 110
+        (True, "before_tax", "10.00", "120.00"),  # 110 with tax is 100 net: 10% of 100
+        (True, "after_tax", "11.00", "121.00"),  # 10% of the 110 paid for the line
+    ],
+)
+def test_the_service_charge_is_taken_of_the_lines_net_of_tax_or_with_tax_as_the_store_says(
+    include, base, service, total
+):
+    price = "110.00" if include else "100.00"
+    result = price_order(
+        [LineInput(D(price), D("1"), D("10"))],
+        prices_include_tax=include,
+        service_charge_percent=D("10"),
+        service_charge_base=base,
+    )
+
+    assert (result.service_charge, result.total, result.tax_total) == (D(service), D(total), D("10.00"))
+    assert result.lines[0].service_charge == D(service)
+
+
+def test_the_service_charge_after_tax_is_shared_over_the_lines_by_what_they_cost_with_tax():
+    result = price_order(
+        [LineInput(D("100.00"), D("1"), D("0")), LineInput(D("100.00"), D("1"), D("25"))],
+        prices_include_tax=False,
+        service_charge_percent=D("10"),
+        service_charge_base="after_tax",
+    )
+
+    assert [line.service_charge for line in result.lines] == [D("10.00"), D("12.50")]
+    assert result.total == sum((line.amount_due for line in result.lines), D(0))
+
+
+def test_an_unknown_service_charge_base_is_refused():
+    with pytest.raises(ValueError):
+        price_order([LineInput(D("1"), D("1"), D("0"))], prices_include_tax=True, service_charge_base="gross")
+
+
+def test_a_tip_percent_is_taken_of_the_order_total_to_the_cent():
+    assert tip_from_percent(D("23.45"), D("10")) == D("2.35")
+    assert tip_from_percent(D("23.45"), D("0")) == D("0.00")
+
+
+def test_cash_that_covers_the_total_but_not_the_rounded_cash_due_is_refused():
+    with pytest.raises(TenderError) as error:
+        settle(D("3.58"), [TenderInput("cash", tendered=D("3.58"))], cash_step=D("0.05"))
+
+    assert "3.60" in error.value.message and error.value.field == "tenders[0].tendered"
+
+
+def test_cash_at_a_rounding_store_records_the_rounding_and_the_change():
+    [cash] = settle(D("3.58"), [TenderInput("cash", tendered=D("5.00"))], cash_step=D("0.05"))
+
+    assert (cash.amount, cash.rounding, cash.change) == (D("3.58"), D("0.02"), D("1.40"))
 
 
 @pytest.mark.parametrize(

@@ -88,20 +88,58 @@
     if (category) category.click();  // the grid showed search results: back to the category
   });
 
-  /* --- Change due while the cashier types what the guest handed over (cash); the receipt shows the change the
-     server computed. --- */
+  /* --- Change due while the cashier types what the guest handed over (cash), after the tip; the receipt shows
+     the change the server computed. A tip is an amount or a percent of the order's total (tip_mode_0). --- */
+  function places(text) {
+    var decimals = String(text || "").split(".")[1];
+    return decimals ? decimals.length : 0;
+  }
+  function tipAmount(input) {
+    if (!input || !input.value) return 0;
+    var value = parseFloat(input.value);
+    if (!(value > 0)) return 0;
+    var mode = input.form.querySelector("input[name=" + input.name.replace("tip_", "tip_mode_") + "]:checked");
+    if (!mode || mode.value !== "percent") return value;
+    var total = document.querySelector("[data-total]");
+    var unit = Math.pow(10, places(total && total.dataset.total));
+    return Math.round(parseFloat(total ? total.dataset.total : "0") * value / 100 * unit) / unit;
+  }
   function showChange() {
     document.querySelectorAll("[data-change-for]").forEach(function (el) {
       var input = document.getElementById(el.dataset.changeFor);
       var tender = input && input.form.querySelector("input[name=tender_0]:checked");
       var given = parseFloat(input && input.value);
-      var due = parseFloat(el.dataset.cashDue);
+      var digits = places(el.dataset.cashDue);
+      var tip = tipAmount(document.getElementById(el.dataset.tipFor));
+      var due = parseFloat(el.dataset.cashDue) + tip;
       var cash = !tender || tender.value === "cash";
-      el.textContent = cash && given > due ? "Change due: " + (given - due).toFixed(el.dataset.cashDue.split(".")[1] ? el.dataset.cashDue.split(".")[1].length : 0) : "";
+      el.textContent = cash && given > due + 1e-9 ? "Change due: " + (given - due).toFixed(digits) : "";
+    });
+    document.querySelectorAll("[data-tip-note]").forEach(function (el) {
+      var input = document.getElementById(el.dataset.tipNote);
+      var tip = tipAmount(input);
+      var total = document.querySelector("[data-total]");
+      var digits = places(total && total.dataset.total);
+      el.textContent = tip > 0 ? "Tip " + tip.toFixed(digits) + " · with the tip " +
+        (parseFloat(total.dataset.total) + tip).toFixed(digits) : "";
     });
   }
   document.addEventListener("input", showChange);
   document.addEventListener("change", showChange);
+  showChange();
+
+  /* --- Quick tip buttons: data-tip-percent="10" data-tip-input="tip_0" (empty percent: no tip). --- */
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest("[data-tip-percent]");
+    if (!button) return;
+    event.preventDefault();
+    var input = document.getElementById(button.dataset.tipInput);
+    if (!input) return;
+    input.value = button.dataset.tipPercent;
+    var percent = input.form.querySelector("input[name=" + input.name.replace("tip_", "tip_mode_") + "][value=percent]");
+    if (percent && button.dataset.tipPercent) percent.checked = true;
+    input.dispatchEvent(new Event("input", { bubbles: true }));
+  });
 
   /* --- A form marked data-once cannot be sent twice by a double tap (the server is idempotent as well). --- */
   document.addEventListener("submit", function (event) {

@@ -51,15 +51,19 @@ class Command(BaseCommand):
         harbour = Location.objects.create(
             code="harbour",
             name="Harbour Kitchen",
+            legal_name="Harbour Kitchen Ltd",
+            address="1 Quay Street",
+            tax_id="GB 123 4567 89",
             service_charge_percent=Decimal("10"),
-            receipt_header="1 Quay Street",
             receipt_footer="Thank you, see you soon!",
         )
         corner = Location.objects.create(
             code="corner",
             name="Corner Shop",
+            legal_name="Corner Shop Trading Ltd",
+            address="22 High Street",
+            tax_id="GB 987 6543 21",
             cash_rounding=Decimal("0.05"),
-            receipt_header="22 High Street",
             receipt_footer="Keep your receipt for returns.",
         )
         Location.objects.create(code="central", name="Central Warehouse", kind=Location.Kind.WAREHOUSE)
