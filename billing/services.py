@@ -26,7 +26,14 @@ from core.inputs import clean_money, clean_quantity, clean_text, invalid
 from core.money import ZERO, quantize
 from core.sql import insert_batch, run_batch
 from inventory.models import StockMove
-from inventory.services import StockChange, apply_stock_changes, consume_for_sale, expand_recipes, return_to_stock
+from inventory.services import (
+    StockChange,
+    apply_stock_changes,
+    consume_for_sale,
+    expand_recipes,
+    return_to_stock,
+    sale_costs,
+)
 from orders import pricing
 from orders.models import Order, OrderLine
 from orders.pricing import TenderInput
@@ -175,6 +182,7 @@ def _complete_sale(
         products=products,
         savepoint=False,
     )
+    _capture_costs(lines, stock.unit_costs)
     till = _take_receipt_number(register_id, order.location_id)
     payments = [
         Payment(
@@ -221,6 +229,19 @@ def _complete_sale(
         change=sum((s.change for s in settlements), ZERO),
         warnings=stock.warnings,
     )
+
+
+def _capture_costs(lines: list[OrderLine], unit_costs: dict) -> None:
+    """Freeze each sold line's unit cost at what its stock costs now (a recipe item: its ingredients), so that the
+    margin of a sale never depends on later costs. Lines whose snapshot already matches are not written again."""
+    changed = []
+    for line in lines:
+        cost = unit_costs.get(line.product_id, line.unit_cost)
+        if line.unit_cost != cost:
+            line.unit_cost = cost
+            changed.append(line)
+    if changed:
+        OrderLine.objects.bulk_update(changed, ["unit_cost"])
 
 
 def _mark_paid(order: Order) -> None:
@@ -370,6 +391,12 @@ def refund(
         .annotate(total=Sum("tax_amount"))
         .values_list("order_line", "total")
     )
+    already_service = dict(
+        RefundLine.objects.filter(order_line__order=order)
+        .values("order_line")
+        .annotate(total=Sum("service_charge_amount"))
+        .values_list("order_line", "total")
+    )
     seen = set()
     refund_lines = []
     for i, item in enumerate(items):
@@ -398,9 +425,19 @@ def refund(
         tax = pricing.refund_share(
             amount_due=line.tax_amount, quantity=line.quantity, refund_quantity=rest, already=ZERO
         ) - already_tax.get(line.pk, ZERO)
+        service = pricing.refund_share(
+            amount_due=line.service_charge_amount, quantity=line.quantity, refund_quantity=rest, already=ZERO
+        ) - already_service.get(line.pk, ZERO)
         line.quantity_refunded = rest
         refund_lines.append(
-            RefundLine(order_line=line, quantity=quantity, amount=amount, tax_amount=tax, restock=bool(item.restock))
+            RefundLine(
+                order_line=line,
+                quantity=quantity,
+                amount=amount,
+                tax_amount=tax,
+                service_charge_amount=service,
+                restock=bool(item.restock),
+            )
         )
     total = sum((rl.amount for rl in refund_lines), ZERO)
     if total <= 0:
@@ -428,7 +465,8 @@ def refund(
 
     reference = f"refund:{order.uuid}"
     back = [(rl.order_line.product_id, rl.quantity) for rl in refund_lines]
-    return_to_stock(location=order.location, items=back, reference=reference, user=user)
+    sold_at = sale_costs(str(order.uuid))
+    return_to_stock(location=order.location, items=back, reference=reference, user=user, unit_costs=sold_at)
     wasted = expand_recipes([(rl.order_line.product_id, rl.quantity) for rl in refund_lines if not rl.restock])
     if wasted:
         apply_stock_changes(
@@ -437,6 +475,7 @@ def refund(
             reference=reference,
             user=user,
             note="Refunded, not restocked",
+            unit_costs=sold_at,
         )
 
     till = _take_receipt_number(register_id, order.location_id)
