@@ -29,6 +29,7 @@ Stable functions for other modules: `Scope`, `figures_for(scope) -> Figures`, `r
 
 from dataclasses import asdict, dataclass, fields
 from decimal import Decimal
+from typing import Any
 
 from django.db.models import Count, DecimalField, ExpressionWrapper, F, QuerySet, Sum, Value
 from django.db.models.functions import Coalesce
@@ -142,14 +143,11 @@ class Figures:
 
     def rounded(self) -> "Figures":
         """Each money figure quantised once, from the unrounded sums."""
-        return Figures(
-            **{
-                f.name: quantize(getattr(self, f.name))
-                if isinstance(getattr(self, f.name), Decimal)
-                else getattr(self, f.name)
-                for f in fields(self)
-            }
-        )
+        values: dict[str, Any] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            values[f.name] = quantize(value) if isinstance(value, Decimal) else value
+        return Figures(**values)
 
     def as_dict(self) -> dict:
         return asdict(self)
