@@ -236,7 +236,7 @@ def summary(p: Period) -> dict:
         "rounding": f.rounding,
         "voids": f.voids,
         "void_count": f.void_count,
-        "average_ticket": quantize(f.sales / f.orders) if f.orders else ZERO,
+        "average_ticket": quantize(f.sales / f.orders if f.orders else ZERO),
     }
     return result
 
