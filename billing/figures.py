@@ -1,20 +1,40 @@
-"""The one definition of every money figure: gross, discounts, net, tax base, tax by rate, service charge, tips,
-refunds, voids and cash rounding.
+"""The one definition of every money figure: gross, discounts, sales, tax by rate with its taxable base, service
+charge, tips, refunds, voids, cash rounding, cost of goods sold and margin.
 
-Each figure is an ORM expression or a small aggregate over a queryset the caller chooses: a cash session picks the
-orders that got their sale receipt in the session and the session's own payments and refunds
-(`billing.sessions`); the sales reports pick a location and a date range (`billing.reports`). What is counted
-where is the caller's business; how a figure is computed from the rows is decided here, once.
+Each figure is an ORM expression or an aggregate over querysets the caller chooses (a `Scope`): a cash session
+picks the orders that got their sale receipt in the session and the session's own payments and refunds
+(`billing.sessions`); the sales reports pick stores and a date range (`billing.reports`); the daily rollups pick a
+store and a day. What is counted where is the caller's business; how a figure is computed from the rows is decided
+here, once, so the X/Z, the reports, their CSV, the API and anything built on them agree to the cent.
 
-Amounts come back as unrounded Decimals (sums of stored, already quantised columns); callers quantise for display.
+Definitions (every amount as the guest saw it, after discounts):
+- sales: what was charged for the goods: a line's `amount_due` less its service charge share (tax included,
+  whether shelf prices include it or it was added on top); an order's `total` is its lines' sales plus its service
+  charge.
+- net of tax (`base`): sales less the tax in them, the taxable base of a rate.
+- refunds give back a line's share of all three (sales, tax, service charge); they count in the period (session,
+  day) of the refund, not of the sale, and reduce sales, tax, service charge, cost and margin there.
+- cost: the unit cost captured when the line was sold (`OrderLine.unit_cost`: the product's moving-average cost
+  then, or its recipe's ingredients'), times the quantity; a refund takes back its quantity at that same cost.
+- margin: net of tax less cost, goods only (the service charge is not a sale of goods). With costs ≥ 0 it is never
+  more than the net sales of tax and, when the tax is not negative, never more than the net sales.
+
+Amounts come back unrounded (sums of stored, already quantised columns and of per-unit costs times quantities);
+`Figures.rounded()` quantises each figure once for display.
+
+Stable functions for other modules: `Scope`, `figures_for(scope) -> Figures`, `rates_for(scope) -> list[RateFigures]`,
+`lines_by_product(lines, refund_lines) -> dict[int, LineFigures]`, `payments_by_tender`, `refunds_by_tender`,
+`voided_lines`, and the expressions `LINE_*`/`REFUND_*`.
 """
 
+from dataclasses import asdict, dataclass, fields
 from decimal import Decimal
+from typing import Any
 
-from django.db.models import Case, Count, DecimalField, ExpressionWrapper, F, QuerySet, Sum, Value, When
+from django.db.models import Count, DecimalField, ExpressionWrapper, F, QuerySet, Sum, Value
 from django.db.models.functions import Coalesce
 
-from core.money import ZERO
+from core.money import ZERO, quantize
 
 MONEY = DecimalField(max_digits=20, decimal_places=4)
 
@@ -24,24 +44,25 @@ def total(expression) -> Coalesce:
     return Coalesce(Sum(expression), Value(ZERO), output_field=MONEY)
 
 
-# --- order lines ---------------------------------------------------------------------------------------------
+# --- order lines (active lines of sold orders) --------------------------------------------------------------
 
-# What the guest was charged for a line: its total after its share of the order discount (tax included at a
-# tax-inclusive store).
-LINE_SALES = ExpressionWrapper(F("line_total") - F("order_discount_amount"), output_field=MONEY)
+# What the guest was charged for a line's goods: tax included, service charge share left out.
+LINE_SALES = ExpressionWrapper(F("amount_due") - F("service_charge_amount"), output_field=MONEY)
 
-# The tax base ("net of tax") of a line: its sales without the tax inside them at a tax-inclusive store.
-LINE_TAX_BASE = Case(
-    When(prices_include_tax=True, then=F("line_total") - F("order_discount_amount") - F("tax_amount")),
-    default=F("line_total") - F("order_discount_amount"),
-    output_field=MONEY,
-)
+# The tax base ("net of tax") of a line.
+LINE_TAX_BASE = ExpressionWrapper(F("amount_due") - F("service_charge_amount") - F("tax_amount"), output_field=MONEY)
 
-# The cost of a line: the cost snapshot taken when it was sold.
+# The cost of a line: the unit cost captured when it was sold, times its quantity.
 LINE_COST = ExpressionWrapper(F("unit_cost") * F("quantity"), output_field=MONEY)
 
 # The value of a voided line: its list price times its quantity (before any discount).
 VOID_VALUE = ExpressionWrapper(F("unit_price") * F("quantity"), output_field=MONEY)
+
+# --- refund lines --------------------------------------------------------------------------------------------
+
+REFUND_SALES = ExpressionWrapper(F("amount") - F("service_charge_amount"), output_field=MONEY)
+REFUND_TAX_BASE = ExpressionWrapper(F("amount") - F("service_charge_amount") - F("tax_amount"), output_field=MONEY)
+REFUND_COST = ExpressionWrapper(F("order_line__unit_cost") * F("quantity"), output_field=MONEY)
 
 # The per-line figures the product and category reports group ("sold" because "quantity" would shadow the column).
 LINE_FIGURES = {
@@ -51,20 +72,135 @@ LINE_FIGURES = {
     "net": total(LINE_TAX_BASE),
     "cost": total(LINE_COST),
 }
+REFUND_LINE_FIGURES = {
+    "sold": Coalesce(Sum("quantity"), Value(ZERO), output_field=MONEY),
+    "sales": total(REFUND_SALES),
+    "tax": total("tax_amount"),
+    "net": total(REFUND_TAX_BASE),
+    "cost": total(REFUND_COST),
+}
 
 
-# --- orders --------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Scope:
+    """The rows a set of figures counts. `orders`: the sold orders (paid or refunded since); `lines`: their active
+    lines; `refunds` and `refund_lines`: the refunds counted here (whatever the sale's period) and their lines;
+    `payments`: the payments counted here. Build it with `scope(...)` when the lines follow from the orders."""
+
+    orders: QuerySet
+    lines: QuerySet
+    refunds: QuerySet
+    refund_lines: QuerySet
+    payments: QuerySet
 
 
-def order_figures(orders: QuerySet) -> dict:
-    """Count and money totals of `orders`: `count`, `sales` (what was charged, after discounts, service charge
-    included), `discounts`, `service_charge`, `tax`. Gross sales are `gross(...)` of these."""
-    return orders.aggregate(
+def scope(*, orders: QuerySet, refunds: QuerySet, payments: QuerySet, lines: QuerySet | None = None) -> Scope:
+    """A Scope whose lines are the active lines of `orders` (unless given) and whose refund lines are `refunds`'."""
+    from billing.models import RefundLine
+    from orders.models import OrderLine
+
+    if lines is None:
+        lines = OrderLine.objects.filter(order__in=orders, status=OrderLine.Status.ACTIVE)
+    return Scope(
+        orders=orders,
+        lines=lines,
+        refunds=refunds,
+        refund_lines=RefundLine.objects.filter(refund__in=refunds),
+        payments=payments,
+    )
+
+
+@dataclass(frozen=True)
+class Figures:
+    """Every money figure of a scope. Sold figures count the scope's sales, refund figures its refunds, net
+    figures are sold less refunded."""
+
+    orders: int
+    gross_sales: Decimal  # sales + discounts
+    discounts: Decimal
+    sales: Decimal  # what was charged: goods (tax included) + service charge; the orders' totals
+    goods_sales: Decimal  # sales less service charge
+    service_charge: Decimal
+    tax: Decimal  # tax on the sales
+    cost: Decimal  # cost of the goods sold
+    refund_count: int
+    refunds: Decimal  # what was given back
+    refund_tax: Decimal
+    refund_service_charge: Decimal
+    refund_cost: Decimal  # cost taken back by the refunds (at the cost captured when sold)
+    net_sales: Decimal  # sales − refunds
+    net_tax: Decimal  # tax − refund tax: the tax due
+    net_service_charge: Decimal
+    net_of_tax: Decimal  # net sales − net tax (service charge included)
+    net_goods_of_tax: Decimal  # net of tax less the net service charge: the goods' taxable base
+    net_cost: Decimal  # cost − refund cost: the cost of goods sold
+    margin: Decimal  # net_goods_of_tax − net_cost
+    tips: Decimal
+    rounding: Decimal  # cash rounding (positive: guests paid more than the exact amount)
+    payments: Decimal  # paid towards orders (tips excluded)
+    void_count: int
+    voids: Decimal
+
+    def rounded(self) -> "Figures":
+        """Each money figure quantised once, from the unrounded sums."""
+        values: dict[str, Any] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            values[f.name] = quantize(value) if isinstance(value, Decimal) else value
+        return Figures(**values)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def figures_for(s: Scope) -> Figures:
+    """Every figure of the scope: five aggregate queries (orders, lines, refunds, refund lines, payments) and one
+    for the voided lines of the scope's orders."""
+    from orders.models import OrderLine
+
+    sold = s.orders.aggregate(
         count=Count("id"),
         sales=total("total"),
         discounts=total("discount_total"),
         service_charge=total("service_charge"),
         tax=total("tax_total"),
+    )
+    lines = s.lines.aggregate(cost=total(LINE_COST))
+    refunded = s.refunds.aggregate(count=Count("id"), amount=total("amount"), tax=total("tax_amount"))
+    refund_lines = s.refund_lines.aggregate(service=total("service_charge_amount"), cost=total(REFUND_COST))
+    paid = s.payments.aggregate(amount=total("amount"), tips=total("tip"), rounding=total("rounding"))
+    voids = voided_lines(OrderLine.objects.filter(order__in=s.orders))
+    net_sales = sold["sales"] - refunded["amount"]
+    net_tax = sold["tax"] - refunded["tax"]
+    net_service = sold["service_charge"] - refund_lines["service"]
+    net_cost = lines["cost"] - refund_lines["cost"]
+    net_goods = net_sales - net_tax - net_service
+    return Figures(
+        orders=sold["count"],
+        gross_sales=gross(sold["sales"], sold["discounts"]),
+        discounts=sold["discounts"],
+        sales=sold["sales"],
+        goods_sales=sold["sales"] - sold["service_charge"],
+        service_charge=sold["service_charge"],
+        tax=sold["tax"],
+        cost=lines["cost"],
+        refund_count=refunded["count"],
+        refunds=refunded["amount"],
+        refund_tax=refunded["tax"],
+        refund_service_charge=refund_lines["service"],
+        refund_cost=refund_lines["cost"],
+        net_sales=net_sales,
+        net_tax=net_tax,
+        net_service_charge=net_service,
+        net_of_tax=net_sales - net_tax,
+        net_goods_of_tax=net_goods,
+        net_cost=net_cost,
+        margin=net_goods - net_cost,
+        tips=paid["tips"],
+        rounding=paid["rounding"],
+        payments=paid["amount"],
+        void_count=voids["count"],
+        voids=voids["amount"],
     )
 
 
@@ -85,29 +221,84 @@ def voided_lines(lines: QuerySet) -> dict:
     return lines.filter(status=OrderLine.Status.VOIDED).aggregate(count=Count("id"), amount=total(VOID_VALUE))
 
 
-def tax_by_rate(lines: QuerySet) -> dict[tuple[str, Decimal], dict]:
-    """Per (rate name, percent) of `lines` (active lines): `sales`, `base` (the tax base) and `tax`."""
-    return {
-        (row["tax_rate_name"], row["tax_rate_percent"]): {"sales": row["sales"], "base": row["base"], "tax": row["tax"]}
-        for row in lines.values("tax_rate_name", "tax_rate_percent")
+# --- tax rates -----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RateFigures:
+    """One tax rate of a scope: sold, refunded and net (sold − refunded) sales, taxable base and tax."""
+
+    name: str
+    percent: Decimal
+    sales: Decimal
+    base: Decimal
+    tax: Decimal
+    refund_sales: Decimal
+    refund_base: Decimal
+    refund_tax: Decimal
+    net_sales: Decimal
+    net_base: Decimal
+    net_tax: Decimal
+
+
+def rates_for(s: Scope) -> list[RateFigures]:
+    """Per tax rate (rate name and percent as snapshotted on the line), by percent then name. The net bases and
+    taxes add up to the scope's `net_goods_of_tax` and `net_tax`."""
+    sold = {
+        (row["tax_rate_name"], row["tax_rate_percent"]): row
+        for row in s.lines.values("tax_rate_name", "tax_rate_percent")
         .annotate(sales=total(LINE_SALES), base=total(LINE_TAX_BASE), tax=total("tax_amount"))
         .order_by()
     }
-
-
-def refund_tax_by_rate(refund_lines: QuerySet) -> dict[tuple[str, Decimal], Decimal]:
-    """Tax refunded per (rate name, percent) of the refunded order lines."""
-    return {
-        (row["order_line__tax_rate_name"], row["order_line__tax_rate_percent"]): row["tax"]
-        for row in refund_lines.values("order_line__tax_rate_name", "order_line__tax_rate_percent")
-        .annotate(tax=total("tax_amount"))
+    refunded = {
+        (row["order_line__tax_rate_name"], row["order_line__tax_rate_percent"]): row
+        for row in s.refund_lines.values("order_line__tax_rate_name", "order_line__tax_rate_percent")
+        .annotate(sales=total(REFUND_SALES), base=total(REFUND_TAX_BASE), tax=total("tax_amount"))
         .order_by()
     }
+    empty = {"sales": ZERO, "base": ZERO, "tax": ZERO}
+    rates = []
+    for name, percent in sorted({*sold, *refunded}, key=lambda key: (key[1], key[0])):
+        a, b = sold.get((name, percent), empty), refunded.get((name, percent), empty)
+        rates.append(
+            RateFigures(
+                name=name,
+                percent=percent,
+                sales=a["sales"],
+                base=a["base"],
+                tax=a["tax"],
+                refund_sales=b["sales"],
+                refund_base=b["base"],
+                refund_tax=b["tax"],
+                net_sales=a["sales"] - b["sales"],
+                net_base=a["base"] - b["base"],
+                net_tax=a["tax"] - b["tax"],
+            )
+        )
+    return rates
 
 
-def by_rate_order(rates: dict[tuple[str, Decimal], object]) -> list[tuple[tuple[str, Decimal], object]]:
-    """Rates in the order every report prints them: by percent, then name."""
-    return sorted(rates.items(), key=lambda item: (item[0][1], item[0][0]))
+# --- products ------------------------------------------------------------------------------------------------
+
+
+def lines_by_product(lines: QuerySet, refund_lines: QuerySet) -> dict[int, dict]:
+    """Per product id: `lines` (sold lines), `quantity`, `sales`, `tax`, `net` (of tax), `cost` and `margin`, each
+    sold less refunded (a product only refunded in the scope has negative figures). They add up to the scope's
+    goods sales less refunds' goods, net tax, `net_goods_of_tax`, `net_cost` and `margin`."""
+    rows: dict[int, dict] = {}
+    for row in lines.values("product_id").annotate(lines=Count("id"), **LINE_FIGURES).order_by():
+        rows[row["product_id"]] = row
+    for row in refund_lines.values("order_line__product_id").annotate(**REFUND_LINE_FIGURES).order_by():
+        product_id = row["order_line__product_id"]
+        target = rows.setdefault(
+            product_id, {"product_id": product_id, "lines": 0, **dict.fromkeys(LINE_FIGURES, ZERO)}
+        )
+        for key in LINE_FIGURES:
+            target[key] -= row[key]
+    for row in rows.values():
+        row["quantity"] = row.pop("sold")
+        row["margin"] = row["net"] - row["cost"]
+    return rows
 
 
 # --- payments and refunds ------------------------------------------------------------------------------------

@@ -190,7 +190,7 @@ class RefundLine(AppendOnlyModel):
     quantity = qty_field()
     amount = money_field()
     tax_amount = money_field()
-    service_charge = money_field(help_text="The part of `amount` that gives back the line's service charge.")
+    service_charge_amount = money_field(help_text="The part of `amount` that gives back the line's service charge.")
     restock = models.BooleanField(default=True, help_text="Back to stock; otherwise recorded as waste.")
 
     class Meta:

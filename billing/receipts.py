@@ -236,7 +236,7 @@ def _refund_document(receipt) -> ReceiptDoc:
     for rl in refund_lines:
         taxes[(rl.order_line.tax_rate_name, rl.order_line.tax_rate_percent)] += rl.tax_amount
     tender = TenderRow(label=f"{refund.get_tender_display()} refunded", amount=-refund.amount)
-    service = sum((rl.service_charge for rl in refund_lines), ZERO)
+    service = sum((rl.service_charge_amount for rl in refund_lines), ZERO)
     totals = []
     if service:
         totals.append((service_charge_label(receipt.order), -service))
@@ -253,7 +253,7 @@ def _refund_document(receipt) -> ReceiptDoc:
         issued_at=receipt.issued_at,
         staff=_staff_name(refund.created_by),
         lines=tuple(
-            _doc_line(rl.order_line, quantity=rl.quantity, total=-(rl.amount - rl.service_charge))
+            _doc_line(rl.order_line, quantity=rl.quantity, total=-(rl.amount - rl.service_charge_amount))
             for rl in refund_lines
         ),
         totals=tuple(totals),

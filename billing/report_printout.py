@@ -90,7 +90,7 @@ def report_lines(data: dict, *, copy: bool, columns: int = 48) -> list[str]:
     lines.append("TAX")
     for rate in data.get("tax_rates", []):
         row(f" {rate['name']} {rate['percent']}%", rate["net_tax"])
-        row("   base", rate["base"])
+        row("   base", rate.get("net_base", rate["base"]))  # Z reports before net_base printed the sales' base
     rule()
     lines.append("TENDERS")
     for tender in data.get("tenders", []):

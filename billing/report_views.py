@@ -34,37 +34,88 @@ def manager_required(view):
     return login_required(wrapped)
 
 
+ALL_STORES = "all"
+
+
 class PeriodForm(forms.Form):
-    location = forms.ModelChoiceField(queryset=None, empty_label=None)
+    """Stores and days of a report. `location` is one store's id or "all" (every store the user may read,
+    summed); left out, the report opens on the user's own store, or all of their stores if they work at several
+    (reports.default_stores), never on a warehouse."""
+
+    location = forms.ChoiceField(label="Store")
     date_from = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
     date_to = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
 
     def __init__(self, data, *, user):
         today = timezone.localdate()
-        locations = locations_for(user).order_by("name")
+        self.stores = list(reports.report_stores(user))
+        default = reports.default_stores(user)
+        chosen = data.get("location") or (str(default[0].pk) if len(default) == 1 else ALL_STORES if default else "")
         data = {
-            "location": data.get("location") or getattr(locations.first(), "pk", ""),
+            "location": chosen,
             "date_from": data.get("date_from") or today.replace(day=1).isoformat(),
             "date_to": data.get("date_to") or today.isoformat(),
         }
         super().__init__(data)
-        self.fields["location"].queryset = locations
+        choices = [(str(store.pk), store.name) for store in self.stores]
+        if len(self.stores) > 1:
+            choices.insert(0, (ALL_STORES, f"All stores ({len(self.stores)})"))
+        self.fields["location"].choices = choices
 
     def period(self) -> reports.Period | None:
         """The period asked for, or None with the form's errors filled in."""
         if not self.is_valid():
             return None
+        data = self.cleaned_data
+        if data["location"] == ALL_STORES:
+            stores = self.stores
+        else:
+            stores = [store for store in self.stores if str(store.pk) == data["location"]]
         try:
-            return reports.period(**self.cleaned_data)
+            return reports.period(locations=stores, date_from=data["date_from"], date_to=data["date_to"])
         except DomainError as error:
             for field, problems in error.fields.items():
                 self.add_error(field if field in self.fields else None, problems)
             return None
 
 
+SUMMARY_ROWS = (
+    ("orders", "Orders"),
+    ("gross_sales", "Gross sales"),
+    ("discounts", "Discounts"),
+    ("service_charge", "Service charge"),
+    ("sales", "Sales"),
+    ("refunds", "Refunds"),
+    ("refund_count", "Refund count"),
+    ("net_sales", "Net sales"),
+    ("tax", "Tax due"),
+    ("net_of_tax", "Net of tax"),
+    ("cost", "Cost of goods sold"),
+    ("margin", "Gross margin"),
+    ("tips", "Tips"),
+    ("rounding", "Cash rounding"),
+    ("voids", "Voided lines"),
+    ("average_ticket", "Average ticket"),
+)
+
+
+def _summary_rows(compared: dict) -> list[dict]:
+    return [
+        {
+            "key": key,
+            "title": title,
+            "current": compared["current"][key],
+            "previous": compared["previous"][key],
+            "change": compared["change"][key],
+        }
+        for key, title in SUMMARY_ROWS
+    ]
+
+
 @manager_required
 def sales(request):
-    """Sales for a date range at a location: summary, chart by hour, and one report (`?report=`) as a table."""
+    """Sales for a date range at a store or all stores: summary beside the previous period, chart by hour, and one
+    report (`?report=`) as a table."""
     form = PeriodForm(request.GET, user=request.user)
     p = form.period()
     chosen = reports.REPORTS.get(request.GET.get("report", ""), reports.REPORTS["day"])
@@ -73,8 +124,12 @@ def sales(request):
         hours = reports.by_hour(p)
         query = request.GET.copy()
         query.pop("report", None)
+        query["location"] = form.cleaned_data["location"]
+        compared = reports.summary_with_previous(p)
         context.update(
-            summary=reports.summary(p),
+            summary=compared["current"],
+            compared=compared,
+            summary_rows=_summary_rows(compared),
             chart=hourly_sales_svg(hours, currency=settings.POS_CURRENCY),
             table=_table(chosen, hours if chosen.slug == "hour" else chosen.rows(p)),
             query=query.urlencode(),
@@ -84,13 +139,29 @@ def sales(request):
 
 @manager_required
 def sales_csv(request, report: str):
-    """One report as CSV: the same rows and columns as the screen."""
+    """One report as CSV: the same rows and columns as the screen; `summary`: the summary beside the previous
+    period."""
     definition = reports.REPORTS.get(report)
     form = PeriodForm(request.GET, user=request.user)
     p = form.period()
-    if definition is None or p is None:
+    if (definition is None and report != "summary") or p is None:
         return HttpResponse("Unknown report or invalid period.", status=400, content_type="text/plain")
-    filename = f"{report}-{p.location.code}-{p.date_from}-{p.date_to}.csv"
+    filename = f"{report}-{p.code}-{p.date_from}-{p.date_to}.csv"
+    if definition is None:
+        compared = reports.summary_with_previous(p)
+        return csv_response(
+            filename,
+            [
+                "Figure",
+                f"{p.date_from} to {p.date_to}",
+                f"{compared['previous_from']} to {compared['previous_to']}",
+                "Change",
+            ],
+            (
+                [row["title"], _text(row["current"]), _text(row["previous"]), _text(row["change"])]
+                for row in _summary_rows(compared)
+            ),
+        )
     return csv_response(
         filename,
         [title for _, title in definition.columns],

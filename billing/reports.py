@@ -1,14 +1,15 @@
-"""Sales reports: read-only selectors over a date range at one location, shared by the manager screens, the API and
-the CSV export.
+"""Sales reports: read-only selectors over a date range at one store or several together (the sum of the stores),
+shared by the manager screens, the API and the CSV export.
 
-A sale belongs to the local day and hour its order was paid (settings.TIME_ZONE). Sales figures are what guests were
-charged after discounts, tax included at a tax-inclusive store; `net` is that amount without tax; margin is net
-minus the cost snapshot taken when the line was sold. Refunds and voids are reported on their own, on the day they
-happened. Each report is one aggregate query (two for tenders and tax rates, which net refunds off).
+A sale belongs to the local day and hour its order was paid (settings.TIME_ZONE), a refund to the day and hour it
+was given. Every figure is defined in `billing.figures`: sales are what guests were charged after discounts (tax
+included, whether shelf prices include it or not); refunds reduce sales, tax, cost and margin in the period of the
+refund; cost is the cost captured when each line was sold. The hours of a day add up to the day, the days to the
+summary, the stores to all stores.
 """
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
@@ -23,11 +24,12 @@ from django.db.models.functions import ExtractHour, TruncDate
 from django.utils import timezone
 
 from billing import figures
-from billing.models import Payment, Refund, RefundLine
+from billing.models import Payment, Refund
 from core.errors import DomainError
 from core.money import ZERO, quantize
 from inventory.models import Location, Product
 from orders.models import Order, OrderLine
+from staff.selectors import locations_for, own_stores
 
 MONEY = DecimalField(max_digits=20, decimal_places=4)
 MAX_DAYS = 366
@@ -38,11 +40,28 @@ SOLD = (Order.Status.PAID, Order.Status.REFUNDED)
 
 @dataclass(frozen=True)
 class Period:
-    """Local calendar days `date_from`..`date_to` (both included) at one location."""
+    """Local calendar days `date_from`..`date_to` (both included) at one or more stores (`locations`)."""
 
-    location: Location
+    locations: tuple[Location, ...]
     date_from: date
     date_to: date
+
+    @property
+    def location(self) -> Location | None:
+        """The store when there is one, None for several."""
+        return self.locations[0] if len(self.locations) == 1 else None
+
+    @property
+    def location_ids(self) -> list[int]:
+        return [location.pk for location in self.locations]
+
+    @property
+    def label(self) -> str:
+        return self.locations[0].name if len(self.locations) == 1 else f"All stores ({len(self.locations)})"
+
+    @property
+    def code(self) -> str:
+        return self.locations[0].code if len(self.locations) == 1 else "all"
 
     @property
     def start(self) -> datetime:
@@ -56,10 +75,25 @@ class Period:
     def days(self) -> int:
         return (self.date_to - self.date_from).days + 1
 
+    def previous(self) -> "Period":
+        """The period of as many days just before this one, at the same stores."""
+        return replace(
+            self, date_from=self.date_from - timedelta(days=self.days), date_to=self.date_from - timedelta(days=1)
+        )
 
-def period(*, location: Location, date_from: date, date_to: date) -> Period:
-    """Raises DomainError "invalid" when a day is outside EARLIEST_DAY..LATEST_DAY, the range is backwards or
-    longer than MAX_DAYS."""
+    def single(self, location: Location) -> "Period":
+        return replace(self, locations=(location,))
+
+
+def period(
+    *,
+    date_from: date,
+    date_to: date,
+    location: Location | None = None,
+    locations: "list[Location] | tuple[Location, ...] | QuerySet[Location] | None" = None,
+) -> Period:
+    """A period at `location` or at each of `locations` (sums over all of them). Raises DomainError "invalid" when
+    a day is outside EARLIEST_DAY..LATEST_DAY, the range is backwards or longer than MAX_DAYS, or no store is given."""
     for name, day in (("date_from", date_from), ("date_to", date_to)):
         if not EARLIEST_DAY <= day <= LATEST_DAY:
             message = f"Choose a day from {EARLIEST_DAY.isoformat()} to {LATEST_DAY.isoformat()}."
@@ -74,14 +108,30 @@ def period(*, location: Location, date_from: date, date_to: date) -> Period:
         raise DomainError(
             f"Choose at most {MAX_DAYS} days.", code="invalid", fields={"date_from": ["The range is too long."]}
         )
-    return Period(location=location, date_from=date_from, date_to=date_to)
+    chosen = (location,) if location is not None else tuple(sorted(locations or (), key=lambda loc: loc.pk))
+    if not chosen:
+        raise DomainError("Choose a store.", code="invalid", fields={"location": ["No store to report on."]})
+    return Period(locations=chosen, date_from=date_from, date_to=date_to)
+
+
+def report_stores(user) -> QuerySet[Location]:
+    """The stores whose sales `user` may read (never a warehouse or kitchen: sales happen at stores)."""
+    return locations_for(user).filter(kind=Location.Kind.STORE).order_by("name")
+
+
+def default_stores(user) -> list[Location]:
+    """Where a report opens: the user's own stores (on their staff profile) when they work at any, all of them
+    together for someone who works at several; otherwise every store they may read."""
+    stores = report_stores(user)
+    own = list(stores.filter(pk__in=own_stores(user).values("pk")))
+    return own or list(stores)
 
 
 # --- building blocks ------------------------------------------------------------------------------------------
 
 
 def sold_orders(p: Period) -> QuerySet[Order]:
-    return Order.objects.filter(location=p.location, paid_at__gte=p.start, paid_at__lt=p.end, status__in=SOLD)
+    return Order.objects.filter(location__in=p.location_ids, paid_at__gte=p.start, paid_at__lt=p.end, status__in=SOLD)
 
 
 def sold_lines(p: Period) -> QuerySet[OrderLine]:
@@ -97,7 +147,7 @@ def sold_lines(p: Period) -> QuerySet[OrderLine]:
     return OrderLine.objects.filter(
         order_id__gte=bounds["first"],
         order_id__lte=bounds["last"],
-        order__location=p.location,
+        order__location__in=p.location_ids,
         order__paid_at__gte=p.start,
         order__paid_at__lt=p.end,
         order__status__in=SOLD,
@@ -105,8 +155,23 @@ def sold_lines(p: Period) -> QuerySet[OrderLine]:
     )
 
 
+def period_refunds(p: Period) -> QuerySet[Refund]:
+    """Refunds given in the period at its stores, whatever day the sale was."""
+    return Refund.objects.filter(order__location__in=p.location_ids, created_at__gte=p.start, created_at__lt=p.end)
+
+
+def period_payments(p: Period) -> QuerySet[Payment]:
+    return Payment.objects.filter(order__location__in=p.location_ids, created_at__gte=p.start, created_at__lt=p.end)
+
+
+def period_scope(p: Period) -> figures.Scope:
+    """The rows a period's figures count (see billing.figures)."""
+    return figures.scope(
+        orders=sold_orders(p), lines=sold_lines(p), refunds=period_refunds(p), payments=period_payments(p)
+    )
+
+
 _sum = figures.total
-LINE_FIGURES = figures.LINE_FIGURES
 
 
 def _money(rows: list[dict]) -> list[dict]:
@@ -119,7 +184,6 @@ def _money(rows: list[dict]) -> list[dict]:
 
 def _with_margin(rows: list[dict]) -> list[dict]:
     for row in rows:
-        row["quantity"] = row.pop("sold")
         row["margin"] = row["net"] - row["cost"]
         row["margin_percent"] = (row["margin"] * 100 / row["net"]).quantize(Decimal("0.1")) if row["net"] else None
     return rows
@@ -127,66 +191,134 @@ def _with_margin(rows: list[dict]) -> list[dict]:
 
 # --- reports --------------------------------------------------------------------------------------------------
 
+SUMMARY_FIGURES = (
+    "orders",
+    "gross_sales",
+    "discounts",
+    "service_charge",
+    "sales",
+    "refunds",
+    "refund_count",
+    "net_sales",
+    "tax",
+    "net_of_tax",
+    "cost",
+    "margin",
+    "tips",
+    "rounding",
+    "voids",
+    "void_count",
+)
+
 
 def summary(p: Period) -> dict:
-    sold = figures.order_figures(sold_orders(p))
-    orders = {"orders": sold.pop("count"), **sold}
-    lines = sold_lines(p).aggregate(net=_sum(figures.LINE_TAX_BASE), cost=_sum(figures.LINE_COST))
-    refunded = figures.refund_figures(
-        Refund.objects.filter(order__location=p.location, created_at__gte=p.start, created_at__lt=p.end)
-    )
-    tips = figures.tips(
-        Payment.objects.filter(order__location=p.location, created_at__gte=p.start, created_at__lt=p.end)
-    )
+    """The period's figures (billing.figures): sales as charged, refunds given in the period, and the net figures,
+    which count those refunds: `net_sales`, `tax` (the tax due, as on the Z), `net_of_tax`, `cost` (of goods sold
+    less goods refunded, at the costs captured when sold) and `margin` (net of tax and service charge, less cost).
+    """
+    f = figures.figures_for(period_scope(p)).rounded()
     result = {
-        **orders,
-        "gross_sales": figures.gross(orders["sales"], orders["discounts"]),
-        "refunds": refunded["amount"],
-        "refund_count": refunded["count"],
-        "net_sales": figures.net_sales(orders["sales"], refunded["amount"]),
-        "average_ticket": orders["sales"] / orders["orders"] if orders["orders"] else ZERO,
-        "tips": tips,
-        "cost": lines["cost"],
-        "margin": lines["net"] - lines["cost"],
+        "orders": f.orders,
+        "gross_sales": f.gross_sales,
+        "discounts": f.discounts,
+        "service_charge": f.service_charge,
+        "sales": f.sales,
+        "refunds": f.refunds,
+        "refund_count": f.refund_count,
+        "net_sales": f.net_sales,
+        "tax": f.net_tax,
+        "tax_sold": f.tax,
+        "refund_tax": f.refund_tax,
+        "net_of_tax": f.net_of_tax,
+        "cost": f.net_cost,
+        "margin": f.margin,
+        "tips": f.tips,
+        "rounding": f.rounding,
+        "voids": f.voids,
+        "void_count": f.void_count,
+        "average_ticket": quantize(f.sales / f.orders if f.orders else ZERO),
     }
-    return _money([result])[0]
+    return result
+
+
+def summary_with_previous(p: Period) -> dict:
+    """`current` and `previous` (the as many days just before) summaries, and `change` (current − previous) of
+    each money figure."""
+    current, previous = summary(p), summary(p.previous())
+    return {
+        "current": current,
+        "previous": previous,
+        "previous_from": p.previous().date_from,
+        "previous_to": p.previous().date_to,
+        "change": {key: current[key] - previous[key] for key in current},
+    }
+
+
+def _buckets(p: Period, bucket, keys: list) -> list[dict]:
+    """Sales and refunds per local `bucket` (a TruncDate/ExtractHour of a timestamp field name): orders, sales,
+    discounts, refunds, net sales and tax (net of refunds), for every key in `keys`."""
+    zone = timezone.get_current_timezone()
+    sold = {
+        row["key"]: row
+        for row in sold_orders(p)
+        .annotate(key=bucket("paid_at", tzinfo=zone))
+        .values("key")
+        .annotate(orders=Count("id"), sales=_sum("total"), discounts=_sum("discount_total"), tax=_sum("tax_total"))
+        .order_by()
+    }
+    refunded = {
+        row["key"]: row
+        for row in period_refunds(p)
+        .annotate(key=bucket("created_at", tzinfo=zone))
+        .values("key")
+        .annotate(refunds=_sum("amount"), refund_tax=_sum("tax_amount"))
+        .order_by()
+    }
+    rows = []
+    for key in keys:
+        a = sold.get(key, {"orders": 0, "sales": ZERO, "discounts": ZERO, "tax": ZERO})
+        b = refunded.get(key, {"refunds": ZERO, "refund_tax": ZERO})
+        rows.append(
+            {
+                "orders": a["orders"],
+                "sales": a["sales"],
+                "discounts": a["discounts"],
+                "refunds": b["refunds"],
+                "net_sales": a["sales"] - b["refunds"],
+                "tax": a["tax"] - b["refund_tax"],
+                "key": key,
+            }
+        )
+    return rows
 
 
 def by_day(p: Period) -> list[dict]:
-    zone = timezone.get_current_timezone()
-    found = {
-        row["day"]: row
-        for row in sold_orders(p)
-        .annotate(day=TruncDate("paid_at", tzinfo=zone))
-        .values("day")
-        .annotate(orders=Count("id"), sales=_sum("total"), discounts=_sum("discount_total"), tax=_sum("tax_total"))
-        .order_by("day")
-    }
-    empty = {"orders": 0, "sales": ZERO, "discounts": ZERO, "tax": ZERO}
-    days = (p.date_from + timedelta(days=n) for n in range(p.days))
-    return _money([found.get(day, {"day": day, **empty}) for day in days])
+    """Every day of the period: orders paid, sales, discounts, refunds given that day, net sales and tax due."""
+    days = [p.date_from + timedelta(days=n) for n in range(p.days)]
+    rows = _buckets(p, TruncDate, days)
+    for row in rows:
+        row["day"] = row.pop("key")
+    return _money(rows)
 
 
 def by_hour(p: Period) -> list[dict]:
-    """All 24 local hours, empty ones included (the chart needs them)."""
-    zone = timezone.get_current_timezone()
-    found = {
-        row["hour"]: row
-        for row in sold_orders(p)
-        .annotate(hour=ExtractHour("paid_at", tzinfo=zone))
-        .values("hour")
-        .annotate(orders=Count("id"), sales=_sum("total"))
-        .order_by("hour")
-    }
-    return _money([found.get(hour, {"hour": hour, "orders": 0, "sales": ZERO}) for hour in range(24)])
+    """All 24 local hours, empty ones included (the chart needs them); each hour's figures as by_day's, so that the
+    hours of a one-day period add up to its day."""
+    rows = _buckets(p, ExtractHour, list(range(24)))
+    for row in rows:
+        row["hour"] = row.pop("key")
+    return _money(rows)
 
 
 def _per_product(p: Period) -> list[dict]:
-    """Line figures grouped by product id alone (a narrow hash aggregate); names are looked up afterwards."""
-    return list(sold_lines(p).values("product_id").annotate(lines=Count("id"), **LINE_FIGURES).order_by())
+    """Line figures per product id, net of the period's refunds (billing.figures.lines_by_product)."""
+    s = period_scope(p)
+    return list(figures.lines_by_product(s.lines, s.refund_lines).values())
 
 
 def by_product(p: Period) -> list[dict]:
+    """Per product: quantity, sales (tax included), tax, net of tax, cost and margin, sold less refunded in the
+    period. They add up to the summary's goods figures: sales = summary sales − service charge − refunded goods."""
     rows = _per_product(p)
     products = Product.objects.in_bulk([row["product_id"] for row in rows])
     for row in rows:
@@ -200,16 +332,18 @@ def by_category(p: Period) -> list[dict]:
     rows = _per_product(p)
     names = dict(Product.objects.filter(pk__in=[row["product_id"] for row in rows]).values_list("pk", "category__name"))
     categories: dict[str, dict] = {}
+    keys = ("lines", "quantity", "sales", "tax", "net", "cost")
     for row in rows:
         name = names.get(row["product_id"]) or "(none)"
-        total = categories.setdefault(name, {"category": name, "lines": 0, **dict.fromkeys(LINE_FIGURES, ZERO)})
-        for key in ("lines", *LINE_FIGURES):
+        total = categories.setdefault(name, {"category": name, **dict.fromkeys(keys, ZERO)})
+        for key in keys:
             total[key] += row[key]
     return _money(_with_margin(sorted(categories.values(), key=lambda row: -row["sales"])))
 
 
 def gross_margin(p: Period) -> list[dict]:
-    """Margin by category, best first; price minus the cost recorded when each line was sold."""
+    """Margin by category, best first; net of tax minus the cost captured when each line was sold, refunds
+    taken back."""
     return sorted(by_category(p), key=lambda row: row["margin"], reverse=True)
 
 
@@ -229,9 +363,8 @@ def by_staff(p: Period) -> list[dict]:
 
 
 def by_tender(p: Period) -> list[dict]:
-    window = {"created_at__gte": p.start, "created_at__lt": p.end, "order__location": p.location}
-    paid = figures.payments_by_tender(Payment.objects.filter(**window))
-    refunded = figures.refunds_by_tender(Refund.objects.filter(**window))
+    paid = figures.payments_by_tender(period_payments(p))
+    refunded = figures.refunds_by_tender(period_refunds(p))
     rows = []
     for tender, label in Payment.Tender.choices:
         if tender in paid or tender in refunded:
@@ -251,33 +384,28 @@ def by_tender(p: Period) -> list[dict]:
 
 
 def by_tax_rate(p: Period) -> list[dict]:
-    sold = figures.tax_by_rate(sold_lines(p))
-    refunded = figures.refund_tax_by_rate(
-        RefundLine.objects.filter(
-            refund__order__location=p.location, refund__created_at__gte=p.start, refund__created_at__lt=p.end
-        )
-    )
-    empty = {"sales": ZERO, "base": ZERO, "tax": ZERO}
-    rates = {key: {**sold.get(key, empty), "refund_tax": refunded.get(key, ZERO)} for key in {**sold, **refunded}}
-    rows = []
-    for (name, percent), row in figures.by_rate_order(rates):
-        rows.append(
+    """Per rate: sales, taxable base and tax sold, refunded in the period, and net (what a VAT return declares)."""
+    return _money(
+        [
             {
-                "rate": name,
-                "percent": Decimal(format(percent.normalize(), "f")),
-                "sales": row["sales"],
-                "net": row["base"],
-                "tax": row["tax"],
-                "refund_tax": row["refund_tax"],
-                "tax_due": row["tax"] - row["refund_tax"],
+                "rate": rate.name,
+                "percent": Decimal(format(rate.percent.normalize(), "f")),
+                "sales": rate.sales,
+                "net": rate.base,
+                "tax": rate.tax,
+                "refund_base": rate.refund_base,
+                "refund_tax": rate.refund_tax,
+                "net_base": rate.net_base,
+                "tax_due": rate.net_tax,
             }
-        )
-    return _money(rows)
+            for rate in figures.rates_for(period_scope(p))
+        ]
+    )
 
 
 def refunds(p: Period) -> list[dict]:
     rows = (
-        Refund.objects.filter(order__location=p.location, created_at__gte=p.start, created_at__lt=p.end)
+        period_refunds(p)
         .order_by("created_at", "id")
         .values(
             "id",
@@ -313,7 +441,7 @@ def voids(p: Period) -> list[dict]:
     value = figures.VOID_VALUE
     rows = (
         OrderLine.objects.filter(
-            order__location=p.location,
+            order__location__in=p.location_ids,
             created_at__gte=p.start,
             created_at__lt=p.end,
             status=OrderLine.Status.VOIDED,
@@ -358,6 +486,14 @@ class Report:
     columns: tuple[tuple[str, str], ...]  # (key, heading)
 
 
+BUCKET_COLUMNS = (
+    ("orders", "Orders"),
+    ("sales", "Sales"),
+    ("discounts", "Discounts"),
+    ("refunds", "Refunds"),
+    ("net_sales", "Net sales"),
+    ("tax", "Tax due"),
+)
 MARGIN_COLUMNS = (("net", "Net of tax"), ("cost", "Cost"), ("margin", "Margin"), ("margin_percent", "Margin %"))
 
 REPORTS: dict[str, Report] = {
@@ -367,9 +503,9 @@ REPORTS: dict[str, Report] = {
             "day",
             "Sales by day",
             by_day,
-            (("day", "Day"), ("orders", "Orders"), ("sales", "Sales"), ("discounts", "Discounts"), ("tax", "Tax")),
+            (("day", "Day"), *BUCKET_COLUMNS),
         ),
-        Report("hour", "Sales by hour", by_hour, (("hour", "Hour"), ("orders", "Orders"), ("sales", "Sales"))),
+        Report("hour", "Sales by hour", by_hour, (("hour", "Hour"), *BUCKET_COLUMNS)),
         Report(
             "product",
             "Sales by product",
@@ -424,7 +560,9 @@ REPORTS: dict[str, Report] = {
                 ("sales", "Sales"),
                 ("net", "Net of tax"),
                 ("tax", "Tax"),
+                ("refund_base", "Net of tax refunded"),
                 ("refund_tax", "Tax refunded"),
+                ("net_base", "Net of tax due"),
                 ("tax_due", "Tax due"),
             ),
         ),

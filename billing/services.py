@@ -26,7 +26,14 @@ from core.inputs import clean_money, clean_quantity, clean_text, invalid
 from core.money import ZERO, quantize
 from core.sql import insert_batch, run_batch
 from inventory.models import Product, StockMove
-from inventory.services import StockChange, apply_stock_changes, consume_for_sale, expand_recipes, return_to_stock
+from inventory.services import (
+    StockChange,
+    apply_stock_changes,
+    consume_for_sale,
+    expand_recipes,
+    return_to_stock,
+    sale_costs,
+)
 from orders import pricing
 from orders.models import Order, OrderLine
 from orders.pricing import TenderInput
@@ -184,6 +191,7 @@ def _complete_sale(
         products=products,
         savepoint=False,
     )
+    _capture_costs(lines, stock.unit_costs)
     till = _take_receipt_number(register_id, order.location_id)
     payments = [
         Payment(
@@ -230,6 +238,19 @@ def _complete_sale(
         change=sum((s.change for s in settlements), ZERO),
         warnings=stock.warnings,
     )
+
+
+def _capture_costs(lines: list[OrderLine], unit_costs: dict) -> None:
+    """Freeze each sold line's unit cost at what its stock costs now (a recipe item: its ingredients), so that the
+    margin of a sale never depends on later costs. Lines whose snapshot already matches are not written again."""
+    changed = []
+    for line in lines:
+        cost = unit_costs.get(line.product_id, line.unit_cost)
+        if line.unit_cost != cost:
+            line.unit_cost = cost
+            changed.append(line)
+    if changed:
+        OrderLine.objects.bulk_update(changed, ["unit_cost"])
 
 
 def _mark_paid(order: Order) -> None:
@@ -379,7 +400,7 @@ def refund(
         row["order_line"]: row
         for row in RefundLine.objects.filter(order_line__order=order)
         .values("order_line")
-        .annotate(amount=Sum("amount"), tax=Sum("tax_amount"), service=Sum("service_charge"))
+        .annotate(amount=Sum("amount"), tax=Sum("tax_amount"), service=Sum("service_charge_amount"))
     }
     already = {pk: row["amount"] for pk, row in refunded_before.items()}
     already_tax = {pk: row["tax"] for pk, row in refunded_before.items()}
@@ -423,7 +444,7 @@ def refund(
                 quantity=quantity,
                 amount=amount,
                 tax_amount=tax,
-                service_charge=service,
+                service_charge_amount=service,
                 restock=restock,
             )
         )
@@ -453,7 +474,8 @@ def refund(
 
     reference = f"refund:{order.uuid}"
     back = stock_items([(rl.order_line, rl.quantity) for rl in refund_lines])
-    return_to_stock(location=order.location, items=back, reference=reference, user=user)
+    sold_at = sale_costs(str(order.uuid))
+    return_to_stock(location=order.location, items=back, reference=reference, user=user, unit_costs=sold_at)
     wasted = expand_recipes(stock_items([(rl.order_line, rl.quantity) for rl in refund_lines if not rl.restock]))
     if wasted:
         apply_stock_changes(
@@ -462,6 +484,7 @@ def refund(
             reference=reference,
             user=user,
             note="Refunded, not restocked",
+            unit_costs=sold_at,
         )
 
     till = _take_receipt_number(register_id, order.location_id)

@@ -23,7 +23,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from billing import figures
-from billing.models import CashMovement, CashSession, Payment, Receipt, Refund, RefundLine, Register, ZReport
+from billing.models import CashMovement, CashSession, Payment, Receipt, Refund, Register, ZReport
 from billing.printing import queue_print_job
 from billing.report_printout import MARKED_COPY, report_lines
 from core.errors import ApprovalRequired, Conflict, DomainError, NotFound, PermissionDenied
@@ -68,9 +68,11 @@ def open_session_for(register_id: int) -> CashSession | None:
 class TaxRateTotals:
     name: str
     percent: Decimal
-    base: Decimal
+    base: Decimal  # taxable base of the session's sales
     tax: Decimal
+    refund_base: Decimal  # taxable base given back by the session's refunds
     refund_tax: Decimal
+    net_base: Decimal  # base − refund_base: with net_tax, what a VAT return declares
     net_tax: Decimal
 
 
@@ -120,6 +122,8 @@ class SessionTotals:
     net_sales: Decimal
     tax_total: Decimal  # tax on the session's sales less the tax refunded in it
     net_sales_excl_tax: Decimal
+    cost: Decimal  # cost of the goods sold less the cost taken back by refunds, at the costs captured when sold
+    margin: Decimal  # net of tax, goods only, less cost
     tax_rates: tuple[TaxRateTotals, ...]
     void_count: int
     voids: Decimal
@@ -148,13 +152,17 @@ class SessionTotals:
             "net_sales": _m(self.net_sales),
             "tax_total": _m(self.tax_total),
             "net_sales_excl_tax": _m(self.net_sales_excl_tax),
+            "cost": _m(self.cost),
+            "margin": _m(self.margin),
             "tax_rates": [
                 {
                     "name": rate.name,
                     "percent": format(rate.percent.normalize(), "f"),
                     "base": _m(rate.base),
                     "tax": _m(rate.tax),
+                    "refund_base": _m(rate.refund_base),
                     "refund_tax": _m(rate.refund_tax),
+                    "net_base": _m(rate.net_base),
                     "net_tax": _m(rate.net_tax),
                 }
                 for rate in self.tax_rates
@@ -188,19 +196,29 @@ class SessionTotals:
         }
 
 
+def session_scope(session: CashSession) -> figures.Scope:
+    """The rows a session's figures count: the orders that got their sale receipt in it, and its own payments and
+    refunds (whatever session the refunded sale was in)."""
+    sale_orders = Receipt.objects.filter(session=session, kind=Receipt.Kind.SALE).values("order_id")
+    return figures.scope(
+        orders=Order.objects.filter(id__in=sale_orders),
+        lines=OrderLine.objects.filter(order_id__in=sale_orders, status=OrderLine.Status.ACTIVE),
+        refunds=Refund.objects.filter(session=session),
+        payments=Payment.objects.filter(session=session),
+    )
+
+
 def session_totals(session: CashSession) -> SessionTotals:
     """Running totals of a session (see `SessionTotals`; `.as_json()` for the JSON-ready snapshot).
 
     Sales are the orders that got their sale receipt in this session. Tenders, refunds and cash movements are the
-    session's own rows. Every figure is defined in `billing.figures`.
+    session's own rows. Every figure is defined in `billing.figures` (`session_scope` says which rows count).
     """
-    sale_orders = Receipt.objects.filter(session=session, kind=Receipt.Kind.SALE).values("order_id")
-    orders = figures.order_figures(Order.objects.filter(id__in=sale_orders))
-    voids = figures.voided_lines(OrderLine.objects.filter(order_id__in=sale_orders))
-    rates = figures.tax_by_rate(OrderLine.objects.filter(order_id__in=sale_orders, status=OrderLine.Status.ACTIVE))
-    refund_rates = figures.refund_tax_by_rate(RefundLine.objects.filter(refund__session=session))
-    payments = figures.payments_by_tender(Payment.objects.filter(session=session))
-    refunds = figures.refunds_by_tender(Refund.objects.filter(session=session))
+    scope = session_scope(session)
+    sums = figures.figures_for(scope)
+    rates = figures.rates_for(scope)
+    payments = figures.payments_by_tender(scope.payments)
+    refunds = figures.refunds_by_tender(scope.refunds)
     moves = {
         row["kind"]: row
         for row in CashMovement.objects.filter(session=session)
@@ -236,28 +254,17 @@ def session_totals(session: CashSession) -> SessionTotals:
         )
     tax_rates = tuple(
         TaxRateTotals(
-            name=name,
-            percent=percent,
-            base=quantize(row["base"]),
-            tax=quantize(row["tax"]),
-            refund_tax=quantize(row["refund_tax"]),
-            net_tax=quantize(row["tax"] - row["refund_tax"]),
+            name=rate.name,
+            percent=rate.percent,
+            base=quantize(rate.base),
+            tax=quantize(rate.tax),
+            refund_base=quantize(rate.refund_base),
+            refund_tax=quantize(rate.refund_tax),
+            net_base=quantize(rate.net_base),
+            net_tax=quantize(rate.net_tax),
         )
-        for (name, percent), row in figures.by_rate_order(
-            {
-                key: {
-                    "base": rates[key]["base"] if key in rates else ZERO,
-                    "tax": rates[key]["tax"] if key in rates else ZERO,
-                    "refund_tax": refund_rates.get(key, ZERO),
-                }
-                for key in {**rates, **refund_rates}
-            }
-        )
+        for rate in rates
     )
-    refund_total = figures.column_total(refunds, "amount")
-    refund_tax = figures.column_total(refunds, "tax")
-    net_sales = figures.net_sales(orders["sales"], refund_total)
-    net_tax = orders["tax"] - refund_tax
     cash_in = figures.column(payments, Payment.Tender.CASH, "drawer")
     cash_refunds = figures.column(refunds, Payment.Tender.CASH)
     pay_ins = figures.column(moves, CashMovement.Kind.PAY_IN)
@@ -267,23 +274,25 @@ def session_totals(session: CashSession) -> SessionTotals:
         register=session.register_id,
         opened_at=session.opened_at,
         opened_by=str(session.opened_by),
-        order_count=orders["count"],
+        order_count=sums.orders,
         receipts=receipts,
-        gross_sales=quantize(figures.gross(orders["sales"], orders["discounts"])),
-        discounts=quantize(orders["discounts"]),
-        service_charge=quantize(orders["service_charge"]),
-        sales=quantize(orders["sales"]),
-        refunds=quantize(refund_total),
-        refund_count=sum(row["count"] for row in refunds.values()),
-        net_sales=quantize(net_sales),
-        tax_total=quantize(net_tax),
-        net_sales_excl_tax=quantize(net_sales - net_tax),
+        gross_sales=quantize(sums.gross_sales),
+        discounts=quantize(sums.discounts),
+        service_charge=quantize(sums.service_charge),
+        sales=quantize(sums.sales),
+        refunds=quantize(sums.refunds),
+        refund_count=sums.refund_count,
+        net_sales=quantize(sums.net_sales),
+        tax_total=quantize(sums.net_tax),
+        net_sales_excl_tax=quantize(sums.net_of_tax),
+        cost=quantize(sums.net_cost),
+        margin=quantize(sums.margin),
         tax_rates=tax_rates,
-        void_count=voids["count"],
-        voids=quantize(voids["amount"]),
-        tips=quantize(figures.column_total(payments, "tips")),
-        rounding=quantize(figures.column_total(payments, "rounding")),
-        payments_total=quantize(figures.column_total(payments, "amount")),
+        void_count=sums.void_count,
+        voids=quantize(sums.voids),
+        tips=quantize(sums.tips),
+        rounding=quantize(sums.rounding),
+        payments_total=quantize(sums.payments),
         tenders=tuple(tenders),
         cash=CashTotals(
             opening_float=quantize(session.opening_float),

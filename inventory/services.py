@@ -6,7 +6,7 @@ import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from functools import partial
 from typing import TYPE_CHECKING, TypedDict
 
@@ -18,6 +18,7 @@ from django.utils import timezone
 from core.errors import Conflict, DomainError, NotFound
 from core.inputs import clean_amount, clean_id, clean_stock_quantity, clean_text, invalid, is_whole_number
 from core.money import (
+    MONEY_PLACES,
     fits_quantity,
     quantize,
 )
@@ -55,6 +56,8 @@ class StockChange:
 class StockResult:
     moves: list[StockMove] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    # consume_for_sale: the cost of one unit of each sold product at the time of the sale (see `sale_unit_costs`)
+    unit_costs: dict[int, Decimal] = field(default_factory=dict)
 
 
 _POLICY_FIELDS = ("id", "name", "kind", "tracked", "stock_policy", "cost")
@@ -79,10 +82,30 @@ def expand_recipes(items: list[tuple[int, Decimal]]) -> dict[int, Decimal]:
     return _expand_recipes(items)[0]
 
 
+def sale_unit_costs(
+    product_ids, recipes: "dict[int, list[RecipeLine]]", products: dict[int, Product]
+) -> dict[int, Decimal]:
+    """The cost of one unit of each product as sold now: for an item with a recipe, the sum of its ingredients'
+    moving-average costs times the quantity each unit consumes (tracked or not: an untracked ingredient is still
+    bought); otherwise the product's own moving-average cost. Unrounded, as costs are per unit."""
+    costs = {}
+    for product_id in product_ids:
+        lines = recipes.get(product_id)
+        if lines:
+            cost = sum((line.quantity * line.ingredient.cost for line in lines), Decimal(0))
+            costs[product_id] = cost.quantize(Decimal(1).scaleb(-MONEY_PLACES), rounding=ROUND_HALF_UP)
+        else:
+            costs[product_id] = products[product_id].cost
+    return costs
+
+
 def _expand_recipes(
-    items: list[tuple[int, Decimal]], known: "dict[int, ProductWithRecipe] | None" = None
+    items: list[tuple[int, Decimal]],
+    known: "dict[int, ProductWithRecipe] | None" = None,
+    costs: dict[int, Decimal] | None = None,
 ) -> tuple[dict[int, Decimal], dict[int, Product]]:
     """expand_recipes, also returning the products it read (sold items and ingredients) for apply_stock_changes.
+    `costs`, when given, is filled with `sale_unit_costs` of the items.
 
     `known`: the sold products as the caller read them, each with `recipe_known` (orders.services.build_lines):
     then neither they nor the recipes of products without one are read again."""
@@ -106,6 +129,8 @@ def _expand_recipes(
             recipes[line.menu_item_id].append(line)
             products.setdefault(line.ingredient_id, line.ingredient)
 
+    if costs is not None:
+        costs.update(sale_unit_costs(product_ids, recipes, products))
     needed: dict[int, Decimal] = defaultdict(Decimal)
     for product_id, quantity in items:
         product = products[product_id]
@@ -245,8 +270,9 @@ def consume_for_sale(
     caller's own atomic block rolls back as a whole on any error (a sale does): one round trip less each way.
     """
     with transaction.atomic(savepoint=savepoint):
-        needed, read = _expand_recipes(items, products)
-        return _apply_stock_changes(
+        costs: dict[int, Decimal] = {}
+        needed, read = _expand_recipes(items, products, costs)
+        result = _apply_stock_changes(
             [StockChange(product_id, location.pk, -qty) for product_id, qty in needed.items()],
             reason=StockMove.Reason.SALE,
             reference=reference,
@@ -255,6 +281,8 @@ def consume_for_sale(
             unit_costs=None,
             products=read,
         )
+        result.unit_costs = costs
+        return result
 
 
 @transaction.atomic
@@ -265,8 +293,11 @@ def return_to_stock(
     reference: str,
     reason: str = StockMove.Reason.REFUND,
     user=None,
+    unit_costs: dict[int, Decimal] | None = None,
 ) -> StockResult:
-    """Put refunded or voided items back on the shelf, recipes expanded (the reverse of consume_for_sale)."""
+    """Put refunded or voided items back on the shelf, recipes expanded (the reverse of consume_for_sale).
+    `unit_costs`: the cost each product left the shelf at (`sale_costs`), so that a refund reverses it; a product
+    without one is booked at its moving-average cost."""
     needed, products = _expand_recipes(items)
     return _apply_stock_changes(
         [StockChange(product_id, location.pk, qty) for product_id, qty in needed.items()],
@@ -274,8 +305,17 @@ def return_to_stock(
         reference=reference,
         user=user,
         note="",
-        unit_costs=None,
+        unit_costs=unit_costs,
         products=products,
+    )
+
+
+def sale_costs(reference: str) -> dict[int, Decimal]:
+    """The unit cost each product left the shelf at in the sale booked under `reference` (its sale moves)."""
+    return dict(
+        StockMove.objects.filter(reference=reference, reason=StockMove.Reason.SALE).values_list(
+            "product_id", "unit_cost"
+        )
     )
 
 

@@ -5,7 +5,7 @@ from rest_framework import serializers
 
 
 class ReportQuerySerializer(serializers.Serializer):
-    location = serializers.IntegerField(min_value=1)
+    location = serializers.IntegerField(min_value=1, required=False)
     date_from = serializers.DateField(required=False)
     date_to = serializers.DateField(required=False)
 

@@ -12,10 +12,13 @@ from billing import reports
 from billing.api.report_serializers import ReportQuerySerializer
 from core.errors import NotFound
 from staff.permissions import IsManager
-from staff.selectors import locations_for
 
 PARAMETERS = [
-    OpenApiParameter("location", {"type": "integer", "minimum": 1}, required=True),
+    OpenApiParameter(
+        "location",
+        {"type": "integer", "minimum": 1},
+        description="One store; left out, every store you may read, summed (warehouses and kitchens have no sales).",
+    ),
     OpenApiParameter("date_from", date, description="First local day (default: today); from 2000-01-01."),
     OpenApiParameter("date_to", date, description="Last local day, included (default: date_from); to 2099-12-31."),
 ]
@@ -25,10 +28,15 @@ def period_from(request) -> reports.Period:
     query = ReportQuerySerializer(data=request.query_params)
     query.is_valid(raise_exception=True)
     data = query.validated_data
-    location = locations_for(request.user).filter(pk=data["location"]).first()
-    if location is None:
-        raise NotFound("No such location.", fields={"location": ["Not a location you can see."]})
-    return reports.period(location=location, date_from=data["date_from"], date_to=data["date_to"])
+    stores = reports.report_stores(request.user)
+    if data.get("location") is not None:
+        location = stores.filter(pk=data["location"]).first()
+        if location is None:
+            raise NotFound("No such store.", fields={"location": ["Not a store you can see."]})
+        chosen = [location]
+    else:
+        chosen = list(stores)
+    return reports.period(locations=chosen, date_from=data["date_from"], date_to=data["date_to"])
 
 
 def plain(value):
@@ -46,7 +54,8 @@ def plain(value):
 
 def _envelope(p: reports.Period, **content) -> dict:
     return {
-        "location": p.location.pk,
+        "location": p.location.pk if p.location else None,
+        "locations": p.location_ids,
         "date_from": p.date_from.isoformat(),
         "date_to": p.date_to.isoformat(),
         **plain(content),
@@ -59,7 +68,19 @@ class SalesSummaryView(APIView):
     @extend_schema(parameters=PARAMETERS, responses={200: dict})
     def get(self, request):
         p = period_from(request)
-        return Response(_envelope(p, report="summary", summary=reports.summary(p)))
+        compared = reports.summary_with_previous(p)
+        return Response(
+            _envelope(
+                p,
+                report="summary",
+                summary=compared["current"],
+                previous={
+                    "date_from": compared["previous_from"],
+                    "date_to": compared["previous_to"],
+                    "summary": compared["previous"],
+                },
+            )
+        )
 
 
 class SalesReportView(APIView):

@@ -250,7 +250,7 @@ def sale_body(sale) -> dict:
 class RefundLineSerializer(MoneyModelSerializer):
     class Meta:
         model = RefundLine
-        fields = ["order_line", "quantity", "amount", "tax_amount", "service_charge", "restock"]
+        fields = ["order_line", "quantity", "amount", "tax_amount", "service_charge_amount", "restock"]
         read_only_fields = fields
 
 

@@ -123,31 +123,43 @@ def _sql(query: str, *params) -> list[tuple]:
 
 def test_the_order_figures_are_the_sums_worked_out_by_hand(day):
     session, _ = day
-    sold = Order.objects.filter(id__in=_sale_orders(session))
 
-    orders = figures.order_figures(sold)
+    f = figures.figures_for(sessions.session_scope(session))
 
-    assert orders == {
-        "count": 2,
-        "sales": D("18.21"),
-        "discounts": D("1.29"),
-        "service_charge": D("0.60"),
-        "tax": D("2.71"),
-    }
-    assert figures.gross(orders["sales"], orders["discounts"]) == D("19.50")
-    assert figures.net_sales(orders["sales"], D("4.32")) == D("13.89")
+    assert (f.orders, f.sales, f.discounts, f.service_charge, f.tax) == (
+        2,
+        D("18.21"),
+        D("1.29"),
+        D("0.60"),
+        D("2.71"),
+    )
+    assert (f.gross_sales, f.refunds, f.net_sales, f.net_tax, f.net_of_tax) == (
+        D("19.50"),
+        D("4.32"),
+        D("13.89"),
+        D("1.99"),
+        D("11.90"),
+    )
+    # cost 8.00 less the refunded beer's 2.00; margin: net of tax and service charge (11.30) less cost
+    assert (f.cost, f.refund_cost, f.net_cost, f.net_goods_of_tax, f.margin) == (
+        D("8.00"),
+        D("2.00"),
+        D("6.00"),
+        D("11.30"),
+        D("5.30"),
+    )
 
 
 def test_the_tax_base_by_rate_matches_plain_sql(day):
     session, _ = day
-    lines = OrderLine.objects.filter(order_id__in=_sale_orders(session), status=OrderLine.Status.ACTIVE)
 
-    by_rate = figures.tax_by_rate(lines)
+    rates = figures.rates_for(sessions.session_scope(session))
 
-    assert {key: {k: v for k, v in row.items()} for key, row in by_rate.items()} == {
-        ("VAT 10", D("10")): {"sales": D("2.97"), "base": D("2.70"), "tax": D("0.27")},
-        ("VAT 20", D("20")): {"sales": D("14.64"), "base": D("12.20"), "tax": D("2.44")},
-    }
+    assert [(r.name, r.sales, r.base, r.tax, r.refund_base, r.refund_tax, r.net_base, r.net_tax) for r in rates] == [
+        ("VAT 10", D("2.97"), D("2.70"), D("0.27"), D("0"), D("0"), D("2.70"), D("0.27")),
+        ("VAT 20", D("14.64"), D("12.20"), D("2.44"), D("3.60"), D("0.72"), D("8.60"), D("1.72")),
+    ]
+    by_rate = {(r.name, r.percent): {"base": r.base, "tax": r.tax} for r in rates}
     rows = _sql(
         f"""SELECT l.tax_rate_name,
                    SUM(l.line_total - l.order_discount_amount
@@ -172,11 +184,9 @@ def test_voids_refunds_tips_and_rounding_are_the_sums_worked_out_by_hand(day):
     voids = figures.voided_lines(OrderLine.objects.filter(order_id__in=_sale_orders(session)))
     refunds = figures.refunds_by_tender(Refund.objects.filter(session=session))
     payments = figures.payments_by_tender(Payment.objects.filter(session=session))
-    refund_tax = figures.refund_tax_by_rate(RefundLine.objects.filter(refund__session=session))
 
     assert (voids["count"], voids["amount"]) == (1, D("4.80"))
     assert (refunds["cash"]["count"], refunds["cash"]["amount"], refunds["cash"]["tax"]) == (1, D("4.32"), D("0.72"))
-    assert refund_tax == {("VAT 20", D("20")): D("0.72")}
     assert (payments["cash"]["amount"], payments["cash"]["rounding"], payments["cash"]["drawer"]) == (
         D("11.61"),
         D("-0.01"),
@@ -208,6 +218,12 @@ def test_the_session_totals_are_the_figures_worked_out_by_hand(day):
         ("VAT 10", D("2.70"), D("0.27"), D("0.00"), D("0.27")),
         ("VAT 20", D("12.20"), D("2.44"), D("0.72"), D("1.72")),
     ]
+    # the taxable base of a VAT return is net of refunds, like its tax
+    assert [(r.name, r.refund_base, r.net_base) for r in totals.tax_rates] == [
+        ("VAT 10", D("0.00"), D("2.70")),
+        ("VAT 20", D("3.60"), D("8.60")),
+    ]
+    assert (totals.cost, totals.margin) == (D("6.00"), D("5.30"))
     assert (totals.void_count, totals.voids) == (1, D("4.80"))
     assert (totals.tips, totals.rounding, totals.payments_total) == (D("1.00"), D("-0.01"), D("18.21"))
     assert [(t.tender, t.count, t.amount, t.tips, t.refunds, t.net) for t in totals.tenders] == [
@@ -237,7 +253,9 @@ def test_session_totals_are_frozen_decimals_and_strings_only_in_the_snapshot(day
         "percent": "20",
         "base": "12.20",
         "tax": "2.44",
+        "refund_base": "3.60",
         "refund_tax": "0.72",
+        "net_base": "8.60",
         "net_tax": "1.72",
     }
 
@@ -253,9 +271,12 @@ def test_the_sales_reports_give_the_same_numbers_as_the_session(day):
     assert (summary["orders"], summary["gross_sales"], summary["discounts"]) == (2, totals.gross_sales, D("1.29"))
     assert (summary["sales"], summary["service_charge"], summary["tips"]) == (totals.sales, D("0.60"), totals.tips)
     assert (summary["refunds"], summary["net_sales"]) == (totals.refunds, totals.net_sales)
-    assert (summary["cost"], summary["margin"]) == (D("8.00"), D("6.90"))  # net of tax 14.90 − cost 8.00
+    # refunds count: tax due as on the Z, cost and margin less the refunded beer (not 2.71, 8.00 and 6.90)
+    assert (summary["tax"], summary["net_of_tax"]) == (totals.tax_total, totals.net_sales_excl_tax)
+    assert (summary["cost"], summary["margin"]) == (totals.cost, totals.margin) == (D("6.00"), D("5.30"))
     for rate in totals.tax_rates:
         assert (tax[rate.name]["net"], tax[rate.name]["tax"]) == (rate.base, rate.tax)
+        assert (tax[rate.name]["refund_base"], tax[rate.name]["net_base"]) == (rate.refund_base, rate.net_base)
         assert (tax[rate.name]["refund_tax"], tax[rate.name]["tax_due"]) == (rate.refund_tax, rate.net_tax)
     assert (tender["Cash"]["amount"], tender["Cash"]["refunds"], tender["Cash"]["net"]) == (
         D("11.61"),

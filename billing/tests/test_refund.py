@@ -266,7 +266,7 @@ def test_a_refund_line_records_the_share_of_the_service_charge_it_gives_back(loc
     )
 
     # 18.00 incl. 20% tax is 15.00 net; service 10% of net is 1.50, 0.50 a unit
-    assert [(r.amount, r.lines.get().service_charge) for r in (first, rest)] == [
+    assert [(r.amount, r.lines.get().service_charge_amount) for r in (first, rest)] == [
         (Decimal("13.00"), Decimal("1.00")),
         (Decimal("6.50"), Decimal("0.50")),
     ]

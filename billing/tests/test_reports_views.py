@@ -123,11 +123,11 @@ def test_the_report_api_refuses_bad_parameters_and_cashiers(manager, cashier, lo
     cashier_api = APIClient()
     cashier_api.force_authenticate(cashier)
 
-    missing = api.get("/api/v1/reports/day/")
+    missing = api.get("/api/v1/reports/day/?location=999999")
     unknown = api.get(f"/api/v1/reports/nonsense/?location={location.pk}")
     backwards = api.get(f"/api/v1/reports/day/?location={location.pk}&date_from=2025-03-05&date_to=2025-03-01")
 
-    assert missing.status_code == 400 and "location" in missing.json()["fields"]
+    assert missing.status_code == 404 and "location" in missing.json()["fields"]
     assert unknown.status_code == 404
     assert backwards.status_code == 400 and "date_to" in backwards.json()["fields"]
     assert cashier_api.get(f"/api/v1/reports/day/?location={location.pk}").status_code == 403
