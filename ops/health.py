@@ -467,6 +467,13 @@ def full_report() -> dict:
             threading.Thread(target=_refresh, name="health-refresh", daemon=True).start()
         return _with_uptime(report)
     if _take_lock():
+        # Another probe may have stored a report and let go of the lock between this probe's read and its lock:
+        # read again under the lock, so that fifty probes at once still run the checks once.
+        with contextlib.suppress(Exception):
+            age, report = _newest()
+            if age < fresh_for:
+                _release_lock()
+                return _with_uptime(report)
         return _with_uptime(_refresh())
     return _with_uptime(_wait_for_report(started) or compute_full_report(budget=_budget_left(started)))
 
@@ -503,8 +510,12 @@ def _refresh() -> dict:
             _last_seen = entry
         return report
     finally:
-        with contextlib.suppress(Exception):
-            cache.delete(REPORT_LOCK_KEY)
+        _release_lock()
+
+
+def _release_lock() -> None:
+    with contextlib.suppress(Exception):
+        cache.delete(REPORT_LOCK_KEY)
 
 
 def _wait_for_report(started: float) -> dict | None:

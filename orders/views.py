@@ -192,7 +192,10 @@ def _ticket_context(request, order, **extra) -> dict:
         "order": order,
         "lines": list(order.lines.all()),
         "table_service": displays.is_table_service(order),
-        "kitchen_service": order.channel != Order.Channel.RETAIL,
+        # Send is offered wherever there is a kitchen to send to: every order but a retail one, and a quick sale too
+        # in a store whose menu has kitchen stations (a steak sold at the counter still has to be cooked).
+        "kitchen_service": order.channel != Order.Channel.RETAIL
+        or bool(displays.kitchen_stations(order.location)),
     }
     context.update(extra)
     return context
