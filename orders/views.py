@@ -194,8 +194,7 @@ def _ticket_context(request, order, **extra) -> dict:
         "table_service": displays.is_table_service(order),
         # Send is offered wherever there is a kitchen to send to: every order but a retail one, and a quick sale too
         # in a store whose menu has kitchen stations (a steak sold at the counter still has to be cooked).
-        "kitchen_service": order.channel != Order.Channel.RETAIL
-        or bool(displays.kitchen_stations(order.location)),
+        "kitchen_service": order.channel != Order.Channel.RETAIL or bool(displays.kitchen_stations(order.location)),
     }
     context.update(extra)
     return context
