@@ -17,6 +17,14 @@ TEST_DB_FLAGS ?= --create-db
 COMPOSE ?= $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo docker-compose) -f docker-compose.prod.yml
 SERVICE ?=
 
+# The targets that act on this installation get `make run`'s development defaults (DEBUG on, so no SECRET_KEY is
+# needed), unless SECRET_KEY in the environment or a .env file configures the product: after `make run`,
+# `make backup`, `make restore`, `make drill`, `make shell`, `make worker` and `make beat` work as they are.
+LOCAL_TARGETS := migrate demo backup restore drill shell worker beat
+ifeq ($(SECRET_KEY)$(wildcard .env),)
+$(LOCAL_TARGETS): export DEBUG ?= True
+endif
+
 .PHONY: run test test-faults lint typecheck format worker beat shell migrate demo install install-dev clean browser
 .PHONY: lock lock-check
 .PHONY: deploy-tools deploy rollback logs ps createsuperuser
