@@ -49,6 +49,10 @@ PRINT_OUTCOMES = Counter(
     "Print attempts by kind and outcome (printed, retry, failed, uncertain).",
     ["kind", "outcome"],
 )
+# Every series exists from the start at 0, so that `increase()` sees the first failure and absence alerts can fire.
+for _kind in PrintJob.Kind.values:
+    for _outcome in ("printed", "retry", "failed", "uncertain"):
+        PRINT_OUTCOMES.labels(_kind, _outcome)
 
 Status = PrintJob.Status
 PROBLEM_STATUSES = (Status.FAILED, Status.UNCERTAIN)

@@ -30,6 +30,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.cache import cache
 from django.db import DEFAULT_DB_ALIAS, connections
+from django.utils import timezone
 
 PASS, WARN, FAIL = "pass", "warn", "fail"
 _SEVERITY = {PASS: 0, WARN: 1, FAIL: 2}
@@ -248,14 +249,32 @@ def check_backup_age() -> list[Observation]:
     def probe(connection):
         from ops.backups.selectors import rpo_status
 
-        return rpo_status()
+        colour, age = rpo_status()
+        return colour, age, installed_at(connection) if age is None else None
 
-    colour, age = _in_own_connection(probe)
+    colour, age, installed = _in_own_connection(probe)
     status = {"green": PASS, "amber": WARN}.get(colour, FAIL)
     if age is None:
+        grace = dt.timedelta(hours=settings.BACKUP_MAX_AGE_HOURS)
+        if installed is not None and timezone.now() - installed < grace:
+            hours = int((timezone.now() - installed).total_seconds() // 3600)
+            output = (
+                f"no backup yet: installed {hours} h ago; the first backup is due within "
+                f"{settings.BACKUP_MAX_AGE_HOURS} h of installing"
+            )
+            return [Observation("backup:age", WARN, None, "s", "component", output=output)]
         return [Observation("backup:age", FAIL, None, "s", "component", output="no successful backup yet")]
     output = "" if status == PASS else f"newest successful backup is older than the {settings.BACKUP_RPO_HOURS} h RPO"
     return [Observation("backup:age", status, int(age.total_seconds()), "s", "component", output=output)]
+
+
+def installed_at(connection) -> dt.datetime | None:
+    """When this installation's database was created: the first migration applied to it (a restore brings back the
+    original's). A fresh install has no backup yet; /health warns about it, not fails, for BACKUP_MAX_AGE_HOURS."""
+    from django.db.migrations.recorder import MigrationRecorder
+
+    recorder = MigrationRecorder(connection)
+    return recorder.migration_qs.order_by("applied").values_list("applied", flat=True).first()
 
 
 def backup_volume() -> Path:

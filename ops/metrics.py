@@ -5,17 +5,21 @@ whichever worker answers. Their labels take a handful of fixed values (status, t
 users or products.
 
 With several gunicorn workers, PROMETHEUS_MULTIPROC_DIR must be set (deploy/gunicorn.conf.py wipes it at start and
-marks dead workers); each scrape then sums the files every worker wrote.
+marks dead workers); each scrape then sums the files every worker wrote, and adds the `process_*` metrics (memory, CPU,
+open files, start time) of every live process that writes there, labelled by `pid` (`WorkerProcesses`).
 """
 
 import hmac
 import logging
 import os
+import re
+from pathlib import Path
 
 import prometheus_client
 from django.conf import settings
-from prometheus_client import CollectorRegistry, multiprocess
+from prometheus_client import CollectorRegistry, ProcessCollector, multiprocess
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.metrics_core import Metric
 
 from core.client_ip import in_networks
 
@@ -143,6 +147,8 @@ class BusinessCollector:
             when.add_metric([], drill.started_at.timestamp())
             if drill.duration_seconds is not None:
                 rto.add_metric([], drill.duration_seconds)
+        else:  # present from the start, as the backup's: "no drill yet" is 0, so the missing-drill alert can fire
+            when.add_metric([], 0)
         yield result
         yield when
         yield rto
@@ -156,11 +162,42 @@ def is_multiprocess() -> bool:
     return bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
 
 
+_PID_IN_FILE_NAME = re.compile(r"_(\d+)\.db$")
+
+
+class WorkerProcesses:
+    """`process_*` metrics of every live process writing to the multiprocess directory (each gunicorn worker, on the
+    same host or container as the one scraping), with a `pid` label: the multiprocess collector serves only the
+    metrics the processes wrote, and the default process collector would describe the scraping worker alone."""
+
+    def __init__(self, directory: str):
+        self.directory = Path(directory)
+
+    def pids(self) -> list[int]:
+        found = {os.getpid()}
+        for path in self.directory.glob("*.db"):
+            match = _PID_IN_FILE_NAME.search(path.name)
+            if match:
+                found.add(int(match.group(1)))
+        return sorted(pid for pid in found if Path(f"/proc/{pid}/stat").exists())
+
+    def collect(self):
+        families: dict[str, Metric] = {}
+        for pid in self.pids():
+            for family in ProcessCollector(pid=lambda pid=pid: pid, registry=None).collect():
+                merged = families.setdefault(family.name, Metric(family.name, family.documentation, family.type))
+                for sample in family.samples:
+                    merged.add_sample(sample.name, {**sample.labels, "pid": str(pid)}, sample.value)
+        yield from families.values()
+
+
 def render_metrics() -> bytes:
-    """The exposition text: process metrics (summed over workers in multiprocess mode) then the business ones."""
+    """The exposition text: process metrics (in multiprocess mode: summed over workers, and each live worker's
+    `process_*` by pid) then the business ones."""
     if is_multiprocess():
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
+        registry.register(WorkerProcesses(os.environ["PROMETHEUS_MULTIPROC_DIR"]))
     else:
         registry = prometheus_client.REGISTRY
     return prometheus_client.generate_latest(registry) + prometheus_client.generate_latest(_business_registry)

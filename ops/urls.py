@@ -8,6 +8,7 @@ urlpatterns = [
     path("health/ready", views.ready, name="health-ready"),
     path("health/startup", views.startup, name="health-startup"),
     path("health", views.full, name="health"),
+    path("api/health", views.full, name="api-health"),  # where some monitoring clients look for it
     path("metrics", views.metrics_view, name="metrics"),
     path("ops/integrity/", views.integrity, name="integrity"),
     path("ops/backups/", include("ops.backups.urls")),

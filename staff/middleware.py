@@ -137,6 +137,7 @@ ALWAYS_OPEN = frozenset(
         "ops:health-ready",
         "ops:health-startup",
         "ops:health",
+        "ops:api-health",
         "ops:metrics",
         "api-health",
         "favicon",  # asked for by the browser on every page, the lock screen too

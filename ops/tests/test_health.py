@@ -1,3 +1,4 @@
+import contextlib
 import json
 import threading
 import time
@@ -11,7 +12,7 @@ from django.utils import timezone
 
 from billing.models import PrintJob
 from ops import health
-from ops.health import Check, Observation, run_checks
+from ops.health import Check, Observation, forget_report, run_checks
 from ops.integrity import run_integrity_check
 from ops.models import BackupRecord
 
@@ -71,6 +72,40 @@ def test_liveness_answers_without_touching_the_database(client):
     assert "no-store" in response["Cache-Control"]
 
 
+@contextlib.contextmanager
+def installed_hours_ago(hours: float):
+    """This installation's database as if created `hours` ago (its first applied migration), restored afterwards.
+    Written on a connection of its own, committed at once, so that the checks' own connections see it whether or
+    not the test runs in a transaction."""
+    from django.db import connections
+
+    own = connections.create_connection("default")
+    try:
+        with own.cursor() as cursor:
+            cursor.execute("SELECT id, applied FROM django_migrations")
+            before = cursor.fetchall()
+            cursor.execute("UPDATE django_migrations SET applied = %s", [timezone.now() - timedelta(hours=hours)])
+        try:
+            yield
+        finally:
+            with own.cursor() as cursor:
+                cursor.executemany(
+                    "UPDATE django_migrations SET applied = %s WHERE id = %s", [(a, i) for i, a in before]
+                )
+    finally:
+        own.close()
+
+
+@pytest.fixture(autouse=True)
+def _installed_a_month_ago(request):
+    """The tests here judge an installation past its first day (no backup: /health fails) unless they say otherwise."""
+    if request.node.get_closest_marker("django_db") is None:
+        yield
+        return
+    with installed_hours_ago(24 * 30):
+        yield
+
+
 @pytest.mark.django_db
 def test_readiness_passes_when_database_and_migrations_are_fine(client):
     response = client.get("/health/ready")
@@ -127,6 +162,23 @@ def test_api_health_is_the_same_report(monitor):
     body = monitor.get("/api/v1/health").json()
     jsonschema.validate(body, HEALTH_JSON_SCHEMA)
     assert "backup:age" in body["checks"]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", ["/health", "/api/health", "/api/v1/health"])
+def test_a_fresh_install_without_a_backup_warns_for_its_first_day_then_fails(monitor, path):
+    with installed_hours_ago(2):
+        response = monitor.get(path)
+        assert response.status_code == 200
+        assert response.json()["status"] == "warn"
+        check = _check(response.json(), "backup:age")
+        assert check["status"] == "warn"
+        assert "no backup yet: installed 2 h ago" in check["output"]
+    forget_report()
+    with installed_hours_ago(27):
+        response = monitor.get(path)
+        assert response.status_code == 503
+        assert _check(response.json(), "backup:age")["status"] == "fail"
 
 
 @pytest.mark.django_db

@@ -1,3 +1,4 @@
+import os
 from decimal import Decimal
 
 import pytest
@@ -124,3 +125,53 @@ def test_business_metrics_report_down_instead_of_breaking_the_scrape_without_a_d
     (up,) = list(BusinessCollector().collect())
     assert up.name == "tillhouse_business_metrics_up"
     assert up.samples[0].value == 0
+
+
+@pytest.mark.django_db
+def test_drill_and_print_series_exist_before_the_first_drill_or_print(client):
+    """An absence alert (no drill for 8 days, print failures rising) needs the series to exist from the start."""
+    samples = _samples(client.get("/metrics").content)
+    assert _value(samples, "tillhouse_restore_drill_last_timestamp_seconds") == 0
+    assert ("tillhouse_restore_drill_last_success", ()) not in samples  # no drill is not a failed drill
+    assert _value(samples, "tillhouse_backup_last_success_timestamp_seconds") == 0
+    for outcome in ("printed", "failed", "uncertain"):
+        assert _value(samples, "tillhouse_print_attempts_total", kind="receipt", outcome=outcome) == 0
+
+
+WORKER = """
+import os, sys, time
+from prometheus_client import Counter
+Counter("tillhouse_worker_requests", "requests").inc()
+print("ready", flush=True)
+time.sleep(60)
+"""
+
+
+@pytest.mark.django_db
+def test_in_multiprocess_mode_every_live_worker_has_its_process_metrics(tmp_path, monkeypatch):
+    import subprocess
+    import sys
+
+    from ops.metrics import render_metrics
+
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    worker = subprocess.Popen(
+        [sys.executable, "-c", WORKER],
+        env={"PROMETHEUS_MULTIPROC_DIR": str(tmp_path), "PATH": "/usr/bin:/bin"},
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert worker.stdout.readline().strip() == "ready"
+        samples = _samples(render_metrics())
+        assert _value(samples, "tillhouse_worker_requests_total") == 1
+        for pid in (worker.pid, os.getpid()):
+            assert _value(samples, "process_resident_memory_bytes", pid=str(pid)) > 1_000_000
+            assert _value(samples, "process_start_time_seconds", pid=str(pid)) > 0
+            assert _value(samples, "process_open_fds", pid=str(pid)) >= 3
+    finally:
+        worker.kill()
+        worker.wait()
+    # A worker that has gone is no longer described.
+    samples = _samples(render_metrics())
+    assert ("process_resident_memory_bytes", (("pid", str(worker.pid)),)) not in samples

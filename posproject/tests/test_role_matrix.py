@@ -43,6 +43,7 @@ POLICY: dict[str, tuple[frozenset, frozenset]] = {
     "ops:health-ready": (EVERYONE, NOBODY),
     "ops:health-startup": (EVERYONE, NOBODY),
     "ops:health": (EVERYONE, NOBODY),
+    "ops:api-health": (EVERYONE, NOBODY),
     "api-health": (EVERYONE, NOBODY),
     "ops:metrics": (EVERYONE, NOBODY),
     "receipt-page": (EVERYONE, NOBODY),
@@ -180,7 +181,7 @@ ARGUMENTS = {  # made-up ids: authorization comes before the lookup
 }
 
 
-HEALTH_PATHS = ("/health", "/api/v1/health")
+HEALTH_PATHS = ("/health", "/api/health", "/api/v1/health")
 # Who reads the full health report (what is down, the backup's age, free disk, the version); everyone else gets only
 # {"status"} with the same HTTP code. The metrics bearer token reads it too (ops/tests/test_health.py).
 FULL_HEALTH_REPORT = MANAGER
@@ -309,7 +310,16 @@ def test_only_managers_read_the_full_health_report(principals, path):
 
 # Reachable without a session at all: signing in and out, probes and scrapes, the favicon.
 PROBES = frozenset(
-    {"ops:health-live", "ops:health-ready", "ops:health-startup", "ops:health", "ops:metrics", "api-health", "favicon"}
+    {
+        "ops:health-live",
+        "ops:health-ready",
+        "ops:health-startup",
+        "ops:health",
+        "ops:api-health",
+        "ops:metrics",
+        "api-health",
+        "favicon",
+    }
 )
 
 
