@@ -27,7 +27,7 @@ endif
 
 .PHONY: run test test-faults lint typecheck format worker beat shell migrate demo install install-dev clean browser
 .PHONY: lock lock-check
-.PHONY: deploy-tools deploy rollback logs ps createsuperuser
+.PHONY: deploy-tools monitoring-tools deploy rollback logs ps createsuperuser
 .PHONY: backup-tools backup restore drill
 
 # Installs come from the locks only: every transitive dependency pinned, each file checked against its hash (pip
@@ -55,7 +55,7 @@ run: $(VENV)/.installed
 	$(MANAGE) runserver $(HOST):$(PORT)
 
 ## test: the locks are fresh, lint, format check and the whole suite against PostgreSQL and Redis
-test: lock-check $(VENV)/.installed-dev deploy-tools browser backup-tools
+test: lock-check $(VENV)/.installed-dev deploy-tools browser backup-tools monitoring-tools
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(MAKE) -s typecheck
@@ -157,6 +157,13 @@ deploy-tools:
 	if [ "$$(id -u)" = 0 ]; then apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends docker-compose nginx openssl; \
 	else echo "deploy-tools: run as root to install docker-compose, nginx and openssl; their tests will be skipped"; fi
+
+## monitoring-tools: promtool (Debian's prometheus package), which checks and tests deploy/monitoring/'s rules
+monitoring-tools:
+	@command -v promtool >/dev/null || \
+	if [ "$$(id -u)" = 0 ]; then apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus; \
+	else echo "monitoring-tools: run as root to install prometheus (promtool); the rule tests will be skipped"; fi
 
 ## deploy: pre-deploy backup, build, check, migrate, rolling restart of web, worker/beat restart, health wait
 deploy:

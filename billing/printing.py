@@ -51,6 +51,7 @@ PRINT_OUTCOMES = Counter(
 )
 # Every series exists from the start at 0, so that `increase()` sees the first failure and absence alerts can fire.
 for _kind in PrintJob.Kind.values:
+    PRINT_LATENCY.labels(_kind)
     for _outcome in ("printed", "retry", "failed", "uncertain"):
         PRINT_OUTCOMES.labels(_kind, _outcome)
 

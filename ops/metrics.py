@@ -128,9 +128,14 @@ class BusinessCollector:
             duration.add_metric([], _float(backup.duration_seconds))
         else:
             last.add_metric([], 0)
+        rpo = GaugeMetricFamily(
+            f"{PREFIX}_backup_rpo_seconds", "The recovery point objective (BACKUP_RPO_HOURS): how old a backup may be."
+        )
+        rpo.add_metric([], settings.BACKUP_RPO_HOURS * 3600)
         yield last
         yield size
         yield duration
+        yield rpo
 
         drill = latest_drill()
         result = GaugeMetricFamily(
