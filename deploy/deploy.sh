@@ -78,11 +78,11 @@ deploy() {
   tag=${TILLHOUSE_TAG:-$(git rev-parse --short HEAD 2>/dev/null || date +%Y%m%d%H%M%S)}
   export TILLHOUSE_TAG=$tag
 
+  local backed_up=0
   if [ -n "$(web_ids)" ]; then
     say "Pre-deploy backup"
     compose exec -T web python manage.py backup --kind pre-deploy
-  else
-    say "No web container runs yet: no pre-deploy backup (first deployment)"
+    backed_up=1
   fi
 
   if [ "${PULL:-0}" = 1 ]; then
@@ -96,6 +96,12 @@ deploy() {
   say "Starting db and redis, checking the production settings"
   compose up -d db redis
   compose run --rm --no-deps migrate python manage.py check --deploy --fail-level WARNING
+  if [ "$backed_up" = 0 ]; then
+    # First deployment on this server (no web container yet): the database may still hold data (a move from another
+    # server, a restored volume), so it is backed up before the first migration too; an empty one is said so.
+    say "Pre-deploy backup (first deployment: no web container runs yet)"
+    compose run --rm --no-deps migrate python manage.py backup --kind pre-deploy --if-installed
+  fi
   say "Migrating"
   compose run --rm migrate
 

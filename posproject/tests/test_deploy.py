@@ -274,3 +274,79 @@ def test_collectstatic_at_build_succeeds_with_the_production_manifest_storage(tm
     assert "css/tillhouse.css" in manifest
     assert (tmp_path / manifest["css/tillhouse.css"]).exists()
     assert (tmp_path / (manifest["css/tillhouse.css"] + ".gz")).exists()
+
+
+FAKE_COMPOSE = """#!/usr/bin/env bash
+echo "compose $*" >> "$DEPLOY_LOG"
+case "$*" in
+  "ps -q web") cat "$DEPLOY_STATE/web" 2>/dev/null || true ;;
+  "up -d --no-deps web") echo c1 > "$DEPLOY_STATE/web" ;;
+esac
+"""
+FAKE_DOCKER = """#!/usr/bin/env bash
+echo "docker $*" >> "$DEPLOY_LOG"
+if [ "$1" = inspect ]; then echo healthy; fi
+"""
+
+
+def _deploy_with_fakes(tmp_path: Path, runs: int) -> list[list[str]]:
+    """Run deploy.sh `runs` times against a stand-in `docker compose` and `docker` that record what they are asked."""
+    (tmp_path / "deploy").mkdir(exist_ok=True)
+    shutil.copy(ROOT / "deploy/deploy.sh", tmp_path / "deploy/deploy.sh")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    for name, text in (("compose", FAKE_COMPOSE), ("docker", FAKE_DOCKER)):
+        (bin_dir / name).write_text(text)
+        (bin_dir / name).chmod(0o755)
+    env = {
+        "PATH": f"{bin_dir}:/usr/bin:/bin",
+        "COMPOSE": str(bin_dir / "compose"),
+        "DEPLOY_STATE": str(tmp_path),
+        "WAIT_SECONDS": "5",
+    }
+    calls = []
+    for run in range(runs):
+        log = tmp_path / f"calls-{run}.log"
+        done = subprocess.run(
+            ["bash", str(tmp_path / "deploy/deploy.sh"), "deploy"],
+            env={**env, "DEPLOY_LOG": str(log), "TILLHOUSE_TAG": f"v{run}"},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        calls.append(log.read_text().splitlines())
+    return calls
+
+
+def test_the_first_deploy_backs_up_before_migrating_and_later_ones_back_up_through_the_running_web(tmp_path):
+    first, second = _deploy_with_fakes(tmp_path, runs=2)
+
+    backup = "compose run --rm --no-deps migrate python manage.py backup --kind pre-deploy --if-installed"
+    assert backup in first
+    assert first.index(backup) < first.index("compose run --rm migrate")
+    assert not any("exec -T web python manage.py backup" in call for call in first)
+
+    assert second[1] == "compose exec -T web python manage.py backup --kind pre-deploy"
+    assert backup not in second
+    assert (tmp_path / "var/deploy/previous").read_text().strip() == "v0"
+
+
+def test_backup_if_installed_leaves_an_empty_database_alone(tmp_path):
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "DEBUG": "True",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'empty.sqlite3'}",
+        "BACKUP_DIR": str(tmp_path / "backups"),
+    }
+    done = subprocess.run(
+        [sys.executable, "manage.py", "backup", "--kind", "pre-deploy", "--if-installed"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "no Tillhouse tables yet: nothing to back up" in done.stdout
+    assert not list((tmp_path / "backups").rglob("*.sqlite3"))

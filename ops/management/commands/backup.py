@@ -1,4 +1,5 @@
 from django.core.management.base import BaseCommand
+from django.db import connection
 
 from ops.backups import services
 from ops.backups.catalogue import backup_name
@@ -11,9 +12,17 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--kind", choices=BackupRecord.Kind.values, default=BackupRecord.Kind.MANUAL)
+        parser.add_argument(
+            "--if-installed",
+            action="store_true",
+            help="Succeed without a backup when the database has no schema yet (a first deployment on a new server).",
+        )
 
     @reported
-    def handle(self, *args, kind, **options):
+    def handle(self, *args, kind, if_installed=False, **options):
+        if if_installed and BackupRecord._meta.db_table not in connection.introspection.table_names():
+            self.stdout.write("The database has no Tillhouse tables yet: nothing to back up.")
+            return
         record = services.create_backup(kind=kind, progress=progress_for(self))
         if record.status != BackupRecord.Status.SUCCEEDED:
             raise fail(f"Backup ({record.kind}) failed: {record.error}")
