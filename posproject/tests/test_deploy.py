@@ -350,3 +350,14 @@ def test_backup_if_installed_leaves_an_empty_database_alone(tmp_path):
     assert done.returncode == 0, done.stderr
     assert "no Tillhouse tables yet: nothing to back up" in done.stdout
     assert not list((tmp_path / "backups").rglob("*.sqlite3"))
+
+
+def test_nginx_serves_certificate_challenges_from_the_directory_the_compose_file_mounts(compose_config):
+    conf = (ROOT / "deploy/nginx.conf").read_text()
+    webroot = re.search(r"location /\.well-known/acme-challenge/ \{\s*root ([^;]+);", conf).group(1)
+    mounts = [
+        v["target"] if isinstance(v, dict) else v.split(":")[1] for v in compose_config["services"]["nginx"]["volumes"]
+    ]
+    assert webroot in mounts
+    ports = {name for name, service in compose_config["services"].items() if service.get("ports")}
+    assert ports == {"nginx"}  # the firewall section relies on it: nothing but nginx is published
