@@ -19,8 +19,12 @@ FAVICON = Path(settings.BASE_DIR) / "static" / "img" / "favicon.ico"
 
 @login_required
 def home(request):
-    """The start page: links to what this user's role may open."""
-    return render(request, "home.html")
+    """The start page: links to what this user's role may open and, for whoever may read the sales reports, today
+    at their stores (billing.dashboard)."""
+    from billing.dashboard import start_page
+
+    today = start_page(request.user) if request.user.has_perm("billing.view_zreport") else None
+    return render(request, "home.html", {"today": today})
 
 
 def not_found(request, exception=None):
