@@ -281,8 +281,9 @@
     if (busy) elt.setAttribute("aria-busy", "true"); else elt.removeAttribute("aria-busy");
     elt.classList.toggle("busy", busy);
     controlsOf(elt).forEach(function (control) {
-      control.disabled = busy;
-      control.classList.toggle("busy", busy);
+      if (busy && !control.disabled) { control.disabled = true; control.posBusy = true; }
+      else if (!busy && control.posBusy) { control.disabled = false; control.posBusy = false; }
+      control.classList.toggle("busy", busy && !!control.posBusy);
     });
   }
 
