@@ -334,3 +334,16 @@ def test_a_malformed_key_is_refused_before_anything_happens(cashier, location):
 
     assert response.status_code == 400
     assert not order.lines.exists()
+
+
+def test_one_persons_key_is_not_anothers(cashier, waiter, location):
+    order = _order_of(cashier, location)
+    cola = product(location)
+    url = reverse("orders:add_line", args=[order.uuid])
+    headers = {**HTMX, "Idempotency-Key": "same-uuid"}
+
+    terminal(cashier).post(url, {"product": cola.pk}, headers=headers)
+    second = terminal(waiter).post(url, {"product": cola.pk}, headers=headers)
+
+    assert not second.has_header("Idempotent-Replayed")
+    assert OrderLine.objects.get(order=order).quantity == 2
