@@ -194,3 +194,23 @@ def test_a_refused_close_keeps_every_denomination_count_and_the_note(page, shop,
         expect(page.locator(f'[name="d_{denomination}"]')).to_have_value(count)
     expect(page.locator("#close-note")).to_have_value("Float bag short")
     screenshot(page, "shift-close-refused-keeps-counts")
+
+
+def test_a_key_reused_for_another_product_is_refused_in_the_banner_and_adds_nothing(page, shop):
+    sign_in_and_open_the_till(page)
+    order = quick_sale(page)
+    with page.expect_request(lambda request: request.method == "POST") as sent:
+        page.click("[data-product] >> text=Cola")
+    expect(page.locator('[data-total="total"]')).to_have_text("3.50")
+    used = sent.value.headers["idempotency-key"]
+
+    # A device that reused a key for another action (the server must not take it for a retry of the first).
+    page.evaluate("(key) => { document.querySelectorAll('[data-product]')[1].form.posKey = key; }", used)
+    page.click("[data-product] >> text=Tea")
+
+    banner = page.locator(BANNER)
+    expect(banner).to_be_visible(timeout=2_000)
+    expect(banner).to_contain_text("already sent with other details")
+    expect(page.locator(RETRY)).to_be_hidden()
+    expect(page.locator('[data-total="total"]')).to_have_text("3.50")
+    assert list(OrderLine.objects.filter(order=order).values_list("name", flat=True)) == ["Cola"]
