@@ -347,3 +347,41 @@ def test_one_persons_key_is_not_anothers(cashier, waiter, location):
 
     assert not second.has_header("Idempotent-Replayed")
     assert OrderLine.objects.get(order=order).quantity == 2
+
+
+def test_a_z_reprint_replayed_prints_one_copy(cashier, location):
+    client = terminal(cashier)
+    open_till(client, location, cashier)
+    client.post(reverse("billing:shift_close"), {"d_50": "2"})
+    z = ZReport.objects.get()
+    copies_before = PrintJob.objects.filter(is_copy=True).count()
+
+    first, second = _twice(client, reverse("billing:z_reprint", args=[z.pk]), {})
+
+    _same_answer(first, second)
+    assert PrintJob.objects.filter(is_copy=True).count() == copies_before + 1
+
+
+def test_a_print_problem_reprint_replayed_queues_one_copy(cashier, location):
+    client = terminal(cashier)
+    open_till(client, location, cashier)  # this register has no printer: its receipt jobs fail at once
+    order = _order_of(cashier, location, product(location))
+    services_pay(client, order)
+    job = PrintJob.objects.get(receipt__order=order)
+
+    first, second = _twice(client, reverse("billing:print_reprint", args=[job.pk]), {}, headers=HTMX)
+
+    _same_answer(first, second)
+    assert PrintJob.objects.filter(receipt__order=order, is_copy=True).count() == 1
+
+
+def test_a_kitchen_recall_replayed_is_answered_like_the_first(waiter, kitchen_user, location):
+    order = _order_of(waiter, location, product(location, station="grill"), channel=Order.Channel.DINE_IN)
+    ticket = services.send_to_kitchen(order.pk, user=waiter)[0]
+    client = terminal(kitchen_user)
+    client.post(reverse("orders:kitchen_bump", args=[ticket.pk]), headers=HTMX)
+
+    first, second = _twice(client, reverse("orders:kitchen_recall", args=[ticket.pk]), {}, headers=HTMX)
+
+    _same_answer(first, second)
+    assert KitchenTicket.objects.get(pk=ticket.pk).status == KitchenTicket.Status.NEW

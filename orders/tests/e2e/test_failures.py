@@ -214,3 +214,24 @@ def test_a_key_reused_for_another_product_is_refused_in_the_banner_and_adds_noth
     expect(page.locator(RETRY)).to_be_hidden()
     expect(page.locator('[data-total="total"]')).to_have_text("3.50")
     assert list(OrderLine.objects.filter(order=order).values_list("name", flat=True)) == ["Cola"]
+
+
+def test_a_tap_is_busy_at_once_until_the_server_answers(page, shop, screenshot):
+    sign_in_and_open_the_till(page)
+    order = quick_sale(page)
+    held = []
+    page.route("**/lines/", lambda route: held.append(route))  # the request waits here until the test lets it go
+
+    page.click("[data-product] >> text=Cola")
+
+    button = page.locator("[data-product] >> text=Cola").locator("xpath=ancestor::button")
+    expect(button).to_be_disabled()
+    expect(button.locator("xpath=ancestor::form")).to_have_attribute("aria-busy", "true")
+    screenshot(page, "busy-tap")
+    assert len(held) == 1 and not OrderLine.objects.filter(order=order).exists()
+
+    held[0].continue_()
+
+    expect(page.locator("#ticket")).to_contain_text("Cola")
+    expect(button).to_be_enabled()
+    expect(page.locator("form[aria-busy]")).to_have_count(0)
