@@ -6,6 +6,7 @@ import uuid
 from decimal import Decimal
 
 import pytest
+from django.test import Client
 from django.urls import reverse
 
 from billing.models import CashMovement, CashSession, Payment, PrintJob, Receipt, Refund, ZReport
@@ -385,3 +386,18 @@ def test_a_kitchen_recall_replayed_is_answered_like_the_first(waiter, kitchen_us
 
     _same_answer(first, second)
     assert KitchenTicket.objects.get(pk=ticket.pk).status == KitchenTicket.Status.NEW
+
+
+def test_a_key_gets_nobody_past_sign_in_or_permissions(cashier, waiter, location):
+    open_till(terminal(cashier), location, cashier)
+    order = _order_of(cashier, location, product(location))
+    url = reverse("billing:pay", args=[order.uuid])
+    data = {"key": str(uuid.uuid4()), "rows": "1", "tender_0": "cash", "amount_0": "5.00"}
+    headers = {"Idempotency-Key": "pay-1"}
+
+    anonymous = Client().post(url, data, headers=headers)
+    not_allowed = terminal(waiter).post(url, data, headers=headers)  # a waiter takes no payments
+
+    assert anonymous.status_code == 302 and "/accounts/login/" in anonymous["Location"]
+    assert not_allowed.status_code == 403
+    assert not IdempotencyRecord.objects.exists() and not Payment.objects.exists()
