@@ -28,6 +28,7 @@ from billing.receipts import receipt_document
 from billing.report_printout import report_lines
 from core.errors import DomainError
 from core.idempotency import run_once, scope_for
+from core.idempotent_screens import applied_once
 from core.inputs import clean_search
 from orders import pricing
 from orders.models import Order, OrderLine
@@ -99,6 +100,7 @@ def shift(request):
 
 @require_POST
 @pos_view("billing.add_cashsession")
+@applied_once
 def shift_open(request):
     register = get_object_or_404(
         Register, pk=request.POST.get("register") or 0, location=request.terminal.location, active=True
@@ -156,6 +158,7 @@ def shift_x(request):
 
 @require_POST
 @pos_view("billing.add_cashmovement")
+@applied_once
 def shift_move(request):
     session = _open_session(request)
     if session is None:
@@ -185,6 +188,7 @@ def shift_move(request):
 
 
 @pos_view("billing.change_cashsession")
+@applied_once
 def shift_close(request):
     """End of shift: the blind count (the expected cash is not shown), then the Z report."""
     session = _open_session(request)
@@ -225,6 +229,7 @@ def z_report(request, pk: int):
 
 @require_POST
 @pos_view("billing.view_cashsession")
+@applied_once
 def z_reprint(request, pk: int):
     z = get_object_or_404(ZReport, pk=pk, register__location=request.terminal.location)
     try:
@@ -247,6 +252,7 @@ def _order_here(request, order_uuid) -> Order:
 
 
 @pos_view("billing.add_payment")
+@applied_once
 def pay(request, order_uuid):
     """The payment screen: tenders, keypad, quick cash, change due, split by guest. Finishing shows the receipt.
 
@@ -349,6 +355,7 @@ def receipt(request, pk: int):
 
 @require_POST
 @pos_view("billing.view_receipt")
+@applied_once
 def receipt_reprint(request, pk: int):
     receipt = _receipt_here(request, pk)
     try:
@@ -376,6 +383,7 @@ def refund_find(request):
 
 
 @pos_view("billing.add_refund")
+@applied_once
 def refund(request, pk: int):
     """Choose what comes back, why, to which tender; a manager approves with their PIN."""
     receipt = _receipt_here(request, pk)
@@ -430,6 +438,7 @@ def print_problems(request):
 def _print_action(service):
     @require_POST
     @pos_view("billing.change_printjob")
+    @applied_once
     def view(request, pk: int):
         error = ""
         try:

@@ -16,6 +16,7 @@ from django.views.decorators.http import require_POST
 from django_htmx.http import retarget
 
 from core.errors import DomainError
+from core.idempotent_screens import applied_once
 from inventory.models import Location
 from orders import displays, services
 from orders import kitchen as kitchen_services
@@ -240,6 +241,7 @@ def _after_change(request, order_uuid, action, *, message: str = "", edit_line: 
 
 @require_POST
 @pos_view("orders.add_order")
+@applied_once
 def open_order(request):
     form = OpenOrderForm(request.POST)
     if not form.is_valid():
@@ -295,6 +297,7 @@ def products(request):
 
 @require_POST
 @pos_view("orders.add_orderline")
+@applied_once
 def add_line(request, order_uuid):
     """Add a product by its button, or by what was typed or scanned in the search box (barcode or sku + Enter).
 
@@ -366,6 +369,7 @@ def _unknown_code(request, code: str):
 
 
 @pos_view("orders.change_orderline")
+@applied_once
 def change_line(request, order_uuid, line_id: int):
     """GET: the line's editor (loaded when the line is opened); POST: save quantity, modifiers, note, course."""
     if request.method != "POST":
@@ -397,6 +401,7 @@ def change_line(request, order_uuid, line_id: int):
 
 @require_POST
 @pos_view("orders.change_orderline")
+@applied_once
 def void_line(request, order_uuid, line_id: int):
     def action():
         approver = approver_from_pin(request)
@@ -411,6 +416,7 @@ def void_line(request, order_uuid, line_id: int):
 
 
 @pos_view("orders.change_order")
+@applied_once
 def discount(request, order_uuid):
     if request.method != "POST":
         return _order_tool(request, order_uuid, "pos/_discount.html")
@@ -435,6 +441,7 @@ def discount(request, order_uuid):
 
 @require_POST
 @pos_view("orders.change_order")
+@applied_once
 def send_to_kitchen(request, order_uuid):
     return _after_change(
         request,
@@ -446,6 +453,7 @@ def send_to_kitchen(request, order_uuid):
 
 @require_POST
 @pos_view("orders.change_order")
+@applied_once
 def hold(request, order_uuid):
     try:
         services.hold_order(_order_id(request, order_uuid), user=request.user)
@@ -456,6 +464,7 @@ def hold(request, order_uuid):
 
 @require_POST
 @pos_view("orders.change_order")
+@applied_once
 def resume(request, order_uuid):
     return _after_change(
         request,
@@ -466,6 +475,7 @@ def resume(request, order_uuid):
 
 
 @pos_view("orders.change_order")
+@applied_once
 def move_table(request, order_uuid):
     if request.method != "POST":
         return _order_tool(request, order_uuid, "pos/_move.html")
@@ -479,6 +489,7 @@ def move_table(request, order_uuid):
 
 
 @pos_view("orders.change_order")
+@applied_once
 def void_order(request, order_uuid):
     if request.method != "POST":
         return _order_tool(request, order_uuid, "pos/_void_order.html")
@@ -495,6 +506,7 @@ def void_order(request, order_uuid):
 
 
 @pos_view("orders.change_order")
+@applied_once
 def split(request, order_uuid):
     """Move some lines (or part of their quantity) to a new order, for a guest who pays apart."""
     order = _order_at_terminal(request, order_uuid)
@@ -579,12 +591,14 @@ def _form_error(form) -> str:
 
 @require_POST
 @pos_view("orders.change_kitchenticket", lockable=False)
+@applied_once
 def kitchen_bump(request, ticket_id: int):
     return _kitchen_write(request, kitchen_services.bump_ticket, ticket_id)
 
 
 @require_POST
 @pos_view("orders.change_kitchenticket", lockable=False)
+@applied_once
 def kitchen_recall(request, ticket_id: int):
     return _kitchen_write(request, kitchen_services.recall_ticket, ticket_id)
 

@@ -38,3 +38,11 @@ def qty(value) -> str:
 @register.filter
 def modifiers_text(modifiers) -> str:
     return format_modifiers(modifiers)
+
+
+@register.simple_tag
+def posted_value(posted, *parts) -> str:
+    """What was typed into the field named by `parts` joined ("qty_", line.pk), when a refused form comes back."""
+    if not posted:
+        return ""
+    return posted.get("".join(str(part) for part in parts), "")

@@ -141,13 +141,13 @@
     input.dispatchEvent(new Event("input", { bubbles: true }));
   });
 
-  /* --- A form marked data-once cannot be sent twice by a double tap (the server is idempotent as well). --- */
+  /* --- A form marked data-once (hx-boosted, so a failure can be caught) cannot be sent twice by a double tap while
+     its first try is waiting for an answer; the server applies it once anyway (idempotency key, below). --- */
   document.addEventListener("submit", function (event) {
     var form = event.target;
-    if (!form.hasAttribute("data-once")) return;
-    if (form.dataset.sent) { event.preventDefault(); return; }
-    form.dataset.sent = "1";
-    form.querySelectorAll("button[type=submit], button:not([type])").forEach(function (b) { b.classList.add("busy"); });
+    if (form.getAttribute("aria-busy") !== "true") return;
+    event.preventDefault();
+    event.stopImmediatePropagation();
   }, true);
 
   /* --- Selecting a table row or staff tile: data-fill="<input id>" data-value="...". --- */
@@ -172,7 +172,8 @@
     var idleTimer = null;
     var resetIdle = function () {
       if (idleTimer) clearTimeout(idleTimer);
-      idleTimer = setTimeout(function () { submit(lockForm); }, idleSeconds * 1000);
+      // Looked up when it fires: a boosted form's answer replaces the page's body, and the form with it.
+      idleTimer = setTimeout(function () { submit(document.getElementById("lock-form")); }, idleSeconds * 1000);
     };
     ["pointerdown", "keydown", "touchstart"].forEach(function (name) {
       document.addEventListener(name, resetIdle, { passive: true });
@@ -200,6 +201,7 @@
   /* --- After htmx swaps content in, focus the first [autofocus] field in it (touch screens lose focus). --- */
   document.body.addEventListener("htmx:afterSettle", function (event) {
     tickAges();
+    showChange();
     var auto = event.target.querySelector && event.target.querySelector("[autofocus]");
     if (auto) auto.focus();
     else {
@@ -208,10 +210,11 @@
     }
   });
 
-  /* --- htmx: show server error messages (4xx partials) instead of ignoring them. --- */
+  /* --- htmx: show the server's refusals (4xx partials with the message and what was typed) instead of ignoring
+     them. A refusal of the idempotency key itself goes to the failure banner: the screen keeps what was typed. --- */
   document.body.addEventListener("htmx:beforeSwap", function (event) {
     var status = event.detail.xhr.status;
-    if (status >= 400 && status < 500) {
+    if (status >= 400 && status < 500 && !event.detail.xhr.getResponseHeader("X-Idempotency-Refused")) {
       event.detail.shouldSwap = true;
       event.detail.isError = false;
     }
@@ -243,5 +246,139 @@
   document.addEventListener("keydown", function (event) {
     var chooser = document.getElementById("chooser");
     if (event.key === "Escape" && chooser && chooser.firstElementChild) chooser.innerHTML = "";
+  });
+})();
+
+/* Failures are visible and retries are safe (DESIGN.md §6). Every POS action shows that it is busy until answered;
+   no answer (network down, timeout) or a server error shows a banner that stays until dismissed or retried. Each
+   write carries an idempotency key minted here before its first try and kept on the element until the server has
+   answered, so Retry (and a second tap after a failure) sends the same key: the server applies it once. */
+(function () {
+  "use strict";
+
+  var HEADER = "Idempotency-Key";
+  var failed = null;  // {elt, verb, path, submitter}: what Retry sends again
+
+  function mintKey() {
+    if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
+    var bytes = new Uint8Array(16);
+    crypto.getRandomValues(bytes);
+    return Array.prototype.map.call(bytes, function (b) { return (b + 256).toString(16).slice(1); }).join("");
+  }
+
+  function isPoll(detail) {
+    var headers = (detail.requestConfig && detail.requestConfig.headers) || detail.headers || {};
+    return headers["X-Background-Poll"] === "1";
+  }
+
+  function controlsOf(elt) {
+    if (elt.tagName === "FORM") return elt.querySelectorAll("button[type=submit], button:not([type]), input[type=submit]");
+    return elt.matches("button, input[type=submit]") ? [elt] : [];
+  }
+
+  function setBusy(elt, busy) {
+    if (!elt || !elt.setAttribute) return;
+    if (busy) elt.setAttribute("aria-busy", "true"); else elt.removeAttribute("aria-busy");
+    elt.classList.toggle("busy", busy);
+    controlsOf(elt).forEach(function (control) {
+      if (busy && !control.disabled) { control.disabled = true; control.posBusy = true; }
+      else if (!busy && control.posBusy) { control.disabled = false; control.posBusy = false; }
+      control.classList.toggle("busy", busy && !!control.posBusy);
+    });
+  }
+
+  /* The key: minted for the first try of an action, reused until the server has answered it. */
+  document.body.addEventListener("htmx:configRequest", function (event) {
+    var detail = event.detail;
+    if (detail.verb === "get") return;
+    var elt = detail.elt;
+    if (!elt.posKey) elt.posKey = mintKey();
+    detail.headers[HEADER] = elt.posKey;
+  });
+
+  document.body.addEventListener("htmx:beforeRequest", function (event) {
+    if (isPoll(event.detail)) return;
+    var elt = event.detail.elt;
+    elt.posSubmitter = event.detail.requestConfig && event.detail.requestConfig.triggeringEvent &&
+      event.detail.requestConfig.triggeringEvent.submitter;
+    setBusy(elt, true);
+  });
+
+  document.body.addEventListener("htmx:afterRequest", function (event) {
+    var detail = event.detail;
+    setBusy(detail.elt, false);
+    var status = detail.xhr ? detail.xhr.status : 0;
+    if (status > 0 && status < 500) detail.elt.posKey = null;  // answered: the next tap is a new action
+  });
+
+  var banner = null;
+  function bannerEl() {
+    banner = document.getElementById("failure-banner");
+    return banner;
+  }
+
+  function show(message, elt, verb, path, canRetry) {
+    var el = bannerEl();
+    if (!el) return;
+    failed = canRetry ? { elt: elt, verb: verb, path: path, submitter: elt.posSubmitter } : null;
+    el.querySelector("[data-failure-message]").textContent = message;
+    el.querySelector("[data-failure-retry]").hidden = !canRetry;
+    el.hidden = false;
+  }
+
+  function hide() {
+    var el = bannerEl();
+    if (el) el.hidden = true;
+    failed = null;
+  }
+
+  var SAFE = " Retry sends the same action again: it is applied once, however many times it is sent.";
+
+  function failure(event, message) {
+    var detail = event.detail;
+    if (isPoll(detail)) return;
+    var verb = (detail.requestConfig && detail.requestConfig.verb) || "post";
+    var path = (detail.requestConfig && detail.requestConfig.path) || (detail.pathInfo && detail.pathInfo.requestPath);
+    show(message + (verb === "get" ? "" : SAFE), detail.elt, verb, path, true);
+  }
+
+  document.body.addEventListener("htmx:sendError", function (event) {
+    failure(event, "No answer from the till server: the network is down or the server is unreachable.");
+  });
+  document.body.addEventListener("htmx:timeout", function (event) {
+    failure(event, "The till server took too long to answer.");
+  });
+  document.body.addEventListener("htmx:responseError", function (event) {
+    var status = event.detail.xhr.status;
+    if (status >= 500) failure(event, "The till server could not do this (error " + status + ").");
+  });
+  document.body.addEventListener("htmx:beforeSwap", function (event) {
+    var xhr = event.detail.xhr;
+    if (!xhr.getResponseHeader("X-Idempotency-Refused")) return;
+    event.detail.shouldSwap = false;
+    event.detail.isError = false;
+    var text = new DOMParser().parseFromString(xhr.responseText, "text/html").body.textContent.trim();
+    show(text || "This action was refused.", event.detail.elt, null, null, false);
+  });
+  // A new page or panel came in: whatever failed before was answered or left behind.
+  document.body.addEventListener("htmx:afterSwap", function (event) {
+    if (event.detail.boosted || (event.detail.target && event.detail.target.tagName === "BODY")) failed = null;
+  });
+
+  function retry() {
+    var last = failed;
+    hide();
+    if (!last || !last.elt.isConnected) return;
+    var elt = last.elt;
+    if (elt.tagName === "FORM") {
+      if (last.submitter && last.submitter.isConnected) elt.requestSubmit(last.submitter); else elt.requestSubmit();
+    } else {
+      htmx.ajax(last.verb.toUpperCase(), last.path, { source: elt });
+    }
+  }
+
+  document.addEventListener("click", function (event) {
+    if (event.target.closest("[data-failure-retry]")) { event.preventDefault(); retry(); }
+    else if (event.target.closest("[data-failure-dismiss]")) { event.preventDefault(); hide(); }
   });
 })();
