@@ -31,7 +31,8 @@ from core.csv_export import FORMULA_STARTS, csv_cell
 from core.errors import DomainError
 from core.inputs import MAX_AMOUNT
 from core.money import QTY_PLACES, has_more_places_than_currency, quantize
-from inventory.models import Category, Location, Product, StockMove, TaxRate
+from inventory import queries
+from inventory.models import Category, Location, Product, StockLevel, StockMove, TaxRate
 from inventory.services import StockChange, apply_stock_changes
 from staff.audit import audit
 
@@ -39,6 +40,7 @@ COLUMNS = ("sku", "barcode", "name", "category", "price", "cost", "tax_rate", "k
 REQUIRED_COLUMNS = ("sku", "name", "price", "tax_rate")
 STOCK_PREFIX = "stock:"
 OPENING_REFERENCE = "opening-stock"
+OPENING_NOTE = "Opening stock"
 MAX_ROWS = 200_000
 MAX_FILE_BYTES = 64 * 1024 * 1024
 MAX_OPENING_STOCK = Decimal("1000000000")
@@ -165,6 +167,10 @@ def _records(text: str) -> Iterator[tuple[int, list[str]]]:
 
 
 # --- Checking ---------------------------------------------------------------------------------------------------
+
+
+KINDS = tuple(Product.Kind.choices)
+POLICIES = tuple(Product.StockPolicy.choices)
 
 
 def _choice(value: str, choices) -> str | None:
@@ -303,10 +309,10 @@ class _Checker:
         else:
             tax_rate_id = rate.pk
 
-        kind = _choice(cell("kind"), Product.Kind.choices)
+        kind = _choice(cell("kind"), KINDS)
         if kind == "":
-            bad("kind", "Not a kind: " + ", ".join(code for code, _ in Product.Kind.choices) + ".")
-        policy = _choice(cell("stock_policy"), Product.StockPolicy.choices)
+            bad("kind", "Not a kind: " + ", ".join(code for code, _ in KINDS) + ".")
+        policy = _choice(cell("stock_policy"), POLICIES)
         if policy == "":
             bad("stock_policy", "Not a policy: block, warn or allow.")
 
@@ -487,7 +493,8 @@ def import_catalogue(text: str, *, user=None, progress: Progress = _no_progress)
     result.categories_created = len(created)
 
     now = timezone.now()
-    new: list[Product] = []
+    last_id = Product.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+    new: list[dict] = []
     changed: dict[tuple[str, ...], list[Product]] = defaultdict(list)
     losing_barcode: list[int] = []
     for row in plan.rows:
@@ -495,18 +502,18 @@ def import_catalogue(text: str, *, user=None, progress: Progress = _no_progress)
         existing = checker.products.get(row.sku)
         if existing is None:
             new.append(
-                Product(
-                    sku=row.sku,
-                    barcode=row.barcode,
-                    name=row.name,
-                    category_id=category_id,
-                    price=row.price,
-                    cost=row.cost or Decimal(0),
-                    tax_rate_id=row.tax_rate_id,
-                    kind=row.kind,
-                    stock_policy=row.stock_policy,
-                    tracked=row.kind != Product.Kind.SERVICE,
-                )
+                {
+                    "sku": row.sku,
+                    "barcode": row.barcode,
+                    "name": row.name,
+                    "category_id": category_id,
+                    "price": row.price,
+                    "cost": row.cost or Decimal(0),
+                    "tax_rate_id": row.tax_rate_id,
+                    "kind": row.kind,
+                    "stock_policy": row.stock_policy,
+                    "tracked": row.kind != Product.Kind.SERVICE,
+                }
             )
             continue
         changes = _changes(row, existing, category_id)
@@ -519,7 +526,7 @@ def import_catalogue(text: str, *, user=None, progress: Progress = _no_progress)
         result.updated += 1
 
     for start in range(0, len(new), BATCH):
-        Product.objects.bulk_create(new[start : start + BATCH])
+        queries.copy_rows(Product, new[start : start + BATCH])
         progress("importing", start + len(new[start : start + BATCH]), total)
     result.created = len(new)
 
@@ -528,24 +535,24 @@ def import_catalogue(text: str, *, user=None, progress: Progress = _no_progress)
     for names, products in changed.items():
         Product.objects.bulk_update(products, [*names, "updated_at"], batch_size=1000)
 
-    ids = {product.sku: product.pk for product in new}
-    ids.update({sku: existing["id"] for sku, existing in checker.products.items()})
-    stock_changes = [
-        StockChange(ids[row.sku], location_id, quantity)
+    ids = dict(Product.objects.filter(pk__gt=last_id).values_list("sku", "id")) if new else {}
+    result.stock_moves = _book_new_products_stock(plan.rows, ids, user=user, progress=progress)
+    existing_changes = [
+        StockChange(checker.products[row.sku]["id"], location_id, quantity)
         for row in plan.rows
+        if row.sku in checker.products
         for location_id, quantity in row.stock.items()
     ]
-    for start in range(0, len(stock_changes), BATCH):
+    for start in range(0, len(existing_changes), BATCH):
         apply_stock_changes(
-            stock_changes[start : start + BATCH],
+            existing_changes[start : start + BATCH],
             reason=StockMove.Reason.ADJUSTMENT,
             reference=OPENING_REFERENCE,
-            note="Opening stock",
+            note=OPENING_NOTE,
             user=user,
             field="stock",
         )
-        progress("stock", start + len(stock_changes[start : start + BATCH]), len(stock_changes))
-    result.stock_moves = len(stock_changes)
+    result.stock_moves += len(existing_changes)
     result.applied = True
     if result.created or result.updated or result.stock_moves or result.categories_created:
         audit(
@@ -555,6 +562,43 @@ def import_catalogue(text: str, *, user=None, progress: Progress = _no_progress)
             data={key: value for key, value in result.as_dict().items() if key not in ("errors", "applied")},
         )
     return result
+
+
+def _book_new_products_stock(rows: list[Row], ids: dict[str, int], *, user, progress: Progress) -> int:
+    """The opening stock of products this import created: each product × location has no stock level and no move
+    yet, so both are written as they are (the level equal to its one move, DESIGN.md §3.2) without locking."""
+    levels: list[dict] = []
+    moves: list[dict] = []
+    for row in rows:
+        product_id = ids.get(row.sku)
+        if product_id is None:
+            continue
+        for location_id, quantity in row.stock.items():
+            levels.append(
+                {
+                    "product_id": product_id,
+                    "location_id": location_id,
+                    "on_hand": quantity,
+                    "allow_negative": row.stock_policy != Product.StockPolicy.BLOCK,
+                }
+            )
+            moves.append(
+                {
+                    "product_id": product_id,
+                    "location_id": location_id,
+                    "delta": quantity,
+                    "reason": StockMove.Reason.ADJUSTMENT,
+                    "reference": OPENING_REFERENCE,
+                    "note": OPENING_NOTE,
+                    "unit_cost": row.cost or Decimal(0),
+                    "user_id": user.pk if user is not None else None,
+                }
+            )
+    for start in range(0, len(levels), BATCH):
+        queries.copy_rows(StockLevel, levels[start : start + BATCH])
+        queries.copy_rows(StockMove, moves[start : start + BATCH])
+        progress("stock", start + len(levels[start : start + BATCH]), len(levels))
+    return len(moves)
 
 
 # --- Writing ----------------------------------------------------------------------------------------------------
