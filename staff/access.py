@@ -35,3 +35,23 @@ def manager_approval(user, approver, what: str):
     if is_manager(user):
         return user
     raise ApprovalRequired(f"{what} needs a manager's approval.")
+
+
+def manager_required(view):
+    """A manager's page (the setup and catalogue pages): anonymous visitors are sent to sign in; anyone signed in
+    without the Manager role gets a 403, and so does a manager without the one-time code while ADMIN_OTP_REQUIRED is
+    on (the rule of ops.access). A session signed in by PIN never gets here (staff.middleware)."""
+    from functools import wraps
+
+    from django.contrib.auth.decorators import login_required
+    from django.core.exceptions import PermissionDenied as PageDenied
+
+    from staff.middleware import lacks_second_factor
+
+    @wraps(view)
+    def wrapped(request, *args, **kwargs):
+        if not is_manager(request.user) or lacks_second_factor(request.user):
+            raise PageDenied
+        return view(request, *args, **kwargs)
+
+    return login_required(wrapped)
