@@ -156,6 +156,51 @@ def _printer_name(store: StoreInput, register: RegisterInput) -> str:
     return f"{store.name} · {register.name}"[:80]
 
 
+def store_code_problem(code: str) -> str | None:
+    if Location.objects.filter(code__iexact=code).exists():
+        return "A location with this code exists already."
+    return None
+
+
+def tax_rate_problem(name: str, percent: Decimal) -> str | None:
+    """Why a tax rate row cannot be saved (the name belongs to a rate with another percent), or None."""
+    known = TaxRate.objects.filter(name__iexact=name).first()
+    if known is not None and known.percent != percent:
+        return f"{known} exists already with another rate; choose another name."
+    return None
+
+
+def printer_problems(register: RegisterInput) -> dict[str, str]:
+    """Where a register's printer may not point ({field: message}; billing.printer_targets)."""
+    printer = Printer(
+        connection=register.connection, host=register.host, port=register.port, device_path=register.device_path
+    )
+    try:
+        check_printer(printer)
+    except TargetRefused as refused:
+        return {refused.field: refused.message}
+    return {}
+
+
+def staff_problems(person: StaffInput) -> dict[str, list[str]]:
+    """What is wrong with one member of staff to create ({field: messages}): a taken username, an unknown role, a
+    PIN too easy to guess, a password the validators refuse."""
+    User = get_user_model()
+    problems: dict[str, list[str]] = {}
+    if User.objects.filter(username__iexact=person.username).exists():
+        problems["username"] = ["This username is taken."]
+    if person.role not in ROLES:
+        problems["role"] = ["Not a role."]
+    if problem := pin_problem(person.pin):
+        problems["pin"] = [problem]
+    if person.password:
+        try:
+            validate_password(person.password, User(username=person.username, first_name=person.first_name))
+        except ValidationError as error:
+            problems["password"] = list(error.messages)
+    return problems
+
+
 def _check(
     store: StoreInput,
     tax_rates: list[TaxRateInput],
@@ -164,8 +209,8 @@ def _check(
     staff: list[StaffInput],
 ) -> tuple[_Problems, list[tuple[str, str]], dict[str, TaxRate]]:
     problems = _Problems()
-    if Location.objects.filter(code__iexact=store.code).exists():
-        problems.add("store-code", "A location with this code exists already.")
+    if problem := store_code_problem(store.code):
+        problems.add("store-code", problem)
     if store.cash_rounding < 0 or store.cash_rounding > MAX_CASH_ROUNDING:
         problems.add("store-cash_rounding", f"Between 0 and {MAX_CASH_ROUNDING}.")
     if not 0 <= store.service_charge_percent <= 100:
@@ -180,9 +225,8 @@ def _check(
         names_seen.add(key)
         if not 0 <= rate.percent <= 100:
             problems.add(f"tax-{index}-percent", "Between 0 and 100.")
-        known = existing_rates.get(key)
-        if known is not None and known.percent != rate.percent:
-            problems.add(f"tax-{index}-name", f"{known} exists already with another rate; choose another name.")
+        if problem := tax_rate_problem(rate.name, rate.percent):
+            problems.add(f"tax-{index}-name", problem)
     if not tax_rates and not existing_rates:
         problems.add("tax-0-name", "A store needs at least one tax rate.")
 
@@ -196,20 +240,12 @@ def _check(
         register_names.add(register.name.lower())
         if not register.connection:
             continue
-        printer = Printer(
-            name=_printer_name(store, register),
-            connection=register.connection,
-            host=register.host,
-            port=register.port,
-            device_path=register.device_path,
-        )
-        if printer.name.lower() in printer_names or Printer.objects.filter(name__iexact=printer.name).exists():
-            problems.add(f"register-{index}-name", f"A printer named “{printer.name}” exists already.")
-        printer_names.add(printer.name.lower())
-        try:
-            check_printer(printer)
-        except TargetRefused as refused:
-            problems.add(f"register-{index}-{refused.field}", refused.message)
+        printer_name = _printer_name(store, register)
+        if printer_name.lower() in printer_names or Printer.objects.filter(name__iexact=printer_name).exists():
+            problems.add(f"register-{index}-name", f"A printer named “{printer_name}” exists already.")
+        printer_names.add(printer_name.lower())
+        for name, message in printer_problems(register).items():
+            problems.add(f"register-{index}-{name}", message)
 
     try:
         table_names = parse_tables(tables)
@@ -217,25 +253,15 @@ def _check(
         problems.add("tables", error.message)
         table_names = []
 
-    User = get_user_model()
     usernames: set[str] = set()
     for index, person in enumerate(staff):
         key = person.username.lower()
         if key in usernames:
             problems.add(f"staff-{index}-username", "Named twice.")
         usernames.add(key)
-        if User.objects.filter(username__iexact=person.username).exists():
-            problems.add(f"staff-{index}-username", "This username is taken.")
-        if person.role not in ROLES:
-            problems.add(f"staff-{index}-role", "Not a role.")
-        if problem := pin_problem(person.pin):
-            problems.add(f"staff-{index}-pin", problem)
-        if person.password:
-            try:
-                validate_password(person.password, User(username=person.username, first_name=person.first_name))
-            except ValidationError as error:
-                for message in error.messages:
-                    problems.add(f"staff-{index}-password", message)
+        for name, messages in staff_problems(person).items():
+            for message in messages:
+                problems.add(f"staff-{index}-{name}", message)
     return problems, table_names, existing_rates
 
 

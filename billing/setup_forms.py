@@ -6,6 +6,7 @@ from decimal import Decimal
 from django import forms
 
 from billing.models import Printer
+from billing import setup
 from billing.setup import MAX_CASH_ROUNDING, RegisterInput, StaffInput, StoreInput, TaxRateInput
 from inventory.models import Location
 from staff.pins import PIN_MAX_CHARS
@@ -51,6 +52,12 @@ class StoreForm(forms.Form):
         initial=Location.ServiceChargeBase.BEFORE_TAX,
     )
 
+    def clean_code(self):
+        code = self.cleaned_data["code"]
+        if problem := setup.store_code_problem(code):
+            raise forms.ValidationError(problem)
+        return code
+
     def data_for_setup(self) -> StoreInput:
         return StoreInput(**self.cleaned_data)
 
@@ -67,6 +74,9 @@ class TaxRateForm(forms.Form):
             self.add_error("percent", "Give the rate.")
         if data.get("percent") is not None and not data.get("name"):
             self.add_error("name", "Give the rate a name.")
+        if data.get("name") and data.get("percent") is not None:
+            if problem := setup.tax_rate_problem(data["name"], data["percent"]):
+                self.add_error("name", problem)
         return data
 
     def data_for_setup(self) -> TaxRateInput | None:
@@ -97,6 +107,9 @@ class RegisterForm(forms.Form):
             self.add_error("host", "A network printer needs a host.")
         if data.get("name") and data.get("connection") == Printer.Connection.FILE and not data.get("device_path"):
             self.add_error("device_path", "A file printer needs a device path.")
+        if not self.errors and (row := self.data_for_setup()) and row.connection:
+            for name, message in setup.printer_problems(row).items():
+                self.add_error(name if name in self.fields else None, message)
         return data
 
     def data_for_setup(self) -> RegisterInput | None:
@@ -120,6 +133,14 @@ class TablesForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 3, "placeholder": "Main room: 1-12\nTerrace: T1-T6"}),
         help_text="One line per section: its name, a colon, then table names or ranges. Leave empty for a shop.",
     )
+
+    def clean_tables(self):
+        text = self.cleaned_data["tables"]
+        try:
+            setup.parse_tables(text)
+        except setup.DomainError as error:
+            raise forms.ValidationError(error.message) from None
+        return text
 
 
 class StaffForm(forms.Form):
@@ -153,6 +174,10 @@ class StaffForm(forms.Form):
                 self.add_error("role", "Choose a role.")
             if not data.get("pin"):
                 self.add_error("pin", "Give a PIN.")
+            if not self.errors:
+                for name, messages in setup.staff_problems(self.data_for_setup()).items():
+                    for message in messages:
+                        self.add_error(name, message)
         elif data.get("pin") or data.get("password"):
             self.add_error("username", "Give a username.")
         return data
