@@ -367,14 +367,18 @@ def checklist(location: Location) -> list[Check]:
     """What a first sale at `location` needs, each item done or not, with what is missing."""
     missing_identity = [
         label
-        for label, value in (("legal name", location.legal_name), ("address", location.address), ("tax ID", location.tax_id))
+        for label, value in (
+            ("legal name", location.legal_name),
+            ("address", location.address),
+            ("tax ID", location.tax_id),
+        )
         if not value.strip()
     ]
     registers = list(location.registers.filter(active=True).select_related("printer").order_by("name"))
     without_printer = [r.name for r in registers if r.printer is None or not r.printer.active]
     untested = []
     for register in registers:
-        if register.printer is None:
+        if register.printer_id is None:
             continue
         job = last_test_page(register.printer_id)
         if job is None or job.status != PrintJob.Status.PRINTED:

@@ -5,8 +5,8 @@ from decimal import Decimal
 
 from django import forms
 
-from billing.models import Printer
 from billing import setup
+from billing.models import Printer
 from billing.setup import MAX_CASH_ROUNDING, RegisterInput, StaffInput, StoreInput, TaxRateInput
 from inventory.models import Location
 from staff.pins import PIN_MAX_CHARS
@@ -69,14 +69,14 @@ class TaxRateForm(forms.Form):
     )
 
     def clean(self):
-        data = super().clean()
+        data = super().clean() or {}
         if data.get("name") and data.get("percent") is None:
             self.add_error("percent", "Give the rate.")
         if data.get("percent") is not None and not data.get("name"):
             self.add_error("name", "Give the rate a name.")
-        if data.get("name") and data.get("percent") is not None:
-            if problem := setup.tax_rate_problem(data["name"], data["percent"]):
-                self.add_error("name", problem)
+        named = data.get("name") and data.get("percent") is not None
+        if named and (problem := setup.tax_rate_problem(data["name"], data["percent"])):
+            self.add_error("name", problem)
         return data
 
     def data_for_setup(self) -> TaxRateInput | None:
@@ -100,7 +100,7 @@ class RegisterForm(forms.Form):
     )
 
     def clean(self):
-        data = super().clean()
+        data = super().clean() or {}
         if not data.get("name") and (data.get("host") or data.get("device_path")):
             self.add_error("name", "Name the register this printer belongs to.")
         if data.get("name") and data.get("connection") == Printer.Connection.NETWORK and not data.get("host"):
@@ -144,7 +144,7 @@ class TablesForm(forms.Form):
 
 
 class StaffForm(forms.Form):
-    ROLE_CHOICES = [(CASHIER, "Cashier"), (WAITER, "Waiter"), (KITCHEN, "Kitchen"), (MANAGER, "Manager")]
+    ROLE_CHOICES = [("", "—"), (CASHIER, "Cashier"), (WAITER, "Waiter"), (KITCHEN, "Kitchen"), (MANAGER, "Manager")]
 
     username = forms.RegexField(
         regex=r"^[\w.@+-]+\Z",
@@ -168,14 +168,14 @@ class StaffForm(forms.Form):
     )
 
     def clean(self):
-        data = super().clean()
+        data = super().clean() or {}
         if data.get("username"):
             if not data.get("role"):
                 self.add_error("role", "Choose a role.")
             if not data.get("pin"):
                 self.add_error("pin", "Give a PIN.")
-            if not self.errors:
-                for name, messages in setup.staff_problems(self.data_for_setup()).items():
+            if not self.errors and (person := self.data_for_setup()):
+                for name, messages in setup.staff_problems(person).items():
                     for message in messages:
                         self.add_error(name, message)
         elif data.get("pin") or data.get("password"):

@@ -18,9 +18,10 @@ blank is goods, stock policy blank is block; a blank stock cell books nothing.
 import csv
 import io
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -424,7 +425,7 @@ def _plan(text: str, progress: Progress) -> _Plan:
     return _Plan(rows, result, checker)
 
 
-def _changes(row: Row, existing: dict, category_id: int | None) -> dict:
+def _changes(row: Row, existing: Mapping[str, Any], category_id: int | None) -> dict:
     wanted = {
         "barcode": row.barcode,
         "name": row.name,

@@ -193,7 +193,7 @@ def test_a_bad_header_is_reported_on_line_one(rates, location):
 
 
 def test_quoted_cells_semicolons_and_a_byte_order_mark_are_read(rates, location):
-    data = "\ufeffSKU;Name;Price;Tax rate;Stock: MAIN\n" 'X1;"Tea; green, large";2.40;standard;5\n'
+    data = '\ufeffSKU;Name;Price;Tax rate;Stock: MAIN\nX1;"Tea; green, large";2.40;standard;5\n'
 
     result = catalogue.import_catalogue(catalogue.decode(data.encode("utf-8")))
 

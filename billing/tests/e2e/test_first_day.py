@@ -119,6 +119,7 @@ def test_a_new_shop_is_set_up_from_nothing_and_sells_an_item(page, tmp_path):
 
     # The catalogue comes from a spreadsheet: checked, then imported.
     page.click("a:has-text('Import a catalogue file')")
+    at_every_width(page, "catalogue-page")
     catalogue_file = tmp_path / "catalogue.csv"
     catalogue_file.write_text(CATALOGUE, encoding="utf-8")
     page.set_input_files("#id_file", str(catalogue_file))
