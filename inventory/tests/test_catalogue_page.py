@@ -117,3 +117,9 @@ def test_the_export_downloads_the_catalogue_in_the_import_columns(manager_client
         "A1,,Apple juice,,2.50,0.00,Standard,goods,block,12",
         "A2,,Oat milk,,1.90,0.00,Standard,goods,block,",
     ]
+
+
+def test_the_admin_product_list_links_to_the_catalogue_file_page(manager_client):
+    page = manager_client.get(reverse("admin:inventory_product_changelist")).content.decode()
+
+    assert f'href="{reverse("inventory:catalogue")}"' in page
