@@ -218,6 +218,8 @@ class SetupForms:
         # Each form's is_valid, every one of them, so that every error shows at once.
         results = [self.store.is_valid(), self.tables.is_valid()]
         results += [formset.is_valid() for formset in (self.taxes, self.registers, self.staff)]
+        for formset in (self.taxes, self.registers, self.staff):
+            self.problems += formset.non_form_errors()
         return all(results)
 
     def add_problems(self, fields: dict[str, list[str]]) -> None:

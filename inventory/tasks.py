@@ -34,6 +34,8 @@ def check_low_stock() -> int:
 )
 def run_catalogue_import(import_id: int) -> str:
     """Check or import one uploaded catalogue file (inventory.imports.run_import); idempotent by its status."""
+    from django.db import IntegrityError
+
     from core.errors import DomainError
     from inventory import imports
 
@@ -41,4 +43,11 @@ def run_catalogue_import(import_id: int) -> str:
         return imports.run_import(import_id)
     except DomainError as error:  # what a check cannot see (a stock level overflowing): nothing was written
         imports.fail(import_id, error.message)
+        return "failed"
+    except IntegrityError:  # someone else added a product with one of its SKUs or barcodes meanwhile
+        imports.fail(
+            import_id,
+            "The catalogue changed while this file was imported (a SKU or barcode was taken meanwhile); nothing was "
+            "written. Upload the file again to check it against the catalogue as it is now.",
+        )
         return "failed"

@@ -223,3 +223,11 @@ def test_a_cashier_cannot_open_the_setup_page(client, cashier):
 
     assert client.get(reverse("setup:start")).status_code == 403
     assert client.post(reverse("setup:start"), {}).status_code == 403
+
+
+def test_a_tampered_row_count_is_refused_with_a_message_not_an_error(manager_client, tmp_path):
+    response = manager_client.post(reverse("setup:start"), form_data(tmp_path, **{"staff-TOTAL_FORMS": "5000"}))
+
+    assert response.status_code == 400
+    assert "Please submit at most 20 forms" in response.content.decode()
+    assert not Location.objects.filter(code="harbour-cafe").exists()

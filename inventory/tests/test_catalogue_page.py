@@ -123,3 +123,36 @@ def test_the_admin_product_list_links_to_the_catalogue_file_page(manager_client)
     page = manager_client.get(reverse("admin:inventory_product_changelist")).content.decode()
 
     assert f'href="{reverse("inventory:catalogue")}"' in page
+
+
+def test_the_import_applies_the_file_to_the_catalogue_as_it_is_when_imported(manager_client, location):
+    from inventory.tests.factories import ProductFactory
+
+    upload(manager_client, GOOD)
+    run = CatalogueImport.objects.get()
+    run_catalogue_import(run.pk)
+    imports.confirm_import(import_id=run.pk, user=None)
+    ProductFactory(sku="A2", name="Added in the admin meanwhile")
+
+    assert run_catalogue_import(run.pk) == "imported"
+    assert Product.objects.get(sku="A2").name == "Oat milk"
+    assert CatalogueImport.objects.get().result["updated"] == 1
+
+
+def test_an_import_that_collides_with_a_write_made_meanwhile_fails_and_says_so(manager_client, location, monkeypatch):
+    from django.db import IntegrityError
+
+    upload(manager_client, GOOD)
+    run = CatalogueImport.objects.get()
+    run_catalogue_import(run.pk)
+    imports.confirm_import(import_id=run.pk, user=None)
+
+    def collide(*args, **kwargs):
+        raise IntegrityError("duplicate key value violates unique constraint")
+
+    monkeypatch.setattr(imports.catalogue.queries, "copy_rows", collide)
+    assert run_catalogue_import(run.pk) == "failed"
+
+    page = manager_client.get(reverse("inventory:catalogue-run", args=[run.pk])).content.decode()
+    assert "The catalogue changed while this file was imported" in page
+    assert Product.objects.count() == 0
