@@ -177,7 +177,7 @@ def copy_rows() -> dict:
     from inventory import queries
     from inventory.models import Product, StockLevel, StockMove
 
-    shop, north, tea, _cake, _jam, names = _catalogue()
+    _shop, north, tea, _cake, _jam, names = _catalogue()
     clerk = User.objects.create_user("clerk")
     names[("auth.User", clerk.pk)] = "clerk"
     queries.copy_rows(
