@@ -150,8 +150,9 @@ class _Semicolon(csv.excel):
 
 
 def _unguard(text: str) -> str:
-    """A cell as typed: strips the apostrophe our exports put before a cell a spreadsheet would read as a formula."""
-    if text.startswith("'") and text[1:2] and text[1] in FORMULA_STARTS:
+    """A cell as typed: strips the apostrophe our exports put before a cell a spreadsheet would read as a formula
+    (or before a value that starts with an apostrophe itself)."""
+    if text.startswith("'") and text[1:2] and (text[1] in FORMULA_STARTS or text[1] == "'"):
         return text[1:]
     return text
 
@@ -614,6 +615,14 @@ def opening_stock(product_ids: Iterable[int] | None = None) -> dict[tuple[int, i
     return {(row["product_id"], row["location_id"]): row["total"] for row in rows}
 
 
+def _guard(value: str) -> str:
+    """csv_cell's guard, and one more apostrophe before a value that starts with one ("'=x" typed as a name), so
+    that _unguard gives back exactly what was stored."""
+    if value.startswith("'"):
+        return "'" + value
+    return csv_cell(value)
+
+
 def export_header(locations: list[Location]) -> list[str]:
     return [*COLUMNS, *(STOCK_PREFIX + location.code for location in locations)]
 
@@ -639,7 +648,7 @@ def export_rows(locations: list[Location]) -> Iterator[list[str]]:
             product.stock_policy,
             *stock,
         ]
-        yield [csv_cell(value) for value in cells]
+        yield [_guard(value) for value in cells]
 
 
 def export_catalogue(out) -> int:

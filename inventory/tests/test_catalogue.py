@@ -101,14 +101,16 @@ def test_an_export_imports_as_a_no_op(rates, location):
     LocationFactory(code="depot", name="Depot")
     catalogue.import_catalogue(catalogue_file(30))
     ProductFactory(sku="=CMD", name="+danger", barcode=None, category=None, tax_rate=rates[1], kind="service")
+    ProductFactory(sku="QUOTE", name="'=typed so", barcode=None, category=None, tax_rate=rates[1])
+    ProductFactory(sku="QUOTE2", name="'quoted", barcode=None, category=None, tax_rate=rates[1])
     before = snapshot()
     out = io.StringIO()
 
-    assert catalogue.export_catalogue(out) == 31
+    assert catalogue.export_catalogue(out) == 33
     result = catalogue.import_catalogue(out.getvalue())
 
     assert result.clean, result.errors
-    assert (result.created, result.updated, result.unchanged, result.stock_moves) == (0, 0, 31, 0)
+    assert (result.created, result.updated, result.unchanged, result.stock_moves) == (0, 0, 33, 0)
     assert snapshot() == before
     assert "'=CMD,,'+danger,,10.00,4.00,Reduced,service,block,," in out.getvalue()
 
