@@ -21,23 +21,24 @@ PROGRESS_SECONDS = 3600
 MAX_ERRORS_KEPT = 1000
 
 
-def progress_key(import_id: int) -> str:
-    return f"catalogue-import:{import_id}:progress"
+def progress_key(run: CatalogueImport) -> str:
+    """Named by the run's id and upload time: ids start again in a database restored or rebuilt, the cache does not."""
+    return f"catalogue-import:{run.pk}:{run.created_at.timestamp():.6f}:progress"
 
 
-def progress_of(import_id: int) -> dict:
+def progress_of(run: CatalogueImport) -> dict:
     """{"phase", "done", "total"} of a running check or import, {} before it starts or when the cache is down."""
     try:
-        return cache.get(progress_key(import_id)) or {}
+        return cache.get(progress_key(run)) or {}
     except Exception:
         logger.warning("catalogue import progress unavailable: the cache did not answer", exc_info=True)
         return {}
 
 
-def _reporter(import_id: int):
+def _reporter(run: CatalogueImport):
     def report(phase: str, done: int, total: int) -> None:
         try:
-            cache.set(progress_key(import_id), {"phase": phase, "done": done, "total": total}, PROGRESS_SECONDS)
+            cache.set(progress_key(run), {"phase": phase, "done": done, "total": total}, PROGRESS_SECONDS)
         except Exception:  # progress is for people watching; the import does not depend on it
             logger.warning("catalogue import progress not saved", exc_info=True)
 
@@ -70,8 +71,24 @@ def confirm_import(*, import_id: int, user) -> CatalogueImport:
         raise NotFound("No such catalogue import.")
     if not claimed:
         raise Conflict(f"This file is {run.get_status_display().lower()}; it cannot be imported now.")
+    _forget_progress(run)  # the check's; the import reports its own
     _queue(run.pk)
     return run
+
+
+def _forget_progress(run: CatalogueImport) -> None:
+    try:
+        cache.delete(progress_key(run))
+    except Exception:
+        logger.warning("catalogue import progress not cleared", exc_info=True)
+
+
+def waiting_for_worker(run: CatalogueImport, *, now=None, after_seconds: int = 60) -> bool:
+    """True when a queued run has shown no progress for `after_seconds` since it was queued: no worker took it."""
+    if not run.running or progress_of(run):
+        return False
+    queued_at = run.finished_at if run.status == Status.IMPORTING and run.finished_at else run.created_at
+    return ((now or timezone.now()) - queued_at).total_seconds() > after_seconds
 
 
 def _kept(result: catalogue.CatalogueResult) -> dict:
@@ -87,7 +104,7 @@ def run_import(import_id: int) -> str:
     run = CatalogueImport.objects.filter(pk=import_id).select_related("created_by").first()
     if run is None:
         return "missing"
-    report = _reporter(run.pk)
+    report = _reporter(run)
     if run.status == Status.CHECKING:
         result = catalogue.check_catalogue(run.content, progress=report)
         status = Status.CHECKED if result.clean else Status.INVALID

@@ -61,7 +61,8 @@ def catalogue_run(request, pk: int):
         "result": result,
         "errors": (result.get("errors") or [])[:ERRORS_SHOWN],
         "error_count": result.get("error_count", 0),
-        "progress": imports.progress_of(run.pk) if run.running else {},
+        "progress": imports.progress_of(run) if run.running else {},
+        "no_worker": imports.waiting_for_worker(run),
         "manage_nav": "catalogue",
     }
     return render(request, "catalogue/run.html", context)

@@ -67,7 +67,7 @@ def test_a_file_with_bad_rows_lists_them_and_cannot_be_imported(manager_client, 
 def test_progress_is_shown_while_a_run_is_going(manager_client, location):
     upload(manager_client, GOOD)
     run = CatalogueImport.objects.get()
-    imports._reporter(run.pk)("checking", 5000, 20000)
+    imports._reporter(run)("checking", 5000, 20000)
 
     page = manager_client.get(reverse("inventory:catalogue-run", args=[run.pk])).content.decode()
 
@@ -156,3 +156,19 @@ def test_an_import_that_collides_with_a_write_made_meanwhile_fails_and_says_so(m
     page = manager_client.get(reverse("inventory:catalogue-run", args=[run.pk])).content.decode()
     assert "The catalogue changed while this file was imported" in page
     assert Product.objects.count() == 0
+
+
+def test_a_run_no_worker_has_started_says_so_after_a_minute(manager_client, location):
+    from datetime import timedelta
+
+    upload(manager_client, GOOD)
+    run = CatalogueImport.objects.get()
+    url = reverse("inventory:catalogue-run", args=[run.pk])
+    assert "data-no-worker" not in manager_client.get(url).content.decode()
+
+    CatalogueImport.objects.filter(pk=run.pk).update(created_at=run.created_at - timedelta(minutes=2))
+
+    assert "data-no-worker" in manager_client.get(url).content.decode()
+    run_catalogue_import(run.pk)
+    imports.confirm_import(import_id=run.pk, user=None)
+    assert "data-no-worker" not in manager_client.get(url).content.decode()  # just queued for the import

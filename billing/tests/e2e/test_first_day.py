@@ -121,15 +121,26 @@ def test_a_new_shop_is_set_up_from_nothing_and_sells_an_item(page, tmp_path):
     page.click("a:has-text('Import a catalogue file')")
     at_every_width(page, "catalogue-page")
     catalogue_file = tmp_path / "catalogue.csv"
-    catalogue_file.write_text(CATALOGUE, encoding="utf-8")
+    catalogue_file.write_text(CATALOGUE + "TEA-1,,Green tea,Drinks,two,0.50,Luxury,goods,block,-1\n", encoding="utf-8")
     page.set_input_files("#id_file", str(catalogue_file))
     page.click("button:has-text('Check the file')")
     expect(page.locator("#catalogue-run")).to_have_attribute("data-status", "checking")
     run_catalogue_import(CatalogueImport.objects.get().pk)  # what the worker does
+    expect(page.locator("table.errors tbody tr")).to_have_count(3, timeout=10_000)
+    expect(page.locator('tr[data-line="4"]').first).to_contain_text("price")
+    at_every_width(page, "catalogue-errors")
+    assert not Product.objects.exists()
+
+    page.click("a:has-text('← Catalogue file')")
+    catalogue_file.write_text(CATALOGUE, encoding="utf-8")
+    page.set_input_files("#id_file", str(catalogue_file))
+    page.click("button:has-text('Check the file')")
+    expect(page.locator("#catalogue-run")).to_have_attribute("data-status", "checking")
+    run_catalogue_import(CatalogueImport.objects.latest("pk").pk)
     expect(page.locator('[data-figure="created"]')).to_have_text("2", timeout=10_000)
     at_every_width(page, "catalogue-checked")
     page.click("button:has-text('Import 2 rows')")
-    run_catalogue_import(CatalogueImport.objects.get().pk)
+    run_catalogue_import(CatalogueImport.objects.latest("pk").pk)
     expect(page.locator("#catalogue-run")).to_have_attribute("data-status", "imported", timeout=10_000)
     store = Location.objects.get(code="corner")
     assert StockLevel.objects.get(product__sku="CRO-1", location=store).on_hand == 24
