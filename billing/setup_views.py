@@ -25,10 +25,10 @@ def start(request):
             try:
                 made = setup.set_up_store(
                     store=forms.store.data_for_setup(),
-                    tax_rates=[row for form in forms.taxes.forms if (row := form.data_for_setup())],
-                    registers=[row for form in forms.registers.forms if (row := form.data_for_setup())],
+                    tax_rates=[rate for form in forms.taxes.forms if (rate := form.data_for_setup())],
+                    registers=[till for form in forms.registers.forms if (till := form.data_for_setup())],
                     tables=forms.tables.cleaned_data["tables"],
-                    staff=[row for form in forms.staff.forms if (row := form.data_for_setup())],
+                    staff=[person for form in forms.staff.forms if (person := form.data_for_setup())],
                     user=request.user,
                 )
             except DomainError as error:
@@ -52,7 +52,7 @@ def store(request, pk: int):
     location = get_object_or_404(Location, pk=pk)
     checks = setup.checklist(location)
     registers = location.registers.filter(active=True).select_related("printer").order_by("name")
-    tests = {register.pk: setup.last_test_page(register.printer_id) for register in registers if register.printer}
+    tests = {r.pk: setup.last_test_page(r.printer_id) for r in registers if r.printer_id is not None}
     context = {
         "location": location,
         "checks": checks,

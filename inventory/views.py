@@ -4,7 +4,7 @@ Thin: the work is in inventory.imports and inventory.catalogue."""
 import csv
 
 from django import forms
-from django.http import Http404, HttpResponse, StreamingHttpResponse
+from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -90,7 +90,7 @@ class _Echo:
 
 @manager_required
 @require_GET
-def catalogue_export(request) -> HttpResponse:
+def catalogue_export(request) -> StreamingHttpResponse:
     """The whole catalogue as CSV, streamed, in the columns the import reads."""
     locations = list(Location.objects.order_by("code"))
     writer = csv.writer(_Echo())
