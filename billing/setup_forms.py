@@ -219,7 +219,7 @@ class SetupForms:
         results = [self.store.is_valid(), self.tables.is_valid()]
         results += [formset.is_valid() for formset in (self.taxes, self.registers, self.staff)]
         for formset in (self.taxes, self.registers, self.staff):
-            self.problems += formset.non_form_errors()
+            self.problems += [str(error) for error in formset.non_form_errors()]
         return all(results)
 
     def add_problems(self, fields: dict[str, list[str]]) -> None:
