@@ -23,13 +23,13 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Q
 
 from billing import printing
 from billing.models import Printer, PrintJob, Register
 from billing.printer_targets import TargetRefused, check_printer
-from core.errors import DomainError, NotFound
+from core.errors import Conflict, DomainError, NotFound
 from inventory.models import Location, Product, TaxRate
 from orders.models import Table
 from staff.audit import audit
@@ -278,10 +278,30 @@ def set_up_store(
     """Create a store and what it needs to sell, or nothing: raises DomainError with every problem found (keys as
     described in the module docstring). Tax rates are shared by all stores: one with the name of an existing rate
     and the same percent is that rate. Staff get the store on their profile, their role's group, a PIN, and a
-    password if one is given (else they sign in by PIN at a terminal a colleague signed in). Audited."""
+    password if one is given (else they sign in by PIN at a terminal a colleague signed in). Audited. Raises
+    Conflict when another manager takes one of its names between the check and the write."""
     problems, table_names, existing_rates = _check(store, tax_rates, registers, tables, staff)
     problems.raise_any()
+    try:
+        with transaction.atomic():
+            return _create(store, tax_rates, registers, table_names, staff, existing_rates, user=user)
+    except IntegrityError:  # another manager took a code, a name or a username between the check and now
+        raise Conflict(
+            "Someone else created a store, tax rate, printer or user with one of these names just now; nothing was "
+            "created. Send the page again to see which."
+        ) from None
 
+
+def _create(
+    store: StoreInput,
+    tax_rates: list[TaxRateInput],
+    registers: list[RegisterInput],
+    table_names: list[tuple[str, str]],
+    staff: list[StaffInput],
+    existing_rates: dict[str, TaxRate],
+    *,
+    user,
+) -> SetUpStore:
     location = Location.objects.create(
         code=store.code,
         name=store.name,

@@ -231,3 +231,24 @@ def test_a_tampered_row_count_is_refused_with_a_message_not_an_error(manager_cli
     assert response.status_code == 400
     assert "Please submit at most 20 forms" in response.content.decode()
     assert not Location.objects.filter(code="harbour-cafe").exists()
+
+
+def test_a_name_taken_between_the_check_and_the_write_is_a_conflict_not_an_error(manager, monkeypatch):
+    real_check = setup._check
+
+    def check_then_someone_else_writes(*args, **kwargs):
+        found = real_check(*args, **kwargs)
+        User.objects.create_user("carla")  # another manager, a moment later
+        return found
+
+    monkeypatch.setattr(setup, "_check", check_then_someone_else_writes)
+    with pytest.raises(setup.Conflict, match="Someone else created"):
+        setup.set_up_store(
+            store=setup.StoreInput(code="cafe", name="Café"),
+            tax_rates=[setup.TaxRateInput("Standard", Decimal(20))],
+            registers=[setup.RegisterInput("Till 1")],
+            staff=[setup.StaffInput("carla", "Carla", "Cashier", pin="402718")],
+            user=manager,
+        )
+
+    assert not Location.objects.filter(code="cafe").exists() and not TaxRate.objects.exists()
