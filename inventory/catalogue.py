@@ -193,13 +193,18 @@ def _decimal(text: str) -> Decimal | None:
     return value if value.is_finite() else None
 
 
+AMBIGUOUS = Category(name="(several)")
+
+
 class _Checker:
     """Reads what a file refers to once (locations, tax rates, categories, products, opening stock), then checks
     the rows one by one."""
 
     def __init__(self):
         self.locations = {loc.code.lower(): loc for loc in Location.objects.all()}
-        self.tax_rates = {rate.name.strip().lower(): rate for rate in TaxRate.objects.all()}
+        rates = list(TaxRate.objects.all())
+        self.tax_rates = {rate.name.strip().lower(): rate for rate in rates}
+        self.tax_rates_exact = {rate.name: rate for rate in rates}
         categories: dict[str, list[Category]] = defaultdict(list)
         for category in Category.objects.all():
             categories[category.name.strip().lower()].append(category)
@@ -222,6 +227,20 @@ class _Checker:
         }
         self.barcodes = {p["barcode"]: sku for sku, p in self.products.items() if p["barcode"]}
         self.opening = opening_stock()
+
+    def category(self, name: str) -> Category | None:
+        """The category a row names: the one with exactly that name, else the one whose name differs only in case;
+        None when there is none (the import creates it). AMBIGUOUS when several fit."""
+        matches = self.categories.get(name.lower(), [])
+        exact = [category for category in matches if category.name == name]
+        if len(exact) == 1:
+            return exact[0]
+        if not exact and len(matches) == 1:
+            return matches[0]
+        return AMBIGUOUS if matches else None
+
+    def tax_rate(self, name: str) -> TaxRate | None:
+        return self.tax_rates_exact.get(name) or self.tax_rates.get(name.lower())
 
     def header(self, cells: list[str], errors: list[RowError]) -> tuple[dict[str, int], dict[int, Location]]:
         columns: dict[str, int] = {}
@@ -305,7 +324,7 @@ class _Checker:
         tax_name = cell("tax_rate")
         if not tax_name:
             bad("tax_rate", "Required.")
-        elif (rate := self.tax_rates.get(tax_name.lower())) is None:
+        elif (rate := self.tax_rate(tax_name)) is None:
             known = ", ".join(sorted(r.name for r in self.tax_rates.values())) or "none yet"
             bad("tax_rate", f"No tax rate named “{tax_name[:40]}” (known: {known}).")
         else:
@@ -318,7 +337,7 @@ class _Checker:
         if policy == "":
             bad("stock_policy", "Not a policy: block, warn or allow.")
 
-        if category and len(self.categories.get(category.lower(), [])) > 1:
+        if category and self.category(category) is AMBIGUOUS:
             bad("category", "Several categories have this name; rename one in the admin first.")
 
         existing = self.products.get(sku)
@@ -447,14 +466,13 @@ def _count(plan: _Plan) -> None:
     new_categories = set()
     for row in plan.rows:
         existing = checker.products.get(row.sku)
-        key = row.category.lower()
-        if row.category and key not in checker.categories:
-            new_categories.add(key)
+        category = checker.category(row.category) if row.category else None
+        if row.category and category is None:
+            new_categories.add(row.category.lower())
         if existing is None:
             result.created += 1
         else:
-            matches = checker.categories.get(key)
-            category_id = matches[0].pk if matches else (None if not row.category else -1)
+            category_id = category.pk if category else (-1 if row.category else None)
             if _changes(row, existing, category_id):
                 result.updated += 1
             else:
@@ -484,14 +502,22 @@ def import_catalogue(text: str, *, user=None, progress: Progress = _no_progress)
     checker = plan.checker
     total = len(plan.rows)
 
-    category_ids = {key: matches[0].pk for key, matches in checker.categories.items()}
+    category_ids: dict[str, int] = {}  # by the name as the file writes it
     wanted_names: dict[str, str] = {}
     for row in plan.rows:
-        if row.category and row.category.lower() not in category_ids:
-            wanted_names.setdefault(row.category.lower(), row.category)
-    created = Category.objects.bulk_create([Category(name=name) for name in wanted_names.values()])
-    for category in created:
-        category_ids[category.name.lower()] = category.pk
+        if row.category and row.category not in category_ids:
+            known = checker.category(row.category)
+            if known is None:
+                wanted_names.setdefault(row.category.lower(), row.category)
+            else:
+                category_ids[row.category] = known.pk
+    created = {
+        category.name.lower(): category.pk
+        for category in Category.objects.bulk_create([Category(name=name) for name in wanted_names.values()])
+    }
+    for row in plan.rows:
+        if row.category and row.category not in category_ids:
+            category_ids[row.category] = created[row.category.lower()]
     result.categories_created = len(created)
 
     now = timezone.now()
@@ -500,7 +526,7 @@ def import_catalogue(text: str, *, user=None, progress: Progress = _no_progress)
     changed: dict[tuple[str, ...], list[Product]] = defaultdict(list)
     losing_barcode: list[int] = []
     for row in plan.rows:
-        category_id = category_ids.get(row.category.lower()) if row.category else None
+        category_id = category_ids[row.category] if row.category else None
         existing = checker.products.get(row.sku)
         if existing is None:
             new.append(

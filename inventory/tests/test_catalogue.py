@@ -7,6 +7,8 @@ from decimal import Decimal
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from inventory import catalogue
 from inventory.models import Category, Product, StockLevel, StockMove
@@ -188,6 +190,19 @@ def test_amounts_out_of_bounds_are_refused(rates, location):
     ]
 
 
+def test_names_that_differ_only_in_case_are_told_apart_and_matched_case_blind_otherwise(rates, location):
+    upper, lower = Category.objects.create(name="Tea"), Category.objects.create(name="tea")
+    Category.objects.create(name="Cakes")
+    text = HEADER + "A,,A,Tea,1.00,,standard,,,\nB,,B,tea,1.00,,Standard,,,\nC,,C,CAKES,1.00,,Standard,,,\n"
+
+    result = catalogue.import_catalogue(text)
+
+    assert result.clean and result.categories_created == 0
+    assert Product.objects.get(sku="A").category == upper and Product.objects.get(sku="B").category == lower
+    assert Product.objects.get(sku="C").category.name == "Cakes"
+    assert catalogue.check_catalogue(HEADER + "D,,D,TEA,1.00,,Standard,,,\n").errors[0].field == "category"
+
+
 def test_a_bad_header_is_reported_on_line_one(rates, location):
     errors = catalogue.check_catalogue("sku,name,colour,stock:nowhere\nA,B,red,1\n").errors
 
@@ -239,3 +254,54 @@ def test_the_commands_import_and_export(rates, location, tmp_path):
     out = io.StringIO()
     call_command("import_catalogue", str(exported), stdout=out)
     assert "Created 0, updated 0, unchanged 6" in out.getvalue()
+
+
+TEXT = st.text(
+    alphabet=st.characters(blacklist_categories=("Cc", "Cs", "Co", "Cn", "Zl", "Zp")) | st.sampled_from(",;\"'=+-@"),
+    min_size=1,
+    max_size=30,
+).map(str.strip).filter(bool)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    products=st.lists(
+        st.tuples(
+            TEXT,
+            st.none() | st.from_regex(r"[0-9A-Z+=-]{1,20}", fullmatch=True),
+            st.none() | TEXT.map(lambda name: name[:80]),
+            st.decimals(min_value=0, max_value=999999, places=2),
+            st.sampled_from(Product.Kind.values),
+            st.sampled_from(Product.StockPolicy.values),
+        ),
+        min_size=1,
+        max_size=8,
+    )
+)
+def test_any_catalogue_exports_and_imports_back_unchanged(rates, location, products):
+    Product.objects.all().delete()
+    Category.objects.all().delete()
+    barcodes = set()
+    for n, (name, barcode, category, price, kind, policy) in enumerate(products):
+        if barcode in barcodes:
+            barcode = None
+        barcodes.add(barcode)
+        ProductFactory(
+            sku=f"{name[:50]}#{n}",
+            name=name,
+            barcode=barcode,
+            category=Category.objects.get_or_create(name=category)[0] if category else None,
+            price=price,
+            kind=kind,
+            stock_policy=policy,
+            tax_rate=rates[n % 2],
+        )
+    before = list(Product.objects.order_by("sku").values())
+    out = io.StringIO()
+    catalogue.export_catalogue(out)
+
+    result = catalogue.import_catalogue(out.getvalue())
+
+    assert result.clean, result.errors
+    assert (result.created, result.updated, result.stock_moves) == (0, 0, 0)
+    assert list(Product.objects.order_by("sku").values()) == before
