@@ -256,11 +256,16 @@ def test_the_commands_import_and_export(rates, location, tmp_path):
     assert "Created 0, updated 0, unchanged 6" in out.getvalue()
 
 
-TEXT = st.text(
-    alphabet=st.characters(blacklist_categories=("Cc", "Cs", "Co", "Cn", "Zl", "Zp")) | st.sampled_from(",;\"'=+-@"),
-    min_size=1,
-    max_size=30,
-).map(str.strip).filter(bool)
+TEXT = (
+    st.text(
+        alphabet=st.characters(blacklist_categories=("Cc", "Cs", "Co", "Cn", "Zl", "Zp"))
+        | st.sampled_from(",;\"'=+-@"),
+        min_size=1,
+        max_size=30,
+    )
+    .map(str.strip)
+    .filter(bool)
+)
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
