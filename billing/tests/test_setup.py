@@ -252,3 +252,9 @@ def test_a_name_taken_between_the_check_and_the_write_is_a_conflict_not_an_error
         )
 
     assert not Location.objects.filter(code="cafe").exists() and not TaxRate.objects.exists()
+
+
+def test_the_admin_location_list_links_to_the_setup_page(manager_client):
+    page = manager_client.get(reverse("admin:inventory_location_changelist")).content.decode()
+
+    assert f'href="{reverse("setup:start")}"' in page
