@@ -48,6 +48,7 @@ def manager_required(view):
     """A manager's page (the setup and catalogue pages): anonymous visitors are sent to sign in; anyone signed in
     without the Manager role gets a 403, and so does a manager without the one-time code while ADMIN_OTP_REQUIRED is
     on (the rule of ops.access). A session signed in by PIN never gets here (staff.middleware)."""
+
     @wraps(view)
     def wrapped(request, *args, **kwargs):
         if not is_manager(request.user) or lacks_second_factor(request.user):
