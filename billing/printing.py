@@ -547,8 +547,9 @@ def _resolve(job: PrintJob, user) -> None:
         logger.info("print job %s (%s) resolved by %s", job.pk, job.status, user)
 
 
-def queue_test_page(printer: Printer, *, user=None) -> PrintJob:
-    """A short page that shows the printer's width, code page and cutter work (admin action)."""
+def queue_test_page(printer: Printer, *, user=None, location=None, purpose: str = "") -> PrintJob:
+    """A short page that shows the printer's width, code page and cutter work (admin action; the setup checklist's
+    test print, marked with its `purpose` in the payload)."""
     lines = [
         f"Test page: {printer.name}",
         "-" * printer.columns,
@@ -557,4 +558,7 @@ def queue_test_page(printer: Printer, *, user=None) -> PrintJob:
         f"{printer.paper_width_mm} mm, {printer.columns} columns",
     ]
     with transaction.atomic():
-        return queue_print_job(kind=PrintJob.Kind.REPORT, printer=printer, payload={"lines": lines}, user=user)
+        payload = {"lines": lines, **({"purpose": purpose} if purpose else {})}
+        return queue_print_job(
+            kind=PrintJob.Kind.REPORT, printer=printer, location=location, payload=payload, user=user
+        )

@@ -6,13 +6,16 @@ from django.contrib import admin, messages
 from django.db import transaction
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html
 
 from core.csv_export import csv_response
 from core.errors import DomainError
 from core.money import quantize
 from inventory import selectors, services
 from inventory.models import (
+    CatalogueImport,
     Category,
     Location,
     LowStockAlert,
@@ -231,6 +234,23 @@ class LowStockAlertAdmin(ReadOnlyAdmin):
     search_fields = ["^product__name", "^product__sku"]
     list_select_related = ["product", "location"]
     date_hierarchy = "day"
+
+
+@admin.register(CatalogueImport)
+class CatalogueImportAdmin(ReadOnlyAdmin):
+    """Catalogue files uploaded on the catalogue page: a record of who loaded what; the page itself runs them."""
+
+    list_display = ["created_at", "filename", "status", "created_by", "finished_at", "page"]
+    list_filter = ["status"]
+    list_select_related = ["created_by"]
+    exclude = ["content"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).defer("content")
+
+    @admin.display(description="Result")
+    def page(self, obj):
+        return format_html('<a href="{}">open</a>', reverse("inventory:catalogue-run", args=[obj.pk]))
 
 
 # --- purchasing --------------------------------------------------------------------------------------------------

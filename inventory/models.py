@@ -362,3 +362,38 @@ class LowStockAlert(models.Model):
 
     def __str__(self):
         return f"{self.day} {self.product.name} @ {self.location.code}: {self.on_hand} ≤ {self.reorder_point}"
+
+
+class CatalogueImport(models.Model):
+    """One CSV file on its way into the catalogue (inventory.catalogue): checked first (a dry run that writes
+    nothing), then imported when a manager says so. The file is kept with the run, so the import applies exactly
+    what was checked; its progress while running is in the cache (inventory.imports)."""
+
+    class Status(models.TextChoices):
+        CHECKING = "checking", "Checking"
+        INVALID = "invalid", "Has errors"
+        CHECKED = "checked", "Ready to import"
+        IMPORTING = "importing", "Importing"
+        IMPORTED = "imported", "Imported"
+        FAILED = "failed", "Failed"
+
+    filename = models.CharField(max_length=200)
+    content = models.TextField()
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.CHECKING)
+    result = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self):
+        return f"{self.filename} ({self.get_status_display()})"
+
+    @property
+    def running(self) -> bool:
+        return self.status in (self.Status.CHECKING, self.Status.IMPORTING)

@@ -30,4 +30,5 @@ urlpatterns = [
     path("receipts/", include("billing.receipt_urls")),
     path("inventory/", include("inventory.urls")),
     path("reports/", include("billing.report_urls")),
+    path("setup/", include("billing.setup_urls")),
 ]

@@ -1,6 +1,13 @@
-"""Who may act: at which location (check_location) and with whose approval (manager_approval)."""
+"""Who may act: at which location (check_location), with whose approval (manager_approval), and who opens a
+manager's page (manager_required)."""
+
+from functools import wraps
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied as PageDenied
 
 from core.errors import ApprovalRequired, PermissionDenied
+from staff.middleware import lacks_second_factor
 from staff.roles import is_manager
 from staff.selectors import locations_for, works_everywhere
 
@@ -35,3 +42,17 @@ def manager_approval(user, approver, what: str):
     if is_manager(user):
         return user
     raise ApprovalRequired(f"{what} needs a manager's approval.")
+
+
+def manager_required(view):
+    """A manager's page (the setup and catalogue pages): anonymous visitors are sent to sign in; anyone signed in
+    without the Manager role gets a 403, and so does a manager without the one-time code while ADMIN_OTP_REQUIRED is
+    on (the rule of ops.access). A session signed in by PIN never gets here (staff.middleware)."""
+
+    @wraps(view)
+    def wrapped(request, *args, **kwargs):
+        if not is_manager(request.user) or lacks_second_factor(request.user):
+            raise PageDenied
+        return view(request, *args, **kwargs)
+
+    return login_required(wrapped)

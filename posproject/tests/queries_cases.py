@@ -171,6 +171,57 @@ def save_levels_and_moves() -> dict:
         }
 
 
+def copy_rows() -> dict:
+    from django.contrib.auth.models import User
+
+    from inventory import queries
+    from inventory.models import Product, StockLevel, StockMove
+
+    _shop, north, tea, _cake, _jam, names = _catalogue()
+    clerk = User.objects.create_user("clerk")
+    names[("auth.User", clerk.pk)] = "clerk"
+    queries.copy_rows(
+        Product,
+        [
+            {"sku": "NEW-1", "name": "Scone", "price": Decimal("2.10"), "tax_rate_id": tea.tax_rate_id},
+            {
+                "sku": "NEW-2",
+                "name": "Muffin",
+                "price": Decimal("2.30"),
+                "cost": Decimal("0.7"),
+                "barcode": "99",
+                "tax_rate_id": tea.tax_rate_id,
+                "kind": "menu_item",
+                "tracked": False,
+            },
+        ],
+    )
+    scone, muffin = Product.objects.get(sku="NEW-1"), Product.objects.get(sku="NEW-2")
+    names[("inventory.Product", scone.pk)], names[("inventory.Product", muffin.pk)] = "NEW-1", "NEW-2"
+    queries.copy_rows(StockLevel, [{"product_id": scone.pk, "location_id": north.pk, "on_hand": Decimal("4")}])
+    queries.copy_rows(
+        StockMove,
+        [
+            {
+                "product_id": scone.pk,
+                "location_id": north.pk,
+                "delta": Decimal("4"),
+                "reason": "adjustment",
+                "reference": "opening-stock",
+                "user_id": clerk.pk,
+            }
+        ],
+    )
+    level = StockLevel.objects.get(product=scone)
+    move = StockMove.objects.get(product=scone)
+    names[("inventory.StockLevel", level.pk)], names[("inventory.StockMove", move.pk)] = "new level", "new move"
+    return {
+        "products": [_fields(Product.objects.get(pk=p.pk), names) for p in (scone, muffin)],
+        "level": _fields(level, names),
+        "move": _fields(move, names),
+    }
+
+
 def read_register() -> dict:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
@@ -280,6 +331,7 @@ CASES = {
     "inventory.queries.name_key": name_key,
     "inventory.queries.lock_levels": lock_levels,
     "inventory.queries.save_levels_and_moves": save_levels_and_moves,
+    "inventory.queries.copy_rows": copy_rows,
     "billing.queries.read_register": read_register,
     "staff.queries.read_client": read_client,
     "orders.queries.read_products": read_products,

@@ -166,6 +166,8 @@ def test_nginx_limits_sign_in_and_api_rates_and_request_size_and_sets_security_h
     assert re.search(r"location = /admin/login/ \{\s*limit_req zone=tillhouse_login", text)
     assert re.search(r"location /api/ \{\s*limit_req zone=tillhouse_api", text)
     assert "client_max_body_size 2m;" in text
+    # the one exception: a catalogue file, as large as inventory.catalogue reads
+    assert re.search(r"location = /inventory/catalogue/ \{\s*client_max_body_size 64m;", text)
     for header in ("Strict-Transport-Security", "X-Content-Type-Options", "X-Frame-Options", "Referrer-Policy"):
         assert f'add_header {header} "' in text
     assert "gzip on;" in text

@@ -164,6 +164,14 @@ POLICY: dict[str, tuple[frozenset, frozenset]] = {
     "reports:x-report-print": (NOBODY, TILL),
     "reports:z-report": (MANAGER, MANAGER),
     "reports:z-report-reprint": (NOBODY, MANAGER),
+    # First-day setup and the catalogue file: managers signed in with a password (a PIN session is refused)
+    "setup:start": (MANAGER, MANAGER),
+    "setup:store": (MANAGER, NOBODY),
+    "setup:test-print": (NOBODY, MANAGER),
+    "inventory:catalogue": (MANAGER, MANAGER),
+    "inventory:catalogue-export": (MANAGER, NOBODY),
+    "inventory:catalogue-run": (MANAGER, NOBODY),
+    "inventory:catalogue-import": (NOBODY, MANAGER),
 }
 
 ARGUMENTS = {  # made-up ids: authorization comes before the lookup
