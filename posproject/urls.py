@@ -25,6 +25,7 @@ urlpatterns = [
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", views.ApiDocsView.as_view(url_name="schema"), name="api-docs"),
+    path("", include("staff.urls")),  # pairing a device as a terminal (/pos/pair/, /terminals/pair/)
     path("pos/", include("orders.urls")),
     path("pos/", include("billing.urls")),
     path("receipts/", include("billing.receipt_urls")),
