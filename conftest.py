@@ -14,7 +14,7 @@ def _staff(role: str, location, username: str):
 
 @pytest.fixture(autouse=True)
 def _no_pin_failures_left_from_earlier_tests():
-    """Wrong PINs are counted per client address in the cache (Redis in the suite), which outlives a test and a
+    """Wrong PINs (and pairing codes asked for or mistyped) are counted in the cache (Redis in the suite), which outlives a test and a
     whole run: every test starts with no address counted, whichever addresses earlier tests or runs used."""
     from django.core.cache import cache
 
@@ -24,6 +24,7 @@ def _no_pin_failures_left_from_earlier_tests():
     if hasattr(backend, "get_client"):  # Django's RedisCache: delete the counters by pattern, not the whole db
         client = backend.get_client(write=True)
         keys = list(client.scan_iter(match=cache.make_key(_ip_key("*"))))
+        keys += list(client.scan_iter(match=cache.make_key("pos-pairing-*")))
         if keys:
             client.delete(*keys)
     else:

@@ -269,3 +269,8 @@ def collect_pairing(request) -> tuple[Terminal, int] | None:
     terminal, generation = row.terminal, row.generation
     row.delete()
     return terminal, generation
+
+
+def set_kitchen_sound(*, terminal_id: int, on: bool) -> None:
+    """Switch the kitchen display's sound for new tickets on or off, for this terminal."""
+    Terminal.objects.filter(pk=terminal_id).update(kitchen_sound=on)
