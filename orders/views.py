@@ -165,7 +165,9 @@ def kitchen_sound(request):
     """The display's sound for new tickets, on or off: saved on the terminal, so it stays so after a reload."""
     terminals.set_kitchen_sound(terminal_id=request.terminal.pk, on=request.POST.get("sound") == "on")
     station = request.POST.get("station", "")
-    return redirect_to(request, f"{reverse('orders:kitchen')}?station={station}" if station else reverse("orders:kitchen"))
+    return redirect_to(
+        request, f"{reverse('orders:kitchen')}?station={station}" if station else reverse("orders:kitchen")
+    )
 
 
 # --- Order screen -------------------------------------------------------------------------------------------------
