@@ -270,7 +270,7 @@ class TerminalForm(forms.ModelForm):
         return stations
 
     def clean(self):
-        data = super().clean()
+        data = super().clean() or {}
         register, location = data.get("register"), data.get("location")
         if register is not None and location is not None and register.location_id != location.pk:
             self.add_error("register", "This register stands at another store.")

@@ -149,7 +149,7 @@ class Terminal(models.Model):
 
     @property
     def register_name(self) -> str:
-        return self.register.name if self.register_id else ""
+        return self.register.name if self.register is not None else ""
 
 
 class PairingCode(models.Model):

@@ -14,6 +14,7 @@ from core.errors import DomainError
 from core.inputs import clean_id
 from staff import terminals
 from staff.middleware import SESSION_PIN_ONLY
+from staff.models import Terminal
 
 PAIR_PERMISSION = "staff.change_terminal"
 
@@ -103,11 +104,15 @@ def pair_direct(request):
 
 class ConfirmCodeForm(forms.Form):
     code = forms.CharField(max_length=16, label="Code shown on the device")
-    terminal = forms.ModelChoiceField(queryset=None, label="Pair it as", empty_label=None)
+    terminal: forms.ModelChoiceField = forms.ModelChoiceField(
+        queryset=Terminal.objects.none(), label="Pair it as", empty_label=None
+    )
 
     def __init__(self, user, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["terminal"].queryset = terminals.pairable_terminals(user)
+        field = self.fields["terminal"]
+        assert isinstance(field, forms.ModelChoiceField)
+        field.queryset = terminals.pairable_terminals(user)
 
 
 @login_required
