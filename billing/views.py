@@ -277,6 +277,7 @@ def _take_payment(request, order, session, context):
                 user=request.user,
                 approver=approver,
                 reason=reason,
+                printer_id=request.terminal.printer_id,
             )
             return 201, {"receipt": sale.receipt.pk}
 

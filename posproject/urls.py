@@ -4,6 +4,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
 from posproject import views
+from staff import views as staff_views
 
 handler404 = "posproject.views.not_found"
 handler500 = "posproject.views.server_error"
@@ -19,7 +20,7 @@ urlpatterns = [
     path("", include("ops.urls")),  # first: probes and scrapes, every few seconds, resolve in one step
     path("", views.home, name="home"),
     path("favicon.ico", views.favicon, name="favicon"),
-    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/login/", staff_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),

@@ -2,6 +2,7 @@
 device in front of them directly, and the manager's "Pair a device" page where a code is confirmed."""
 
 from django import forms
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required, permission_required
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -132,3 +133,13 @@ def pair_device(request):
             form = ConfirmCodeForm(request.user)
     status = 400 if form.errors else 200
     return render(request, "pos/pair_device.html", {"form": form, "paired": paired, "unpaired": True}, status=status)
+
+
+class LoginView(auth_views.LoginView):
+    """Sign-in; on a paired terminal, with nowhere else asked for, it lands on the POS (the terminal's till and its
+    open session) rather than the start page."""
+
+    def get_default_redirect_url(self):
+        if terminals.device_terminal(self.request)[0] is not None:
+            return reverse("orders:floor")
+        return super().get_default_redirect_url()

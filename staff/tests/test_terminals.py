@@ -365,3 +365,28 @@ def test_the_idle_sign_out_fires_while_a_pos_tab_keeps_polling(cashier, location
 
     assert "_auth_user_id" not in device.session
     assert device.get(reverse("orders:floor"))["Location"].startswith(reverse("login"))
+
+
+def test_the_receipt_prints_on_the_terminals_printer_rather_than_the_registers(cashier, location, tmp_path):
+    from billing.models import Printer, PrintJob
+
+    counter = Printer.objects.create(name="Counter", connection="file", device_path=str(tmp_path / "counter.bin"))
+    bar = Printer.objects.create(name="Bar end", connection="file", device_path=str(tmp_path / "bar.bin"))
+    register = RegisterFactory(location=location, printer=counter)
+    sessions.open_session(register_id=register.pk, user=cashier, opening_float=Decimal("100"))
+    device = Client()
+    device.force_login(cashier)
+    pair_client(device, location, register=register, printer=bar)
+    order = Order.objects.create(location=location, channel=Order.Channel.RETAIL, staff=cashier)
+    from orders import services
+
+    services.add_lines(order.pk, user=cashier, lines=[services.NewLine(product_id=product(location).pk)])
+    key = device.get(reverse("billing:pay", args=[order.uuid])).context["key"]
+
+    paid = device.post(
+        reverse("billing:pay", args=[order.uuid]),
+        {"key": key, "rows": "1", "tender_0": "cash", "amount_0": "10.00"},
+    )
+
+    assert paid.status_code == 302
+    assert PrintJob.objects.get(kind="receipt").printer == bar
