@@ -18,7 +18,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.core import signing
 from django.core.cache import cache
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, transaction
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
@@ -83,7 +83,13 @@ def _seen(terminal: Terminal) -> None:
     now = timezone.now()
     if writes.paused() or (terminal.last_seen_at and now - terminal.last_seen_at < SEEN_EVERY):
         return
-    Terminal.objects.filter(pk=terminal.pk).update(last_seen_at=now)
+    try:
+        with transaction.atomic():
+            Terminal.objects.filter(pk=terminal.pk).update(last_seen_at=now)
+    except DatabaseError as exc:  # the database turned read-only (a restore) before this process saw the flag
+        if not writes.is_read_only_error(exc):
+            raise
+        return
     terminal.last_seen_at = now
 
 

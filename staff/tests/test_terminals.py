@@ -390,3 +390,20 @@ def test_the_receipt_prints_on_the_terminals_printer_rather_than_the_registers(c
 
     assert paid.status_code == 302
     assert PrintJob.objects.get(kind="receipt").printer == bar
+
+
+def test_a_manager_adds_a_terminal_in_the_admin_and_bad_stations_or_a_till_elsewhere_are_refused(manager, location):
+    admin = _signed_in(manager)
+    other_store_till = RegisterFactory(location=LocationFactory(code="north", name="North Pier"))
+    url = reverse("admin:staff_terminal_add")
+    form = {"name": "Kitchen", "location": location.pk, "kitchen_stations": '["grill", "bar"]', "kitchen_sound": "on"}
+
+    bad_stations = admin.post(url, {**form, "kitchen_stations": '["grill", 7]'})
+    till_elsewhere = admin.post(url, {**form, "register": other_store_till.pk})
+    added = admin.post(url, form)
+
+    assert bad_stations.status_code == 200 and "A list of station names" in bad_stations.content.decode()
+    assert till_elsewhere.status_code == 200 and "another store" in till_elsewhere.content.decode()
+    assert added.status_code == 302
+    kitchen = Terminal.objects.get(name="Kitchen")
+    assert kitchen.kitchen_stations == ["grill", "bar"] and not kitchen.is_paired
