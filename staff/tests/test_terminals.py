@@ -407,3 +407,20 @@ def test_a_manager_adds_a_terminal_in_the_admin_and_bad_stations_or_a_till_elsew
     assert added.status_code == 302
     kitchen = Terminal.objects.get(name="Kitchen")
     assert kitchen.kitchen_stations == ["grill", "bar"] and not kitchen.is_paired
+
+
+def test_the_demo_manager_signing_in_on_a_new_browser_pairs_it_from_the_pairing_screen(db):
+    """`make run`: a new user opens the POS, signs in as the demo manager, taps "Till 1" and sells there."""
+    from django.core.management import call_command
+
+    call_command("load_demo", verbosity=0)
+    browser = Client()
+    browser.post(reverse("login"), {"username": "manager", "password": "tillhouse-demo"})
+
+    screen = browser.get(reverse("orders:floor"))
+    till = Terminal.objects.get(location__code="harbour", name="Till 1")
+    assert f'value="{till.pk}"' in screen.content.decode()
+    browser.post(reverse("terminals:pair_direct"), {"terminal": till.pk})
+
+    floor = browser.get(reverse("orders:floor"))
+    assert floor.status_code == 200 and "Harbour Kitchen · Till 1" in floor.content.decode()
