@@ -1,12 +1,14 @@
 """Pairing screens: the code an unpaired device shows (and polls until a manager confirms it), a manager pairing the
 device in front of them directly, and the manager's "Pair a device" page where a code is confirmed."""
 
+from urllib.parse import urlsplit
+
 from django import forms
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required, permission_required
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect, HttpResponseClientRefresh
 
@@ -36,8 +38,10 @@ def can_pair_here(request) -> bool:
 def pairing_screen(request, *, message: str = "", status: int = 403, error: str = ""):
     """What an unpaired (or revoked) device sees on every POS screen: its pairing code, and for a manager signed in
     on it, the terminals it can be paired as."""
-    if getattr(request, "htmx", False):
-        return HttpResponseClientRedirect(f"{reverse('terminals:pair')}?next={request.get_full_path()}")
+    if getattr(request, "htmx", False):  # back to the page the request came from, once paired
+        page = urlsplit(request.htmx.current_url or "").path or reverse("orders:floor")
+        return HttpResponseClientRedirect(f"{reverse('terminals:pair')}?{urlencode({'next': page})}")
+    pos_page = request.path.startswith("/pos/") and not request.path.startswith(reverse("terminals:pair"))
     code, row = terminals.pending_pairing(request)
     cookie = ""
     if row is None:
@@ -51,7 +55,7 @@ def pairing_screen(request, *, message: str = "", status: int = 403, error: str 
         "error": error,
         "code": code,
         "code_minutes": terminals.code_minutes(),
-        "next": _next(request),
+        "next": request.get_full_path() if request.method == "GET" and pos_page else _next(request),
         "can_pair": can_pair_here(request),
         "terminals": terminals.pairable_terminals(request.user) if can_pair_here(request) else [],
     }

@@ -424,3 +424,27 @@ def test_the_demo_manager_signing_in_on_a_new_browser_pairs_it_from_the_pairing_
 
     floor = browser.get(reverse("orders:floor"))
     assert floor.status_code == 200 and "Harbour Kitchen · Till 1" in floor.content.decode()
+
+
+def test_a_device_paired_from_the_kitchen_display_goes_back_to_it(manager, location):
+    till = paired_terminal(location, name="Kitchen")
+    device = _signed_in(manager)
+    screen = device.get(reverse("orders:kitchen"))
+    assert 'name="next" value="/pos/kitchen/"' in screen.content.decode()
+
+    response = device.post(reverse("terminals:pair_direct"), {"terminal": till.pk, "next": "/pos/kitchen/"})
+
+    assert response["Location"] == "/pos/kitchen/"
+
+
+def test_an_htmx_request_from_an_unpaired_device_is_sent_to_the_pairing_screen_of_its_page(cashier, location):
+    device = _signed_in(cashier)
+
+    response = device.post(
+        reverse("orders:open_order"),
+        {"channel": "retail"},
+        headers={"HX-Request": "true", "HX-Current-URL": "http://testserver/pos/kitchen/"},
+    )
+
+    assert response["HX-Redirect"] == "/pos/pair/?next=%2Fpos%2Fkitchen%2F"
+    assert not Order.objects.exists()
