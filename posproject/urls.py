@@ -4,7 +4,6 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
 from posproject import views
-from staff import views as staff_views
 
 handler404 = "posproject.views.not_found"
 handler500 = "posproject.views.server_error"
@@ -20,7 +19,7 @@ urlpatterns = [
     path("", include("ops.urls")),  # first: probes and scrapes, every few seconds, resolve in one step
     path("", views.home, name="home"),
     path("favicon.ico", views.favicon, name="favicon"),
-    path("accounts/login/", staff_views.LoginView.as_view(), name="login"),
+    path("", include("staff.login_urls")),  # accounts/login/: a paired terminal's sign-in lands on the POS
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),

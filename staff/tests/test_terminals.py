@@ -448,3 +448,14 @@ def test_an_htmx_request_from_an_unpaired_device_is_sent_to_the_pairing_screen_o
 
     assert response["HX-Redirect"] == "/pos/pair/?next=%2Fpos%2Fkitchen%2F"
     assert not Order.objects.exists()
+
+
+def test_signing_in_without_a_next_page_lands_on_the_pos_on_a_paired_terminal_and_the_start_page_elsewhere(
+    cashier, location
+):
+    paired, unpaired = Client(), Client()
+    pair_client(paired, location)
+    credentials = {"username": "cashier", "password": "secret-pass-123"}
+
+    assert paired.post(reverse("login"), credentials)["Location"] == reverse("orders:floor")
+    assert unpaired.post(reverse("login"), credentials)["Location"] == reverse("home")
