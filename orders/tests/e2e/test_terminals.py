@@ -148,3 +148,20 @@ def test_the_kitchen_display_flashes_and_sounds_for_a_new_ticket_unless_muted(pa
     expect(page.locator(".ticket.is-new")).to_have_count(1)  # the new one flashes …
     expect(page.locator("#kitchen-board")).to_have_attribute("data-alerts", "1")
     assert page.locator("#kds-sound").get_attribute("data-plays") is None  # … without a sound
+
+
+def test_take_payment_looks_disabled_while_the_terminals_till_has_no_open_session(page, location, cashier):
+    category = CategoryFactory(name="Shop", location=location)
+    ProductFactory(name="Candle", price=Decimal("4.00"), category=category, tax_rate=TaxRateFactory())
+    RegisterFactory(location=location, name="Till 1")  # the terminal's till (see the e2e conftest), not opened
+    sign_in(page, "cashier")
+    page.click("text=Quick sale")
+    page.click("[data-product] >> text=Candle")
+    page.click("text=Pay 4.00")
+
+    button = page.locator("button:has-text('Take payment')")
+    expect(button).to_be_disabled()
+    style = button.evaluate("b => { const s = getComputedStyle(b); return [s.cursor, s.opacity, s.backgroundColor]; }")
+    assert style[0] == "not-allowed" and float(style[1]) < 1
+    assert style[2] == "rgb(233, 236, 239)"  # grey, not the primary colour of an enabled button
+    expect(page.locator(".error-box")).to_contain_text("No cash session is open")
