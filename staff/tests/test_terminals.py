@@ -459,3 +459,16 @@ def test_signing_in_without_a_next_page_lands_on_the_pos_on_a_paired_terminal_an
 
     assert paired.post(reverse("login"), credentials)["Location"] == reverse("orders:floor")
     assert unpaired.post(reverse("login"), credentials)["Location"] == reverse("home")
+
+
+def test_the_admin_action_pairs_the_managers_own_browser_as_the_chosen_terminal(manager, location):
+    till = paired_terminal(location, name="Till 3")
+    Terminal.objects.filter(pk=till.pk).update(paired_at=None, generation=0)
+    browser = _signed_in(manager)
+
+    browser.post(
+        reverse("admin:staff_terminal_changelist"), {"action": "pair_this_browser", "_selected_action": [till.pk]}
+    )
+
+    assert browser.get(reverse("orders:floor")).context["terminal"] == till
+    assert AuditEvent.objects.get(action="terminal_paired").data["how"] == "admin"
