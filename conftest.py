@@ -14,8 +14,8 @@ def _staff(role: str, location, username: str):
 
 @pytest.fixture(autouse=True)
 def _no_pin_failures_left_from_earlier_tests():
-    """Wrong PINs are counted per client address in the cache (Redis in the suite), which outlives a test and a
-    whole run: every test starts with no address counted, whichever addresses earlier tests or runs used."""
+    """Wrong PINs (and pairing codes asked for or mistyped) are counted in the cache (Redis in the suite), which
+    outlives a test and a whole run: every test starts with nothing counted, whatever earlier tests or runs did."""
     from django.core.cache import cache
 
     from staff.pins import _ip_key
@@ -24,6 +24,7 @@ def _no_pin_failures_left_from_earlier_tests():
     if hasattr(backend, "get_client"):  # Django's RedisCache: delete the counters by pattern, not the whole db
         client = backend.get_client(write=True)
         keys = list(client.scan_iter(match=cache.make_key(_ip_key("*"))))
+        keys += list(client.scan_iter(match=cache.make_key("pos-pairing-*")))
         if keys:
             client.delete(*keys)
     else:
@@ -62,3 +63,14 @@ def waiter(location):
 @pytest.fixture
 def kitchen_user(location):
     return _staff("Kitchen", location, "kitchen")
+
+
+@pytest.fixture
+def client(client, request):
+    """pytest-django's test client; in a test with the `location` fixture (a store), a paired terminal there, as
+    every browser at a till is (orders/tests/pos_helpers.py pairs it). POS screens refuse a browser that is not."""
+    if "location" in request.fixturenames:
+        from orders.tests.pos_helpers import pair_client
+
+        pair_client(client, request.getfixturevalue("location"))
+    return client

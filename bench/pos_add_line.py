@@ -45,7 +45,7 @@ LINES_PER_ORDER = 20
 CSRF_TOKEN = "benchcsrftoken0123456789abcdefgh"  # 32 characters: a valid CSRF secret
 
 
-def cashier_session() -> tuple[str, int, "object"]:
+def cashier_session() -> tuple[str, int, "object", str]:
     """A cashier at a store with a till open, signed in: returns the session key, the location id and the user."""
     from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
     from django.contrib.auth.models import Group, User
@@ -53,8 +53,8 @@ def cashier_session() -> tuple[str, int, "object"]:
 
     from billing.models import CashSession, Register
     from inventory.models import Location
-    from orders.terminal import SESSION_LOCATION, SESSION_REGISTER
-    from staff.models import StaffProfile
+    from staff.models import StaffProfile, Terminal
+    from staff.terminals import device_cookie_value
 
     location, _ = Location.objects.get_or_create(code="bench-store", defaults={"name": "Bench store"})
     user, _ = User.objects.get_or_create(username="bench-cashier")
@@ -68,10 +68,11 @@ def cashier_session() -> tuple[str, int, "object"]:
     session[SESSION_KEY] = str(user.pk)
     session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
     session[HASH_SESSION_KEY] = user.get_session_auth_hash()
-    session[SESSION_LOCATION] = location.pk
-    session[SESSION_REGISTER] = register.pk
     session.create()
-    return session.session_key, location.pk, user
+    # The bench's browser is a paired terminal at the store, with the till as its register (the device cookie).
+    device, _ = Terminal.objects.get_or_create(location=location, name="Bench till", defaults={"register": register})
+    Terminal.objects.filter(pk=device.pk).update(register=register, paired_at=device.created_at, revoked_at=None)
+    return session.session_key, location.pk, user, device_cookie_value(device)
 
 
 def open_orders(location_id: int, user, count: int) -> list[str]:
@@ -165,7 +166,9 @@ def main() -> int:
     catalogue.ensure_database(args.database_url)
     catalogue.setup_django(env)
     catalogue.load_products(args.products, args.seed)
-    session_key, location_id, user = cashier_session()
+    session_key, location_id, user, device_cookie = cashier_session()
+    from staff.terminals import DEVICE_COOKIE
+
     total = len(KINDS) * args.lines
     warmup = 40
     orders = open_orders(location_id, user, (total + warmup) // LINES_PER_ORDER + 2)
@@ -174,7 +177,7 @@ def main() -> int:
     rng = random.Random(args.seed + 3)
 
     headers = {
-        "Cookie": f"sessionid={session_key}; csrftoken={CSRF_TOKEN}",
+        "Cookie": f"sessionid={session_key}; csrftoken={CSRF_TOKEN}; {DEVICE_COOKIE}={device_cookie}",
         "X-CSRFToken": CSRF_TOKEN,
         "HX-Request": "true",
         "Content-Type": "application/x-www-form-urlencoded",

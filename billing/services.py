@@ -178,9 +178,18 @@ def _take_receipt_number(register_id: int, location_id: int) -> Till:
 
 
 def _complete_sale(
-    order: Order, lines: list[OrderLine], *, register_id: int, settlements, user, update_order: bool, products=None
+    order: Order,
+    lines: list[OrderLine],
+    *,
+    register_id: int,
+    settlements,
+    user,
+    update_order: bool,
+    products=None,
+    printer_id: int | None = None,
 ) -> Sale:
-    """The part of a sale after the order's total is known: stock, receipt number, payments, receipt, print job.
+    """The part of a sale after the order's total is known: stock, receipt number, payments, receipt, print job
+    (to `printer_id`, the terminal's receipt printer, or else the register's).
 
     Runs inside take_payment's or sell's atomic block, which rolls back as a whole on any error."""
     stock = consume_for_sale(
@@ -222,7 +231,7 @@ def _complete_sale(
     job = new_print_job(
         kind=PrintJob.Kind.RECEIPT,
         receipt=receipt,
-        printer_id=till.printer_id,
+        printer_id=printer_id or till.printer_id,
         location=order.location,
         payload={"open_drawer": cash},
         user=user,
@@ -263,14 +272,22 @@ def _mark_paid(order: Order) -> None:
 
 @atomic_step
 def take_payment(
-    *, order_id: int, register_id: int, tenders: list[TenderInput], user, approver=None, reason: str = ""
+    *,
+    order_id: int,
+    register_id: int,
+    tenders: list[TenderInput],
+    user,
+    approver=None,
+    reason: str = "",
+    printer_id: int | None = None,
 ) -> Sale:
     """Pay an open or held order in full at a register: one or more tenders (split across guests if need be),
     change only on cash, stock consumed (recipes expanded), a gapless receipt number, a receipt print job.
 
     Preconditions: the register is at the order's location and has an open cash session; the user works there.
     A tip or change above the store's caps, or a total of 0.00, needs a manager (`approver`, or the user if a
-    manager) and is audited; a sale of 0.00 also needs a `reason`.
+    manager) and is audited; a sale of 0.00 also needs a `reason`. The receipt prints on `printer_id` (a terminal's
+    receipt printer) when given, else on the register's printer.
     Raises NotFound, PermissionDenied, Conflict (`not_open`: already paid or voided), DomainError (`empty_order`,
     `insufficient_tender`, `invalid_tender`, `invalid`, `no_open_session`), ApprovalRequired and OutOfStock;
     nothing is written then.
@@ -286,7 +303,15 @@ def take_payment(
     settlements = _settle(order, clean_tenders(tenders))
     approvals = _approvals_for_sale(order, settlements, user=user, approver=approver, reason=reason)
     _mark_paid(order)
-    sale = _complete_sale(order, lines, register_id=register_id, settlements=settlements, user=user, update_order=True)
+    sale = _complete_sale(
+        order,
+        lines,
+        register_id=register_id,
+        settlements=settlements,
+        user=user,
+        update_order=True,
+        printer_id=printer_id,
+    )
     _audit_approvals(order, approvals, user)
     return sale
 

@@ -33,8 +33,6 @@ from core.inputs import clean_search
 from orders import pricing
 from orders.models import Order, OrderLine
 from orders.terminal import (
-    SESSION_REGISTER,
-    SESSION_REGISTER_NAME,
     approver_from_pin,
     pos_render,
     pos_view,
@@ -44,25 +42,22 @@ from staff import pins
 
 
 def _open_session(request) -> CashSession | None:
-    """The open cash session of this terminal's register, if any."""
+    """The open cash session of this terminal's register, if any (whoever opened it: the till is the terminal's)."""
     register_id = request.terminal.register_id
     if not register_id:
         return None
-    session = (
+    return (
         CashSession.objects.select_related("register", "opened_by")
         .filter(register_id=register_id, register__location=request.terminal.location, status=CashSession.Status.OPEN)
         .first()
     )
-    if session is None:
-        request.session.pop(SESSION_REGISTER, None)
-        request.session.pop(SESSION_REGISTER_NAME, None)
-        request.terminal.register_id = None
-    return session
 
 
-def _attach(request, register: Register) -> None:
-    request.session[SESSION_REGISTER] = register.pk
-    request.session[SESSION_REGISTER_NAME] = register.name
+def _terminal_registers(request):
+    """The register a session can be opened on here: the terminal's own (none for a terminal without a till)."""
+    return Register.objects.filter(
+        pk=request.terminal.register_id or 0, location=request.terminal.location, active=True
+    ).select_related("location")
 
 
 def managers_for(location):
@@ -74,22 +69,11 @@ def managers_for(location):
 
 @pos_view("billing.add_cashsession")
 def shift(request):
-    """Start of shift (choose the register, count the float) or, with a session open, its overview."""
+    """Start of shift (count the float for the terminal's register) or, with its session open, its overview."""
     session = _open_session(request)
     if session is None:
-        registers = (
-            Register.objects.filter(location=request.terminal.location, active=True)
-            .select_related("location")
-            .order_by("name")
-        )
-        open_ids = set(
-            CashSession.objects.filter(register__in=registers, status=CashSession.Status.OPEN).values_list(
-                "register_id", flat=True
-            )
-        )
         context = {
-            "registers": registers,
-            "open_ids": open_ids,
+            "registers": _terminal_registers(request),
             "denominations": sessions.denominations(),
             "error": request.GET.get("error", ""),
         }
@@ -102,11 +86,10 @@ def shift(request):
 @pos_view("billing.add_cashsession")
 @applied_once
 def shift_open(request):
-    register = get_object_or_404(
-        Register, pk=request.POST.get("register") or 0, location=request.terminal.location, active=True
-    )
-    if request.POST.get("use_open") and sessions.open_session_for(register.pk):
-        _attach(request, register)
+    register = _terminal_registers(request).first()
+    if register is None:
+        return _shift_start_error(request, "This terminal has no till: a manager sets its register in the admin.")
+    if sessions.open_session_for(register.pk):
         return redirect("orders:floor")
     try:
         amount, counts = float_from(request.POST, sessions.denominations())
@@ -115,20 +98,12 @@ def shift_open(request):
         )
     except DomainError as exc:
         return _shift_start_error(request, exc.message)
-    _attach(request, register)
     return redirect("orders:floor")
 
 
 def _shift_start_error(request, message: str):
-    registers = Register.objects.filter(location=request.terminal.location, active=True).order_by("name")
-    open_ids = set(
-        CashSession.objects.filter(register__in=registers, status=CashSession.Status.OPEN).values_list(
-            "register_id", flat=True
-        )
-    )
     context = {
-        "registers": registers,
-        "open_ids": open_ids,
+        "registers": _terminal_registers(request),
         "denominations": sessions.denominations(),
         "error": message,
         "posted": request.POST,
@@ -212,8 +187,6 @@ def shift_close(request):
         except DomainError as exc:
             context.update(error=exc.message, posted=request.POST, needs_sign_off=exc.code == "sign_off_required")
             return pos_render(request, "pos/shift_close.html", context, status=400, nav="shift")
-        request.session.pop(SESSION_REGISTER, None)
-        request.session.pop(SESSION_REGISTER_NAME, None)
         return redirect_to(request, reverse("billing:z_report", args=[z.pk]))
     return pos_render(request, "pos/shift_close.html", context, nav="shift")
 
@@ -310,6 +283,7 @@ def _take_payment(request, order, session, context):
                 user=request.user,
                 approver=approver,
                 reason=reason,
+                printer_id=request.terminal.printer_id,
             )
             return 201, {"receipt": sale.receipt.pk}
 

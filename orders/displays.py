@@ -144,11 +144,13 @@ def kitchen_stations(location: Location) -> list[str]:
     return sorted(set(stations))
 
 
-def kitchen_board(location: Location, *, station: str = "") -> list[KitchenTicket]:
-    """Tickets still to cook at a location (of one station, or all), in order of arrival. Two queries."""
+def kitchen_board(location: Location, *, station: str = "", stations=()) -> list[KitchenTicket]:
+    """Tickets still to cook at a location (of one station, of some, or all), in order of arrival. Two queries."""
     tickets = KitchenTicket.objects.filter(location=location, status=KitchenTicket.Status.NEW)
     if station:
         tickets = tickets.filter(station=station)
+    if stations:
+        tickets = tickets.filter(station__in=list(stations))
     lines = OrderLine.objects.order_by("id")
     return list(
         tickets.select_related("order__table")
@@ -157,9 +159,11 @@ def kitchen_board(location: Location, *, station: str = "") -> list[KitchenTicke
     )
 
 
-def recently_bumped(location: Location, *, station: str = "", limit: int = 6) -> list[KitchenTicket]:
+def recently_bumped(location: Location, *, station: str = "", stations=(), limit: int = 6) -> list[KitchenTicket]:
     """The last tickets marked done, newest first, so a bump made by mistake can be recalled."""
     tickets = KitchenTicket.objects.filter(location=location, status=KitchenTicket.Status.BUMPED)
     if station:
         tickets = tickets.filter(station=station)
+    if stations:
+        tickets = tickets.filter(station__in=list(stations))
     return list(tickets.select_related("order__table").order_by("-bumped_at", "-id")[:limit])

@@ -1,6 +1,10 @@
-"""What every POS screen shares, in orders' and billing's views alike: the terminal's session keys, the `pos_view`
-decorator (signed in, allowed, at a location, not locked), `pos_render`, htmx-aware redirects and the manager's PIN
+"""What every POS screen shares, in orders' and billing's views alike: the `pos_view` decorator (a paired device,
+signed in, allowed at the terminal's store, not locked), `pos_render`, htmx-aware redirects and the manager's PIN
 approval prompt.
+
+The terminal is the paired device (staff.Terminal, named by its cookie: staff.terminals): `request.terminal` gives
+the store, the register, the receipt printer and the kitchen stations. The person signed in (password or PIN) is who
+acts; a PIN switch changes the person, never the terminal.
 
 The lock and idle state itself (SESSION_LOCKED, SESSION_PIN_ONLY, mark_active ...) belongs to staff.middleware,
 a floor below, which reads the `pos_lockable` / `pos_touch` marks that `pos_view` puts on a view.
@@ -15,37 +19,16 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django_htmx.http import HttpResponseClientRedirect
 
-from inventory.models import Location
 from orders.forms import ManagerApprovalForm
-from staff import pins
+from staff import pins, terminals
 from staff.middleware import idle_seconds, is_background_poll, is_locked, mark_active
 from staff.selectors import locations_for
-
-SESSION_LOCATION = "pos_location_id"
-SESSION_REGISTER = "pos_register_id"
-SESSION_REGISTER_NAME = "pos_register_name"
-# What belongs to the terminal rather than to the person using it: kept across a PIN switch.
-TERMINAL_KEYS = (SESSION_LOCATION, SESSION_REGISTER, SESSION_REGISTER_NAME)
+from staff.views import pairing_screen
 
 
-class Terminal:
-    """What this screen is: its location and, once a cash session is open on it, its register."""
-
-    def __init__(self, request, location: Location | None):
-        self.location = location
-        self.register_id = request.session.get(SESSION_REGISTER)
-        self.register_name = request.session.get(SESSION_REGISTER_NAME, "")
-
-
-def _terminal_location(request) -> Location | None:
-    allowed = locations_for(request.user).filter(kind=Location.Kind.STORE, active=True).order_by("name")
-    location_id = request.session.get(SESSION_LOCATION)
-    location = allowed.filter(pk=location_id).first() if location_id else None
-    if location is None:
-        location = allowed.first()
-        if location is not None:
-            request.session[SESSION_LOCATION] = location.pk
-    return location
+def refuse_elsewhere(request, terminal):
+    """A person who does not work at the terminal's store: a clear refusal, with the way out (switch, sign out)."""
+    return render(request, "pos/no_location.html", {"terminal": terminal, "unpaired": True}, status=403)
 
 
 def redirect_to(request, url: str):
@@ -55,27 +38,31 @@ def redirect_to(request, url: str):
     return redirect(url)
 
 
-def pos_view(perm: str | None = None, *, lockable: bool = True, touch: bool = True):
-    """Decorate a POS view: signed in, allowed, at a location, not locked. `touch=False` for polling endpoints,
-    which must not keep an unattended terminal awake."""
+def pos_view(perm: str | None = None, *, lockable: bool = True, touch: bool = True, anyone: bool = False):
+    """Decorate a POS view: a paired device, signed in, allowed, working at the terminal's store, not locked.
+    An unpaired or revoked device gets the pairing screen instead, whatever the view (a sale included).
+    `touch=False` for polling endpoints, which must not keep an unattended terminal awake; `anyone` for the switch
+    screen, the way out for someone signed in at a store they do not work at."""
 
     def decorator(view):
         @wraps(view)
         def wrapper(request, *args, **kwargs):
+            terminal, problem = terminals.device_terminal(request)
+            if terminal is None:
+                return pairing_screen(request, message=problem)
             if not request.user.is_authenticated:
                 if request.htmx:
                     return HttpResponseClientRedirect(reverse(settings.LOGIN_URL))
                 return redirect_to_login(request.get_full_path())
             if perm and not request.user.has_perm(perm):
                 raise DjangoPermissionDenied
-            location = _terminal_location(request)
-            if location is None:
-                return render(request, "pos/no_location.html", status=403)
+            if not anyone and not locations_for(request.user).filter(pk=terminal.location_id).exists():
+                return refuse_elsewhere(request, terminal)
             if lockable and is_locked(request):
                 return redirect_to(request, f"{reverse('orders:switch')}?locked=1")
             if touch and not is_background_poll(request):
                 mark_active(request)
-            request.terminal = Terminal(request, location)
+            request.terminal = terminal
             return view(request, *args, **kwargs)
 
         wrapper.pos_lockable, wrapper.pos_touch = lockable, touch  # read by staff.middleware

@@ -10,7 +10,6 @@ urlpatterns = [
     path("switch/", views.switch, name="switch"),
     path("lock/", views.lock, name="lock"),
     path("pin/", views.set_my_pin, name="set_pin"),
-    path("location/", views.choose_location, name="choose_location"),
     path("products/", views.products, name="products"),
     path("orders/new/", views.open_order, name="open_order"),
     path("orders/<uuid:order_uuid>/", views.order_screen, name="order"),
@@ -26,6 +25,7 @@ urlpatterns = [
     path("orders/<uuid:order_uuid>/split/", views.split, name="split"),
     path("kitchen/", views.kitchen, name="kitchen"),
     path("kitchen/board/", views.kitchen_board, name="kitchen_board"),
+    path("kitchen/sound/", views.kitchen_sound, name="kitchen_sound"),
     path("kitchen/tickets/<int:ticket_id>/bump/", views.kitchen_bump, name="kitchen_bump"),
     path("kitchen/tickets/<int:ticket_id>/recall/", views.kitchen_recall, name="kitchen_recall"),
 ]

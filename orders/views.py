@@ -1,7 +1,8 @@
 """POS screens for staff: sign-in by PIN, idle lock, floor view, order screen, kitchen display.
 
-Views parse the request, call a service and render; the rules live in services. The terminal's state (which
-location and register it is, whether it is locked) is kept in the session and survives a PIN user switch.
+Views parse the request, call a service and render; the rules live in services. The terminal (which store, till and
+kitchen stations) is the paired device (request.terminal); whether it is locked is kept in the session. A PIN user
+switch changes the person and keeps both.
 """
 
 import time
@@ -17,7 +18,6 @@ from django_htmx.http import retarget
 
 from core.errors import DomainError
 from core.idempotent_screens import applied_once
-from inventory.models import Location
 from orders import displays, services
 from orders import kitchen as kitchen_services
 from orders.forms import (
@@ -31,22 +31,17 @@ from orders.forms import (
 )
 from orders.models import Order, OrderLine, Table
 from orders.terminal import (
-    SESSION_LOCATION,
-    SESSION_REGISTER,
-    SESSION_REGISTER_NAME,
-    TERMINAL_KEYS,
     approver_from_pin,
     pos_render,
     pos_view,
     redirect_to,
 )
-from staff import pins
+from staff import pins, terminals
 from staff.middleware import (
     SESSION_LOCKED,
     SESSION_PIN_ONLY,
     SESSION_SEEN,
 )
-from staff.selectors import locations_for
 
 AUTH_BACKEND = "django.contrib.auth.backends.ModelBackend"
 
@@ -61,7 +56,7 @@ def _safe_next(request, fallback: str) -> str:
 # --- Staff switch, lock, PIN ------------------------------------------------------------------------------------
 
 
-@pos_view(lockable=False, touch=False)
+@pos_view(lockable=False, touch=False, anyone=True)
 def switch(request):
     """Quick user switch on a shared terminal, and the lock screen: choose who you are and type your PIN."""
     location = request.terminal.location
@@ -81,9 +76,7 @@ def switch(request):
             error = exc.message
         else:
             if user.pk != request.user.pk:
-                terminal = {key: request.session[key] for key in TERMINAL_KEYS if key in request.session}
                 login(request, user, backend=AUTH_BACKEND)
-                request.session.update(terminal)
             # Whoever typed a PIN (to switch or to unlock, even their own session) gets the POS screens only.
             request.session[SESSION_PIN_ONLY] = True
             request.session[SESSION_LOCKED] = False
@@ -121,20 +114,6 @@ def set_my_pin(request):
     return pos_render(request, "pos/set_pin.html", {"form": form}, status=400 if form.errors else 200)
 
 
-@require_POST
-@pos_view()
-def choose_location(request):
-    allowed = locations_for(request.user).filter(kind=Location.Kind.STORE, active=True)
-    location = allowed.filter(pk=request.POST.get("location") or 0).first()
-    if location is None:
-        raise Http404
-    if location.pk != request.session.get(SESSION_LOCATION):
-        request.session[SESSION_LOCATION] = location.pk
-        for key in (SESSION_REGISTER, SESSION_REGISTER_NAME):
-            request.session.pop(key, None)
-    return redirect("orders:floor")
-
-
 # --- Floor --------------------------------------------------------------------------------------------------------
 
 
@@ -144,7 +123,6 @@ def floor(request):
     context = {
         "sections": displays.floor_plan(location),
         "open_orders": displays.open_orders_without_table(location),
-        "locations": locations_for(request.user).filter(kind=Location.Kind.STORE, active=True).order_by("name"),
     }
     return pos_render(request, "pos/floor.html", context, nav="floor")
 
@@ -153,13 +131,20 @@ def floor(request):
 
 
 def _kitchen_context(request) -> dict:
+    """The terminal's stations (all the store's when it names none), narrowed to one by the station picker."""
     location = request.terminal.location
+    own = [name for name in request.terminal.kitchen_stations or [] if isinstance(name, str)]
+    stations = own or displays.kitchen_stations(location)
     station = request.GET.get("station", "")
+    if station not in stations:
+        station = ""
+    shown = [station] if station else own
     return {
         "station": station,
-        "stations": displays.kitchen_stations(location),
-        "tickets": displays.kitchen_board(location, station=station),
-        "bumped": displays.recently_bumped(location, station=station),
+        "stations": stations,
+        "tickets": displays.kitchen_board(location, stations=shown),
+        "bumped": displays.recently_bumped(location, stations=shown),
+        "sound": request.terminal.kitchen_sound,
     }
 
 
@@ -173,6 +158,17 @@ def kitchen(request):
 @pos_view("orders.view_kitchenticket", lockable=False, touch=False)
 def kitchen_board(request):
     return pos_render(request, "pos/_kitchen_board.html", _kitchen_context(request))
+
+
+@require_POST
+@pos_view("orders.view_kitchenticket", lockable=False)
+def kitchen_sound(request):
+    """The display's sound for new tickets, on or off: saved on the terminal, so it stays so after a reload."""
+    terminals.set_kitchen_sound(terminal_id=request.terminal.pk, on=request.POST.get("sound") == "on")
+    station = request.POST.get("station", "")
+    return redirect_to(
+        request, f"{reverse('orders:kitchen')}?station={station}" if station else reverse("orders:kitchen")
+    )
 
 
 # --- Order screen -------------------------------------------------------------------------------------------------
@@ -276,7 +272,7 @@ def order_screen(request, order_uuid):
         categories=categories,
         category_id=category_id,
         products=displays.pos_products(location, category_id=category_id),
-        register_open=bool(request.terminal.register_id),
+        register_open=bool(request.terminal.register_id),  # the Pay button: this terminal has a till
     )
     return pos_render(request, "pos/order.html", context)
 

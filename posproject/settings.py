@@ -275,6 +275,13 @@ POS_PIN_STORE_WINDOW_MINUTES = env.int("POS_PIN_STORE_WINDOW_MINUTES", default=1
 # Digits in a new PIN (PINs set earlier keep working); trivially guessable ones are refused (staff/pins.py).
 POS_PIN_LENGTH = env.int("POS_PIN_LENGTH", default=6)
 POS_LONG_OPEN_MINUTES = env.int("POS_LONG_OPEN_MINUTES", default=90)
+# Paired terminals (staff/terminals.py): how long a device's cookie lasts, how long a pairing code shown on an
+# unpaired device stays valid, how many codes one address may ask for in an hour, and how many wrong codes a manager
+# may type within 15 minutes.
+POS_TERMINAL_COOKIE_DAYS = env.int("POS_TERMINAL_COOKIE_DAYS", default=730)
+POS_PAIRING_CODE_MINUTES = env.int("POS_PAIRING_CODE_MINUTES", default=10)
+POS_PAIRING_CODES_PER_HOUR = env.int("POS_PAIRING_CODES_PER_HOUR", default=20)
+POS_PAIRING_MAX_WRONG_CODES = env.int("POS_PAIRING_MAX_WRONG_CODES", default=10)
 
 # --- Static files -------------------------------------------------------------------------------------------
 STATIC_URL = "static/"
@@ -306,6 +313,7 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", defa
 SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=True)
 SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=_production)
 CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=_production)
+POS_TERMINAL_COOKIE_SECURE = env.bool("POS_TERMINAL_COOKIE_SECURE", default=_production)
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 # Database sessions that a read never fails to answer during a restore (the change is not saved then).

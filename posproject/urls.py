@@ -19,12 +19,13 @@ urlpatterns = [
     path("", include("ops.urls")),  # first: probes and scrapes, every few seconds, resolve in one step
     path("", views.home, name="home"),
     path("favicon.ico", views.favicon, name="favicon"),
-    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("", include("staff.login_urls")),  # accounts/login/: a paired terminal's sign-in lands on the POS
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", views.ApiDocsView.as_view(url_name="schema"), name="api-docs"),
+    path("", include("staff.urls")),  # pairing a device as a terminal (/pos/pair/, /terminals/pair/)
     path("pos/", include("orders.urls")),
     path("pos/", include("billing.urls")),
     path("receipts/", include("billing.receipt_urls")),

@@ -10,11 +10,12 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 from django.contrib.auth.models import User
 from django.db.models import Q
+from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.utils import timezone
 
-from staff import api_clients, selectors
-from staff.models import ApiClient, AuditEvent, StaffProfile
+from staff import api_clients, selectors, terminals
+from staff.models import ApiClient, AuditEvent, StaffProfile, Terminal
 from staff.selectors import location_model
 
 
@@ -249,3 +250,75 @@ class ApiClientAdmin(admin.ModelAdmin):
         for client in queryset:
             api_clients.revoke_api_client(client, actor=request.user)
         self.message_user(request, f"Revoked {queryset.count()} client(s).", messages.SUCCESS)
+
+
+# --- terminals ---------------------------------------------------------------------------------------------------
+
+
+class TerminalForm(forms.ModelForm):
+    class Meta:
+        model = Terminal
+        fields = ["name", "location", "register", "printer", "kitchen_stations", "kitchen_sound"]
+
+    def clean_kitchen_stations(self):
+        stations = self.cleaned_data.get("kitchen_stations") or []
+        if not isinstance(stations, list) or not all(
+            isinstance(name, str) and name and len(name) <= 32 and name.replace("-", "").replace("_", "").isalnum()
+            for name in stations
+        ):
+            raise forms.ValidationError('A list of station names, e.g. ["grill", "bar"]; [] for every station.')
+        return stations
+
+    def clean(self):
+        data = super().clean() or {}
+        register, location = data.get("register"), data.get("location")
+        if register is not None and location is not None and register.location_id != location.pk:
+            self.add_error("register", "This register stands at another store.")
+        return data
+
+
+@admin.register(Terminal)
+class TerminalAdmin(admin.ModelAdmin):
+    """The store's devices: what each one is (store, till, printer, kitchen stations), when it was paired and last
+    seen. Pair a device on its own screen (or at Pair a device, with the code it shows); revoke a lost one here."""
+
+    form = TerminalForm
+    list_display = ["name", "location", "register", "status", "paired_at", "last_seen_at"]
+    list_filter = ["location"]
+    search_fields = ["name"]
+    readonly_fields = ["paired_at", "paired_by", "revoked_at", "last_seen_at"]
+    actions = ["revoke", "pair_this_browser"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).filter(location__in=selectors.locations_for(request.user))
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "location":
+            kwargs["queryset"] = selectors.locations_for(request.user)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # revoke instead: the audit trail names terminals
+
+    @admin.display(description="Status")
+    def status(self, terminal):
+        if terminal.revoked_at:
+            return "revoked"
+        return "paired" if terminal.paired_at else "not paired"
+
+    @admin.action(description="Revoke the selected terminals (their devices are refused at once)")
+    def revoke(self, request, queryset):
+        for terminal in queryset:
+            terminals.revoke(terminal_id=terminal.pk, actor=request.user)
+        self.message_user(request, f"Revoked {queryset.count()} terminal(s).", messages.SUCCESS)
+
+    @admin.action(description="Pair this browser as the selected terminal")
+    def pair_this_browser(self, request, queryset):
+        if queryset.count() != 1:
+            self.message_user(request, "Choose exactly one terminal to pair this browser as.", messages.ERROR)
+            return None
+        terminal = terminals.pair(terminal_id=queryset.get().pk, actor=request.user, how="admin")
+        self.message_user(request, f"This browser is now {terminal}.", messages.SUCCESS)
+        response = HttpResponseRedirect(request.get_full_path())
+        terminals.set_device_cookie(response, terminal)
+        return response

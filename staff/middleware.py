@@ -141,6 +141,8 @@ ALWAYS_OPEN = frozenset(
         "ops:metrics",
         "api-health",
         "favicon",  # asked for by the browser on every page, the lock screen too
+        "terminals:pair",  # what an unpaired device shows in place of every POS screen
+        "terminals:pair_status",
     }
 )
 # The POS screens (orders' and billing's, under /pos/) and the start page (links only; the brand link of every

@@ -95,3 +95,78 @@ class ApiClient(models.Model):
     def key(self) -> str:
         """What a client's idempotency keys belong to (core.idempotency.scope_for): the client, not its token."""
         return f"api-client:{self.pk}"
+
+
+class Terminal(models.Model):
+    """A paired device (a till, a waiter's tablet, a kitchen screen): where it stands and what it drives.
+
+    The device keeps a signed cookie naming the terminal and its `generation` (staff/terminals.py). Pairing the
+    terminal to a device and revoking it both move the generation on, so an older cookie (a lost tablet, the device
+    it was paired to before) stops working at its next request.
+    """
+
+    name = models.CharField(max_length=60)
+    location = models.ForeignKey("inventory.Location", on_delete=models.PROTECT, related_name="terminals")
+    register = models.ForeignKey(
+        "billing.Register",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="terminals",
+        help_text="The till this device takes payments on. Empty: a device that takes no payments.",
+    )
+    printer = models.ForeignKey(
+        "billing.Printer",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="terminals",
+        help_text="Receipt printer. Empty: the register's printer.",
+    )
+    kitchen_stations = models.JSONField(
+        default=list, blank=True, help_text="Kitchen display: the stations (slugs) shown. Empty: every station."
+    )
+    kitchen_sound = models.BooleanField(default=True, help_text="Kitchen display: a sound for a new ticket.")
+    generation = models.PositiveIntegerField(default=0, editable=False)
+    paired_at = models.DateTimeField(null=True, blank=True, editable=False)
+    paired_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+", editable=False
+    )
+    revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
+    last_seen_at = models.DateTimeField(null=True, blank=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["location", "name"]
+        constraints = [models.UniqueConstraint(fields=["location", "name"], name="terminal_unique_name")]
+
+    def __str__(self):
+        return f"{self.name} ({self.location})"
+
+    @property
+    def is_paired(self) -> bool:
+        return self.paired_at is not None and self.revoked_at is None
+
+    @property
+    def register_name(self) -> str:
+        return self.register.name if self.register is not None else ""
+
+
+class PairingCode(models.Model):
+    """A one-time code shown on an unpaired device, until a manager confirms it (naming the terminal) and the device
+    collects its cookie. Only hashes are kept: of the code (what the manager types) and of the device's secret (a
+    cookie that proves the device collecting the pairing is the one that showed the code)."""
+
+    code_hash = models.CharField(max_length=64, unique=True)
+    device_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(db_index=True)
+    terminal = models.ForeignKey(Terminal, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    confirmed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    generation = models.PositiveIntegerField(null=True, blank=True)  # the terminal's, as the manager paired it
+
+    def __str__(self):
+        return f"Pairing code {self.pk}"

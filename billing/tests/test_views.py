@@ -9,8 +9,7 @@ from billing.models import CashSession, Payment, PrintJob, Receipt, Refund, ZRep
 from billing.tests.factories import RegisterFactory
 from orders import services
 from orders.models import Order
-from orders.terminal import SESSION_REGISTER
-from orders.tests.pos_helpers import PINS, give_pin, open_till, product, terminal
+from orders.tests.pos_helpers import PINS, attach_register, give_pin, open_till, product, terminal
 
 pytestmark = pytest.mark.django_db
 
@@ -32,30 +31,37 @@ def _pay(client, order, **fields):
 # --- Shift --------------------------------------------------------------------------------------------------------
 
 
-def test_opening_the_till_with_a_float_attaches_the_register_to_the_terminal(cashier, location):
+def test_opening_the_till_with_a_float_opens_a_session_on_the_terminals_register(cashier, location):
     register = RegisterFactory(location=location, name="Till 1")
+    RegisterFactory(location=location, name="Till 2")
     client = terminal(cashier)
+    attach_register(client, register)
 
-    response = client.post(reverse("billing:shift_open"), {"register": register.pk, "opening_float": "150.00"})
+    response = client.post(reverse("billing:shift_open"), {"opening_float": "150.00"})
 
-    session = CashSession.objects.get(register=register)
+    session = CashSession.objects.get()
     assert response.status_code == 302
+    assert session.register == register
     assert session.status == "open" and session.opening_float == Decimal("150.00")
-    assert client.session[SESSION_REGISTER] == register.pk
+    assert client.get(reverse("billing:shift")).context["session"] == session
 
 
 def test_the_float_can_be_counted_by_note_and_coin(cashier, location):
     register = RegisterFactory(location=location)
+    client = terminal(cashier)
+    attach_register(client, register)
 
-    terminal(cashier).post(reverse("billing:shift_open"), {"register": register.pk, "d_50": "2", "d_0.50": "4"})
+    client.post(reverse("billing:shift_open"), {"d_50": "2", "d_0.50": "4"})
 
     assert CashSession.objects.get(register=register).opening_float == Decimal("102.00")
 
 
 def test_a_bad_float_is_refused_with_a_message(cashier, location):
     register = RegisterFactory(location=location)
+    client = terminal(cashier)
+    attach_register(client, register)
 
-    response = terminal(cashier).post(reverse("billing:shift_open"), {"register": register.pk, "opening_float": "-5"})
+    response = client.post(reverse("billing:shift_open"), {"opening_float": "-5"})
 
     assert response.status_code == 400
     assert "error-box" in response.content.decode()
@@ -90,7 +96,7 @@ def test_closing_with_a_blind_count_shows_the_z_report(cashier, location):
 
     z = ZReport.objects.get(register=register)
     assert response["Location"] == reverse("billing:z_report", args=[z.pk])
-    assert SESSION_REGISTER not in client.session
+    assert "Open the till" in client.get(reverse("billing:shift")).content.decode()
     html = client.get(response["Location"]).content.decode()
     assert "Z report No. 1" in html and 'data-z="over_short">0.00<' in html
 

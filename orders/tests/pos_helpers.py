@@ -1,5 +1,8 @@
-"""Builders for the POS screen tests: a terminal's client with a PIN'd member of staff, a register with an open
-cash session attached to the terminal, and products in a category sent to a kitchen station."""
+"""Builders for the POS screen tests: a paired terminal's client with a PIN'd member of staff, a register with an
+open cash session that is the terminal's till, and products in a category sent to a kitchen station.
+
+`pair_client` is the one place the POS tests get a paired device: it makes a staff.Terminal and gives the Django test
+client its device cookie, as pairing does for a browser."""
 
 from decimal import Decimal
 
@@ -10,8 +13,10 @@ from billing.tests.factories import RegisterFactory
 from inventory.models import Product, StockMove
 from inventory.services import StockChange, apply_stock_changes
 from inventory.tests.factories import CategoryFactory, ProductFactory, TaxRateFactory
-from orders.terminal import SESSION_REGISTER, SESSION_REGISTER_NAME
 from staff import pins
+from staff.models import Terminal
+from staff.selectors import locations_for
+from staff.terminals import DEVICE_COOKIE, device_cookie_value
 
 PINS = {"manager": "918273", "cashier": "402718", "waiter": "530691", "kitchen": "648205"}
 
@@ -22,18 +27,39 @@ def give_pin(user, pin: str | None = None) -> str:
     return pin
 
 
-def terminal(user) -> Client:
-    """A browser signed in as `user`."""
+def paired_terminal(location, *, name: str = "", **fields) -> Terminal:
+    """A terminal at `location`, paired (as by a manager) to a device."""
+    from django.utils import timezone
+
+    name = name or f"Till {Terminal.objects.filter(location=location).count() + 1}"
+    return Terminal.objects.create(name=name, location=location, paired_at=timezone.now(), generation=1, **fields)
+
+
+def pair_client(client: Client, location=None, *, user=None, **fields) -> Terminal:
+    """Pair `client` as a new terminal at `location` (by default `user`'s first store by name, as a till would be
+    set up for them): the device cookie that pairing gives a browser."""
+    if location is None:
+        from inventory.models import Location
+
+        stores = locations_for(user).filter(kind=Location.Kind.STORE, active=True).order_by("name")
+        location = stores.first() or Location.objects.order_by("pk").first()
+    device = paired_terminal(location, **fields)
+    client.cookies[DEVICE_COOKIE] = device_cookie_value(device)
+    client.pos_terminal = device
+    return device
+
+
+def terminal(user, *, location=None) -> Client:
+    """A paired device's browser signed in as `user`."""
     client = Client()
     client.force_login(user)
+    pair_client(client, location, user=user)
     return client
 
 
 def attach_register(client: Client, register) -> None:
-    session = client.session
-    session[SESSION_REGISTER] = register.pk
-    session[SESSION_REGISTER_NAME] = register.name
-    session.save()
+    """Make `register` the till of `client`'s terminal (which moves to the register's store)."""
+    Terminal.objects.filter(pk=client.pos_terminal.pk).update(register=register, location=register.location)
 
 
 def open_till(client: Client, location, user, *, opening_float="100.00"):

@@ -16,7 +16,7 @@ from orders import services
 from orders.models import KitchenTicket, Order, OrderLine
 from orders.tests.factories import ModifierGroupFactory, ModifierOptionFactory, TableFactory
 from orders.tests.pos_helpers import PINS, give_pin, open_till, product, terminal
-from orders.views import SESSION_LOCKED, SESSION_REGISTER, SESSION_SEEN
+from orders.views import SESSION_LOCKED, SESSION_SEEN
 from staff import pins
 from staff.middleware import LAST_ACTIVITY_KEY
 from staff.models import AuditEvent, StaffProfile
@@ -49,7 +49,7 @@ def test_a_pin_switches_the_terminal_to_another_person_and_keeps_its_register(ca
 
     assert response.status_code == 302
     assert int(client.session["_auth_user_id"]) == waiter.pk
-    assert client.session[SESSION_REGISTER] == register.pk
+    assert client.get(reverse("orders:floor")).context["terminal"].register == register
     assert AuditEvent.objects.filter(action="pin_switch", actor=waiter).exists()
 
 

@@ -17,6 +17,7 @@ import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from rest_framework.test import APIClient
 
+from orders.tests.pos_helpers import pair_client
 from staff.api_clients import create_api_client
 
 PRINCIPALS = ("anonymous", "cashier", "waiter", "kitchen", "manager", "read_token", "sell_token")
@@ -121,7 +122,6 @@ POLICY: dict[str, tuple[frozenset, frozenset]] = {
     "orders:switch": (STAFF, STAFF),
     "orders:lock": (NOBODY, STAFF),
     "orders:set_pin": (STAFF, STAFF),
-    "orders:choose_location": (NOBODY, STAFF),
     "orders:floor": (KITCHEN_READ, KITCHEN_READ),
     "orders:products": (KITCHEN_READ, KITCHEN_READ),
     "orders:order": (KITCHEN_READ, KITCHEN_READ),
@@ -138,6 +138,7 @@ POLICY: dict[str, tuple[frozenset, frozenset]] = {
     "orders:split": (FLOOR, FLOOR),
     "orders:kitchen": (KITCHEN_READ, KITCHEN_READ),
     "orders:kitchen_board": (KITCHEN_READ, KITCHEN_READ),
+    "orders:kitchen_sound": (NOBODY, KITCHEN_READ),  # the display's mute toggle, saved on its terminal
     "orders:kitchen_bump": (NOBODY, {"kitchen", "manager"}),
     "orders:kitchen_recall": (NOBODY, {"kitchen", "manager"}),
     "billing:shift": (TILL, TILL),
@@ -156,6 +157,12 @@ POLICY: dict[str, tuple[frozenset, frozenset]] = {
     "billing:print_retry": (NOBODY, TILL),
     "billing:print_reprint": (NOBODY, TILL),
     "billing:print_dismiss": (NOBODY, TILL),
+    # Pairing a device: the screen an unpaired device shows (and its poll) is open to every browser (a paired one is
+    # sent on to the POS); pairing the device in front of you, or confirming a code, is for managers.
+    "terminals:pair": (EVERYONE, NOBODY),
+    "terminals:pair_status": (EVERYONE, NOBODY),
+    "terminals:pair_direct": (NOBODY, MANAGER),
+    "terminals:pair_device": (MANAGER, MANAGER),
     # Report screens: managers; a cashier sees the (blind) X report of a till
     "reports:sales": (MANAGER, MANAGER),
     "reports:sales-csv": (MANAGER, MANAGER),
@@ -240,6 +247,8 @@ def principals(location, cashier, waiter, kitchen_user, manager):
             HTTP_AUTHORIZATION=f"Bearer {create_api_client(name=scope, scope=scope, locations=[location])[1]}"
         )
         found[f"{scope}_token"] = Principal(f"{scope}_token", client)
+    for principal in found.values():  # every browser here is a paired terminal: the unpaired one is tested below
+        pair_client(principal.client, location)
     return found
 
 
@@ -329,6 +338,8 @@ PROBES = frozenset(
         "favicon",
     }
 )
+# Reachable from any session, locked or signed in by PIN: the pairing screen and its poll (GET only).
+PAIRING_SCREEN = frozenset({"terminals:pair", "terminals:pair_status"})
 
 
 class SessionPrincipal(Principal):
@@ -337,6 +348,7 @@ class SessionPrincipal(Principal):
     def __init__(self, name, client, user, marks: dict):
         super().__init__(name, client)
         self.user, self.marks = user, marks
+        pair_client(client, user=user)
 
     def request(self, method: str, path: str):
         self.client.force_login(self.user)
@@ -363,7 +375,8 @@ def test_a_session_signed_in_by_pin_reaches_the_pos_screens_and_nothing_else(man
         if name in ("admin:login", "admin:logout", "admin:jsi18n"):
             continue
         as_manager = "manager" in POLICY[name][0 if method == "get" else 1] if name in POLICY else True
-        expected = {"pin"} if as_manager and (_is_pos_screen(name) or name in PROBES | {"login", "home"}) else set()
+        open_to_it = _is_pos_screen(name) or name in PROBES | PAIRING_SCREEN | {"login", "home"}
+        expected = {"pin"} if as_manager and open_to_it else set()
         got = observe(principals, path, method, {"pin"}, strict=False)
         if got != expected:
             wrong.append(f"{method.upper()} {name}: signed in by PIN, let through {sorted(got)}")
@@ -382,7 +395,7 @@ def test_with_two_factor_on_a_managers_session_without_the_code_reaches_the_pos_
         if name in ("admin:login", "admin:logout", "admin:jsi18n"):
             continue
         as_manager = "manager" in POLICY[name][0 if method == "get" else 1] if name in POLICY else True
-        open_to_it = _is_pos_screen(name) or name in PROBES | {"login", "home"}
+        open_to_it = _is_pos_screen(name) or name in PROBES | PAIRING_SCREEN | {"login", "home"}
         expected = {"password"} if as_manager and open_to_it else set()
         got = observe(principals, path, method, {"password"}, strict=False)
         if got != expected:
@@ -418,7 +431,7 @@ def test_a_locked_session_reaches_nothing_but_the_lock_screen_sign_in_and_out(ma
     from orders.views import SESSION_LOCKED
 
     principal = SessionPrincipal("locked", APIClient(raise_request_exception=False), manager, {SESSION_LOCKED: True})
-    allowed = {"orders:switch", "login"} | (PROBES if method == "get" else {"orders:lock"})
+    allowed = {"orders:switch", "login"} | (PROBES | PAIRING_SCREEN if method == "get" else {"orders:lock"})
     wrong = []
     for name, path in sorted(url_names().items()):
         if name in ("admin:login", "admin:logout", "admin:jsi18n"):
@@ -447,3 +460,39 @@ def test_a_manager_reaches_no_admin_page_of_a_superuser(client, manager):
     owner.refresh_from_db()
     assert wrong == [], "\n".join(wrong)
     assert owner.check_password("owner-pass-123") and owner.is_active and owner.is_superuser
+
+
+# --- devices: an unpaired browser and a revoked terminal on every POS URL (issue 18) --------------------------------
+
+
+def _pos_urls():
+    return {name: path for name, path in sorted(url_names().items()) if _is_pos_screen(name)}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("method", ["get", "post"])
+@pytest.mark.parametrize("device", ["unpaired", "revoked"])
+def test_an_unpaired_or_revoked_device_gets_the_pairing_screen_on_every_pos_url_whoever_is_signed_in(
+    manager, location, method, device
+):
+    """A manager (who may do everything) signed in with a password on a browser that is no terminal, or whose
+    terminal was revoked: every POS screen and write answers 403 with the pairing screen, and nothing is sold."""
+    from orders.models import Order
+    from staff import terminals
+
+    client = APIClient(raise_request_exception=False)
+    client.force_login(manager)
+    if device == "revoked":
+        paired = pair_client(client, location)
+        terminals.revoke(terminal_id=paired.pk, actor=manager)
+    wrong = []
+    for name, path in _pos_urls().items():
+        response = getattr(client, method)(path)
+        body = response.content.decode()
+        shows_pairing = response.status_code == 403 and "Pair this device" in body
+        if response.status_code == 405:  # the method is not served at all (require_POST comes first)
+            continue
+        if not shows_pairing or (device == "revoked") != ("was revoked" in body):
+            wrong.append(f"{method.upper()} {name}: {device}, {response.status_code}")
+    assert wrong == [], "\n".join(wrong)
+    assert not Order.objects.exists()

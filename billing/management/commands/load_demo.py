@@ -11,7 +11,7 @@ from billing.models import Printer, Register, StationPrinter
 from inventory.models import Category, Location, Product, RecipeLine, StockMove, TaxRate
 from inventory.services import StockChange, apply_stock_changes
 from orders.models import ModifierGroup, ModifierOption, Table
-from staff.models import StaffProfile
+from staff.models import StaffProfile, Terminal
 from staff.pins import set_pin
 
 DEMO_PASSWORD = "tillhouse-demo"  # noqa: S105 - printed on purpose, demo only
@@ -38,9 +38,27 @@ class Command(BaseCommand):
         if not Location.objects.filter(code="harbour").exists():
             self.load()
             self.stdout.write(self.style.SUCCESS("Demo data loaded."))
+        if not Terminal.objects.exists():  # also for a demo database loaded before terminals existed
+            self.add_terminals()
         self.stdout.write(f"Demo logins (password for all: {DEMO_PASSWORD}):")
         for username, role, _ in DEMO_USERS:
             self.stdout.write(f"  {role:<8} {username:<8} POS PIN {DEMO_PINS[username]}")
+
+    @transaction.atomic
+    def add_terminals(self):
+        """The demo devices (staff.Terminal), not paired yet: the demo manager, signed in on a new browser, pairs it
+        as one of them on the pairing screen (README: "Pair this browser")."""
+        harbour, corner = Location.objects.get(code="harbour"), Location.objects.get(code="corner")
+        for location, name, till, stations in (
+            (harbour, "Till 1", "Till 1", []),
+            (harbour, "Till 2", "Till 2", []),
+            (harbour, "Waiter tablet", None, []),
+            (harbour, "Kitchen", None, ["kitchen"]),
+            (harbour, "Bar", None, ["bar"]),
+            (corner, "Till 1", "Till 1", []),
+        ):
+            register = Register.objects.filter(location=location, name=till).first() if till else None
+            Terminal.objects.create(location=location, name=name, register=register, kitchen_stations=stations)
 
     @transaction.atomic
     def load(self):
@@ -203,6 +221,11 @@ class Command(BaseCommand):
 
         Register.objects.create(
             location=harbour, name="Till 1", printer=file_printer("Harbour till", "harbour-till-1.bin", 80, 48, True)
+        )
+        Register.objects.create(
+            location=harbour,
+            name="Till 2",
+            printer=file_printer("Harbour bar till", "harbour-till-2.bin", 58, 32, True),
         )
         Register.objects.create(
             location=corner, name="Till 1", printer=file_printer("Corner till", "corner-till-1.bin", 58, 32, True)

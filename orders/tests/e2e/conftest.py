@@ -68,9 +68,38 @@ def browser():
             os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
+def pair_context(context, location, base_url: str, **fields):
+    """Pair a Playwright browser context as a new terminal at `location` (the device cookie pairing gives a browser).
+    Until the terminal has a till, the first register made at its store becomes its till: the tests' shop fixtures
+    make their register after the browser is paired, as a manager would set up a new till. Returns the terminal and
+    a function that stops the adoption."""
+    from django.db.models.signals import post_save
+
+    from billing.models import Register
+    from orders.tests.pos_helpers import paired_terminal
+    from staff.models import Terminal
+    from staff.terminals import DEVICE_COOKIE, device_cookie_value
+
+    device = paired_terminal(location, **fields)
+    context.add_cookies([{"name": DEVICE_COOKIE, "value": device_cookie_value(device), "url": base_url}])
+
+    def adopt(sender, instance, created, **kwargs):
+        if created and instance.location_id == device.location_id:
+            Terminal.objects.filter(pk=device.pk, register__isnull=True).update(register=instance)
+
+    uid = f"e2e-terminal-{device.pk}"
+    post_save.connect(adopt, sender=Register, weak=False, dispatch_uid=uid)
+    return device, lambda: post_save.disconnect(sender=Register, dispatch_uid=uid)
+
+
 @pytest.fixture
-def page(browser, live_server):
+def page(browser, live_server, request):
+    """A browser page. In a test that has the `location` fixture (a store), the browser is a paired terminal there
+    (see pair_context), unless the test is marked `unpaired`."""
     context = browser.new_context(viewport=VIEWPORT, base_url=live_server.url)
+    stop = None
+    if "location" in request.fixturenames and request.node.get_closest_marker("unpaired") is None:
+        _, stop = pair_context(context, request.getfixturevalue("location"), live_server.url)
     page = context.new_page()
     page.set_default_timeout(15_000)
     blocked = []
@@ -79,6 +108,8 @@ def page(browser, live_server):
     )
     yield page
     context.close()
+    if stop is not None:
+        stop()
     assert not blocked, f"the Content-Security-Policy blocked something: {blocked}"
 
 
