@@ -11,8 +11,9 @@ half-created and each message lands beside its field. It lives in billing, the h
 test page printed on it, a product to sell, staff with a PIN); `print_test_page` sends that test page through the
 print outbox.
 
-Paired terminals: a register made here is where a terminal will be paired; `SetUpStore.registers` lists them in the
-order they were entered, for the step that pairs a terminal to each.
+Paired terminals: each register made here gets a terminal of the same name (staff.Terminal, with that till), which a
+manager pairs to the till's browser on the day (the pairing screen, or "Pair a device"); the checklist says which
+are not paired yet.
 """
 
 import re
@@ -33,7 +34,7 @@ from core.errors import Conflict, DomainError, NotFound
 from inventory.models import Location, Product, TaxRate
 from orders.models import Table
 from staff.audit import audit
-from staff.models import StaffProfile
+from staff.models import StaffProfile, Terminal
 from staff.pins import pin_problem, set_pin
 from staff.roles import ROLES
 
@@ -85,6 +86,7 @@ class SetUpStore:
     location: Location
     tax_rates: list[TaxRate] = field(default_factory=list)
     registers: list[Register] = field(default_factory=list)
+    terminals: list[Terminal] = field(default_factory=list)
     tables: list[Table] = field(default_factory=list)
     staff: list = field(default_factory=list)
 
@@ -330,7 +332,10 @@ def _create(
                 paper_width_mm=register.paper_width_mm,
                 columns=32 if register.paper_width_mm == 58 else 48,
             )
-        made.registers.append(Register.objects.create(location=location, name=register.name, printer=printer))
+        till = Register.objects.create(location=location, name=register.name, printer=printer)
+        made.registers.append(till)
+        # The device that will sell on this till: a terminal of the same name, paired to a browser on the day.
+        made.terminals.append(Terminal.objects.create(name=register.name, location=location, register=till))
     made.tables = Table.objects.bulk_create(
         [
             Table(location=location, section=section, name=name, sort_order=order)
@@ -358,6 +363,7 @@ def _create(
         obj=location,
         tax_rates=[rate.name for rate in made.tax_rates],
         registers=[register.name for register in made.registers],
+        terminals=[terminal.name for terminal in made.terminals],
         tables=len(made.tables),
         staff=[member.username for member in made.staff],
     )
@@ -403,6 +409,12 @@ def checklist(location: Location) -> list[Check]:
         job = last_test_page(register.printer_id)
         if job is None or job.status != PrintJob.Status.PRINTED:
             untested.append(f"{register.name} ({job.get_status_display().lower() if job else 'not printed yet'})")
+    paired = set(
+        Terminal.objects.filter(
+            location=location, register__in=registers, paired_at__isnull=False, revoked_at__isnull=True
+        ).values_list("register_id", flat=True)
+    )
+    unpaired = [r.name for r in registers if r.pk not in paired]
     products = Product.objects.filter(active=True).filter(
         Q(category__isnull=True) | Q(category__location__isnull=True) | Q(category__location=location)
     )
@@ -433,6 +445,12 @@ def checklist(location: Location) -> list[Check]:
             "A test page printed on each receipt printer",
             bool(registers) and not without_printer and not untested,
             f"Not yet: {', '.join(untested)}." if untested else "",
+        ),
+        Check(
+            "terminal",
+            "A paired terminal (device) for every register",
+            bool(registers) and not unpaired,
+            f"Not paired yet: {', '.join(unpaired)} (pair it from the device, or Pair a device)." if unpaired else "",
         ),
         Check(
             "product",

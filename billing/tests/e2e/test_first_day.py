@@ -49,8 +49,8 @@ def at_every_width(page, name: str) -> None:
 
 
 def sell_one_item(page, *, username: str, product: str, price: str) -> None:
-    """A cashier signs in at the till, opens it with a float, sells one `product` for cash and gets receipt 1.
-    (Where terminals are paired devices, pairing this browser to the store's register comes first.)"""
+    """A cashier signs in at the till this browser is paired to, opens it with a float, sells one `product` for cash
+    and gets receipt 1."""
     sign_in(page, username, "/pos/")
     page.click("nav >> text=Shift")
     page.fill("#opening_float", "50")
@@ -144,6 +144,15 @@ def test_a_new_shop_is_set_up_from_nothing_and_sells_an_item(page, tmp_path):
     expect(page.locator("#catalogue-run")).to_have_attribute("data-status", "imported", timeout=10_000)
     store = Location.objects.get(code="corner")
     assert StockLevel.objects.get(product__sku="CRO-1", location=store).on_hand == 24
+
+    # The checklist waits for the till's device: the owner pairs this browser as "Till 1" from the pairing screen.
+    page.goto(f"/setup/stores/{store.pk}/")
+    expect(page.locator("[data-ready]")).to_have_count(0)
+    expect(page.locator("body")).to_contain_text("Not paired yet: Till 1")
+    page.goto("/pos/")
+    expect(page.locator("h1")).to_have_text("Pair this device")
+    page.click('[data-terminal="Till 1"]')
+    expect(page).to_have_url(re.compile(r"/pos/"))
 
     # Everything a first sale needs is there.
     page.goto(f"/setup/stores/{store.pk}/")
