@@ -10,7 +10,7 @@ from billing.models import CashSession, Receipt
 from billing.tests.factories import RegisterFactory
 from orders import services
 from orders.models import Order
-from orders.tests.pos_helpers import open_till, product, terminal
+from orders.tests.pos_helpers import attach_register, open_till, product, terminal
 
 pytestmark = pytest.mark.django_db
 
@@ -22,11 +22,12 @@ def _value(html: str, name: str) -> str:
 
 
 def test_a_refused_float_count_keeps_every_denomination_typed(cashier, location):
-    register = RegisterFactory(location=location)
+    client = terminal(cashier)
+    attach_register(client, RegisterFactory(location=location))
     counts = {f"d_{d}": str(n + 1) for n, d in enumerate(sessions.denominations())}
     counts["d_0.01"] = "-4"  # not a count: refused
 
-    response = terminal(cashier).post(reverse("billing:shift_open"), {"register": register.pk, **counts})
+    response = client.post(reverse("billing:shift_open"), counts)
 
     assert response.status_code == 400
     html = response.content.decode()

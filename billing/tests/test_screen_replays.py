@@ -15,7 +15,7 @@ from core.models import IdempotencyRecord
 from orders import services
 from orders.models import KitchenTicket, Order, OrderLine
 from orders.tests.factories import TableFactory
-from orders.tests.pos_helpers import PINS, give_pin, open_till, product, terminal
+from orders.tests.pos_helpers import PINS, attach_register, give_pin, open_till, pair_client, product, terminal
 
 pytestmark = pytest.mark.django_db
 
@@ -180,8 +180,9 @@ def test_a_kitchen_bump_replayed_is_answered_like_the_first(waiter, kitchen_user
 def test_a_till_opened_twice_with_one_key_has_one_session(cashier, location):
     client = terminal(cashier)
     register = RegisterFactory(location=location)
+    attach_register(client, register)
 
-    first, second = _twice(client, reverse("billing:shift_open"), {"register": register.pk, "opening_float": "100"})
+    first, second = _twice(client, reverse("billing:shift_open"), {"opening_float": "100"})
 
     _same_answer(first, second)
     assert CashSession.objects.filter(register=register).count() == 1
@@ -395,9 +396,13 @@ def test_a_key_gets_nobody_past_sign_in_or_permissions(cashier, waiter, location
     data = {"key": str(uuid.uuid4()), "rows": "1", "tender_0": "cash", "amount_0": "5.00"}
     headers = {"Idempotency-Key": "pay-1"}
 
-    anonymous = Client().post(url, data, headers=headers)
+    signed_out = Client()
+    pair_client(signed_out, location)
+    anonymous = signed_out.post(url, data, headers=headers)  # a paired till nobody is signed in at
+    unpaired = Client().post(url, data, headers=headers)  # a browser that is no terminal: the pairing screen
     not_allowed = terminal(waiter).post(url, data, headers=headers)  # a waiter takes no payments
 
     assert anonymous.status_code == 302 and "/accounts/login/" in anonymous["Location"]
+    assert unpaired.status_code == 403 and "Pair this device" in unpaired.content.decode()
     assert not_allowed.status_code == 403
     assert not IdempotencyRecord.objects.exists() and not Payment.objects.exists()

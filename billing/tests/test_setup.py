@@ -13,7 +13,7 @@ from billing.tests.factories import RegisterFactory
 from inventory.models import Location, TaxRate
 from inventory.tests.factories import CategoryFactory, ProductFactory, TaxRateFactory
 from orders.models import Table
-from staff import pins
+from staff import pins, terminals
 from staff.models import AuditEvent
 
 pytestmark = pytest.mark.django_db
@@ -174,7 +174,7 @@ def test_table_lines_are_parsed_into_sections_and_refused_with_the_line_at_fault
 def test_the_checklist_says_what_a_first_sale_still_needs(manager, tmp_path):
     store = Location.objects.create(code="new", name="New shop")
     missing = {check.key for check in setup.checklist(store) if not check.ok}
-    assert missing == {"store", "tax_rate", "register", "printer", "test_print", "product", "staff"}
+    assert missing == {"store", "tax_rate", "register", "printer", "test_print", "terminal", "product", "staff"}
 
     made = setup.set_up_store(
         store=setup.StoreInput(code="cafe", name="Café", legal_name="Café Ltd", address="1 Road", tax_id="X1"),
@@ -184,15 +184,20 @@ def test_the_checklist_says_what_a_first_sale_still_needs(manager, tmp_path):
         user=manager,
     )
     store = made.location
-    assert {check.key for check in setup.checklist(store) if not check.ok} == {"test_print", "product"}
+    assert {check.key for check in setup.checklist(store) if not check.ok} == {"test_print", "terminal", "product"}
+    assert [(t.name, t.register) for t in made.terminals] == [("Till 1", made.registers[0])]
 
     ProductFactory(category=CategoryFactory(location=store), tax_rate=made.tax_rates[0])
     job = setup.print_test_page(register_id=made.registers[0].pk, user=manager)
     assert job.status == PrintJob.Status.QUEUED and job.location == store
-    assert [check.key for check in setup.checklist(store) if not check.ok] == ["test_print"]
+    assert [check.key for check in setup.checklist(store) if not check.ok] == ["test_print", "terminal"]
 
     assert printing.deliver_print_job(job.pk) == PrintJob.Status.PRINTED  # what the worker does
     assert (tmp_path / "till.bin").read_bytes()
+    assert [check.key for check in setup.checklist(store) if not check.ok] == ["terminal"]
+    assert not setup.ready_to_sell(store)
+
+    terminals.pair(terminal_id=made.terminals[0].pk, actor=manager, how="admin")  # the till's browser, paired
     assert setup.ready_to_sell(store)
 
 
