@@ -266,7 +266,8 @@ def raw_bucket_sums(p: Period, bucket) -> dict:
         .annotate(orders=Count("id"), sales=_sum("total"), discounts=_sum("discount_total"), tax=_sum("tax_total"))
         .order_by()
     ):
-        rows[row.pop("key")] = {**row, "refunds": ZERO, "refund_tax": ZERO}
+        key = row.pop("key")
+        rows[key] = {**row, "refunds": ZERO, "refund_tax": ZERO}
     for row in (
         period_refunds(p)
         .annotate(key=bucket("created_at", tzinfo=zone))
