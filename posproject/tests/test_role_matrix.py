@@ -116,6 +116,7 @@ POLICY: dict[str, tuple[frozenset, frozenset]] = {
     "api-z-report-reprint": (NOBODY, MANAGER),
     "api-sales-summary": (MANAGER | READ, NOBODY),
     "api-sales-report": (MANAGER | READ, NOBODY),
+    "api-accounting-export": (MANAGER | READ, NOBODY),
     # POS screens: staff only (screens do not take tokens)
     "orders:switch": (STAFF, STAFF),
     "orders:lock": (NOBODY, STAFF),
