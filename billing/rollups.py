@@ -232,10 +232,16 @@ def _as_dict(row: DailyRollup) -> dict:
 def differences(
     *, location_ids: list[int] | None = None, date_from: date | None = None, date_to: date | None = None
 ) -> list[Difference]:
-    """Every stored rollup value that differs from what the raw rows give now (a missing row counts as zeros)."""
+    """Every stored rollup value that differs from what the raw rows give now (a missing row counts as zeros), from
+    `date_from` (default: the store's first cash session) to `date_to` (default: its last whole day — later days are
+    rewritten at each close and may lag the raw rows until their tills are closed)."""
     found = []
     for location in _stores(location_ids):
-        for day in _days(location, date_from, date_to):
+        last = date_to
+        if last is None:
+            state = RollupState.objects.filter(location=location).first()
+            last = state.through if state is not None and state.through else whole_through(location)
+        for day in _days(location, date_from, last):
             raw = {(r.dimension, r.key): _as_dict(r) for r in day_rows(location, day)}
             stored = {(r.dimension, r.key): _as_dict(r) for r in DailyRollup.objects.filter(location=location, day=day)}
             empty = _as_dict(DailyRollup())

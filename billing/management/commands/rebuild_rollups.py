@@ -24,7 +24,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--store", action="append", default=[], help="a store code (repeatable; default all)")
         parser.add_argument("--from", dest="date_from", type=_day, help="first local day (default: the first sale)")
-        parser.add_argument("--to", dest="date_to", type=_day, help="last local day (default: today)")
+        parser.add_argument(
+            "--to", dest="date_to", type=_day, help="last local day (default: today; with --check the last whole day)"
+        )
         parser.add_argument("--check", action="store_true", help="compare only; exit 1 on any difference")
 
     def handle(self, *args, store, date_from, date_to, check, **options):
