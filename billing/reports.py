@@ -837,3 +837,53 @@ def report_rows(slug: str, p: Period) -> list[dict]:
     if report is None:
         raise DomainError(f"No report called {slug!r}.", code="not_found", status=404)
     return report.rows(p)
+
+
+# --- year over year -------------------------------------------------------------------------------------------
+
+MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def _months(p: Period) -> dict[int, dict]:
+    """Per month (1..12) of a period within one calendar year: orders, net sales and tax due (net of refunds)."""
+    months = {n: {"orders": 0, "net_sales": ZERO, "tax": ZERO} for n in range(1, 13)}
+    for day, row in bucket_sums(p, TruncDate).items():
+        month = months[day.month]
+        month["orders"] += row["orders"]
+        month["net_sales"] += row["sales"] - row["refunds"]
+        month["tax"] += row["tax"] - row["refund_tax"]
+    return months
+
+
+def year_over_year(*, locations: "list[Location] | tuple[Location, ...]", year: int) -> dict:
+    """`year` beside the year before, month by month, at one store or several together: orders, net sales (sales
+    less refunds) and tax due per month, the change in net sales and its percent (None when last year had none).
+    Whole closed days come from the daily rollups, so a year at every store costs two small queries."""
+    this = period(locations=locations, date_from=date(year, 1, 1), date_to=date(year, 12, 31))
+    last = period(locations=locations, date_from=date(year - 1, 1, 1), date_to=date(year - 1, 12, 31))
+    now, before = _months(this), _months(last)
+    rows = []
+    for n in range(1, 13):
+        change = now[n]["net_sales"] - before[n]["net_sales"]
+        rows.append(
+            {
+                "month": MONTHS[n - 1],
+                "orders": now[n]["orders"],
+                "net_sales": quantize(now[n]["net_sales"]),
+                "previous_orders": before[n]["orders"],
+                "previous_net_sales": quantize(before[n]["net_sales"]),
+                "change": quantize(change),
+                "change_percent": (change * 100 / before[n]["net_sales"]).quantize(Decimal("0.1"))
+                if before[n]["net_sales"]
+                else None,
+            }
+        )
+    totals = {
+        key: sum((row[key] for row in rows), ZERO if key != "orders" and key != "previous_orders" else 0)
+        for key in ("orders", "net_sales", "previous_orders", "previous_net_sales", "change")
+    }
+    previous_total = totals["previous_net_sales"]
+    totals["change_percent"] = (
+        (totals["change"] * 100 / previous_total).quantize(Decimal("0.1")) if previous_total else None
+    )
+    return {"year": year, "previous_year": year - 1, "label": this.label, "months": rows, "total": totals}
