@@ -159,6 +159,7 @@ POLICY: dict[str, tuple[frozenset, frozenset]] = {
     # Report screens: managers; a cashier sees the (blind) X report of a till
     "reports:sales": (MANAGER, MANAGER),
     "reports:sales-csv": (MANAGER, MANAGER),
+    "reports:year": (MANAGER, MANAGER),
     "reports:sessions": (MANAGER, MANAGER),
     "reports:x-report": (TILL, TILL),
     "reports:x-report-print": (NOBODY, TILL),
