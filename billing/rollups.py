@@ -79,13 +79,14 @@ def day_rows(location: Location, day: date) -> list[DailyRollup]:
     def row(dimension: str, key: str = "", **values) -> DailyRollup:
         return DailyRollup(location=location, day=day, dimension=dimension, key=key, **values)
 
-    total = figures.sums_for(reports.period_scope(p))
+    scope = reports.period_scope(p)
+    total = figures.sums_for(scope)
     if not any(total.values()):
         return []
     rows = [row(Dimension.TOTAL, **total)]
     for hour, sums in reports.raw_bucket_sums(p, ExtractHour).items():
         rows.append(row(Dimension.HOUR, str(hour), **sums))
-    for (name, percent), sums in figures.rate_sums(reports.period_scope(p)).items():
+    for (name, percent), sums in figures.rate_sums(scope).items():
         rows.append(
             row(
                 Dimension.RATE,
@@ -104,7 +105,7 @@ def day_rows(location: Location, day: date) -> list[DailyRollup]:
         values = dict(sums)
         values["payments"] = values.pop("amount")
         rows.append(row(Dimension.TENDER, tender, **values))
-    for product_id, sums in reports.raw_product_sums(p).items():
+    for product_id, sums in figures.lines_by_product(scope.lines, scope.refund_lines).items():
         rows.append(
             row(
                 Dimension.PRODUCT,
