@@ -1,11 +1,14 @@
 from django.contrib import admin, messages
+from django.http import HttpResponse
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import format_html
 
-from billing import printing, sessions
+from billing import accounting, printing, sessions
 from billing.models import (
     CashMovement,
     CashSession,
+    DailyRollup,
     Payment,
     Printer,
     PrintJob,
@@ -49,7 +52,7 @@ class ZReportAdmin(ReadOnlyAdmin):
     list_display = ["number", "register", "created_at", "gross_sales", "net_sales", "tax_total", "grand_total", "page"]
     list_filter = ["register__location", "register"]
     date_hierarchy = "created_at"
-    actions = ["reprint"]
+    actions = ["reprint", "accounting_export"]
 
     @admin.display(description="Report")
     def page(self, z):
@@ -64,6 +67,32 @@ class ZReportAdmin(ReadOnlyAdmin):
                 self.message_user(request, f"Z{z.number}: {error.message}", messages.ERROR)
             else:
                 self.message_user(request, f"Z{z.number} · {z.register}: copy queued.", messages.SUCCESS)
+
+    @admin.action(description="Download the accounting export (CSV) of these Z reports' stores and days")
+    def accounting_export(self, request, queryset):
+        """One CSV with the end-of-day export of every store and local day a selected Z was closed on."""
+        days = sorted(
+            {
+                (z.register.location, timezone.localdate(z.session.closed_at))
+                for z in queryset.select_related("register__location", "session")
+                if z.session.closed_at
+            },
+            key=lambda pair: (pair[0].code, pair[1]),
+        )
+        parts = [accounting.as_csv(accounting.day_export(location, day)) for location, day in days]
+        body = parts[0] + "".join(part.split("\n", 1)[1] for part in parts[1:]) if parts else ""
+        response = HttpResponse(body, content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = 'attachment; filename="accounting-export.csv"'
+        return response
+
+
+@admin.register(DailyRollup)
+class DailyRollupAdmin(ReadOnlyAdmin):
+    """The daily rollups, for looking only: `manage.py rebuild_rollups` rebuilds and checks them."""
+
+    list_display = ["day", "location", "dimension", "key", "orders", "count", "sales", "tax", "refunds", "payments"]
+    list_filter = ["dimension", "location"]
+    date_hierarchy = "day"
 
 
 # --- Sales: payments, receipts, refunds (append-only rows, written by billing.services) -------------------------

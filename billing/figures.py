@@ -24,7 +24,10 @@ Amounts come back unrounded (sums of stored, already quantised columns and of pe
 
 Stable functions for other modules: `Scope`, `figures_for(scope) -> Figures`, `rates_for(scope) -> list[RateFigures]`,
 `lines_by_product(lines, refund_lines) -> dict[int, LineFigures]`, `payments_by_tender`, `refunds_by_tender`,
-`voided_lines`, and the expressions `LINE_*`/`REFUND_*`.
+`voided_lines`, and the expressions `LINE_*`/`REFUND_*`. Each keyed figure also comes as its sums (`sums_for`,
+`rate_sums`, the per-product and per-tender dicts) and a derivation from them (`figures_from`, `rates_from`,
+`products_from`): the daily rollups (billing.rollups) store the sums, and a report adds rollup sums to raw sums
+before deriving, so a figure is computed one way whatever rows it came from.
 """
 
 from dataclasses import asdict, dataclass, fields
@@ -153,9 +156,35 @@ class Figures:
         return asdict(self)
 
 
+# The sums every figure is derived from (`figures_from`): what a daily rollup's `total` row stores.
+SUM_KEYS = (
+    "orders",
+    "sales",
+    "discounts",
+    "service_charge",
+    "tax",
+    "cost",
+    "refund_count",
+    "refunds",
+    "refund_tax",
+    "refund_service_charge",
+    "refund_cost",
+    "tips",
+    "rounding",
+    "payments",
+    "void_count",
+    "voids",
+)
+
+
 def figures_for(s: Scope) -> Figures:
     """Every figure of the scope: five aggregate queries (orders, lines, refunds, refund lines, payments) and one
     for the voided lines of the scope's orders."""
+    return figures_from(sums_for(s))
+
+
+def sums_for(s: Scope) -> dict:
+    """The SUM_KEYS sums of the scope's rows (unrounded). Sums of several scopes add up key by key."""
     from orders.models import OrderLine
 
     sold = s.orders.aggregate(
@@ -170,25 +199,55 @@ def figures_for(s: Scope) -> Figures:
     refund_lines = s.refund_lines.aggregate(service=total("service_charge_amount"), cost=total(REFUND_COST))
     paid = s.payments.aggregate(amount=total("amount"), tips=total("tip"), rounding=total("rounding"))
     voids = voided_lines(OrderLine.objects.filter(order__in=s.orders))
-    net_sales = sold["sales"] - refunded["amount"]
-    net_tax = sold["tax"] - refunded["tax"]
-    net_service = sold["service_charge"] - refund_lines["service"]
-    net_cost = lines["cost"] - refund_lines["cost"]
+    return {
+        "orders": sold["count"],
+        "sales": sold["sales"],
+        "discounts": sold["discounts"],
+        "service_charge": sold["service_charge"],
+        "tax": sold["tax"],
+        "cost": lines["cost"],
+        "refund_count": refunded["count"],
+        "refunds": refunded["amount"],
+        "refund_tax": refunded["tax"],
+        "refund_service_charge": refund_lines["service"],
+        "refund_cost": refund_lines["cost"],
+        "tips": paid["tips"],
+        "rounding": paid["rounding"],
+        "payments": paid["amount"],
+        "void_count": voids["count"],
+        "voids": voids["amount"],
+    }
+
+
+def add_sums(*parts: dict) -> dict:
+    """SUM_KEYS sums of several parts (scopes, rollup rows) added key by key."""
+    return {
+        key: sum((part[key] for part in parts), 0 if key.endswith("count") or key == "orders" else ZERO)
+        for key in SUM_KEYS
+    }
+
+
+def figures_from(sums: dict) -> Figures:
+    """Every figure, derived from the SUM_KEYS sums (of a scope, or of rollup rows: the same derivation)."""
+    net_sales = sums["sales"] - sums["refunds"]
+    net_tax = sums["tax"] - sums["refund_tax"]
+    net_service = sums["service_charge"] - sums["refund_service_charge"]
+    net_cost = sums["cost"] - sums["refund_cost"]
     net_goods = net_sales - net_tax - net_service
     return Figures(
-        orders=sold["count"],
-        gross_sales=gross(sold["sales"], sold["discounts"]),
-        discounts=sold["discounts"],
-        sales=sold["sales"],
-        goods_sales=sold["sales"] - sold["service_charge"],
-        service_charge=sold["service_charge"],
-        tax=sold["tax"],
-        cost=lines["cost"],
-        refund_count=refunded["count"],
-        refunds=refunded["amount"],
-        refund_tax=refunded["tax"],
-        refund_service_charge=refund_lines["service"],
-        refund_cost=refund_lines["cost"],
+        orders=sums["orders"],
+        gross_sales=gross(sums["sales"], sums["discounts"]),
+        discounts=sums["discounts"],
+        sales=sums["sales"],
+        goods_sales=sums["sales"] - sums["service_charge"],
+        service_charge=sums["service_charge"],
+        tax=sums["tax"],
+        cost=sums["cost"],
+        refund_count=sums["refund_count"],
+        refunds=sums["refunds"],
+        refund_tax=sums["refund_tax"],
+        refund_service_charge=sums["refund_service_charge"],
+        refund_cost=sums["refund_cost"],
         net_sales=net_sales,
         net_tax=net_tax,
         net_service_charge=net_service,
@@ -196,11 +255,11 @@ def figures_for(s: Scope) -> Figures:
         net_goods_of_tax=net_goods,
         net_cost=net_cost,
         margin=net_goods - net_cost,
-        tips=paid["tips"],
-        rounding=paid["rounding"],
-        payments=paid["amount"],
-        void_count=voids["count"],
-        voids=voids["amount"],
+        tips=sums["tips"],
+        rounding=sums["rounding"],
+        payments=sums["payments"],
+        void_count=sums["void_count"],
+        voids=sums["voids"],
     )
 
 
@@ -241,9 +300,17 @@ class RateFigures:
     net_tax: Decimal
 
 
+RATE_SUM_KEYS = ("sales", "base", "tax", "refund_sales", "refund_base", "refund_tax")
+
+
 def rates_for(s: Scope) -> list[RateFigures]:
     """Per tax rate (rate name and percent as snapshotted on the line), by percent then name. The net bases and
     taxes add up to the scope's `net_goods_of_tax` and `net_tax`."""
+    return rates_from(rate_sums(s))
+
+
+def rate_sums(s: Scope) -> dict[tuple[str, Decimal], dict]:
+    """Per (rate name, percent): the RATE_SUM_KEYS sums of the scope's lines and refund lines (unrounded)."""
     sold = {
         (row["tax_rate_name"], row["tax_rate_percent"]): row
         for row in s.lines.values("tax_rate_name", "tax_rate_percent")
@@ -257,22 +324,52 @@ def rates_for(s: Scope) -> list[RateFigures]:
         .order_by()
     }
     empty = {"sales": ZERO, "base": ZERO, "tax": ZERO}
+    sums = {}
+    for key in {*sold, *refunded}:
+        a, b = sold.get(key, empty), refunded.get(key, empty)
+        sums[key] = {
+            "sales": a["sales"],
+            "base": a["base"],
+            "tax": a["tax"],
+            "refund_sales": b["sales"],
+            "refund_base": b["base"],
+            "refund_tax": b["tax"],
+        }
+    return sums
+
+
+def add_keyed(*parts: dict, keys: tuple[str, ...]) -> dict:
+    """Dicts of per-key sums (rates, tenders, products …) added key by key; a key missing from a part is 0."""
+    merged: dict = {}
+    for part in parts:
+        for key, row in part.items():
+            target = merged.setdefault(key, {**row, **{k: 0 if k in INT_KEYS else ZERO for k in keys}})
+            for k in keys:
+                target[k] += row[k]
+    return merged
+
+
+INT_KEYS = {"orders", "count", "lines", "refund_count", "void_count"}
+
+
+def rates_from(sums: dict[tuple[str, Decimal], dict]) -> list[RateFigures]:
+    """RateFigures from `rate_sums` (of a scope, or added up over rollups), by percent then name."""
     rates = []
-    for name, percent in sorted({*sold, *refunded}, key=lambda key: (key[1], key[0])):
-        a, b = sold.get((name, percent), empty), refunded.get((name, percent), empty)
+    for name, percent in sorted(sums, key=lambda key: (key[1], key[0])):
+        row = sums[(name, percent)]
         rates.append(
             RateFigures(
                 name=name,
                 percent=percent,
-                sales=a["sales"],
-                base=a["base"],
-                tax=a["tax"],
-                refund_sales=b["sales"],
-                refund_base=b["base"],
-                refund_tax=b["tax"],
-                net_sales=a["sales"] - b["sales"],
-                net_base=a["base"] - b["base"],
-                net_tax=a["tax"] - b["tax"],
+                sales=row["sales"],
+                base=row["base"],
+                tax=row["tax"],
+                refund_sales=row["refund_sales"],
+                refund_base=row["refund_base"],
+                refund_tax=row["refund_tax"],
+                net_sales=row["sales"] - row["refund_sales"],
+                net_base=row["base"] - row["refund_base"],
+                net_tax=row["tax"] - row["refund_tax"],
             )
         )
     return rates
@@ -297,6 +394,15 @@ def lines_by_product(lines: QuerySet, refund_lines: QuerySet) -> dict[int, dict]
             target[key] -= row[key]
     for row in rows.values():
         row["quantity"] = row.pop("sold")
+    return products_from(rows)
+
+
+PRODUCT_SUM_KEYS = ("lines", "quantity", "sales", "tax", "net", "cost")
+
+
+def products_from(rows: dict[int, dict]) -> dict[int, dict]:
+    """Per-product PRODUCT_SUM_KEYS sums (of a scope, or added up over rollups) with their `margin`."""
+    for row in rows.values():
         row["margin"] = row["net"] - row["cost"]
     return rows
 

@@ -296,3 +296,74 @@ class PrintJob(models.Model):
 
     def __str__(self):
         return f"{self.kind} job {self.pk} ({self.status})"
+
+
+def rollup_field():
+    """A rollup sum: sums of stored money columns and of unit costs times quantities, kept unrounded (4 + 3
+    places) so that adding days gives exactly what the raw rows give."""
+    return models.DecimalField(max_digits=24, decimal_places=7, default=0)
+
+
+class DailyRollup(models.Model):
+    """A store's figures for one local day (settings.TIME_ZONE, as the sales reports count a day), written when a Z
+    is closed (billing.rollups). One `total` row per store and day, and one row per hour, tax rate, tender, product
+    and staff member. Amounts are the unrounded sums of billing.figures; which column a dimension fills is said in
+    billing.rollups. Rows are replaced, never edited: a day is recomputed from the raw rows as a whole."""
+
+    class Dimension(models.TextChoices):
+        TOTAL = "total", "Total"
+        HOUR = "hour", "Hour"
+        RATE = "rate", "Tax rate"
+        TENDER = "tender", "Tender"
+        PRODUCT = "product", "Product"
+        STAFF = "staff", "Staff"
+
+    location = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="+")
+    day = models.DateField()
+    dimension = models.CharField(max_length=8, choices=Dimension.choices)
+    key = models.CharField(max_length=80, blank=True, default="")
+    name = models.CharField(max_length=40, blank=True, default="")
+    percent = models.DecimalField(max_digits=6, decimal_places=3, null=True, blank=True)
+    orders = models.IntegerField(default=0)
+    count = models.IntegerField(default=0)
+    quantity = rollup_field()
+    sales = rollup_field()
+    discounts = rollup_field()
+    service_charge = rollup_field()
+    tax = rollup_field()
+    base = rollup_field()
+    cost = rollup_field()
+    refund_count = models.IntegerField(default=0)
+    refunds = rollup_field()
+    refund_tax = rollup_field()
+    refund_base = rollup_field()
+    refund_service_charge = rollup_field()
+    refund_cost = rollup_field()
+    tips = rollup_field()
+    rounding = rollup_field()
+    payments = rollup_field()
+    drawer = rollup_field()
+    void_count = models.IntegerField(default=0)
+    voids = rollup_field()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["location", "day", "dimension", "key"], name="dailyrollup_unique"),
+        ]
+        indexes = [models.Index(fields=["dimension", "location", "day"], name="dailyrollup_dim_loc_day")]
+
+    def __str__(self):
+        return f"{self.location_id} {self.day} {self.dimension} {self.key}"
+
+
+class RollupState(models.Model):
+    """How far a store's rollups are whole: every day up to `through` (included) that had any sale, refund or
+    payment has its rollup rows, written after the last cash session that touched it was closed. Reports read the
+    rollups for those days and the raw rows for later ones. No row (or `through` null): no day is whole yet."""
+
+    location = models.OneToOneField(Location, on_delete=models.PROTECT, related_name="+")
+    through = models.DateField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self):
+        return f"{self.location_id} through {self.through}"

@@ -5,6 +5,7 @@ from billing import report_views
 app_name = "reports"
 urlpatterns = [
     path("", report_views.sales, name="sales"),
+    path("year/", report_views.year_over_year, name="year"),
     path("csv/<slug:report>/", report_views.sales_csv, name="sales-csv"),
     path("sessions/", report_views.session_list, name="sessions"),
     path("sessions/<int:pk>/x/", report_views.x_report, name="x-report"),

@@ -137,6 +137,48 @@ def sales(request):
     return render(request, "reports/sales.html", context)
 
 
+class YearForm(forms.Form):
+    """A store (or "all") and a calendar year, for the year-over-year screen."""
+
+    location = forms.ChoiceField(label="Store")
+    year = forms.IntegerField(min_value=reports.EARLIEST_DAY.year + 1, max_value=reports.LATEST_DAY.year)
+
+    def __init__(self, data, *, user):
+        self.stores = list(reports.report_stores(user))
+        default = reports.default_stores(user)
+        chosen = data.get("location") or (str(default[0].pk) if len(default) == 1 else ALL_STORES if default else "")
+        super().__init__({"location": chosen, "year": data.get("year") or timezone.localdate().year})
+        choices = [(str(store.pk), store.name) for store in self.stores]
+        if len(self.stores) > 1:
+            choices.insert(0, (ALL_STORES, f"All stores ({len(self.stores)})"))
+        self.fields["location"].choices = choices
+
+    def stores_chosen(self) -> list | None:
+        if not self.is_valid():
+            return None
+        if self.cleaned_data["location"] == ALL_STORES:
+            return self.stores
+        return [store for store in self.stores if str(store.pk) == self.cleaned_data["location"]]
+
+
+@manager_required
+def year_over_year(request):
+    """This year beside last year, month by month, at a store or all stores together."""
+    form = YearForm(request.GET, user=request.user)
+    stores = form.stores_chosen()
+    context: dict = {"form": form}
+    if stores:
+        compared = reports.year_over_year(locations=stores, year=form.cleaned_data["year"])
+        largest = max(
+            [row["net_sales"] for row in compared["months"]] + [row["previous_net_sales"] for row in compared["months"]]
+        )
+        for row in compared["months"]:
+            row["bar"] = int(row["net_sales"] * 100 / largest) if largest > 0 else 0
+            row["previous_bar"] = int(row["previous_net_sales"] * 100 / largest) if largest > 0 else 0
+        context["compared"] = compared
+    return render(request, "reports/year.html", context)
+
+
 @manager_required
 def sales_csv(request, report: str):
     """One report as CSV: the same rows and columns as the screen; `summary`: the summary beside the previous

@@ -6,6 +6,11 @@ was given. Every figure is defined in `billing.figures`: sales are what guests w
 included, whether shelf prices include it or not); refunds reduce sales, tax, cost and margin in the period of the
 refund; cost is the cost captured when each line was sold. The hours of a day add up to the day, the days to the
 summary, the stores to all stores.
+
+Whole closed days come from the daily rollups (billing.rollups: a store's days up to its `RollupState.through`),
+the other days from the raw rows; both give the sums of billing.figures, added up before any figure is derived, so
+a report answers the same either way (`Period.rollups=False` reads only raw rows). Refund and void listings always
+read the raw rows (they list rows, they do not sum them).
 """
 
 from collections.abc import Callable
@@ -13,18 +18,23 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
+from django.contrib.auth import get_user_model
 from django.db.models import (
     Count,
     DecimalField,
+    IntegerField,
     Max,
     Min,
+    Q,
     QuerySet,
+    Sum,
+    Value,
 )
-from django.db.models.functions import ExtractHour, TruncDate
+from django.db.models.functions import Coalesce, ExtractHour, TruncDate
 from django.utils import timezone
 
 from billing import figures
-from billing.models import Payment, Refund
+from billing.models import DailyRollup, Payment, Refund, RollupState
 from core.errors import DomainError
 from core.money import ZERO, quantize
 from inventory.models import Location, Product
@@ -45,6 +55,7 @@ class Period:
     locations: tuple[Location, ...]
     date_from: date
     date_to: date
+    rollups: bool = True  # read whole closed days from the daily rollups (False: every day from the raw rows)
 
     @property
     def location(self) -> Location | None:
@@ -174,6 +185,231 @@ def period_scope(p: Period) -> figures.Scope:
 _sum = figures.total
 
 
+# --- rollups and raw rows -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Split:
+    """Where a period's figures come from: `raw` sub-periods (stores grouped by their first day not rolled up) and
+    `rolled`, the DailyRollup filter of the whole closed days (None when there are none)."""
+
+    raw: tuple[Period, ...]
+    rolled: Q | None
+
+
+def split(p: Period) -> Split:
+    if not p.rollups:
+        return Split(raw=(p,), rolled=None)
+    through = dict(
+        RollupState.objects.filter(location__in=p.location_ids, through__isnull=False).values_list(
+            "location_id", "through"
+        )
+    )
+    raw_groups: dict[date, list[Location]] = {}
+    rolled_groups: dict[date, list[int]] = {}
+    for location in p.locations:
+        last = through.get(location.pk)
+        if last is not None and last >= p.date_from:
+            last = min(last, p.date_to)
+            rolled_groups.setdefault(last, []).append(location.pk)
+            first_raw = last + timedelta(days=1)
+        else:
+            first_raw = p.date_from
+        if first_raw <= p.date_to:
+            raw_groups.setdefault(first_raw, []).append(location)
+    raw = tuple(
+        Period(locations=tuple(stores), date_from=first, date_to=p.date_to, rollups=False)
+        for first, stores in sorted(raw_groups.items())
+    )
+    rolled = None
+    for last, ids in rolled_groups.items():
+        q = Q(location__in=ids, day__gte=p.date_from, day__lte=last)
+        rolled = q if rolled is None else rolled | q
+    return Split(raw=raw, rolled=rolled)
+
+
+def rolled_rows(s: Split, dimension: str) -> QuerySet[DailyRollup]:
+    if s.rolled is None:
+        return DailyRollup.objects.none()
+    return DailyRollup.objects.filter(s.rolled, dimension=dimension)
+
+
+def _rollup_total(field: str):
+    if field in figures.INT_KEYS:
+        return Coalesce(Sum(field), Value(0), output_field=IntegerField())
+    return _sum(field)
+
+
+def period_sums(p: Period) -> dict:
+    """The billing.figures SUM_KEYS sums of the period: raw rows plus the rollups of whole closed days."""
+    s = split(p)
+    parts = [figures.sums_for(period_scope(r)) for r in s.raw]
+    if s.rolled is not None:
+        parts.append(
+            rolled_rows(s, DailyRollup.Dimension.TOTAL).aggregate(**{k: _rollup_total(k) for k in figures.SUM_KEYS})
+        )
+    return figures.add_sums(*parts)
+
+
+BUCKET_KEYS = ("orders", "sales", "discounts", "tax", "refunds", "refund_tax")
+
+
+def raw_bucket_sums(p: Period, bucket) -> dict:
+    """Per local `bucket` (TruncDate or ExtractHour) of the raw rows: BUCKET_KEYS sums (orders by paid-at, refunds
+    by when given)."""
+    zone = timezone.get_current_timezone()
+    rows: dict = {}
+    for row in (
+        sold_orders(p)
+        .annotate(key=bucket("paid_at", tzinfo=zone))
+        .values("key")
+        .annotate(orders=Count("id"), sales=_sum("total"), discounts=_sum("discount_total"), tax=_sum("tax_total"))
+        .order_by()
+    ):
+        key = row.pop("key")
+        rows[key] = {**row, "refunds": ZERO, "refund_tax": ZERO}
+    for row in (
+        period_refunds(p)
+        .annotate(key=bucket("created_at", tzinfo=zone))
+        .values("key")
+        .annotate(refunds=_sum("amount"), refund_tax=_sum("tax_amount"))
+        .order_by()
+    ):
+        target = rows.setdefault(
+            row["key"],
+            {"orders": 0, "sales": ZERO, "discounts": ZERO, "tax": ZERO, "refunds": ZERO, "refund_tax": ZERO},
+        )
+        target["refunds"], target["refund_tax"] = row["refunds"], row["refund_tax"]
+    return rows
+
+
+def _rolled_keyed(s: Split, dimension: str, group: str, keys: tuple[str, ...], convert=lambda key: key) -> dict:
+    return {
+        convert(row.pop(group)): row
+        for row in rolled_rows(s, dimension).values(group).annotate(**{k: _rollup_total(k) for k in keys}).order_by()
+    }
+
+
+def bucket_sums(p: Period, bucket) -> dict:
+    s = split(p)
+    parts = [raw_bucket_sums(r, bucket) for r in s.raw]
+    if bucket is TruncDate:
+        parts.append(_rolled_keyed(s, DailyRollup.Dimension.TOTAL, "day", BUCKET_KEYS))
+    else:
+        parts.append(_rolled_keyed(s, DailyRollup.Dimension.HOUR, "key", BUCKET_KEYS, int))
+    return figures.add_keyed(*parts, keys=BUCKET_KEYS)
+
+
+def raw_product_sums(p: Period) -> dict[int, dict]:
+    sc = period_scope(p)
+    return figures.lines_by_product(sc.lines, sc.refund_lines)
+
+
+def product_sums(p: Period) -> dict[int, dict]:
+    """Per product id: billing.figures PRODUCT_SUM_KEYS with the margin (raw rows plus rollups)."""
+    s = split(p)
+    parts: list[dict] = [raw_product_sums(r) for r in s.raw]
+    rolled = _rolled_keyed(
+        s, DailyRollup.Dimension.PRODUCT, "key", ("count", "quantity", "sales", "tax", "base", "cost"), int
+    )
+    parts.append(
+        {
+            product_id: {
+                "product_id": product_id,
+                "lines": row["count"],
+                "quantity": row["quantity"],
+                "sales": row["sales"],
+                "tax": row["tax"],
+                "net": row["base"],
+                "cost": row["cost"],
+            }
+            for product_id, row in rolled.items()
+        }
+    )
+    return figures.products_from(figures.add_keyed(*parts, keys=figures.PRODUCT_SUM_KEYS))
+
+
+STAFF_KEYS = ("orders", "sales", "discounts")
+
+
+def raw_staff_sums(p: Period) -> dict[int, dict]:
+    return {
+        row.pop("staff_id"): row
+        for row in sold_orders(p)
+        .values("staff_id")
+        .annotate(orders=Count("id"), sales=_sum("total"), discounts=_sum("discount_total"))
+        .order_by()
+    }
+
+
+def staff_sums(p: Period) -> dict[int, dict]:
+    s = split(p)
+    parts = [raw_staff_sums(r) for r in s.raw]
+    parts.append(_rolled_keyed(s, DailyRollup.Dimension.STAFF, "key", STAFF_KEYS, int))
+    return figures.add_keyed(*parts, keys=STAFF_KEYS)
+
+
+TENDER_KEYS = ("count", "amount", "tips", "rounding", "drawer", "refund_count", "refunds", "refund_tax")
+
+
+def raw_tender_sums(p: Period) -> dict[str, dict]:
+    """Per tender: payments taken (`count`, `amount`, `tips`, `rounding`, `drawer`) and refunds given
+    (`refund_count`, `refunds`, `refund_tax`) in the period (billing.figures)."""
+    paid = figures.payments_by_tender(period_payments(p))
+    refunded = figures.refunds_by_tender(period_refunds(p))
+    rows = {}
+    for tender in {*paid, *refunded}:
+        a, b = paid.get(tender, {}), refunded.get(tender, {})
+        rows[tender] = {
+            "count": a.get("count", 0),
+            "amount": a.get("amount", ZERO),
+            "tips": a.get("tips", ZERO),
+            "rounding": a.get("rounding", ZERO),
+            "drawer": a.get("drawer", ZERO),
+            "refund_count": b.get("count", 0),
+            "refunds": b.get("amount", ZERO),
+            "refund_tax": b.get("tax", ZERO),
+        }
+    return rows
+
+
+def tender_sums(p: Period) -> dict[str, dict]:
+    s = split(p)
+    parts: list[dict] = [raw_tender_sums(r) for r in s.raw]
+    rolled = _rolled_keyed(
+        s,
+        DailyRollup.Dimension.TENDER,
+        "key",
+        ("count", "payments", "tips", "rounding", "drawer", "refund_count", "refunds", "refund_tax"),
+    )
+    for row in rolled.values():
+        row["amount"] = row.pop("payments")
+    parts.append(rolled)
+    return figures.add_keyed(*parts, keys=TENDER_KEYS)
+
+
+def rate_sums(p: Period) -> dict:
+    s = split(p)
+    parts: list[dict] = [figures.rate_sums(period_scope(r)) for r in s.raw]
+    parts.append(
+        {
+            (row["name"], row["percent"]): {
+                "sales": row["sales"],
+                "base": row["base"],
+                "tax": row["tax"],
+                "refund_sales": row["refunds"],
+                "refund_base": row["refund_base"],
+                "refund_tax": row["refund_tax"],
+            }
+            for row in rolled_rows(s, DailyRollup.Dimension.RATE)
+            .values("name", "percent")
+            .annotate(**{k: _sum(k) for k in ("sales", "base", "tax", "refunds", "refund_base", "refund_tax")})
+            .order_by()
+        }
+    )
+    return figures.add_keyed(*parts, keys=figures.RATE_SUM_KEYS)
+
+
 def _money(rows: list[dict]) -> list[dict]:
     for row in rows:
         for key, value in row.items():
@@ -216,7 +452,7 @@ def summary(p: Period) -> dict:
     which count those refunds: `net_sales`, `tax` (the tax due, as on the Z), `net_of_tax`, `cost` (of goods sold
     less goods refunded, at the costs captured when sold) and `margin` (net of tax and service charge, less cost).
     """
-    f = figures.figures_for(period_scope(p)).rounded()
+    f = figures.figures_from(period_sums(p)).rounded()
     result = {
         "orders": f.orders,
         "gross_sales": f.gross_sales,
@@ -255,37 +491,21 @@ def summary_with_previous(p: Period) -> dict:
 
 
 def _buckets(p: Period, bucket, keys: list) -> list[dict]:
-    """Sales and refunds per local `bucket` (a TruncDate/ExtractHour of a timestamp field name): orders, sales,
-    discounts, refunds, net sales and tax (net of refunds), for every key in `keys`."""
-    zone = timezone.get_current_timezone()
-    sold = {
-        row["key"]: row
-        for row in sold_orders(p)
-        .annotate(key=bucket("paid_at", tzinfo=zone))
-        .values("key")
-        .annotate(orders=Count("id"), sales=_sum("total"), discounts=_sum("discount_total"), tax=_sum("tax_total"))
-        .order_by()
-    }
-    refunded = {
-        row["key"]: row
-        for row in period_refunds(p)
-        .annotate(key=bucket("created_at", tzinfo=zone))
-        .values("key")
-        .annotate(refunds=_sum("amount"), refund_tax=_sum("tax_amount"))
-        .order_by()
-    }
+    """Sales and refunds per local `bucket` (TruncDate or ExtractHour): orders, sales, discounts, refunds, net sales
+    and tax (net of refunds), for every key in `keys`."""
+    sums = bucket_sums(p, bucket)
+    empty = dict.fromkeys(BUCKET_KEYS, ZERO) | {"orders": 0}
     rows = []
     for key in keys:
-        a = sold.get(key, {"orders": 0, "sales": ZERO, "discounts": ZERO, "tax": ZERO})
-        b = refunded.get(key, {"refunds": ZERO, "refund_tax": ZERO})
+        row = sums.get(key, empty)
         rows.append(
             {
-                "orders": a["orders"],
-                "sales": a["sales"],
-                "discounts": a["discounts"],
-                "refunds": b["refunds"],
-                "net_sales": a["sales"] - b["refunds"],
-                "tax": a["tax"] - b["refund_tax"],
+                "orders": row["orders"],
+                "sales": row["sales"],
+                "discounts": row["discounts"],
+                "refunds": row["refunds"],
+                "net_sales": row["sales"] - row["refunds"],
+                "tax": row["tax"] - row["refund_tax"],
                 "key": key,
             }
         )
@@ -312,8 +532,7 @@ def by_hour(p: Period) -> list[dict]:
 
 def _per_product(p: Period) -> list[dict]:
     """Line figures per product id, net of the period's refunds (billing.figures.lines_by_product)."""
-    s = period_scope(p)
-    return list(figures.lines_by_product(s.lines, s.refund_lines).values())
+    return list(product_sums(p).values())
 
 
 def by_product(p: Period) -> list[dict]:
@@ -348,36 +567,42 @@ def gross_margin(p: Period) -> list[dict]:
 
 
 def by_staff(p: Period) -> list[dict]:
-    rows = list(
-        sold_orders(p)
-        .values("staff_id", "staff__username", "staff__first_name", "staff__last_name")
-        .annotate(orders=Count("id"), sales=_sum("total"), discounts=_sum("discount_total"))
-        .order_by("-sales")
-    )
-    for row in rows:
-        full_name = f"{row.pop('staff__first_name')} {row.pop('staff__last_name')}".strip()
-        row["staff"] = full_name or row["staff__username"]
-        row["username"] = row.pop("staff__username")
-        row["average_ticket"] = row["sales"] / row["orders"] if row["orders"] else ZERO
+    sums = staff_sums(p)
+    users = get_user_model().objects.in_bulk([pk for pk in sums if pk is not None])
+    rows = []
+    for pk, row in sums.items():
+        user = users.get(pk)
+        full_name = f"{user.first_name} {user.last_name}".strip() if user else ""
+        username = user.username if user else ""
+        rows.append(
+            {
+                "staff_id": pk,
+                "orders": row["orders"],
+                "sales": row["sales"],
+                "discounts": row["discounts"],
+                "staff": full_name or username,
+                "username": username,
+                "average_ticket": row["sales"] / row["orders"] if row["orders"] else ZERO,
+            }
+        )
+    rows.sort(key=lambda row: (-row["sales"], row["username"]))
     return _money(rows)
 
 
 def by_tender(p: Period) -> list[dict]:
-    paid = figures.payments_by_tender(period_payments(p))
-    refunded = figures.refunds_by_tender(period_refunds(p))
+    sums = tender_sums(p)
     rows = []
     for tender, label in Payment.Tender.choices:
-        if tender in paid or tender in refunded:
-            amount = paid[tender]["amount"] if tender in paid else ZERO
-            refunds = refunded[tender]["amount"] if tender in refunded else ZERO
+        if tender in sums:
+            row = sums[tender]
             rows.append(
                 {
                     "tender": label,
-                    "count": paid[tender]["count"] if tender in paid else 0,
-                    "amount": amount,
-                    "tips": paid[tender]["tips"] if tender in paid else ZERO,
-                    "refunds": refunds,
-                    "net": amount - refunds,
+                    "count": row["count"],
+                    "amount": row["amount"],
+                    "tips": row["tips"],
+                    "refunds": row["refunds"],
+                    "net": row["amount"] - row["refunds"],
                 }
             )
     return _money(rows)
@@ -398,7 +623,7 @@ def by_tax_rate(p: Period) -> list[dict]:
                 "net_base": rate.net_base,
                 "tax_due": rate.net_tax,
             }
-            for rate in figures.rates_for(period_scope(p))
+            for rate in figures.rates_from(rate_sums(p))
         ]
     )
 
@@ -612,3 +837,53 @@ def report_rows(slug: str, p: Period) -> list[dict]:
     if report is None:
         raise DomainError(f"No report called {slug!r}.", code="not_found", status=404)
     return report.rows(p)
+
+
+# --- year over year -------------------------------------------------------------------------------------------
+
+MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def _months(p: Period) -> dict[int, dict]:
+    """Per month (1..12) of a period within one calendar year: orders, net sales and tax due (net of refunds)."""
+    months = {n: {"orders": 0, "net_sales": ZERO, "tax": ZERO} for n in range(1, 13)}
+    for day, row in bucket_sums(p, TruncDate).items():
+        month = months[day.month]
+        month["orders"] += row["orders"]
+        month["net_sales"] += row["sales"] - row["refunds"]
+        month["tax"] += row["tax"] - row["refund_tax"]
+    return months
+
+
+def year_over_year(*, locations: "list[Location] | tuple[Location, ...]", year: int) -> dict:
+    """`year` beside the year before, month by month, at one store or several together: orders, net sales (sales
+    less refunds) and tax due per month, the change in net sales and its percent (None when last year had none).
+    Whole closed days come from the daily rollups, so a year at every store costs two small queries."""
+    this = period(locations=locations, date_from=date(year, 1, 1), date_to=date(year, 12, 31))
+    last = period(locations=locations, date_from=date(year - 1, 1, 1), date_to=date(year - 1, 12, 31))
+    now, before = _months(this), _months(last)
+    rows = []
+    for n in range(1, 13):
+        change = now[n]["net_sales"] - before[n]["net_sales"]
+        rows.append(
+            {
+                "month": MONTHS[n - 1],
+                "orders": now[n]["orders"],
+                "net_sales": quantize(now[n]["net_sales"]),
+                "previous_orders": before[n]["orders"],
+                "previous_net_sales": quantize(before[n]["net_sales"]),
+                "change": quantize(change),
+                "change_percent": (change * 100 / before[n]["net_sales"]).quantize(Decimal("0.1"))
+                if before[n]["net_sales"]
+                else None,
+            }
+        )
+    totals = {
+        key: sum((row[key] for row in rows), ZERO if key != "orders" and key != "previous_orders" else 0)
+        for key in ("orders", "net_sales", "previous_orders", "previous_net_sales", "change")
+    }
+    previous_total = totals["previous_net_sales"]
+    totals["change_percent"] = (
+        (totals["change"] * 100 / previous_total).quantize(Decimal("0.1")) if previous_total else None
+    )
+    return {"year": year, "previous_year": year - 1, "label": this.label, "months": rows, "total": totals}

@@ -22,7 +22,7 @@ from django.db.models import Count, Max, Min, Q, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from billing import figures
+from billing import figures, rollups
 from billing.models import CashMovement, CashSession, Payment, Receipt, Refund, Register, ZReport
 from billing.printing import queue_print_job
 from billing.report_printout import MARKED_COPY, report_lines
@@ -476,7 +476,8 @@ def close_session(
     `denominations` is the count entered before the expected amount is shown ({"50": 3, "0.20": 7}). If the
     drawer is over or short by more than `CASH_OVER_SHORT_APPROVAL_THRESHOLD`, `approver` must be a manager
     (the closing user, if a manager, signs off for themselves). The Z number is the register's next one and the
-    register's perpetual grand total grows by the session's net sales. The Z is queued for printing.
+    register's perpetual grand total grows by the session's net sales. The Z is queued for printing, and the daily
+    rollups of the days the session touched are rewritten in the same transaction (billing.rollups).
 
     Raises NotFound, PermissionDenied, DomainError "invalid" (bad count), SessionClosed (already closed — a second
     close), SignOffRequired (over/short above the threshold without a manager; the attempt is audited and the
@@ -556,6 +557,7 @@ def close_session(
                 data=totals,
             )
             Register.objects.filter(pk=register.pk).update(last_z_number=number, grand_total=grand_total)
+            rollups.roll_up_session(session)
             _audit(
                 "cash_session_closed",
                 user,

@@ -1,9 +1,13 @@
-"""Celery tasks for billing. Thin: they take ids and call the print outbox (billing.printing)."""
+"""Celery tasks for billing. Thin: they take ids or days and call the print outbox (billing.printing) or the
+accounting export (billing.accounting)."""
+
+from datetime import date, timedelta
 
 from celery import shared_task
 from django.conf import settings
+from django.utils import timezone
 
-from billing import printing
+from billing import accounting, printing
 
 
 @shared_task(
@@ -33,3 +37,27 @@ def sweep_print_jobs() -> dict:
     """Beat: re-enqueue jobs left queued (broker outage) and mark jobs stuck in sending as uncertain."""
     result = printing.sweep_print_jobs()
     return {"requeued": len(result.requeued), "marked_uncertain": len(result.marked_uncertain)}
+
+
+@shared_task(
+    bind=True,
+    name="billing.export_accounting_day",
+    ignore_result=True,
+    autoretry_for=(OSError,),
+    retry_backoff=60,
+    retry_backoff_max=1800,
+    retry_jitter=True,
+    max_retries=5,
+)
+def export_accounting_day(self, day: str | None = None) -> dict:
+    """Beat, nightly: write each active store's accounting export of `day` (ISO; default the previous local day)
+    to the backups storage under exports/ and name the files in the notifier.
+
+    Idempotent: a day's files are replaced, never duplicated, so a retried or doubled run leaves the same files.
+    Retries storage errors only (OSError: a full or unreachable disk or bucket), with backoff, up to 5 times; a
+    retry writes every store again, which is harmless for the same reason."""
+    chosen = date.fromisoformat(day) if day else timezone.localdate() - timedelta(days=1)
+    written = {}
+    for location in accounting.stores_to_export():
+        written[location.code] = accounting.write_export(location, chosen)
+    return {"day": chosen.isoformat(), "files": written}

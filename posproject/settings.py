@@ -194,6 +194,12 @@ CELERY_BEAT_SCHEDULE["inventory.check_low_stock"] = {
     "task": "inventory.check_low_stock",
     "schedule": crontab(hour=env.int("LOW_STOCK_CHECK_HOUR_UTC", default=5), minute=0),
 }
+# The end-of-day accounting export (billing/accounting.py): each store's previous local day, as JSON and CSV, into
+# the backups storage under exports/<store>/<day>.json|csv, named in the notifier.
+CELERY_BEAT_SCHEDULE["billing.export_accounting_day"] = {
+    "task": "billing.export_accounting_day",
+    "schedule": crontab(hour=env.int("ACCOUNTING_EXPORT_HOUR_UTC", default=4), minute=15),
+}
 
 # --- Printing (billing/printing.py) ---------------------------------------------------------------------------
 # A dead printer fails in seconds; connection errors are retried with backoff (nothing printed), anything that may

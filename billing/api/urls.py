@@ -1,6 +1,7 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
+from billing.api.accounting_views import AccountingExportView
 from billing.api.report_views import SalesReportView, SalesSummaryView
 from billing.api.session_views import CashSessionViewSet, RegisterViewSet, ZReportViewSet
 from billing.api.views import CheckoutView, ReceiptViewSet, RefundViewSet
@@ -14,6 +15,7 @@ router.register("z-reports", ZReportViewSet, basename="api-z-report")
 
 urlpatterns: list = [
     path("checkout/", CheckoutView.as_view(), name="api-checkout"),
+    path("accounting/export/", AccountingExportView.as_view(), name="api-accounting-export"),
     path("reports/summary/", SalesSummaryView.as_view(), name="api-sales-summary"),
     path("reports/<slug:report>/", SalesReportView.as_view(), name="api-sales-report"),
     *router.urls,

@@ -6,11 +6,14 @@ discounts, a dine-in service charge, voided lines, split tenders, tips, cash ove
 earlier sales (restocked or wasted, also in a later day's session), changes an ingredient's cost between days, and
 closes each till with its Z. Then, for every store and day and for all stores together:
 
-    report summary == the Z reports of the day's sessions == plain SQL over orders, lines, payments and refunds
+    report summary == the Z reports of the day's sessions == the daily rollups written at each close
+        == the accounting export == plain SQL over orders, lines, payments and refunds
 
 and all stores == the sum of the stores, a day == the sum of its hours, the products, tax rates and tenders add up
 to the summary, the cost is what the stock ledger booked, and the margin is never above net sales when costs are
-not negative. Another source (a daily rollup, an accounting export) is one more function in `SOURCES`.
+not negative, and the rollups rebuilt from the raw rows are the rollups written when each Z was closed. A source
+answers the figures it has (the accounting export has no cost or voids, for instance); each is compared with every
+other source that answers it. Another source is one more function in `SOURCES`.
 
 `FIGURES_EXAMPLES` sets how many examples run (a few dozen by default, so that `make test` stays quick).
 """
@@ -27,8 +30,8 @@ from django.db import connection, transaction
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from billing import figures, reports, sessions
-from billing.models import ZReport
+from billing import accounting, figures, reports, rollups, sessions
+from billing.models import DailyRollup, ZReport
 from billing.services import RefundItem, refund, take_payment
 from billing.tests.factories import RegisterFactory
 from core.errors import DomainError
@@ -339,9 +342,63 @@ def sql_source(stores: list[Location], day: date) -> dict:
     }
 
 
+def rollup_source(stores: list[Location], day: date) -> dict:
+    """The `total` rollup rows written at each Z close, summed over the stores, through billing.figures."""
+    rows = DailyRollup.objects.filter(location__in=stores, day=day, dimension=DailyRollup.Dimension.TOTAL)
+    sums = figures.add_sums(*({key: getattr(row, key) for key in figures.SUM_KEYS} for row in rows))
+    f = figures.figures_from(sums).rounded()
+    return {
+        "orders": f.orders,
+        "sales": f.sales,
+        "discounts": f.discounts,
+        "service_charge": f.service_charge,
+        "refunds": f.refunds,
+        "refund_count": f.refund_count,
+        "net_sales": f.net_sales,
+        "tax": f.net_tax,
+        "net_of_tax": f.net_of_tax,
+        "cost": f.net_cost,
+        "margin": f.margin,
+        "tips": f.tips,
+        "rounding": f.rounding,
+        "voids": f.voids,
+        "void_count": f.void_count,
+    }
+
+
+def export_source(stores: list[Location], day: date) -> dict:
+    """The accounting exports of the stores for the day, added up: the figures a bookkeeper posts."""
+    total: dict = dict.fromkeys(("net_sales", "tax", "service_charge", "discounts", "tips", "rounding"), ZERO)
+    total.update(orders=0, refunds=ZERO, refund_count=0, net_of_tax=ZERO)
+    for store in stores:
+        export = accounting.day_export(store, day)
+        revenue = export["revenue"]
+        rates_base = sum((D(rate["base"]) for rate in revenue["by_tax_rate"]), ZERO)
+        rates_tax = sum((D(rate["tax"]) for rate in revenue["by_tax_rate"]), ZERO)
+        # the rates add up to the goods' base and tax, each rounded once (a cent apart at most per rate)
+        assert abs(rates_base - D(revenue["goods_base"])) <= D("0.01") * len(revenue["by_tax_rate"])
+        assert abs(rates_tax - D(revenue["tax"])) <= D("0.01") * len(revenue["by_tax_rate"])
+        # the tenders' net (what was paid, cash rounding and tips left out, less what was given back) is net sales
+        tenders_net = sum((D(t["net"]) for t in export["tenders"]), ZERO)
+        assert abs(tenders_net - D(revenue["net_sales"])) <= D("0.01") * len(export["tenders"]), export
+        total["orders"] += revenue["orders"]
+        total["net_sales"] += D(revenue["net_sales"])
+        total["tax"] += D(revenue["tax"])
+        total["net_of_tax"] += D(revenue["goods_base"]) + D(revenue["service_charge"])
+        total["discounts"] += D(revenue["discounts"])
+        total["service_charge"] += D(export["service_charge"]["charged"])
+        total["tips"] += D(export["tips"])
+        total["rounding"] += D(export["rounding"])
+        total["refunds"] += D(export["refunds"]["amount"])
+        total["refund_count"] += export["refunds"]["count"]
+    return total
+
+
 SOURCES: list[tuple[str, Callable[[list[Location], date], dict]]] = [
     ("report summary", summary_source),
     ("Z reports", z_source),
+    ("daily rollups", rollup_source),
+    ("accounting export", export_source),
     ("plain SQL", sql_source),
 ]
 
@@ -351,11 +408,15 @@ SOURCES: list[tuple[str, Callable[[list[Location], date], dict]]] = [
 
 def _check_sources_agree(stores: list[Location], day: date) -> dict:
     answers = [(name, source(stores, day)) for name, source in SOURCES]
-    first_name, first = answers[0]
-    for name, answer in answers[1:]:
-        differences = {key: (first[key], answer[key]) for key in KEYS if first[key] != answer[key]}
-        assert not differences, f"{[s.code for s in stores]} {day}: {first_name} ≠ {name}: {differences}"
-    return first
+    for n, (first_name, first) in enumerate(answers):
+        for name, answer in answers[n + 1 :]:
+            differences = {
+                key: (first[key], answer[key])
+                for key in KEYS
+                if key in first and key in answer and first[key] != answer[key]
+            }
+            assert not differences, f"{[s.code for s in stores]} {day}: {first_name} ≠ {name}: {differences}"
+    return answers[0][1]
 
 
 def _check_parts_add_up(stores: list[Location], day: date) -> None:
@@ -408,6 +469,19 @@ def _check_all_stores_are_the_sum_of_the_stores(stores: list[Location], day: dat
     assert together == {key: sum((one[key] for one in each), ZERO) for key in together}
 
 
+def _rollup_rows() -> list[dict]:
+    return list(DailyRollup.objects.order_by("location", "day", "dimension", "key").values(*rollups.COLUMNS, "key"))
+
+
+def _check_rollups_rebuilt_from_raw_are_the_rollups_written_at_close(stores: list[Location], days: int) -> None:
+    written = _rollup_rows()
+    assert bool(written) == Order.objects.filter(status__in=reports.SOLD).exists(), "a Z writes its days' rollups"
+    last = FIRST_DAY + timedelta(days=days - 1)
+    assert rollups.differences(date_from=FIRST_DAY, date_to=last) == []
+    rollups.rebuild(location_ids=[store.pk for store in stores], date_from=FIRST_DAY, date_to=last)
+    assert _rollup_rows() == written
+
+
 @settings(
     max_examples=EXAMPLES,
     deadline=None,
@@ -428,5 +502,6 @@ def test_every_source_gives_the_same_figures_for_every_session_store_and_day(wor
                 _check_sources_agree(world.stores, day)
                 _check_parts_add_up(world.stores, day)
                 _check_all_stores_are_the_sum_of_the_stores(world.stores, day)
+            _check_rollups_rebuilt_from_raw_are_the_rollups_written_at_close(world.stores, len(plan))
         finally:
             transaction.set_rollback(True)

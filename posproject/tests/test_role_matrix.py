@@ -118,6 +118,7 @@ POLICY: dict[str, tuple[frozenset, frozenset]] = {
     "api-z-report-reprint": (NOBODY, MANAGER),
     "api-sales-summary": (MANAGER | READ, NOBODY),
     "api-sales-report": (MANAGER | READ, NOBODY),
+    "api-accounting-export": (MANAGER | READ, NOBODY),
     # POS screens: staff only (screens do not take tokens)
     "orders:switch": (STAFF, STAFF),
     "orders:lock": (NOBODY, STAFF),
@@ -166,6 +167,7 @@ POLICY: dict[str, tuple[frozenset, frozenset]] = {
     # Report screens: managers; a cashier sees the (blind) X report of a till
     "reports:sales": (MANAGER, MANAGER),
     "reports:sales-csv": (MANAGER, MANAGER),
+    "reports:year": (MANAGER, MANAGER),
     "reports:sessions": (MANAGER, MANAGER),
     "reports:x-report": (TILL, TILL),
     "reports:x-report-print": (NOBODY, TILL),
