@@ -261,6 +261,21 @@ def summary_source(stores: list[Location], day: date) -> dict:
     return {key: summary[key] for key in KEYS}
 
 
+def dashboard_source(stores: list[Location], day: date) -> dict:
+    """The start page's "Today" (billing.dashboard) of someone who works at exactly these stores, at noon that day."""
+    from django.contrib.auth import get_user_model
+
+    from billing.dashboard import start_page
+    from staff.models import StaffProfile
+
+    user, _ = get_user_model().objects.get_or_create(username="dash-" + "-".join(sorted(s.code for s in stores)))
+    StaffProfile.objects.get_or_create(user=user)[0].locations.set(stores)
+    noon = datetime(day.year, day.month, day.day, 12, tzinfo=UTC)
+    page = start_page(user, now=noon)
+    row = page["total"] or page["rows"][0]
+    return {key: row.today[key] for key in KEYS}
+
+
 def z_source(stores: list[Location], day: date) -> dict:
     """The sum of the Z reports of the stores' sessions opened that day (one per store and day here)."""
     total = dict.fromkeys(KEYS, ZERO)
@@ -396,6 +411,7 @@ def export_source(stores: list[Location], day: date) -> dict:
 
 SOURCES: list[tuple[str, Callable[[list[Location], date], dict]]] = [
     ("report summary", summary_source),
+    ("start page", dashboard_source),
     ("Z reports", z_source),
     ("daily rollups", rollup_source),
     ("accounting export", export_source),
