@@ -99,7 +99,7 @@ def main() -> int:
     from django.core.management import call_command
 
     call_command("collectstatic", interactive=False, verbosity=0)  # production settings serve the manifest's names
-    session_key, location_id, user = pos_add_line.cashier_session()
+    session_key, location_id, user, device_cookie = pos_add_line.cashier_session()
     warmup = 10
     orders = pos_add_line.open_orders(location_id, user, (args.taps + warmup) // TAPS_PER_ORDER + 2)
 
@@ -116,7 +116,14 @@ def main() -> int:
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
             context = browser.new_context(viewport={"width": 1280, "height": 800}, base_url=base)
-            context.add_cookies([{"name": "sessionid", "value": session_key, "url": base}])
+            from staff.terminals import DEVICE_COOKIE
+
+            context.add_cookies(
+                [
+                    {"name": "sessionid", "value": session_key, "url": base},
+                    {"name": DEVICE_COOKIE, "value": device_cookie, "url": base},  # the paired till
+                ]
+            )
             page = context.new_page()
             for n in range(args.taps + warmup):
                 if n % TAPS_PER_ORDER == 0:
