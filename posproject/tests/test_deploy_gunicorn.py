@@ -201,19 +201,15 @@ def test_sigterm_lets_a_request_in_flight_finish_then_gunicorn_exits_cleanly(gun
 # --- nginx in front, as in production ---------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def nginx(gunicorn, tmp_path_factory):
-    """deploy/nginx.conf on loopback ports, proxying to the gunicorn above, with a throwaway certificate."""
+@contextmanager
+def nginx_in_front(upstream: str, tmp_path: Path, http_port: int, https_port: int):
+    """deploy/nginx.conf on loopback ports, proxying to `upstream` (http://host:port), with a throwaway certificate.
+    Yields (process, config path, its directory)."""
     from posproject.tests.test_deploy import _binary, _nginx_config_on_loopback
 
     nginx = _binary("nginx")
-    _, base, _ = gunicorn
-    tmp_path = tmp_path_factory.mktemp("nginx")
-    upstream_port = int(base.rsplit(":", 1)[1])
-    http_port = _free_port(exclude={upstream_port})
-    https_port = _free_port(exclude={upstream_port, http_port})
     config = _nginx_config_on_loopback(tmp_path)
-    text = config.read_text().replace("server 127.0.0.1:8280;", f"server {base.removeprefix('http://')};")
+    text = config.read_text().replace("server 127.0.0.1:8280;", f"server {upstream.removeprefix('http://')};")
     text = text.replace("listen 80 default_server;", f"listen 127.0.0.1:{http_port} default_server;")
     text = text.replace(
         "listen 443 ssl http2 default_server;", f"listen 127.0.0.1:{https_port} ssl http2 default_server;"
@@ -232,10 +228,22 @@ def nginx(gunicorn, tmp_path_factory):
     )
     try:
         _wait_for(lambda: _answers(f"http://127.0.0.1:{http_port}/nginx-health", process, tmp_path), 20, "nginx")
-        yield f"http://127.0.0.1:{http_port}", f"https://127.0.0.1:{https_port}", tmp_path
+        yield process, config, tmp_path
     finally:
         _stop(process)
         log.close()
+
+
+@pytest.fixture(scope="module")
+def nginx(gunicorn, tmp_path_factory):
+    """nginx in front of the gunicorn above."""
+    _, base, _ = gunicorn
+    upstream_port = int(base.rsplit(":", 1)[1])
+    http_port = _free_port(exclude={upstream_port})
+    https_port = _free_port(exclude={upstream_port, http_port})
+    tmp_path = tmp_path_factory.mktemp("nginx")
+    with nginx_in_front(base, tmp_path, http_port, https_port):
+        yield f"http://127.0.0.1:{http_port}", f"https://127.0.0.1:{https_port}", tmp_path
 
 
 def _answers(url, process, tmp_path) -> bool:

@@ -27,7 +27,7 @@ from django.conf import settings
 from django.contrib.auth.hashers import PBKDF2PasswordHasher
 from django.db import connection
 
-from posproject.tests.test_deploy_gunicorn import _gunicorn, _production_env, _stop, _wait_for
+from posproject.tests.test_deploy_gunicorn import _gunicorn, _production_env, _stop, _wait_for, nginx_in_front
 
 ROOT = Path(__file__).resolve().parents[2]
 METRICS_TOKEN = "stack-metrics-token-" + "m" * 20
@@ -108,41 +108,10 @@ def _spare_port() -> int:
 
 @contextmanager
 def _nginx(upstream: str, tmp_path: Path, http_port: int, https_port: int):
-    from posproject.tests.test_deploy import _binary, _nginx_config_on_loopback
+    from posproject.tests.test_deploy import _binary
 
-    nginx = _binary("nginx")
-    config = _nginx_config_on_loopback(tmp_path)
-    text = config.read_text().replace("server 127.0.0.1:8280;", f"server {upstream.removeprefix('http://')};")
-    text = text.replace("listen 80 default_server;", f"listen 127.0.0.1:{http_port} default_server;")
-    text = text.replace(
-        "listen 443 ssl http2 default_server;", f"listen 127.0.0.1:{https_port} ssl http2 default_server;"
-    )
-    text = "\n".join(line for line in text.splitlines() if "listen [::]" not in line)
-    text = text.replace("pid /var/run/nginx.pid;", f"pid {tmp_path}/nginx.pid;")
-    text = text.replace("access_log /dev/stdout json;", f"access_log {tmp_path}/access.log json;")
-    config.write_text(text)
-    directives = "daemon off; user root;" if os.geteuid() == 0 else "daemon off;"
-    log = (tmp_path / "nginx.log").open("w")
-    process = subprocess.Popen(
-        [nginx, "-c", str(config), "-p", f"{tmp_path}/", "-e", "stderr", "-g", directives],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-
-    def answers():
-        assert process.poll() is None, (tmp_path / "nginx.log").read_text()
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{http_port}/nginx-health", timeout=1) as r:
-                return r.status == 200
-        except OSError:
-            return False
-
-    try:
-        _wait_for(answers, 20, "nginx")
-        yield process, f"https://127.0.0.1:{https_port}", (nginx, config, tmp_path)
-    finally:
-        _stop(process)
-        log.close()
+    with nginx_in_front(upstream, tmp_path, http_port, https_port) as (process, config, directory):
+        yield process, f"https://127.0.0.1:{https_port}", (_binary("nginx"), config, directory)
 
 
 class Load(threading.Thread):
