@@ -118,10 +118,17 @@ def is_table_service(order: Order) -> bool:
 
 
 def modifier_choices(product_id: int) -> tuple[Product | None, list]:
-    """A product and the modifier groups it offers (each with its options in `.choices`); no groups: []."""
-    product = Product.objects.only("pk", "name", "price", "category_id").filter(pk=product_id).first()
-    if product is None:
-        return None, []
+    """A product and the modifier groups it offers (each with its options in `.choices`); no groups: []. Most
+    products offer none: for them this is one query (the product, and whether any active group applies to it)."""
+    offers = Q(modifier_groups__active=True) | Q(category__modifier_groups__active=True)
+    product = (
+        Product.objects.only("pk", "name", "price", "category_id")
+        .annotate(offers_groups=Exists(Product.objects.filter(offers, pk=OuterRef("pk"))))
+        .filter(pk=product_id)
+        .first()
+    )
+    if product is None or not product.offers_groups:
+        return product, []
     return product, groups_for([product]).get(product.pk, [])
 
 

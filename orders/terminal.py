@@ -21,8 +21,8 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from orders.forms import ManagerApprovalForm
 from staff import pins, terminals
+from staff.access import may_act_at
 from staff.middleware import idle_seconds, is_background_poll, is_locked, mark_active
-from staff.selectors import locations_for
 from staff.views import pairing_screen
 
 
@@ -56,7 +56,7 @@ def pos_view(perm: str | None = None, *, lockable: bool = True, touch: bool = Tr
                 return redirect_to_login(request.get_full_path())
             if perm and not request.user.has_perm(perm):
                 raise DjangoPermissionDenied
-            if not anyone and not locations_for(request.user).filter(pk=terminal.location_id).exists():
+            if not anyone and not may_act_at(request.user, terminal.location_id):
                 return refuse_elsewhere(request, terminal)
             if lockable and is_locked(request):
                 return redirect_to(request, f"{reverse('orders:switch')}?locked=1")

@@ -11,13 +11,27 @@ from staff.middleware import lacks_second_factor
 from staff.roles import is_manager
 from staff.selectors import locations_for, works_everywhere
 
+# Set on a request's user object by `may_act_at` once the check passed, so that the services a POS screen then calls
+# do not ask the database the same question again within that request.
+_CHECKED = "_tillhouse_acts_at"
+
+
+def may_act_at(user, location_id: int) -> bool:
+    """Whether `user` may act at the location (as check_location decides), remembered on this user object."""
+    try:
+        check_location(user, location_id)
+    except PermissionDenied:
+        return False
+    user.__dict__.setdefault(_CHECKED, set()).add(location_id)
+    return True
+
 
 def check_location(user, location_id: int, *, message: str = "You do not work at this location.") -> None:
     """Raise PermissionDenied (with `message`) unless `user` may act at the location: the one location check of
     every service (orders, kitchen, tills, Z reports, print jobs)."""
     if not user or not user.is_authenticated:
         raise PermissionDenied("Sign in first.")
-    if works_everywhere(user):
+    if works_everywhere(user) or location_id in user.__dict__.get(_CHECKED, ()):
         return
     client = getattr(user, "acting_api_client", None)
     known = getattr(client, "location_ids", None)  # read with the client's token (staff.api_clients)
