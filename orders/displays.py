@@ -106,7 +106,13 @@ def product_by_code(location: Location, code: str) -> Product | None:
     code = (code or "").strip()
     if not code:
         return None
-    return _sellable(location).filter(Q(barcode=code) | Q(sku=code)).first()
+    return _sellable(location).filter(Q(barcode=code) | Q(sku=code)).annotate(offers_groups=_offers_groups()).first()
+
+
+def _offers_groups() -> Exists:
+    """Whether any active modifier group applies to the product (its own, or its category's)."""
+    offers = Q(modifier_groups__active=True) | Q(category__modifier_groups__active=True)
+    return Exists(Product.objects.filter(offers, pk=OuterRef("pk")))
 
 
 def is_table_service(order: Order) -> bool:
@@ -120,10 +126,9 @@ def is_table_service(order: Order) -> bool:
 def modifier_choices(product_id: int) -> tuple[Product | None, list]:
     """A product and the modifier groups it offers (each with its options in `.choices`); no groups: []. Most
     products offer none: for them this is one query (the product, and whether any active group applies to it)."""
-    offers = Q(modifier_groups__active=True) | Q(category__modifier_groups__active=True)
     product = (
         Product.objects.only("pk", "name", "price", "category_id")
-        .annotate(offers_groups=Exists(Product.objects.filter(offers, pk=OuterRef("pk"))))
+        .annotate(offers_groups=_offers_groups())
         .filter(pk=product_id)
         .first()
     )

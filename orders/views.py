@@ -305,8 +305,9 @@ def add_line(request, order_uuid):
         return render_ticket(request, order_uuid, error=_form_error(form), status=400)
     data = form.cleaned_data
     product_id = data["product"]
+    scanned = None
     if product_id is None:
-        product = displays.product_by_code(request.terminal.location, data["code"])
+        product = scanned = displays.product_by_code(request.terminal.location, data["code"])
         if product is None:
             matches = displays.pos_products(request.terminal.location, query=data["code"])
             if not matches:
@@ -318,7 +319,7 @@ def add_line(request, order_uuid):
         product_id = product.pk
     order_id = _order_id(request, order_uuid)
     from_chooser = "chooser" in request.POST
-    if not from_chooser:
+    if not from_chooser and (scanned is None or scanned.offers_groups):
         product, groups = displays.modifier_choices(product_id)
         if groups:
             return _chooser(request, order_uuid, product, groups)
