@@ -138,22 +138,23 @@ def modifier_choices(product_id: int) -> tuple[Product | None, list]:
 
 
 def order_for_screen(order_uuid) -> Order:
-    """An order with everything the order screen shows, in three queries whatever the number of lines."""
+    """An order with everything the order screen shows, in two queries whatever the number of lines; its
+    `store_has_kitchen` tells whether its store's menu has kitchen stations (see kitchen_stations)."""
     lines = OrderLine.objects.order_by("course", "id")
     return (
         Order.objects.select_related("table", "location", "staff")
+        .annotate(store_has_kitchen=Exists(_categories_with_station(OuterRef("location_id"))))
         .prefetch_related(Prefetch("lines", queryset=lines))
         .get(uuid=order_uuid)
     )
 
 
+def _categories_with_station(location):
+    return Category.objects.filter(Q(location__isnull=True) | Q(location=location)).exclude(station="")
+
+
 def kitchen_stations(location: Location) -> list[str]:
-    stations = (
-        Category.objects.filter(Q(location__isnull=True) | Q(location=location))
-        .exclude(station="")
-        .values_list("station", flat=True)
-    )
-    return sorted(set(stations))
+    return sorted(set(_categories_with_station(location).values_list("station", flat=True)))
 
 
 def kitchen_board(location: Location, *, station: str = "", stations=()) -> list[KitchenTicket]:

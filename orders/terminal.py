@@ -20,7 +20,7 @@ from django.urls import reverse
 from django_htmx.http import HttpResponseClientRedirect
 
 from orders.forms import ManagerApprovalForm
-from staff import pins, terminals
+from staff import pins, queries, terminals
 from staff.access import may_act_at
 from staff.middleware import idle_seconds, is_background_poll, is_locked, mark_active
 from staff.views import pairing_screen
@@ -54,6 +54,7 @@ def pos_view(perm: str | None = None, *, lockable: bool = True, touch: bool = Tr
                 if request.htmx:
                     return HttpResponseClientRedirect(reverse(settings.LOGIN_URL))
                 return redirect_to_login(request.get_full_path())
+            queries.read_access(request.user)  # roles and permissions in one statement, for this request
             if perm and not request.user.has_perm(perm):
                 raise DjangoPermissionDenied
             if not anyone and not may_act_at(request.user, terminal.location_id):

@@ -191,7 +191,7 @@ def _ticket_context(request, order, **extra) -> dict:
         "table_service": displays.is_table_service(order),
         # Send is offered wherever there is a kitchen to send to: every order but a retail one, and a quick sale too
         # in a store whose menu has kitchen stations (a steak sold at the counter still has to be cooked).
-        "kitchen_service": order.channel != Order.Channel.RETAIL or bool(displays.kitchen_stations(order.location)),
+        "kitchen_service": order.channel != Order.Channel.RETAIL or order.store_has_kitchen,
     }
     context.update(extra)
     return context
@@ -319,10 +319,6 @@ def add_line(request, order_uuid):
         product_id = product.pk
     order_id = _order_id(request, order_uuid)
     from_chooser = "chooser" in request.POST
-    if not from_chooser and (scanned is None or scanned.offers_groups):
-        product, groups = displays.modifier_choices(product_id)
-        if groups:
-            return _chooser(request, order_uuid, product, groups)
     new_line = services.NewLine(
         product_id=product_id,
         quantity=data["quantity"] or Decimal(1),
@@ -331,7 +327,17 @@ def add_line(request, order_uuid):
         modifiers=data["options"],
     )
     try:
-        lines = services.add_lines(order_id, user=request.user, lines=[new_line], merge=True)
+        # A tap or a scan of a product with modifier groups opens its chooser (the service finds the groups while
+        # reading the product); the chooser's own Add posts `chooser` and adds the line with what was chosen.
+        lines = services.add_lines(
+            order_id,
+            user=request.user,
+            lines=[new_line],
+            merge=True,
+            choose_first=not from_chooser and (scanned is None or scanned.offers_groups),
+        )
+    except services.ChoicesWanted as wanted:
+        return _chooser(request, order_uuid, wanted.product, wanted.groups)
     except DomainError as exc:
         if from_chooser:
             product, groups = displays.modifier_choices(product_id)

@@ -17,7 +17,15 @@ bounds). The plain input cleaners are ``core.inputs``'; the database-specific re
 from orders.services.access import lock_order
 from orders.services.discounts import DEFAULT_DISCOUNT_LIMITS, apply_discount, discount_limit
 from orders.services.kitchen import send_to_kitchen
-from orders.services.lines import SELLABLE_KINDS, NewLine, add_lines, build_lines, change_line, override_price
+from orders.services.lines import (
+    SELLABLE_KINDS,
+    ChoicesWanted,
+    NewLine,
+    add_lines,
+    build_lines,
+    change_line,
+    override_price,
+)
 from orders.services.modifiers import groups_for, option_ids, stock_items
 from orders.services.orders import OrderDraft, draft_order, hold_order, open_order, resume_order, save_draft
 from orders.services.tables import merge_orders, move_order, split_order
@@ -31,6 +39,7 @@ __all__ = [
     "MAX_LINES",
     "MAX_MODIFIERS",
     "SELLABLE_KINDS",
+    "ChoicesWanted",
     "NewLine",
     "OrderDraft",
     "add_lines",

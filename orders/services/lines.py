@@ -47,11 +47,24 @@ class NewLine:
     discount_value: Decimal = ZERO
 
 
-def build_lines(order: Order, new_lines: list[NewLine], *, user, approver=None) -> list[OrderLine]:
+class ChoicesWanted(Exception):
+    """A product that offers modifier groups, added where the person is to choose first (the POS screen's product
+    button or a scan): nothing was added. Carries the product and its groups (options in `.choices`) for the
+    chooser."""
+
+    def __init__(self, product: Product, groups: list):
+        super().__init__(product.name)
+        self.product, self.groups = product, groups
+
+
+def build_lines(
+    order: Order, new_lines: list[NewLine], *, user, approver=None, choose_first: bool = False
+) -> list[OrderLine]:
     """Validate `new_lines` and turn them into unsaved OrderLines with the catalogue snapshot.
 
     Raises DomainError (code invalid / unknown_product / not_for_sale / modifier_required / modifier_excess)
-    naming the offending field, and ApprovalRequired for a price override without a manager."""
+    naming the offending field, and ApprovalRequired for a price override without a manager. With `choose_first`,
+    a product that offers modifier groups raises ChoicesWanted instead (the screen shows its chooser)."""
     if not new_lines:
         raise invalid("Add at least one line.", "lines", code="required")
     if len(new_lines) > MAX_LINES:
@@ -71,6 +84,8 @@ def build_lines(order: Order, new_lines: list[NewLine], *, user, approver=None) 
             raise invalid(f"Unknown product {line.product_id}.", f"{where}.product", code="unknown_product")
         if not product.active or product.kind not in SELLABLE_KINDS:
             raise invalid(f"{product.name} is not for sale.", f"{where}.product", code="not_for_sale")
+        if choose_first and offered.get(product.pk):
+            raise ChoicesWanted(product, offered[product.pk])
         quantity = clean_quantity(line.quantity, f"{where}.quantity", places=product.quantity_places)
         course = line.course
         if not isinstance(course, int) or isinstance(course, bool) or not (1 <= course <= 20):
@@ -132,35 +147,42 @@ def audit_new_lines(order: Order, lines: list[OrderLine], user, approver=None) -
 
 
 @transaction.atomic
-def add_lines(order_id: int, *, user, lines: list[NewLine], approver=None, merge: bool = False) -> list[OrderLine]:
-    """Add lines to an open or held order and re-price it; returns the lines added (or grown).
+def add_lines(
+    order_id: int,
+    *,
+    user,
+    lines: list[NewLine],
+    approver=None,
+    merge: bool = False,
+    choose_first: bool = False,
+) -> list[OrderLine]:
+    """Add lines to an open or held order and re-price it; returns the lines added (or grown). With
+    `choose_first` (a tap or a scan on the POS screen), a product offering modifier groups adds nothing and raises
+    ChoicesWanted, so the screen can show its chooser.
 
     With `merge` (the POS screens always; the API when asked), a new line that is the same as a line already on
     the order adds its quantity to that line instead: same product, price, tax, options, note and course, no
     discount or price override on either, and the existing line still active and not sent to the kitchen."""
     order = lock_order(order_id, user)
-    built = build_lines(order, lines, user=user, approver=approver)
-    all_lines = order_lines(order)
+    built = build_lines(order, lines, user=user, approver=approver, choose_first=choose_first)
+    existing = order_lines(order)
+    before = price_state(existing)
     grown: list[OrderLine] = []
     if merge:
-        built, grown = _merge_into_existing(all_lines, built)
-    if built:
-        OrderLine.objects.bulk_create(built)
-        all_lines = order_lines(order)
-    before = price_state(all_lines)
-    new_ids = {line.pk for line in built} | {line.pk for line in grown}
-    discounts_before = discount_figures([line for line in all_lines if line.pk not in new_ids])
-    by_id = {line.pk: line for line in all_lines}
-    for line in grown:
-        by_id[line.pk].quantity = line.quantity
+        built, grown = _merge_into_existing(existing, built)  # grows the existing lines' quantities in place
+    grown_ids = {line.pk for line in grown}
+    discounts_before = discount_figures([line for line in existing if line.pk not in grown_ids])
+    # Priced before they are written: the new lines are inserted with their amounts, and only the existing lines
+    # whose amounts changed are updated (usually none: adding a line stays two writes, the line and the order).
+    all_lines = [*existing, *built]
     reprice(order, all_lines)
     if order.discount_kind:  # without one, each new line's own discount is checked (audit_new_lines)
         recheck_discounts(order, all_lines, before=discounts_before, user=user, approver=approver)
+    if built:
+        OrderLine.objects.bulk_create(built)
     if grown:
-        OrderLine.objects.bulk_update([by_id[line.pk] for line in grown], ["quantity"])
-    save_prices(order, all_lines, before=before)  # usually the new lines only: adding a line stays flat
-    for line in [*built, *grown]:
-        line.__dict__.update({f: getattr(by_id[line.pk], f) for f in LINE_PRICE_FIELDS})
+        OrderLine.objects.bulk_update(grown, ["quantity"])
+    save_prices(order, existing, before=before)
     audit_new_lines(order, built, user, approver)
     return [*grown, *built]
 

@@ -327,6 +327,42 @@ def read_products() -> dict:
     }
 
 
+def read_access() -> dict:
+    """A cashier with a role and one permission of their own, a person with no role, an inactive one: what
+    read_access primes must be what Django's ModelBackend reads by itself, in one statement."""
+    from django.contrib.auth.models import Group, Permission, User
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from staff import queries, roles
+
+    cashier = User.objects.create_user("till-cashier")
+    cashier.groups.add(Group.objects.get(name=roles.CASHIER))
+    cashier.user_permissions.add(Permission.objects.get(codename="view_stockmove"))
+    nobody = User.objects.create_user("no-role")
+    gone = User.objects.create_user("gone", is_active=False)
+    gone.groups.add(Group.objects.get(name=roles.MANAGER))
+    answers = {}
+    for user in (cashier, nobody, gone):
+        fresh = User.objects.get(pk=user.pk)
+        by_django = (fresh.get_all_permissions(), {r for r in roles.ROLES if roles.has_role(fresh, r)})
+        primed = User.objects.get(pk=user.pk)
+        with CaptureQueriesContext(connection) as statements:
+            queries.read_access(primed)
+            perms = primed.get_all_permissions()
+            held = {r for r in roles.ROLES if roles.has_role(primed, r)}
+            may_add_line = primed.has_perm("orders.add_orderline")
+        answers[user.username] = {
+            "statements": len(statements),
+            "same_as_django": (perms, held) == by_django,
+            "roles": sorted(held),
+            "own_permission": "inventory.view_stockmove" in perms,
+            "may_add_line": may_add_line,
+            "permissions": len(perms),
+        }
+    return answers
+
+
 CASES = {
     "inventory.queries.name_key": name_key,
     "inventory.queries.lock_levels": lock_levels,
@@ -334,6 +370,7 @@ CASES = {
     "inventory.queries.copy_rows": copy_rows,
     "billing.queries.read_register": read_register,
     "staff.queries.read_client": read_client,
+    "staff.queries.read_access": read_access,
     "orders.queries.read_products": read_products,
 }
 
