@@ -50,3 +50,61 @@ def test_a_receipt_with_modifiers_equals_the_committed_golden_file(sale_with_mod
     assert data == _golden(name, data)
     text = read(data).text
     assert "+ Medium" in text and "+ Bacon +1.50" in text and "+ Chips +2.00" in text and "+ Rare" in text
+
+
+@pytest.fixture
+def sale_with_everything(location, cashier):
+    """One cash sale with all the pay screen adds: a dish with options (one with a price), a coffee, a tip, the
+    store's 0.05 cash rounding and change."""
+    from inventory.tests.factories import ProductFactory
+
+    location.cash_rounding = Decimal("0.05")
+    location.save()
+    dish, o, _ = dish_with_groups(location, name="Steak frites", price="18.00")
+    coffee = ProductFactory(name="Espresso", price=Decimal("2.29"), tracked=False)
+    till = open_register(location)
+    return sell(
+        register_id=till.pk,
+        user=cashier,
+        lines=[line(dish, modifiers=[o["Medium"].pk, o["Bacon"].pk]), line(coffee, "1")],
+        tenders=[TenderInput("cash", tendered=Decimal("30.00"), tip=Decimal("2.00"))],
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "columns"), [("receipt_everything_58mm.bin", 32), ("receipt_everything_80mm.bin", 48)]
+)
+def test_a_receipt_with_modifiers_tip_rounding_and_change_equals_the_committed_golden_file(
+    sale_with_everything, name, columns
+):
+    doc = replace(
+        receipt_document(sale_with_everything.receipt),
+        store_name="Café Zoë",
+        legal_name="Zoë & Fils SARL",
+        address=("Rue de la Paix 12", "75002 Paris"),
+        tax_id="FR12345678901",
+        header=(),
+        footer=("Merci !",),
+        number="000044",
+        code="R3-44",
+        register="Till 1",
+        issued_at=datetime(2026, 1, 15, 21, 5, tzinfo=UTC),
+        staff="Zoë",
+    )
+    with override_settings(POS_CURRENCY_DECIMALS=2), timezone.override("UTC"):
+        data = render_receipt(doc, columns=columns, open_drawer=True)
+
+    assert data == _golden(name, data)
+    printout = read(data)
+    text = printout.text
+    assert "+ Medium" in text and "+ Bacon +1.50" in text and "Espresso" in text
+    assert "Tax ID FR12345678901" in text and "Zoë & Fils SARL" in text
+    rows = {
+        row.split()[0] + (" " + row.split()[1] if row.split()[0] == "Cash" else ""): row.split()[-1]
+        for row in text.splitlines()
+        if row.strip()
+    }
+    assert rows["TOTAL"] == "21.79"  # 18.00 + 1.50 (Bacon) + 2.29
+    assert rows["Tip"] == "2.00" and rows["Cash rounding"] == "0.01" and rows["Tendered"] == "30.00"
+    assert rows["Change"] == "6.20"  # 30.00 − (21.79 rounded to 21.80) − 2.00 tip
+    assert printout.drawer_kicks == 1 and all(width <= columns for _, width in printout.lines)
