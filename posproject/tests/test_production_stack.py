@@ -208,9 +208,10 @@ def _csrf(browser: requests.Session, page: str) -> str:
 
 
 def test_the_production_stack_passes_the_smoke_flow_and_reloads_without_a_failed_request(stack, location, tmp_path):
-    from billing.models import Printer, PrintJob
+    from billing.models import Printer, PrintJob, Receipt
     from ops.models import BackupRecord
     from orders.tests.helpers import open_register, stocked_product
+    from staff.models import Terminal
     from staff.tests.factories import StaffProfileFactory, UserFactory
 
     _, base, (nginx_binary, nginx_config, nginx_dir) = stack["nginx"]
@@ -275,6 +276,50 @@ def test_the_production_stack_passes_the_smoke_flow_and_reloads_without_a_failed
     assert product.name[:20] in printed and "5.00" in printed and receipt_number in printed
     step(f"the worker printed the receipt on the TCP printer stand-in ({len(printer_stand_in.received)} bytes)")
 
+    # 3b. A sale on the POS screen: the manager pairs this browser as the till's terminal, opens an order, taps the
+    # product twice (one line of 2), pays cash with change; the receipt prints on the same printer.
+    device = Terminal.objects.create(location=location, name="Till 1", register=till, printer=printer)
+    unpaired = browser.get(f"{base}/pos/")
+    assert "pair" in unpaired.text.lower(), unpaired.text[:500]
+    paired = browser.post(
+        f"{base}/pos/pair/direct/", data={"csrfmiddlewaretoken": _csrf(browser, unpaired.text), "terminal": device.pk}
+    )
+    assert paired.status_code == 200 and "/pos/pair/" not in paired.url, paired.text[:500]
+    floor = browser.get(f"{base}/pos/")
+    opened = browser.post(
+        f"{base}/pos/orders/new/", data={"csrfmiddlewaretoken": _csrf(browser, floor.text), "channel": "retail"}
+    )
+    order_uuid = re.search(r"/pos/orders/([0-9a-f-]{36})/", opened.url).group(1)
+    token_for_htmx = _csrf(browser, opened.text)
+    for _ in range(2):
+        tapped = browser.post(
+            f"{base}/pos/orders/{order_uuid}/lines/",
+            data={"product": product.pk},
+            headers={"HX-Request": "true", "X-CSRFToken": token_for_htmx, "Idempotency-Key": str(uuid.uuid4())},
+        )
+        assert tapped.status_code == 200 and product.name in tapped.text, tapped.text[:500]
+    pay_page = browser.get(f"{base}/pos/orders/{order_uuid}/pay/")
+    key = re.search(r'name="key" value="([^"]+)"', pay_page.text).group(1)
+    paid = browser.post(
+        f"{base}/pos/orders/{order_uuid}/pay/",
+        data={
+            "csrfmiddlewaretoken": _csrf(browser, pay_page.text),
+            "key": key,
+            "rows": "1",
+            "tender_0": "cash",
+            "amount_0": "20.00",
+        },
+    )
+    assert paid.status_code == 200 and "/pos/receipts/" in paid.url, paid.text[:800]
+    pos_receipt = Receipt.objects.get(order__uuid=order_uuid, kind=Receipt.Kind.SALE)
+    assert "15.00" in paid.text  # change from 20.00 for 2 × 2.50
+    _wait_for(
+        lambda: str(pos_receipt.number) in bytes(printer_stand_in.received).decode("cp437", errors="replace"),
+        60,
+        lambda: f"the POS receipt to print ({list(PrintJob.objects.values_list('status', 'last_error'))})",
+    )
+    step(f"a sale on the POS screen (paired terminal, 2 taps, cash 20.00, change 15.00): receipt {pos_receipt.number}")
+
     # 4. A backup taken and verified by the worker, from the "Back up now" button.
     page = browser.get(f"{base}/ops/backups/")
     started = browser.post(f"{base}/ops/backups/run/", data={"csrfmiddlewaretoken": _csrf(browser, page.text)})
@@ -285,6 +330,19 @@ def test_the_production_stack_passes_the_smoke_flow_and_reloads_without_a_failed
         lambda: f"the backup ({list(BackupRecord.objects.values_list('status', 'error'))})",
     )
     step("backup taken and verified in the worker")
+
+    # 4b. The integrity check, from the "Run now" button, run by the worker (until then /health warns "has not
+    # run yet").
+    from django.core.cache import cache
+
+    from ops.integrity import LAST_REPORT_KEY, last_report
+
+    cache.delete(LAST_REPORT_KEY)  # another test's report must not stand in for this run's
+    page = browser.get(f"{base}/ops/integrity/")
+    browser.post(f"{base}/ops/integrity/", data={"csrfmiddlewaretoken": _csrf(browser, page.text)})
+    _wait_for(lambda: last_report() is not None, 60, "the integrity check to report")
+    assert last_report()["violations"] == [], last_report()["violations"]
+    step("integrity check run by the worker from the ops page: no violations")
 
     # 5. /health: 200 with every check passing, for the monitor holding the token.
     report = api.get(f"{base}/health", headers={"Authorization": f"Bearer {METRICS_TOKEN}"}).json()
