@@ -33,6 +33,8 @@ if not SECRET_KEY:
         SECRET_KEY = "insecure-development-key-only-for-debug-and-tests-000000000000"  # noqa: S105
     else:
         raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off.")
+# Old keys, while SECRET_KEY is rotated: sessions, signed cookies and (without POS_PIN_SECRET) PINs stay valid.
+SECRET_KEY_FALLBACKS = env.list("SECRET_KEY_FALLBACKS", default=[])
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 if TESTING:
@@ -280,6 +282,8 @@ POS_PIN_STORE_MAX_ATTEMPTS = env.int("POS_PIN_STORE_MAX_ATTEMPTS", default=60)
 POS_PIN_STORE_WINDOW_MINUTES = env.int("POS_PIN_STORE_WINDOW_MINUTES", default=15)
 # Digits in a new PIN (PINs set earlier keep working); trivially guessable ones are refused (staff/pins.py).
 POS_PIN_LENGTH = env.int("POS_PIN_LENGTH", default=6)
+# The secret PINs are hashed with (staff.pins); empty: SECRET_KEY (and SECRET_KEY_FALLBACKS when it is rotated).
+POS_PIN_SECRET = env("POS_PIN_SECRET", default="")
 POS_LONG_OPEN_MINUTES = env.int("POS_LONG_OPEN_MINUTES", default=90)
 # Paired terminals (staff/terminals.py): how long a device's cookie lasts, how long a pairing code shown on an
 # unpaired device stays valid, how many codes one address may ask for in an hour, and how many wrong codes a manager

@@ -1,7 +1,8 @@
 """Personal PINs for the quick user switch on a shared POS terminal.
 
-A PIN is short, so it is only ever checked together with a chosen member of staff, it is stored hashed with
-Django's password hashers, and it is checked by one function, `verify_pin`, on every path (the switch and lock
+A PIN is short, so it is only ever checked together with a chosen member of staff, it is stored as a keyed hash
+(HMAC-SHA256 with a server-side secret, a salt of its own and the person's id: `hash_pin`), and it is checked by one
+function, `verify_pin`, on every path (the switch and lock
 screens, a manager's approval on a screen, the API's manager sign-off), which applies three limits:
 
 - per person: `POS_PIN_MAX_ATTEMPTS` wrong PINs in a row lock that PIN for `POS_PIN_LOCKOUT_MINUTES` (database);
@@ -14,15 +15,25 @@ A terminal is named by `terminal_of(request)`: today the client address (as conf
 a paired terminal's id; the limits only need a stable string. A new PIN must have `POS_PIN_LENGTH` digits (6 by
 default) and not be trivially guessable (`pin_problem`); PINs stored earlier keep working. Setting a PIN, each
 failure, each lockout and each successful use leave an AuditEvent.
+
+Why a keyed hash and not a slow password hasher: a 6-digit PIN has a million values, which a slow hash does not
+save from anyone holding the stored hashes (a million tries of PBKDF2 is an afternoon), while it made every PIN
+switch cost about 300 ms of a web worker. What protects a PIN is the lockouts above, and, for a stolen database,
+the secret: `POS_PIN_SECRET` (or, when it is empty, `SECRET_KEY` with `SECRET_KEY_FALLBACKS`), which is not in the
+database or its backups. A check costs microseconds. PINs stored earlier with Django's password hashers keep
+working and are stored keyed at their next successful use (so are PINs checked with a fallback key).
 """
 
+import hashlib
+import hmac
 import itertools
 import logging
+import secrets
 from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.contrib.auth.hashers import check_password, make_password
+from django.contrib.auth.hashers import check_password
 from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
@@ -37,6 +48,42 @@ PIN_MAX_CHARS = 12
 # Well-known choices that the pattern checks below do not catch (repeats, runs and palindromes are caught there).
 COMMON_PINS = frozenset({"112233", "123321", "147258", "159753", "102030", "121314", "123654", "111222", "000111"})
 logger = logging.getLogger(__name__)
+
+
+PIN_HASH_PREFIX = "pin-hmac-sha256"
+
+
+def _pin_keys() -> list[bytes]:
+    """The secrets PINs are hashed with, the current one first (the rest only check PINs stored earlier)."""
+    own = getattr(settings, "POS_PIN_SECRET", "")
+    if own:
+        return [own.encode()]
+    return [key.encode() for key in (settings.SECRET_KEY, *getattr(settings, "SECRET_KEY_FALLBACKS", ()))]
+
+
+def _pin_mac(key: bytes, salt: str, user_id: int, pin: str) -> str:
+    return hmac.new(key, f"tillhouse.pin:{salt}:{user_id}:{pin}".encode(), hashlib.sha256).hexdigest()
+
+
+def hash_pin(pin: str, user_id: int) -> str:
+    """What is stored for `user_id`'s PIN: the keyed hash with a fresh salt, bound to that person (copied onto
+    another profile it matches nothing)."""
+    salt = secrets.token_hex(8)
+    return f"{PIN_HASH_PREFIX}${salt}${_pin_mac(_pin_keys()[0], salt, user_id, pin)}"
+
+
+def pin_matches(pin: str, user_id: int, stored: str) -> tuple[bool, bool]:
+    """Whether `pin` is `user_id`'s stored PIN, and whether what is stored should be replaced by `hash_pin` (a PIN
+    stored by a password hasher, or keyed with an older secret)."""
+    if not stored:
+        return False, False
+    if stored.startswith(PIN_HASH_PREFIX + "$"):
+        _, salt, digest = stored.split("$", 2)
+        for n, key in enumerate(_pin_keys()):
+            if hmac.compare_digest(_pin_mac(key, salt, user_id, pin), digest):
+                return True, n > 0
+        return False, False
+    return check_password(pin, stored), True
 
 
 class InvalidPin(PermissionDenied):
@@ -162,7 +209,7 @@ def set_pin(*, user, pin: str, actor=None) -> StaffProfile:
     """
     pin = check_new_pin(pin)
     profile, _ = StaffProfile.objects.select_for_update().get_or_create(user=user)
-    profile.pin_hash = make_password(pin)
+    profile.pin_hash = hash_pin(pin, user.pk)
     profile.pin_failed_attempts = 0
     profile.pin_locked_until = None
     profile.save(update_fields=["pin_hash", "pin_failed_attempts", "pin_locked_until"])
@@ -209,10 +256,14 @@ def verify_pin(
             error: PermissionDenied = PinLocked(
                 f"Too many wrong PINs: locked for {minutes} more minute(s). Ask a manager."
             )
-        elif profile.pin_hash and check_password(pin or "", profile.pin_hash):
+        elif (match := pin_matches(pin or "", profile.user_id, profile.pin_hash))[0]:
             profile.pin_failed_attempts = 0
             profile.pin_locked_until = None
-            profile.save(update_fields=["pin_failed_attempts", "pin_locked_until"])
+            fields = ["pin_failed_attempts", "pin_locked_until"]
+            if match[1]:
+                profile.pin_hash = hash_pin(pin, profile.user_id)
+                fields.append("pin_hash")
+            profile.save(update_fields=fields)
             _audit(f"pin_{purpose}", profile.user, location)
             return profile.user
         else:
