@@ -202,14 +202,16 @@ def test_sigterm_lets_a_request_in_flight_finish_then_gunicorn_exits_cleanly(gun
 
 
 @contextmanager
-def nginx_in_front(upstream: str, tmp_path: Path, http_port: int, https_port: int):
-    """deploy/nginx.conf on loopback ports, proxying to `upstream` (http://host:port), with a throwaway certificate.
-    Yields (process, config path, its directory)."""
+def nginx_in_front(upstream: str | list[str], tmp_path: Path, http_port: int, https_port: int):
+    """deploy/nginx.conf on loopback ports, proxying to `upstream` (http://host:port; several: nginx's round robin
+    over them), with a throwaway certificate. Yields (process, config path, its directory)."""
     from posproject.tests.test_deploy import _binary, _nginx_config_on_loopback
 
     nginx = _binary("nginx")
     config = _nginx_config_on_loopback(tmp_path)
-    text = config.read_text().replace("server 127.0.0.1:8280;", f"server {upstream.removeprefix('http://')};")
+    upstreams = [upstream] if isinstance(upstream, str) else upstream
+    servers = " ".join(f"server {each.removeprefix('http://')};" for each in upstreams)
+    text = config.read_text().replace("server 127.0.0.1:8280;", servers)
     text = text.replace("listen 80 default_server;", f"listen 127.0.0.1:{http_port} default_server;")
     text = text.replace(
         "listen 443 ssl http2 default_server;", f"listen 127.0.0.1:{https_port} ssl http2 default_server;"
