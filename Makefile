@@ -151,12 +151,14 @@ restore: $(VENV)/.installed backup-tools
 drill: $(VENV)/.installed backup-tools
 	$(MANAGE) restore_drill $(if $(KEY),--key-file $(KEY))
 
-## deploy-tools: docker-compose and nginx, which the deploy tests use to validate the production files
+## deploy-tools: docker-compose, nginx and PgBouncer, which the deploy tests use to run the production files
 deploy-tools:
-	@{ command -v docker-compose && command -v openssl && { command -v nginx || test -x /usr/sbin/nginx; }; } >/dev/null || \
+	@{ command -v docker-compose && command -v openssl && { command -v nginx || test -x /usr/sbin/nginx; } && \
+		{ command -v pgbouncer || test -x /usr/sbin/pgbouncer; }; } >/dev/null || \
 	if [ "$$(id -u)" = 0 ]; then apt-get update -qq && \
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends docker-compose nginx openssl; \
-	else echo "deploy-tools: run as root to install docker-compose, nginx and openssl; their tests will be skipped"; fi
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends docker-compose nginx openssl \
+			pgbouncer; \
+	else echo "deploy-tools: run as root to install docker-compose, nginx, openssl and pgbouncer; their tests will be skipped"; fi
 
 ## monitoring-tools: promtool (Debian's prometheus package), which checks and tests deploy/monitoring/'s rules
 monitoring-tools:

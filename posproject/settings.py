@@ -137,6 +137,11 @@ if DATABASE_ENGINE == "postgresql":
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
     DATABASES["default"].setdefault("OPTIONS", {})
     DATABASES["default"]["OPTIONS"].setdefault("connect_timeout", env.int("DB_CONNECT_TIMEOUT", default=3))
+    # Behind PgBouncer in transaction pooling mode, a connection's session does not outlive a transaction: no
+    # server-side cursors (queryset.iterator() then reads in chunks on the client). Django's default client-side
+    # parameter binding needs no prepared statements, so nothing else changes.
+    DATABASE_TRANSACTION_POOLING = env.bool("DATABASE_TRANSACTION_POOLING", default=False)
+    DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = DATABASE_TRANSACTION_POOLING
     if TESTING and env("TEST_DB_NAME", default=""):
         # Lets several test runs share one PostgreSQL server without sharing a test database.
         DATABASES["default"]["TEST"] = {"NAME": env("TEST_DB_NAME")}
