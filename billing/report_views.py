@@ -19,6 +19,7 @@ from billing.charts import hourly_sales_svg
 from billing.models import CashSession, ZReport
 from core.csv_export import csv_response
 from core.errors import DomainError
+from core.replicas import reads_from_replica
 from staff.roles import is_manager
 from staff.selectors import locations_for
 
@@ -113,6 +114,7 @@ def _summary_rows(compared: dict) -> list[dict]:
 
 
 @manager_required
+@reads_from_replica
 def sales(request):
     """Sales for a date range at a store or all stores: summary beside the previous period, chart by hour, and one
     report (`?report=`) as a table."""
@@ -162,6 +164,7 @@ class YearForm(forms.Form):
 
 
 @manager_required
+@reads_from_replica
 def year_over_year(request):
     """This year beside last year, month by month, at a store or all stores together."""
     form = YearForm(request.GET, user=request.user)
@@ -180,6 +183,7 @@ def year_over_year(request):
 
 
 @manager_required
+@reads_from_replica
 def sales_csv(request, report: str):
     """One report as CSV: the same rows and columns as the screen; `summary`: the summary beside the previous
     period."""
@@ -237,6 +241,7 @@ def _text(value) -> str:
 
 
 @manager_required
+@reads_from_replica
 def session_list(request):
     """Recent cash sessions at the manager's locations, with their X or Z report."""
     queryset = (

@@ -18,6 +18,7 @@ from django_htmx.http import retarget
 
 from core.errors import DomainError
 from core.idempotent_screens import applied_once
+from core.replicas import reads_from_replica
 from orders import displays, services
 from orders import kitchen as kitchen_services
 from orders.forms import (
@@ -156,6 +157,7 @@ def kitchen(request):
 
 
 @pos_view("orders.view_kitchenticket", lockable=False, touch=False)
+@reads_from_replica
 def kitchen_board(request):
     return pos_render(request, "pos/_kitchen_board.html", _kitchen_context(request))
 
@@ -278,6 +280,7 @@ def order_screen(request, order_uuid):
 
 
 @pos_view("orders.view_order")
+@reads_from_replica
 def products(request):
     """The product grid: one category, or the products matching what was typed in the search box."""
     location = request.terminal.location

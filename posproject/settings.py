@@ -146,6 +146,26 @@ if DATABASE_ENGINE == "postgresql":
         # Lets several test runs share one PostgreSQL server without sharing a test database.
         DATABASES["default"]["TEST"] = {"NAME": env("TEST_DB_NAME")}
 
+# A PostgreSQL streaming replica for reports, product search and the kitchen display (core.replicas): reads that
+# may be a few seconds old go there while it is reachable and not too far behind; everything else, and everything
+# when it is not, goes to the primary. Not used under the test runner (its tests run their own replica).
+DATABASE_REPLICA_URL = "" if TESTING else env("DATABASE_REPLICA_URL", default="")
+REPLICA_MAX_LAG_SECONDS = env.float("REPLICA_MAX_LAG_SECONDS", default=10)
+REPLICA_CHECK_SECONDS = env.float("REPLICA_CHECK_SECONDS", default=5)
+REPLICA_PIN_SECONDS = env.int("REPLICA_PIN_SECONDS", default=5)
+if DATABASE_REPLICA_URL and DATABASE_ENGINE == "postgresql":
+    DATABASES["replica"] = {
+        **env.db_url_config(DATABASE_REPLICA_URL),
+        **{key: DATABASES["default"][key] for key in ("ENGINE", "CONN_MAX_AGE", "CONN_HEALTH_CHECKS")},
+        "OPTIONS": {"connect_timeout": env.int("DB_CONNECT_TIMEOUT", default=3)},
+        "DISABLE_SERVER_SIDE_CURSORS": DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"],
+    }
+    DATABASE_ROUTERS = ["core.replicas.ReplicaRouter"]
+    MIDDLEWARE.insert(
+        MIDDLEWARE.index("django.contrib.sessions.middleware.SessionMiddleware"),
+        "core.replicas.ReadYourWritesMiddleware",
+    )
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache and Celery ---------------------------------------------------------------------------------------
