@@ -292,8 +292,9 @@ def archive_status(cursor) -> ArchiveStatus:
     )
     count, wal, archived_at, failed, failed_wal, failed_at, now, recovering, current, timeout, mode = cursor.fetchone()
     pending = 0
-    if current and wal and "." not in wal and len(wal) == 24:
-        cursor.execute("SELECT pg_wal_lsn_diff(%s::pg_lsn, %s::pg_lsn)", [current, _segment_end_lsn(wal)])
+    segment = wal[:24]  # a segment, or one with .backup / .partial after it; a timeline's .history is shorter
+    if current and len(segment) == 24 and all(c in "0123456789ABCDEF" for c in segment):
+        cursor.execute("SELECT pg_wal_lsn_diff(%s::pg_lsn, %s::pg_lsn)", [current, _segment_end_lsn(segment)])
         pending = max(0, int(cursor.fetchone()[0]))
     elif current and not wal:
         pending = 1  # nothing archived yet

@@ -480,3 +480,44 @@ def latest_runs() -> dict[str, PitrRun | None]:
         kind: done.filter(kind=kind).order_by("-started_at").first()
         for kind in (PitrRun.Kind.FULL, PitrRun.Kind.DIFF, PitrRun.Kind.DRILL, PitrRun.Kind.RESTORE)
     }
+
+
+def pitr_drill_times() -> dict[str, float]:
+    """{"succeeded": when the newest passing drill started, "failed": the newest failing one} (unix seconds)."""
+    from django.db.models import Max
+
+    rows = PitrRun.objects.filter(kind=PitrRun.Kind.DRILL).values("status").annotate(last=Max("started_at"))
+    return {row["status"]: row["last"].timestamp() for row in rows if row["last"]}
+
+
+def pitr_overview() -> dict:
+    """What the backups page shows of point-in-time recovery."""
+    if not settings.PITR_ENABLED:
+        return {"enabled": False}
+    from django.db import DatabaseError, connection
+
+    try:
+        with connection.cursor() as cursor:
+            archive = pitr.archive_status(cursor)
+    except DatabaseError:
+        archive = None
+    runs = latest_runs()
+    return {
+        "enabled": True,
+        "archive": archive,
+        "lag_status": (
+            "red"
+            if archive is None or archive.failing or archive.lag_seconds > settings.PITR_MAX_LAG_SECONDS
+            else "amber"
+            if archive.lag_seconds > settings.PITR_RPO_SECONDS
+            else "green"
+        ),
+        "rpo_seconds": settings.PITR_RPO_SECONDS,
+        "retention_days": settings.PGBACKREST_RETENTION_DAYS,
+        "runs": [
+            ("full backup", runs["full"]),
+            ("differential backup", runs["diff"]),
+            ("PITR drill", runs["drill"]),
+            ("point-in-time restore", runs["restore"]),
+        ],
+    }

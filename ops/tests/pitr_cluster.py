@@ -146,6 +146,16 @@ def start_cluster() -> Cluster:
         CONN_MAX_AGE="0",
         LOG_LEVEL="WARNING",
     )
+    try:
+        _initialise(cluster)
+    except BaseException:
+        stop_cluster(cluster)
+        raise
+    return cluster
+
+
+def _initialise(cluster: Cluster) -> None:
+    root = cluster.root
     subprocess.run(
         _as_owner(str(PG_BIN / "initdb"), "-D", str(cluster.data), "-U", "postgres", "-A", "trust", "--no-sync"),
         check=True,
@@ -163,7 +173,6 @@ def start_cluster() -> Cluster:
         conn.execute(f"CREATE DATABASE {DBNAME}")
     cluster.manage("migrate", "--noinput")
     cluster.manage("pitr", "setup")
-    return cluster
 
 
 def stop_cluster(cluster: Cluster) -> None:
