@@ -158,6 +158,12 @@ def postgres_settings() -> dict[str, str]:
 
 
 # -- running pgBackRest --------------------------------------------------------------------------------------
+def child_env() -> dict[str, str]:
+    """This process's environment without PGBACKREST_* variables: pgBackRest reads those as its own options
+    (PGBACKREST_PG1_PATH would be pg1-path), and the server started by a restore passes them to archive-push."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("PGBACKREST_")}
+
+
 def _as_owner(argv: list[str]) -> list[str]:
     if _owner() is not None:
         return ["runuser", "-u", settings.PGBACKREST_RUN_AS, "--", *argv]
@@ -181,7 +187,9 @@ def run(command: str, *options: str, timeout: float | None = None) -> str:
     write_config()
     argv = pgbackrest_argv(command, *options)
     try:
-        out = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False, cwd="/")
+        out = subprocess.run(
+            argv, capture_output=True, text=True, timeout=timeout, check=False, cwd="/", env=child_env()
+        )
     except FileNotFoundError:
         raise PitrError(f"{argv[0]} was not found: install pgbackrest (make backup-tools).", "tool_missing") from None
     except subprocess.TimeoutExpired:
@@ -356,14 +364,16 @@ def _pg_ctl(*args: str, pg_path: str = "") -> list[str]:
 
 
 def _shell(command: str, what: str, timeout: float) -> None:
-    out = subprocess.run(command, shell=True, capture_output=True, text=True, timeout=timeout, check=False)  # noqa: S602 - the operator's own configured command
+    env = child_env()
+    # The operator's own configured command (PITR_STOP_COMMAND / PITR_START_COMMAND), a shell line by design.
+    out = subprocess.run(command, shell=True, capture_output=True, text=True, timeout=timeout, check=False, env=env)  # noqa: S602
     if out.returncode != 0:
         detail = (out.stderr or out.stdout).strip().splitlines() or [f"exit status {out.returncode}"]
         raise PitrError(f"{what} failed: {detail[-1]}")
 
 
 def _check(argv: list[str], what: str, timeout: float) -> None:
-    out = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False, cwd="/")
+    out = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False, cwd="/", env=child_env())
     if out.returncode != 0:
         detail = (out.stderr or out.stdout).strip().splitlines() or [f"exit status {out.returncode}"]
         raise PitrError(f"{what} failed: {detail[-1]}")

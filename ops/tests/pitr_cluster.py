@@ -116,7 +116,7 @@ def _wait_gone(pid: int, deadline: float = 30) -> None:
         time.sleep(0.05)
 
 
-def start_cluster() -> Cluster:
+def start_cluster(**settings: str) -> Cluster:
     if not shutil.which("pgbackrest") or not (PG_BIN / "initdb").exists():
         pytest.fail("pgbackrest and PostgreSQL 15's server binaries are needed (make backup-tools)")
     root = Path(tempfile.mkdtemp(prefix="tillhouse-pitr-", dir="/tmp"))
@@ -145,6 +145,7 @@ def start_cluster() -> Cluster:
         PITR_DRILL_DIR=str(root / "pgbackrest" / "drill"),
         CONN_MAX_AGE="0",
         LOG_LEVEL="WARNING",
+        **settings,
     )
     try:
         _initialise(cluster)
