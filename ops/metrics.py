@@ -176,11 +176,13 @@ class BusinessCollector:
         archived = GaugeMetricFamily(
             f"{PREFIX}_pitr_archive_last_success_timestamp_seconds", "When the newest WAL segment was archived."
         )
-        backup = GaugeMetricFamily(
-            f"{PREFIX}_pitr_backup_last_success_timestamp_seconds",
-            "When the newest successful pgBackRest backup of each type started.",
-            labels=["type"],
-        )
+        backups = {
+            kind: GaugeMetricFamily(
+                f"{PREFIX}_pitr_{kind}_backup_last_success_timestamp_seconds",
+                f"When the newest successful pgBackRest {kind} backup started (0: none).",
+            )
+            for kind in ("full", "diff")
+        }
         drill_passed = GaugeMetricFamily(
             f"{PREFIX}_pitr_drill_last_success_timestamp_seconds",
             "When the newest passing PITR drill started (0: none).",
@@ -200,14 +202,14 @@ class BusinessCollector:
         failing.add_metric([], 1 if status is not None and status.failing else 0)
         failures.add_metric([], status.failed_count if status else 0)
         archived.add_metric([], status.last_archived_at.timestamp() if status and status.last_archived_at else 0)
-        for kind in ("full", "diff"):
+        for kind, family in backups.items():
             run = runs.get(kind)
-            backup.add_metric([kind], run.started_at.timestamp() if run and run.status == "succeeded" else 0)
+            family.add_metric([], run.started_at.timestamp() if run and run.status == "succeeded" else 0)
         drills = pitr_drill_times() if settings.PITR_ENABLED else {}
         drill_passed.add_metric([], drills.get("succeeded", 0))
         drill_failed.add_metric([], drills.get("failed", 0))
         drill_rto.add_metric([], (runs.get("drill") and runs["drill"].duration_seconds) or 0)
-        yield from (enabled, lag, failing, failures, archived, backup, drill_passed, drill_failed, drill_rto)
+        yield from (enabled, lag, failing, failures, archived, *backups.values(), drill_passed, drill_failed, drill_rto)
 
 
 _business_registry = CollectorRegistry(auto_describe=False)

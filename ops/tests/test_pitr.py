@@ -206,3 +206,17 @@ def test_the_backups_page_shows_the_archive_and_the_last_runs(client, manager, p
     assert "000000010000000000000042" in page and 'data-pitr="green"' in page
     assert "20261207-013000F_20261207-013000D" in page
     assert "Last PITR drill: never" in page
+
+
+@pytest.mark.django_db
+def test_a_drill_that_cannot_restore_is_recorded_as_failed_and_alerts(pitr_on, monkeypatch, alerts, tmp_path):
+    pitr_on.PITR_DRILL_DIR = tmp_path / "drill"
+
+    def fails(**kwargs):
+        raise pitr.PitrError("pgbackrest restore failed: ERROR: [075]: no backup set found to restore")
+
+    monkeypatch.setattr(pitr, "restore", fails)
+    run = pitr_services.run_drill()
+    assert run.status == PitrRun.Status.FAILED and "no backup set" in run.error
+    assert run.target_time is not None and not list((tmp_path / "drill").glob("drill-*"))
+    assert [event for event, _, _ in alerts] == ["pitr.drill_failed"]
