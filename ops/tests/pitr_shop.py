@@ -1,7 +1,7 @@
 """A shop selling through the real checkout service (billing.services.sell), run as its own process against the
 database in DATABASE_URL, for the point-in-time recovery tests.
 
-    python -m ops.tests.pitr_shop setup                      → {"register": id, "product": id, "user": id}
+    python -m ops.tests.pitr_shop setup      → {"register": id, "product": id, "user": id, "token": API token}
     python -m ops.tests.pitr_shop sell --every 0.6 --count 300 --mark-after 200
     python -m ops.tests.pitr_shop sell --every 0.25           (until killed)
 
@@ -32,6 +32,7 @@ def setup() -> dict:
     from inventory.models import Product
     from inventory.tests.factories import LocationFactory
     from orders.tests.helpers import stocked_product
+    from staff.api_clients import create_api_client
     from staff.tests.factories import StaffProfileFactory, UserFactory
 
     location = LocationFactory(code="pitr", name="PITR shop")
@@ -40,10 +41,11 @@ def setup() -> dict:
     register = RegisterFactory(location=location)
     CashSessionFactory(register=register, opened_by=user)
     product = stocked_product(location, on_hand="0", price="2.35", policy=Product.StockPolicy.ALLOW)
-    return {"register": register.pk, "product": product.pk, "user": user.pk}
+    token = create_api_client(name="pitr-till", scope="sell", locations=[location])[1]
+    return {"register": register.pk, "product": product.pk, "user": user.pk, "token": token}
 
 
-def sell(*, register: int, product: int, user: int, every: float, count: int, mark_after: int) -> None:
+def sell(*, register: int, product: int, user: int, every: float, count: int, mark_after: int, token: str = "") -> None:
     from django.contrib.auth import get_user_model
     from django.db import connections
 
