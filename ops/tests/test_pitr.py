@@ -220,3 +220,25 @@ def test_a_drill_that_cannot_restore_is_recorded_as_failed_and_alerts(pitr_on, m
     assert run.status == PitrRun.Status.FAILED and "no backup set" in run.error
     assert run.target_time is not None and not list((tmp_path / "drill").glob("drill-*"))
     assert [event for event, _, _ in alerts] == ["pitr.drill_failed"]
+
+
+@pytest.mark.django_db
+def test_beat_takes_the_nightly_pgbackrest_backup_once_when_its_time_has_come(pitr_on, monkeypatch):
+    pitr_on.TIME_ZONE = "UTC"
+    pitr_on.PITR_BACKUP_AT = "01:30"
+    taken = []
+
+    def backup(kind):
+        taken.append(kind)
+        return {"label": f"20261207-013000F-{kind}", "type": kind, "info": {"size": 1024}}
+
+    monkeypatch.setattr(pitr, "backup", backup)
+    before, after = datetime(2026, 12, 7, 1, 0, tzinfo=UTC), datetime(2026, 12, 7, 1, 45, tzinfo=UTC)
+    first = pitr_services.run_backup_if_due(now=before)  # nothing yet: yesterday's slot is caught up, in full
+    assert first.status == PitrRun.Status.SUCCEEDED and taken == ["full"]
+    PitrRun.objects.filter(pk=first.pk).update(started_at=before)
+    assert pitr_services.run_backup_if_due(now=before + timedelta(minutes=15)) is None
+    run = pitr_services.run_backup_if_due(now=after)  # Monday 01:30: a differential one
+    assert run.label == "20261207-013000F-diff" and taken == ["full", "diff"]
+    PitrRun.objects.filter(pk=run.pk).update(started_at=after)
+    assert pitr_services.run_backup_if_due(now=after + timedelta(minutes=15)) is None

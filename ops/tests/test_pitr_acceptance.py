@@ -88,6 +88,10 @@ def test_restore_to_an_instant_gives_exactly_the_sales_before_it_and_latest_lose
         flag = conn.execute("SELECT current_setting('default_transaction_read_only')").fetchone()[0]
     assert counter == issued_before  # the next receipt continues above every number the replaced cluster issued
     assert jumps >= 1 and ("restore", "succeeded") in runs and flag == "off"
+    with cluster.connect("postgres") as conn:  # out of maintenance: no flag, the server-wide switch gone
+        assert conn.execute("SELECT count(*) FROM tillhouse_maintenance").fetchone()[0] == 0
+        assert conn.execute("SELECT current_setting('default_transaction_read_only')").fetchone()[0] == "off"
+    assert "default_transaction_read_only" not in (cluster.data / "postgresql.auto.conf").read_text()
 
     drill = cluster.manage("pitr", "drill", "--at", datetime.fromtimestamp(mark - 30, tz=UTC).isoformat())
     print(drill.stdout)
