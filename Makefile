@@ -20,7 +20,7 @@ SERVICE ?=
 # The targets that act on this installation get `make run`'s development defaults (DEBUG on, so no SECRET_KEY is
 # needed), unless SECRET_KEY in the environment or a .env file configures the product: after `make run`,
 # `make backup`, `make restore`, `make drill`, `make shell`, `make worker` and `make beat` work as they are.
-LOCAL_TARGETS := migrate demo backup restore drill shell worker beat
+LOCAL_TARGETS := migrate demo backup restore drill pitr shell worker beat
 ifeq ($(SECRET_KEY)$(wildcard .env),)
 $(LOCAL_TARGETS): export DEBUG ?= True
 endif
@@ -28,7 +28,7 @@ endif
 .PHONY: run test test-faults lint typecheck format worker beat shell migrate demo install install-dev clean browser
 .PHONY: lock lock-check
 .PHONY: deploy-tools monitoring-tools deploy rollback logs ps createsuperuser
-.PHONY: backup-tools backup restore drill
+.PHONY: backup-tools backup restore drill pitr
 
 # Installs come from the locks only: every transitive dependency pinned, each file checked against its hash (pip
 # itself is pinned in the lock too). requirements*.txt are the inputs `make lock` compiles them from.
@@ -132,24 +132,32 @@ shell:
 	@if [ -n "$$($(COMPOSE) ps -q web 2>/dev/null)" ]; then $(COMPOSE) exec web python manage.py shell; \
 	else $(MAKE) -s $(VENV)/.installed && $(MANAGE) shell; fi
 
-## backup-tools: pg_dump/pg_restore (the server's major version) and GnuPG, which backups and their tests use
+## backup-tools: pg_dump/pg_restore (the server's major version), GnuPG, and pgBackRest (WAL archiving and
+## point-in-time recovery), which backups and their tests use
 backup-tools:
-	@{ command -v pg_dump && command -v pg_restore && command -v gpg; } >/dev/null || \
+	@{ command -v pg_dump && command -v pg_restore && command -v gpg && command -v pgbackrest; } >/dev/null || \
 	if [ "$$(id -u)" = 0 ]; then apt-get update -qq && \
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql-client gnupg; \
-	else echo "backup-tools: run as root to install postgresql-client and gnupg"; fi
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql-client gnupg pgbackrest; \
+	else echo "backup-tools: run as root to install postgresql-client, gnupg and pgbackrest"; fi
 
 ## backup: take a backup now (KIND=manual|daily|weekly|monthly|pre-deploy), verify it, copy it offsite, prune
 backup: $(VENV)/.installed backup-tools
 	$(MANAGE) backup --kind $(or $(KIND),manual)
 
-## restore: BACKUP=<name|latest|path> [YES=1] [KEY=private-key.asc] — writes answer 503 (maintenance) meanwhile
+## restore: BACKUP=<name|latest|path> [YES=1] [KEY=private-key.asc] — writes answer 503 (maintenance) meanwhile;
+## TO="2026-12-07 14:03:00"|latest instead: point-in-time recovery of the whole cluster with pgBackRest
 restore: $(VENV)/.installed backup-tools
-	$(MANAGE) restore $(or $(BACKUP),latest) $(if $(YES),--yes) $(if $(KEY),--key-file $(KEY))
+	$(if $(TO),$(MANAGE) restore --to "$(TO)",$(MANAGE) restore $(or $(BACKUP),latest)) $(if $(YES),--yes) \
+		$(if $(KEY),--key-file $(KEY))
 
 ## drill: restore the latest backup into a scratch database, prove it usable, time it (RTO), drop it
 drill: $(VENV)/.installed backup-tools
 	$(MANAGE) restore_drill $(if $(KEY),--key-file $(KEY))
+
+## pitr: pgBackRest for point-in-time recovery: DO=setup (configuration and stanza) | postgres-conf (the archiving
+## lines for postgresql.conf) | check | status | backup TYPE=full|diff | drill [AT="2026-12-07 13:00"]
+pitr: $(VENV)/.installed backup-tools
+	$(MANAGE) pitr $(or $(DO),status) $(if $(TYPE),--type $(TYPE)) $(if $(AT),--at "$(AT)")
 
 ## deploy-tools: docker-compose, nginx and PgBouncer, which the deploy tests use to run the production files
 deploy-tools:

@@ -268,6 +268,68 @@ def check_backup_age() -> list[Observation]:
     return [Observation("backup:age", status, int(age.total_seconds()), "s", "component", output=output)]
 
 
+def check_pitr() -> list[Observation]:
+    """Continuous archiving (when PITR_ENABLED): how long committed work has waited outside the archive (the current
+    RPO; fails past PITR_MAX_LAG_SECONDS or while pushes fail), the newest pgBackRest backup, the last PITR drill."""
+    if not settings.PITR_ENABLED:
+        return []
+
+    def probe(connection):
+        from ops.backups.pitr import archive_status
+        from ops.backups.pitr_services import latest_runs
+
+        with connection.cursor() as cursor:
+            cursor.execute("SET statement_timeout = %s", [int(settings.HEALTH_CHECK_TIMEOUT * 1000)])
+            return archive_status(cursor), latest_runs()
+
+    archive, runs = _in_own_connection(probe)
+    lag = archive.lag_seconds
+    if archive.failing or lag > settings.PITR_MAX_LAG_SECONDS:
+        status = FAIL
+    elif lag > settings.PITR_RPO_SECONDS:
+        status = WARN
+    else:
+        status = PASS
+    newest = f"newest archived WAL {archive.last_archived_wal or 'none'}"
+    if archive.last_archived_at:
+        newest += f" at {archive.last_archived_at:%Y-%m-%d %H:%M:%S} UTC"
+    failing = f"; archiving fails since {archive.last_failed_at:%H:%M:%S} UTC" if archive.failing else ""
+    observations = [
+        Observation(
+            "pitr:archiveLag",
+            status,
+            None if lag == float("inf") else round(lag, 1),
+            "s",
+            "component",
+            output=f"{newest}{failing}",
+        )
+    ]
+    backups = [r for r in (runs["full"], runs["diff"]) if r is not None and r.status == "succeeded"]
+    newest_backup = max(backups, key=lambda r: r.started_at, default=None)
+    age = (timezone.now() - newest_backup.started_at).total_seconds() if newest_backup else None
+    backup_status = PASS if age is not None and age <= settings.BACKUP_MAX_AGE_HOURS * 3600 else WARN
+    described = ", ".join(
+        f"last {r.kind} {r.started_at:%Y-%m-%d %H:%M} {r.status}" for r in (runs["full"], runs["diff"]) if r
+    )
+    observations.append(
+        Observation(
+            "pitr:backupAge", backup_status, int(age) if age is not None else None, "s", "component",
+            output=described or "no pgBackRest backup yet",
+        )
+    )  # fmt: skip
+    drill = runs["drill"]
+    drill_status = WARN if drill is None else (PASS if drill.status == "succeeded" else FAIL)
+    drill_text = "no PITR drill yet"
+    if drill is not None:
+        drill_text = f"last PITR drill {drill.started_at:%Y-%m-%d %H:%M} {drill.status}"
+        drill_text += f", RTO {drill.duration_seconds:.0f} s" if drill.duration_seconds else ""
+    observations.append(
+        Observation("pitr:drill", drill_status, drill.duration_seconds if drill else None, "s", "component",
+                    output=drill_text)
+    )  # fmt: skip
+    return observations
+
+
 def installed_at(connection) -> dt.datetime | None:
     """When this installation's database was created: the first migration applied to it (a restore brings back the
     original's). A fresh install has no backup yet; /health warns about it, not fails, for BACKUP_MAX_AGE_HOURS."""
@@ -367,6 +429,7 @@ FULL_CHECKS = (
     Check("celery_workers", check_celery_workers, 1.5, ("celery:workers",), "component"),
     Check("queue_depth", check_queue_depth, 1.0, ("celery:queueDepth",), "component"),
     Check("backup_age", check_backup_age, 1.0, ("backup:age",), "component"),
+    Check("pitr", check_pitr, 1.0, ("pitr:archiveLag",), "component"),
     Check("disk", check_disk, 1.0, ("disk:free",), "system"),
     Check("print_jobs", check_print_jobs, 1.0, ("printJobs:failed", "printJobs:uncertain"), "component"),
     Check("integrity", check_integrity, 1.0, ("integrity:violations",), "component"),

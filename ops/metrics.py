@@ -157,6 +157,59 @@ class BusinessCollector:
         yield result
         yield when
         yield rto
+        yield from self._pitr_families()
+
+    def _pitr_families(self):
+        """Continuous archiving: present (at 0) while PITR is off, so that the rules always find their series."""
+        from django.db import connection
+
+        from ops.backups.pitr import archive_status
+        from ops.backups.pitr_services import latest_runs, pitr_drill_times
+
+        enabled = GaugeMetricFamily(f"{PREFIX}_pitr_enabled", "1 when WAL archiving with pgBackRest is configured.")
+        lag = GaugeMetricFamily(
+            f"{PREFIX}_pitr_archive_lag_seconds",
+            "How long committed work has waited outside the WAL archive (the current RPO; 0: nothing waiting).",
+        )
+        failing = GaugeMetricFamily(f"{PREFIX}_pitr_archive_failing", "1 while the last WAL push failed.")
+        failures = CounterMetricFamily(f"{PREFIX}_pitr_archive_failures", "WAL pushes that failed (pg_stat_archiver).")
+        archived = GaugeMetricFamily(
+            f"{PREFIX}_pitr_archive_last_success_timestamp_seconds", "When the newest WAL segment was archived."
+        )
+        backups = {
+            kind: GaugeMetricFamily(
+                f"{PREFIX}_pitr_{kind}_backup_last_success_timestamp_seconds",
+                f"When the newest successful pgBackRest {kind} backup started (0: none).",
+            )
+            for kind in ("full", "diff")
+        }
+        drill_passed = GaugeMetricFamily(
+            f"{PREFIX}_pitr_drill_last_success_timestamp_seconds",
+            "When the newest passing PITR drill started (0: none).",
+        )
+        drill_failed = GaugeMetricFamily(
+            f"{PREFIX}_pitr_drill_last_failure_timestamp_seconds",
+            "When the newest failing PITR drill started (0: none).",
+        )
+        drill_rto = GaugeMetricFamily(f"{PREFIX}_pitr_drill_last_rto_seconds", "Measured RTO of the newest PITR drill.")
+        enabled.add_metric([], 1 if settings.PITR_ENABLED else 0)
+        status, runs = None, {}
+        if settings.PITR_ENABLED:
+            with connection.cursor() as cursor:
+                status = archive_status(cursor)
+            runs = latest_runs()
+        lag.add_metric([], 0 if status is None else min(status.lag_seconds, 10**9))
+        failing.add_metric([], 1 if status is not None and status.failing else 0)
+        failures.add_metric([], status.failed_count if status else 0)
+        archived.add_metric([], status.last_archived_at.timestamp() if status and status.last_archived_at else 0)
+        for kind, family in backups.items():
+            run = runs.get(kind)
+            family.add_metric([], run.started_at.timestamp() if run and run.status == "succeeded" else 0)
+        drills = pitr_drill_times() if settings.PITR_ENABLED else {}
+        drill_passed.add_metric([], drills.get("succeeded", 0))
+        drill_failed.add_metric([], drills.get("failed", 0))
+        drill_rto.add_metric([], (runs.get("drill") and runs["drill"].duration_seconds) or 0)
+        yield from (enabled, lag, failing, failures, archived, *backups.values(), drill_passed, drill_failed, drill_rto)
 
 
 _business_registry = CollectorRegistry(auto_describe=False)

@@ -1,5 +1,6 @@
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 
 class BackupRecord(models.Model):
@@ -84,3 +85,40 @@ class RestoreDrill(models.Model):
 
     def __str__(self):
         return f"Drill {self.pk} ({self.result})"
+
+
+class PitrRun(models.Model):
+    """One pgBackRest backup, point-in-time restore or PITR drill (DESIGN.md §7), successful or not.
+
+    A restore replaces the whole cluster, this table with it: its row is written into the restored database once
+    the restore is done, with the start time it had."""
+
+    class Kind(models.TextChoices):
+        FULL = "full", "Full backup"
+        DIFF = "diff", "Differential backup"
+        RESTORE = "restore", "Point-in-time restore"
+        DRILL = "drill", "PITR drill"
+
+    class Status(models.TextChoices):
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.RUNNING, db_index=True)
+    started_at = models.DateTimeField(default=timezone.now, db_index=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    label = models.CharField(max_length=100, blank=True, help_text="pgBackRest's backup label.")
+    target = models.CharField(max_length=64, blank=True, help_text="What was asked for: a time, or 'latest'.")
+    target_time = models.DateTimeField(null=True, blank=True)
+    duration_seconds = models.FloatField(null=True, blank=True, help_text="A restore's or drill's measured RTO.")
+    safety_backup = models.CharField(max_length=200, blank=True, help_text="The pre-restore safety copy's name.")
+    details = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True)
+    triggered_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+
+    class Meta:
+        ordering = ["-started_at"]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} {self.pk} ({self.status})"

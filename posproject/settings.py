@@ -544,3 +544,55 @@ for _name in ("nightly", "drill"):
     CELERY_BEAT_SCHEDULE[f"ops.backups.{_name}"] = {"task": f"ops.backups.{_name}", "schedule": crontab(minute="*/15")}
 for _name, _minute in (("promote", 35), ("retention", 40)):
     CELERY_BEAT_SCHEDULE[f"ops.backups.{_name}"] = {"task": f"ops.backups.{_name}", "schedule": crontab(minute=_minute)}
+
+# Point-in-time recovery (ops/backups/pitr.py): PostgreSQL's WAL archived continuously by pgBackRest to a repository
+# on the backup volume (and to an S3-compatible bucket when PGBACKREST_S3_BUCKET is set), full backups weekly and
+# differential ones nightly, kept PGBACKREST_RETENTION_DAYS; `manage.py restore --to <time>|latest`. The generated
+# pgBackRest configuration is written to PGBACKREST_CONFIG; pgBackRest and pg_ctl run as PGBACKREST_RUN_AS (when this
+# process is root) on the machine holding the cluster's data directory (PGBACKREST_PG1_PATH).
+PITR_ENABLED = env.bool("PITR_ENABLED", default=False)
+_pitr_dir = Path(str(BACKUP_DIR)) / "pgbackrest"
+PGBACKREST_BIN = env("PGBACKREST_BIN", default="pgbackrest")
+PGBACKREST_STANZA = env("PGBACKREST_STANZA", default="tillhouse")
+PGBACKREST_CONFIG = Path(env("PGBACKREST_CONFIG", default=str(_pitr_dir / "pgbackrest.conf")))
+PGBACKREST_REPO_PATH = Path(env("PGBACKREST_REPO_PATH", default=str(_pitr_dir / "repo")))
+PGBACKREST_CIPHER_PASS = env("PGBACKREST_CIPHER_PASS", default="")  # aes-256-cbc repository encryption; empty: off
+PGBACKREST_RETENTION_DAYS = env.int("PGBACKREST_RETENTION_DAYS", default=14)  # restore to any second this far back
+PGBACKREST_RUN_AS = env("PGBACKREST_RUN_AS", default="")  # e.g. postgres: runuser -u <it> when this process is root
+PGBACKREST_PG1_PATH = env("PGBACKREST_PG1_PATH", default="")  # the cluster's data directory
+PGBACKREST_PG1_PORT = env.int("PGBACKREST_PG1_PORT", default=int(DATABASES["default"].get("PORT") or 5432))
+PGBACKREST_PG1_SOCKET_PATH = env("PGBACKREST_PG1_SOCKET_PATH", default="")
+PGBACKREST_PG1_USER = env("PGBACKREST_PG1_USER", default="")
+PGBACKREST_S3_BUCKET = env("PGBACKREST_S3_BUCKET", default="")
+PGBACKREST_S3_ENDPOINT = env("PGBACKREST_S3_ENDPOINT", default="s3.amazonaws.com")  # host[:port] or https://host:port
+PGBACKREST_S3_REGION = env("PGBACKREST_S3_REGION", default="us-east-1")
+PGBACKREST_S3_KEY = env("PGBACKREST_S3_KEY", default="")
+PGBACKREST_S3_KEY_SECRET = env("PGBACKREST_S3_KEY_SECRET", default="")
+PGBACKREST_S3_PATH = env("PGBACKREST_S3_PATH", default="/tillhouse")
+PGBACKREST_S3_URI_STYLE = env("PGBACKREST_S3_URI_STYLE", default="host")  # path for MinIO and other local servers
+PGBACKREST_S3_VERIFY_TLS = env.bool("PGBACKREST_S3_VERIFY_TLS", default=True)
+# At most this many seconds of committed work are outside the archive (PostgreSQL's archive_timeout): well under the
+# 60 s RPO, leaving time for the push itself.
+PITR_ARCHIVE_TIMEOUT = env.int("PITR_ARCHIVE_TIMEOUT", default=30)
+PITR_RPO_SECONDS = env.int("PITR_RPO_SECONDS", default=60)
+PITR_MAX_LAG_SECONDS = env.int("PITR_MAX_LAG_SECONDS", default=300)  # /health fails, the alert fires, past this
+# Stopping and starting the cluster for a restore: pg_ctl in PITR_PG_BIN_DIR on PGBACKREST_PG1_PATH by default, or
+# these shell commands (e.g. `systemctl stop postgresql@15-main`).
+PITR_PG_BIN_DIR = env("PITR_PG_BIN_DIR", default=BACKUP_PG_BIN_DIR or "/usr/lib/postgresql/15/bin")
+PITR_STOP_COMMAND = env("PITR_STOP_COMMAND", default="")
+PITR_START_COMMAND = env("PITR_START_COMMAND", default="")
+PITR_RECOVERY_TIMEOUT = env.int("PITR_RECOVERY_TIMEOUT", default=3600)
+# Full backup on this local weekday (0 = Monday), differential the other nights, at PITR_BACKUP_AT local time; the
+# nightly drill restores "now - PITR_DRILL_LOOKBACK_MINUTES" into a scratch cluster on PITR_DRILL_PORT.
+PITR_FULL_WEEKDAY = env.int("PITR_FULL_WEEKDAY", default=6)
+PITR_BACKUP_AT = env("PITR_BACKUP_AT", default="01:30")
+PITR_DRILL_AT = env("PITR_DRILL_AT", default="04:30")
+PITR_DRILL_LOOKBACK_MINUTES = env.int("PITR_DRILL_LOOKBACK_MINUTES", default=60)
+PITR_DRILL_PORT = env.int("PITR_DRILL_PORT", default=5499)
+PITR_DRILL_DIR = Path(env("PITR_DRILL_DIR", default=str(_pitr_dir / "drill")))
+if PITR_ENABLED:
+    for _name in ("pitr_backup", "pitr_drill"):
+        CELERY_BEAT_SCHEDULE[f"ops.backups.{_name}"] = {
+            "task": f"ops.backups.{_name}",
+            "schedule": crontab(minute="*/15"),
+        }

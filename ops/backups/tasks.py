@@ -47,3 +47,27 @@ def promote_backups() -> list[int]:
 @shared_task(name="ops.backups.retention")
 def apply_retention() -> list[int]:
     return [r.pk for r in services.apply_retention()]
+
+
+@shared_task(name="ops.backups.pitr_backup", **LONG)
+def pitr_backup() -> int | None:
+    """pgBackRest's nightly backup if its local time has come: full on PITR_FULL_WEEKDAY, differential otherwise."""
+    from ops.backups import pitr_services
+
+    try:
+        run = pitr_services.run_backup_if_due()
+    except services.BackupInProgress:
+        return None
+    return run.pk if run else None
+
+
+@shared_task(name="ops.backups.pitr_drill", **LONG)
+def pitr_drill() -> int | None:
+    """The nightly PITR drill (an hour ago, into a scratch cluster) if its local time has come."""
+    from ops.backups import pitr_services
+
+    try:
+        run = pitr_services.run_drill_if_due()
+    except services.BackupInProgress:
+        return None
+    return run.pk if run else None

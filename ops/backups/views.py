@@ -5,6 +5,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from ops.access import manager_required
+from ops.backups.pitr_services import pitr_overview
 from ops.backups.selectors import backup_overview
 from ops.backups.tasks import backup_now as backup_now_task
 
@@ -12,7 +13,7 @@ from ops.backups.tasks import backup_now as backup_now_task
 @manager_required
 @require_GET
 def status(request):
-    return render(request, "ops/backups.html", backup_overview())
+    return render(request, "ops/backups.html", {**backup_overview(), "pitr": pitr_overview()})
 
 
 @manager_required

@@ -1,0 +1,449 @@
+"""pgBackRest, driven and watched (DESIGN.md §7): the product writes its configuration from the settings, runs its
+commands, reads the archiver's state and stops and starts the cluster for a restore. It reimplements none of it.
+
+- `config_text()` / `write_config()`: the configuration file every `pgbackrest` call (and PostgreSQL's
+  `archive_command`) reads: repo1 on the backup volume, repo2 in an S3-compatible bucket when configured, both
+  encrypted (aes-256-cbc) when PGBACKREST_CIPHER_PASS is set, full backups kept for PGBACKREST_RETENTION_DAYS.
+- `postgres_settings()`: what postgresql.conf needs for continuous archiving (archive_timeout bounds the loss).
+- `run()`: one `pgbackrest --config=… --stanza=… <command>`, as PGBACKREST_RUN_AS when this process is root.
+- `archive_status()`: the newest archived WAL segment, its age, failures (pg_stat_archiver), and the lag: how long
+  committed work has been waiting outside the archive (the current RPO).
+- `stop_cluster()` / `start_cluster()` / `wait_for_recovery()`: pg_ctl on PGBACKREST_PG1_PATH, or configured commands.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shlex
+import subprocess
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import urlparse
+
+import psycopg
+from django.conf import settings
+
+from ops.backups.engines import BackupError, DatabaseTarget
+
+logger = logging.getLogger("tillhouse.backups")
+
+WAL_SEGMENT_BYTES = 16 * 1024 * 1024
+
+
+class PitrError(BackupError):
+    def __init__(self, message: str, code: str = "pitr_failed"):
+        super().__init__(message, code=code)
+
+
+# -- configuration -------------------------------------------------------------------------------------------
+def config_path() -> Path:
+    return Path(settings.PGBACKREST_CONFIG)
+
+
+def _secrets() -> list[str]:
+    return [s for s in (settings.PGBACKREST_CIPHER_PASS, settings.PGBACKREST_S3_KEY_SECRET) if s]
+
+
+def scrub(text: str) -> str:
+    for secret in _secrets():
+        text = text.replace(secret, "********")
+    return text.strip()
+
+
+def _s3_endpoint() -> tuple[str, int | None]:
+    endpoint = settings.PGBACKREST_S3_ENDPOINT
+    parsed = urlparse(endpoint if "://" in endpoint else f"https://{endpoint}")
+    return parsed.hostname or endpoint, parsed.port
+
+
+def config_text() -> str:
+    """The pgBackRest configuration for this installation (it holds the cipher pass: write it 0600)."""
+    days = settings.PGBACKREST_RETENTION_DAYS
+    base = config_path().parent
+    lines = [
+        "# Written by Tillhouse from its settings (manage.py pitr setup); edit the settings, not this file.",
+        "[global]",
+        f"lock-path={base / 'lock'}",
+        f"log-path={base / 'log'}",
+        "log-level-console=warn",
+        "log-level-stderr=off",
+        "log-level-file=info",
+        "start-fast=y",
+        "compress-type=gz",
+        "compress-level=3",
+        "archive-check=y",
+        f"repo1-path={settings.PGBACKREST_REPO_PATH}",
+        "repo1-retention-full-type=time",
+        f"repo1-retention-full={days}",
+    ]
+    repos = [1]
+    if settings.PGBACKREST_S3_BUCKET:
+        host, port = _s3_endpoint()
+        repos.append(2)
+        lines += [
+            "repo2-type=s3",
+            f"repo2-path={settings.PGBACKREST_S3_PATH}",
+            f"repo2-s3-bucket={settings.PGBACKREST_S3_BUCKET}",
+            f"repo2-s3-endpoint={host}",
+            f"repo2-s3-region={settings.PGBACKREST_S3_REGION}",
+            f"repo2-s3-key={settings.PGBACKREST_S3_KEY}",
+            f"repo2-s3-key-secret={settings.PGBACKREST_S3_KEY_SECRET}",
+            f"repo2-s3-uri-style={settings.PGBACKREST_S3_URI_STYLE}",
+            "repo2-retention-full-type=time",
+            f"repo2-retention-full={days}",
+        ]
+        if port:
+            lines.append(f"repo2-storage-port={port}")
+        if not settings.PGBACKREST_S3_VERIFY_TLS:
+            lines.append("repo2-storage-verify-tls=n")
+    if settings.PGBACKREST_CIPHER_PASS:
+        for n in repos:
+            lines += [f"repo{n}-cipher-type=aes-256-cbc", f"repo{n}-cipher-pass={settings.PGBACKREST_CIPHER_PASS}"]
+    lines += ["", f"[{settings.PGBACKREST_STANZA}]", f"pg1-path={settings.PGBACKREST_PG1_PATH}"]
+    lines.append(f"pg1-port={settings.PGBACKREST_PG1_PORT}")
+    if settings.PGBACKREST_PG1_SOCKET_PATH:
+        lines.append(f"pg1-socket-path={settings.PGBACKREST_PG1_SOCKET_PATH}")
+    if settings.PGBACKREST_PG1_USER:
+        lines.append(f"pg1-user={settings.PGBACKREST_PG1_USER}")
+    return "\n".join(lines) + "\n"
+
+
+def _owner() -> tuple[int, int] | None:
+    """uid and gid of PGBACKREST_RUN_AS, when this process is root and must hand it the files."""
+    if not settings.PGBACKREST_RUN_AS or os.geteuid() != 0:
+        return None
+    import pwd
+
+    entry = pwd.getpwnam(settings.PGBACKREST_RUN_AS)
+    return entry.pw_uid, entry.pw_gid
+
+
+def write_config() -> Path:
+    """Write the configuration (0600) and the directories pgBackRest writes to; idempotent."""
+    path = config_path()
+    owner = _owner()
+    for directory in (path.parent, path.parent / "lock", path.parent / "log", Path(settings.PGBACKREST_REPO_PATH)):
+        directory.mkdir(parents=True, exist_ok=True, mode=0o750)
+        if owner:
+            os.chown(directory, *owner)
+    text = config_text()
+    if not path.exists() or path.read_text() != text:
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(text)
+        tmp.chmod(0o600)
+        if owner:
+            os.chown(tmp, *owner)
+        tmp.replace(path)
+    return path
+
+
+def archive_command() -> str:
+    return f"{settings.PGBACKREST_BIN} --config={config_path()} --stanza={settings.PGBACKREST_STANZA} archive-push %p"
+
+
+def postgres_settings() -> dict[str, str]:
+    """postgresql.conf for continuous archiving: a segment is closed and pushed at least every
+    PITR_ARCHIVE_TIMEOUT seconds while there is work, so at most that much committed work is outside the archive."""
+    return {
+        "wal_level": "replica",
+        "archive_mode": "on",
+        "archive_command": archive_command(),
+        "archive_timeout": f"{settings.PITR_ARCHIVE_TIMEOUT}s",
+        "max_wal_senders": "3",
+    }
+
+
+# -- running pgBackRest --------------------------------------------------------------------------------------
+def child_env() -> dict[str, str]:
+    """This process's environment without PGBACKREST_* variables: pgBackRest reads those as its own options
+    (PGBACKREST_PG1_PATH would be pg1-path), and the server started by a restore passes them to archive-push."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("PGBACKREST_")}
+
+
+def _as_owner(argv: list[str]) -> list[str]:
+    if _owner() is not None:
+        return ["runuser", "-u", settings.PGBACKREST_RUN_AS, "--", *argv]
+    return argv
+
+
+def pgbackrest_argv(command: str, *options: str) -> list[str]:
+    return _as_owner(
+        [
+            settings.PGBACKREST_BIN,
+            f"--config={config_path()}",
+            f"--stanza={settings.PGBACKREST_STANZA}",
+            *options,
+            command,
+        ]
+    )
+
+
+def run(command: str, *options: str, timeout: float | None = None) -> str:
+    """Run one pgBackRest command; its stdout, or PitrError with its last error line (secrets masked)."""
+    write_config()
+    argv = pgbackrest_argv(command, *options)
+    try:
+        out = subprocess.run(
+            argv, capture_output=True, text=True, timeout=timeout, check=False, cwd="/", env=child_env()
+        )
+    except FileNotFoundError:
+        raise PitrError(f"{argv[0]} was not found: install pgbackrest (make backup-tools).", "tool_missing") from None
+    except subprocess.TimeoutExpired:
+        raise PitrError(f"pgbackrest {command} did not finish within {timeout:.0f} s.") from None
+    if out.returncode != 0:
+        text = scrub(out.stderr or out.stdout) or f"exit status {out.returncode}"
+        errors = [line for line in text.splitlines() if "ERROR" in line] or text.splitlines()
+        raise PitrError(f"pgbackrest {command} failed: {errors[-1].strip()}")
+    return out.stdout
+
+
+def stanza_create() -> None:
+    run("stanza-create", timeout=600)
+
+
+def check() -> None:
+    """pgBackRest's own end-to-end check: the configuration, and a WAL segment switched and found in every repo."""
+    run("check", timeout=600)
+
+
+def backup(kind: str) -> dict:
+    """A full or differential backup (kind "full" | "diff") to every repository; returns its entry in `info`."""
+    for repo in repositories():
+        run("backup", f"--type={kind}", f"--repo={repo}", timeout=6 * 3600)
+    backups = info().get("backup", [])
+    return backups[-1] if backups else {}
+
+
+def repositories() -> list[int]:
+    return [1, 2] if settings.PGBACKREST_S3_BUCKET else [1]
+
+
+def info() -> dict:
+    """The stanza's entry of `pgbackrest info --output=json` ({} when there is none yet)."""
+    data = json.loads(run("info", "--output=json", timeout=120) or "[]")
+    return data[0] if data else {}
+
+
+def oldest_restorable(entry: dict) -> datetime | None:
+    """The earliest instant a restore can reach: the end of the oldest backup still kept."""
+    stops = [b["timestamp"]["stop"] for b in entry.get("backup", [])]
+    return datetime.fromtimestamp(min(stops), tz=UTC) if stops else None
+
+
+def restore(*, to: datetime | None, pg_path: str = "", archive_mode: str = "preserve") -> None:
+    """`pgbackrest restore --delta` into the (stopped) cluster's data directory, or `pg_path`: as of `to`, then
+    promoted; None: everything archived (`--type=default`). A scratch copy takes archive_mode "off": it must never
+    push WAL into the repository."""
+    argv = ["--delta", f"--archive-mode={archive_mode}"]
+    if to is None:
+        argv.append("--type=default")
+    else:
+        stamp = to.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f+00")
+        argv += ["--type=time", f"--target={stamp}", "--target-action=promote"]
+    if pg_path:
+        argv.append(f"--pg1-path={pg_path}")
+    run("restore", *argv, timeout=6 * 3600)
+
+
+# -- what is archived --------------------------------------------------------------------------------------
+@dataclass
+class ArchiveStatus:
+    archived_count: int
+    last_archived_wal: str
+    last_archived_at: datetime | None
+    failed_count: int
+    last_failed_wal: str
+    last_failed_at: datetime | None
+    pending_bytes: int  # WAL written since the end of the last archived segment
+    lag_seconds: float  # how long committed work has been outside the archive (0: nothing waiting)
+    archive_timeout: str = ""
+    archive_mode: str = ""
+
+    @property
+    def failing(self) -> bool:
+        """The last attempt failed (pg_stat_archiver keeps failures until a later success)."""
+        return bool(self.last_failed_at) and (
+            self.last_archived_at is None or self.last_failed_at > self.last_archived_at
+        )
+
+    def as_json(self) -> dict:
+        return {
+            "last_archived_wal": self.last_archived_wal,
+            "last_archived_at": self.last_archived_at.isoformat() if self.last_archived_at else None,
+            "lag_seconds": round(self.lag_seconds, 1),
+            "failed_count": self.failed_count,
+            "failing": self.failing,
+            "last_failed_wal": self.last_failed_wal,
+            "last_failed_at": self.last_failed_at.isoformat() if self.last_failed_at else None,
+        }
+
+
+def _segment_end_lsn(walfile: str) -> str:
+    """The LSN just past a WAL segment file `TTTTTTTTXXXXXXXXYYYYYYYY` (16 MB segments)."""
+    log, seg = int(walfile[8:16], 16), int(walfile[16:24], 16)
+    end = (log * 0x100000000) + (seg + 1) * WAL_SEGMENT_BYTES
+    return f"{end >> 32:X}/{end & 0xFFFFFFFF:X}"
+
+
+def archive_status(cursor) -> ArchiveStatus:
+    """pg_stat_archiver read through `cursor` (a DB-API cursor on the cluster). The lag is the age of the last
+    archived segment while WAL has been written beyond it, 0 when nothing is waiting."""
+    cursor.execute(
+        "SELECT archived_count, coalesce(last_archived_wal, ''), last_archived_time, failed_count, "
+        "coalesce(last_failed_wal, ''), last_failed_time, now(), pg_is_in_recovery(), "
+        "CASE WHEN pg_is_in_recovery() THEN NULL ELSE pg_current_wal_lsn()::text END, "
+        "current_setting('archive_timeout'), current_setting('archive_mode') FROM pg_stat_archiver"
+    )
+    count, wal, archived_at, failed, failed_wal, failed_at, now, recovering, current, timeout, mode = cursor.fetchone()
+    pending = 0
+    segment = wal[:24]  # a segment, or one with .backup / .partial after it; a timeline's .history is shorter
+    if current and len(segment) == 24 and all(c in "0123456789ABCDEF" for c in segment):
+        cursor.execute("SELECT pg_wal_lsn_diff(%s::pg_lsn, %s::pg_lsn)", [current, _segment_end_lsn(segment)])
+        pending = max(0, int(cursor.fetchone()[0]))
+    elif current and not wal:
+        pending = 1  # nothing archived yet
+    since = archived_at or None
+    lag = 0.0
+    if pending > 0 and not recovering:
+        lag = (now - since).total_seconds() if since else float("inf")
+    return ArchiveStatus(count, wal, archived_at, failed, failed_wal, failed_at, pending, lag, timeout, mode)
+
+
+def archive_status_of(target: DatabaseTarget) -> ArchiveStatus:
+    with _connect(target, "postgres") as conn, conn.cursor() as cursor:
+        return archive_status(cursor)
+
+
+def switch_and_wait_archived(target: DatabaseTarget, *, deadline: float = 120.0) -> str:
+    """Close the current WAL segment and wait until the archiver has pushed it: everything committed so far is
+    then in the archive. Returns the segment's name."""
+    with _connect(target, "postgres") as conn:
+        lsn = conn.execute("SELECT pg_switch_wal()").fetchone()[0]
+        walfile = conn.execute("SELECT pg_walfile_name(%s)", [lsn]).fetchone()[0]
+        end = time.monotonic() + deadline
+        while time.monotonic() < end:
+            last = conn.execute("SELECT coalesce(last_archived_wal, '') FROM pg_stat_archiver").fetchone()[0]
+            if len(last) == 24 and last >= walfile:
+                return walfile
+            time.sleep(0.2)
+    raise PitrError(f"WAL segment {walfile} was not archived within {deadline:.0f} s: is archiving failing?")
+
+
+def _connect(target: DatabaseTarget, dbname: str, **kwargs) -> psycopg.Connection:
+    return psycopg.connect(
+        dbname=dbname,
+        host=target.host or None,
+        port=target.port or None,
+        user=target.user or None,
+        password=target.password or None,
+        connect_timeout=5,
+        autocommit=True,
+        application_name="tillhouse-pitr",
+        **kwargs,
+    )
+
+
+def cluster_answers(target: DatabaseTarget) -> bool:
+    try:
+        with _connect(target, "postgres") as conn:
+            conn.execute("SELECT 1")
+        return True
+    except psycopg.Error:
+        return False
+
+
+# -- stopping and starting the cluster -----------------------------------------------------------------------
+def _pg_ctl(*args: str, pg_path: str = "") -> list[str]:
+    return _as_owner(
+        [str(Path(settings.PITR_PG_BIN_DIR) / "pg_ctl"), "-D", pg_path or settings.PGBACKREST_PG1_PATH, *args]
+    )
+
+
+def _shell(command: str, what: str, timeout: float) -> None:
+    env = child_env()
+    # The operator's own configured command (PITR_STOP_COMMAND / PITR_START_COMMAND), a shell line by design.
+    out = subprocess.run(command, shell=True, capture_output=True, text=True, timeout=timeout, check=False, env=env)  # noqa: S602
+    if out.returncode != 0:
+        detail = (out.stderr or out.stdout).strip().splitlines() or [f"exit status {out.returncode}"]
+        raise PitrError(f"{what} failed: {detail[-1]}")
+
+
+def _check(argv: list[str], what: str, timeout: float) -> None:
+    out = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False, cwd="/", env=child_env())
+    if out.returncode != 0:
+        detail = (out.stderr or out.stdout).strip().splitlines() or [f"exit status {out.returncode}"]
+        raise PitrError(f"{what} failed: {detail[-1]}")
+
+
+def server_log(pg_path: str = "") -> Path:
+    return config_path().parent / "log" / f"postgresql-{Path(pg_path or settings.PGBACKREST_PG1_PATH).name}.log"
+
+
+def stop_cluster() -> None:
+    """Stop the cluster (fast: sessions are ended, a clean shutdown checkpoint is written)."""
+    if settings.PITR_STOP_COMMAND:
+        _shell(settings.PITR_STOP_COMMAND, "Stopping PostgreSQL", 600)
+        return
+    pid_file = Path(settings.PGBACKREST_PG1_PATH) / "postmaster.pid"
+    if pid_file.exists():
+        _check(_pg_ctl("stop", "-m", "fast", "-w", "-t", "300"), "Stopping PostgreSQL", 330)
+
+
+def start_cluster(*, pg_path: str = "", options: str = "") -> None:
+    if settings.PITR_START_COMMAND and not pg_path:
+        _shell(settings.PITR_START_COMMAND, "Starting PostgreSQL", 600)
+        return
+    argv = _pg_ctl("start", "-w", "-t", "600", "-l", str(server_log(pg_path)), pg_path=pg_path)
+    if options:
+        argv += ["-o", options]
+    try:
+        _check(argv, "Starting PostgreSQL", 630)
+    except PitrError as exc:
+        raise PitrError(f"{exc.message} — {_log_tail(pg_path)}") from None
+
+
+def stop_scratch(pg_path: str) -> None:
+    if (Path(pg_path) / "postmaster.pid").exists():
+        subprocess.run(_pg_ctl("stop", "-m", "immediate", "-w", pg_path=pg_path), capture_output=True, check=False)
+
+
+def _log_tail(pg_path: str = "") -> str:
+    try:
+        lines = [line for line in server_log(pg_path).read_text().splitlines() if "FATAL" in line or "ERROR" in line]
+    except OSError:
+        return "no server log"
+    return lines[-1].strip() if lines else "see the server log"
+
+
+def append_setting(name: str, value: str, *, pg_path: str = "") -> None:
+    """Add a line to the restored cluster's postgresql.auto.conf before its first start (as its owner)."""
+    path = Path(pg_path or settings.PGBACKREST_PG1_PATH) / "postgresql.auto.conf"
+    line = f"{name} = '{value}'  # set by the Tillhouse restore until it has checked the cluster\n"
+    _check(
+        _as_owner(["sh", "-c", f"printf %s {shlex.quote(line)} >> {shlex.quote(str(path))}"]),
+        "postgresql.auto.conf",
+        30,
+    )
+
+
+def wait_for_recovery(target: DatabaseTarget, *, timeout: float | None = None, pg_path: str = "") -> None:
+    """Wait until the started cluster has replayed the archive and been promoted (no longer in recovery)."""
+    timeout = timeout or settings.PITR_RECOVERY_TIMEOUT
+    end = time.monotonic() + timeout
+    last_error = ""
+    while time.monotonic() < end:
+        try:
+            with _connect(target, "postgres", options="-c default_transaction_read_only=off") as conn:
+                if not conn.execute("SELECT pg_is_in_recovery()").fetchone()[0]:
+                    return
+        except psycopg.OperationalError as exc:
+            last_error = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            pid_file = Path(pg_path or settings.PGBACKREST_PG1_PATH) / "postmaster.pid"
+            if not settings.PITR_START_COMMAND and not pid_file.exists():
+                raise PitrError(f"PostgreSQL stopped during recovery: {_log_tail(pg_path)}") from None
+        time.sleep(0.5)
+    raise PitrError(f"Recovery did not finish within {timeout:.0f} s ({last_error or 'still replaying'}).")
