@@ -6,27 +6,86 @@
 #            gracefully → restart worker and beat → wait for /health/ready
 #   rollback the same rolling restart onto the image tag that ran before the last deploy (no build, no migration)
 #
-# Image tags: TILLHOUSE_TAG (default: the git commit); var/deploy/current and var/deploy/previous remember them.
+# Image tags: TILLHOUSE_TAG (default: the git commit); var/deploy/current and var/deploy/previous remember them
+# (DEPLOY_STATE_DIR: elsewhere).
+#
+# Podman: COMPOSE="podman-compose -f docker-compose.prod.yml" (DOCKER is then podman). Debian's podman-compose
+# (1.0.3) knows no --scale and no depends_on conditions, and podman runs no healthcheck on its own without systemd:
+# the script starts the new web containers with `compose run -d`, finds containers by their compose labels, waits
+# for db and redis itself and runs the healthchecks it waits for.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 read -r -a COMPOSE <<<"${COMPOSE:-docker compose -f docker-compose.prod.yml}"
-STATE=var/deploy
+if [ -z "${DOCKER:-}" ]; then
+  case "${COMPOSE[0]}" in
+    podman*) DOCKER=podman ;;
+    *) DOCKER=docker ;;
+  esac
+fi
+STATE=${DEPLOY_STATE_DIR:-var/deploy}
 WAIT_SECONDS=${WAIT_SECONDS:-180}
 STOP_SECONDS=${STOP_SECONDS:-40} # as web's stop_grace_period: longer than gunicorn's graceful timeout
 mkdir -p "$STATE"
 
 say() { printf '\n==> %s\n' "$*"; }
 compose() { "${COMPOSE[@]}" "$@"; }
-web_ids() { compose ps -q web | sort; }
+docker() { command "$DOCKER" "$@"; }
+
+service_ids() { # service: its running containers
+  if [ "$DOCKER" = podman ]; then
+    local id
+    # podman-compose's `ps -q` lists every container of the project (and echoes its podman command): the ids only
+    for id in $(compose ps -q 2>/dev/null | grep -E '^[0-9a-f]{12,64}$' || true); do
+      if [ "$(podman inspect -f '{{index .Config.Labels "com.docker.compose.service"}} {{.State.Running}}' "$id")" = \
+        "$1 true" ]; then
+        echo "$id"
+      fi
+    done | sort
+  else
+    compose ps -q "$1" | sort
+  fi
+}
+web_ids() { service_ids web; }
+
+healthy() { # container id
+  if [ "$DOCKER" = podman ]; then
+    podman healthcheck run "$1" >/dev/null 2>&1 # no systemd timer runs it: run it now, and see
+  else
+    [ "$(docker inspect -f '{{.State.Health.Status}}' "$1")" = healthy ]
+  fi
+}
+
+web_exec() { # command...: in a running web container
+  if [ "$DOCKER" = podman ]; then
+    podman exec "$(web_ids | head -n 1)" "$@"
+  else
+    compose exec -T web "$@"
+  fi
+}
+
+wait_until_healthy() { # service... (podman-compose does not wait for depends_on conditions)
+  [ "$DOCKER" = podman ] || return 0
+  local deadline=$((SECONDS + WAIT_SECONDS)) service id
+  for service in "$@"; do
+    for id in $(service_ids "$service"); do
+      until healthy "$id"; do
+        if [ "$SECONDS" -ge "$deadline" ]; then
+          echo "$service ($id) is not healthy after ${WAIT_SECONDS}s" >&2
+          return 1
+        fi
+        sleep 2
+      done
+    done
+  done
+}
 
 wait_until_ready() { # container ids...
   local deadline=$((SECONDS + WAIT_SECONDS)) id status
   for id in "$@"; do
-    until status=$(docker inspect -f '{{.State.Health.Status}}' "$id") && [ "$status" = healthy ] &&
-      docker exec "$id" python deploy/healthcheck.py http://127.0.0.1:8000/health/ready; do
+    until healthy "$id" && docker exec "$id" python deploy/healthcheck.py http://127.0.0.1:8000/health/ready; do
       if [ "$SECONDS" -ge "$deadline" ]; then
-        echo "container $id is not ready after ${WAIT_SECONDS}s (health: ${status:-unknown})" >&2
+        echo "container $id is not ready after ${WAIT_SECONDS}s" >&2
         docker logs --tail 50 "$id" >&2 || true
         return 1
       fi
@@ -36,7 +95,12 @@ wait_until_ready() { # container ids...
 }
 
 reload_nginx() {
-  if [ -n "$(compose ps -q nginx)" ]; then compose exec -T nginx nginx -s reload; fi
+  if [ "$DOCKER" = podman ]; then # podman-compose's ps takes no service
+    local id
+    for id in $(service_ids nginx); do podman exec "$id" nginx -s reload; done
+  elif [ -n "$(compose ps -q nginx)" ]; then
+    compose exec -T nginx nginx -s reload
+  fi
 }
 
 rolling_restart_web() {
@@ -50,7 +114,15 @@ rolling_restart_web() {
   fi
   count=$(wc -l <<<"$old")
   say "Starting $count new web container(s) next to the old ones"
-  compose up -d --no-deps --no-recreate --scale "web=$((count * 2))" web
+  if [ "$DOCKER" = podman ]; then
+    local project i
+    project=$(podman inspect -f '{{index .Config.Labels "com.docker.compose.project"}}' "$(head -n 1 <<<"$old")")
+    for i in $(seq "$count"); do
+      compose run -d -T --no-deps --name "${project}_web_$(date +%s)_$i" web >/dev/null
+    done
+  else
+    compose up -d --no-deps --no-recreate --scale "web=$((count * 2))" web
+  fi
   new=$(comm -13 <(echo "$old") <(web_ids))
   if ! wait_until_ready $new; then
     say "New web containers are not ready: removing them, the old ones keep serving"
@@ -62,11 +134,27 @@ rolling_restart_web() {
   say "Stopping the old web container(s) gracefully (requests in flight finish)"
   docker stop --time "$STOP_SECONDS" $old >/dev/null
   docker rm $old >/dev/null
+  if [ "$DOCKER" = podman ]; then # the names podman-compose knows its web containers by (exec, up)
+    local project i=0 id
+    project=$(podman inspect -f '{{index .Config.Labels "com.docker.compose.project"}}' $(head -n 1 <<<"$new"))
+    for id in $new; do
+      i=$((i + 1))
+      podman rename "$id" "${project}_web_$i"
+    done
+  fi
   reload_nginx
 }
 
 restart_the_rest() {
   say "Restarting worker and beat on the new image, starting nginx"
+  if [ "$DOCKER" = podman ]; then # podman-compose would start the old containers again: replace them
+    local old
+    old=$( (service_ids worker && service_ids beat) | xargs)
+    if [ -n "$old" ]; then
+      podman stop --time 60 $old >/dev/null
+      podman rm $old >/dev/null
+    fi
+  fi
   compose up -d --no-deps worker beat
   compose up -d --no-deps nginx
   reload_nginx
@@ -81,7 +169,7 @@ deploy() {
   local backed_up=0
   if [ -n "$(web_ids)" ]; then
     say "Pre-deploy backup"
-    compose exec -T web python manage.py backup --kind pre-deploy
+    web_exec python manage.py backup --kind pre-deploy
     backed_up=1
   fi
 
@@ -92,9 +180,16 @@ deploy() {
     say "Building ${TILLHOUSE_IMAGE:-tillhouse}:$tag"
     compose build web
   fi
+  if [ "$DOCKER" = podman ]; then # podman-compose (1.0.3) does not pass a failed build's exit status on
+    podman image exists "${TILLHOUSE_IMAGE:-tillhouse}:$tag" || {
+      echo "the image ${TILLHOUSE_IMAGE:-tillhouse}:$tag was not built" >&2
+      exit 1
+    }
+  fi
 
   say "Starting db and redis, checking the production settings"
   compose up -d db redis
+  wait_until_healthy db redis
   compose run --rm --no-deps migrate python manage.py check --deploy --fail-level WARNING
   if [ "$backed_up" = 0 ]; then
     # First deployment on this server (no web container yet): the database may still hold data (a move from another

@@ -42,11 +42,12 @@ def step(text: str) -> None:
 
 
 class PrinterStandIn(threading.Thread):
-    """A receipt printer on a TCP port (as an ESC/POS printer on 9100): keeps every byte it is sent."""
+    """A receipt printer on a TCP port (as an ESC/POS printer on 9100): keeps every byte it is sent. On loopback
+    unless told otherwise (the container stack's printer listens where its containers reach the host)."""
 
-    def __init__(self):
+    def __init__(self, host: str = "127.0.0.1"):
         super().__init__(daemon=True)
-        self.server = socket.create_server(("127.0.0.1", 0))
+        self.server = socket.create_server((host, 0))
         self.port = self.server.getsockname()[1]
         self.received = bytearray()
         self.stopped = False
