@@ -6,14 +6,13 @@ twice. nginx's access log names the instance that answered each request."""
 
 import json
 import re
-import subprocess
-import sys
 import uuid
 from decimal import Decimal
 
 import pytest
 
-from posproject.tests.test_deploy_gunicorn import ROOT, _gunicorn, _production_env, nginx_in_front
+from posproject.tests.test_deploy_gunicorn import _gunicorn, nginx_in_front
+from posproject.tests.test_deploy_gunicorn import static_root as static_root  # the collected static files, once
 from posproject.tests.test_production_stack import PASSWORD, _csrf, _session, _spare_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -36,20 +35,6 @@ def two_nodes(django_db_setup, static_root, tmp_path, monkeypatch, settings):
         nginx_in_front([one, two], proxy, http_port, https_port),
     ):
         yield f"https://127.0.0.1:{https_port}", {one.removeprefix("http://"), two.removeprefix("http://")}, proxy
-
-
-@pytest.fixture
-def static_root(tmp_path_factory):
-    """As the Dockerfile does at build: production pages need the hashed-files manifest."""
-    root = tmp_path_factory.mktemp("static")
-    subprocess.run(
-        [sys.executable, "manage.py", "collectstatic", "--noinput", "--verbosity", "0"],
-        cwd=ROOT,
-        env=_production_env(STATIC_ROOT=str(root)),
-        check=True,
-        capture_output=True,
-    )
-    return root
 
 
 def _answered_by(proxy_dir) -> list[tuple[str, str, str]]:
