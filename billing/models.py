@@ -141,7 +141,7 @@ class Payment(AppendOnlyModel):
 
     order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="payments")
     session = models.ForeignKey(CashSession, on_delete=models.PROTECT, related_name="payments")
-    tender = models.CharField(max_length=8, choices=Tender.choices)
+    tender = models.CharField(max_length=16, choices=Tender.choices)
     amount = money_field(help_text="What this tender paid towards the order (tips excluded).")
     tendered = money_field(help_text="What the guest handed over.")
     change = money_field()
@@ -168,7 +168,7 @@ class Payment(AppendOnlyModel):
 class Refund(AppendOnlyModel):
     order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="refunds")
     session = models.ForeignKey(CashSession, on_delete=models.PROTECT, related_name="refunds")
-    tender = models.CharField(max_length=8, choices=Payment.Tender.choices)
+    tender = models.CharField(max_length=16, choices=Payment.Tender.choices)
     amount = money_field()
     tax_amount = money_field()
     reason = models.CharField(max_length=200)

@@ -23,6 +23,45 @@ class Table(models.Model):
         return f"Table {self.name}"
 
 
+class Customer(models.Model):
+    """A guest the business knows: found on the POS, attached to orders, invoiced, e-mailed receipts.
+
+    Shared by every store. Phone is kept as digits only (with a leading + when given) and e-mail lower-cased, so
+    the unique constraints refuse duplicates however they are typed. Erasing a customer blanks the personal
+    fields and sets `erased_at`; their orders keep their totals.
+    """
+
+    name = models.CharField(max_length=120)
+    phone = models.CharField(max_length=20, blank=True, help_text="Digits only, with a leading + when given.")
+    email = models.EmailField(max_length=254, blank=True)
+    company = models.CharField(max_length=120, blank=True, help_text="For invoices.")
+    tax_id = models.CharField(max_length=40, blank=True, help_text="For invoices.")
+    card_code = models.CharField(
+        max_length=64, null=True, blank=True, unique=True, help_text="A loyalty card's barcode or QR code."
+    )
+    marketing_consent = models.BooleanField(default=False)
+    marketing_consent_at = models.DateTimeField(null=True, blank=True)
+    notes = models.TextField(blank=True, max_length=2000)
+    merged_into = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    erased_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["phone"], condition=~Q(phone="") & Q(merged_into__isnull=True), name="customer_phone_unique"
+            ),
+            models.UniqueConstraint(
+                fields=["email"], condition=~Q(email="") & Q(merged_into__isnull=True), name="customer_email_unique"
+            ),
+        ]
+
+    def __str__(self):
+        return self.name
+
+
 class Order(models.Model):
     class Channel(models.TextChoices):
         DINE_IN = "dine_in", "Dine-in"
@@ -50,6 +89,7 @@ class Order(models.Model):
     guest_count = models.PositiveSmallIntegerField(default=1)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN, db_index=True)
     staff = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="orders")
+    customer = models.ForeignKey(Customer, null=True, blank=True, on_delete=models.PROTECT, related_name="orders")
     note = models.CharField(max_length=200, blank=True)
     # Order-level discount
     discount_kind = models.CharField(max_length=8, choices=DiscountKind.choices, blank=True, default="")
