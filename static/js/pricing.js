@@ -43,8 +43,12 @@
   var BIG_FIVE = BigInt(5);
   var NUMBER = /^\s*([+-])?(?:(\d+(?:_\d+)*)(?:\.(\d+(?:_\d+)*)?)?|\.(\d+(?:_\d+)*))(?:[eE]([+-]?\d+(?:_\d+)*))?\s*$/;
 
+  var POWERS = [BIG_ONE];
+  for (var power = 1; power <= 2 * PRECISION + 8; power++) POWERS.push(POWERS[power - 1] * TEN);
+  var LIMIT = POWERS[PRECISION]; // the smallest coefficient with more digits than the context keeps
+
   function pow10(n) {
-    return TEN ** BigInt(n);
+    return n < POWERS.length ? POWERS[n] : TEN ** BigInt(n);
   }
 
   function digits(coefficient) {
@@ -85,18 +89,16 @@
     if (!(this instanceof Decimal)) return Decimal.from(sign);
     this.sign = sign; // 1 for negative (a zero may be negative, as in Python)
     this.coefficient = coefficient; // a non-negative BigInt
-    this.exponent = exponent; // a JavaScript integer
-    Object.freeze(this);
+    this.exponent = exponent; // a JavaScript integer; no method changes a Decimal, each returns a new one
   }
 
   /* Python's Context._fix for the default context: round to PRECISION significant digits. */
   function fix(sign, coefficient, exponent) {
-    var length = digits(coefficient);
-    if (coefficient !== BIG_ZERO && length > PRECISION) {
-      var drop = length - PRECISION;
+    if (coefficient >= LIMIT) {
+      var drop = digits(coefficient) - PRECISION;
       coefficient = roundOff(coefficient, drop, CONTEXT_ROUNDING, sign === 1);
       exponent += drop;
-      if (digits(coefficient) > PRECISION) {
+      if (coefficient >= LIMIT) {
         coefficient = coefficient / TEN;
         exponent += 1;
       }
@@ -224,7 +226,7 @@
       throw new RangeError("quantize result has too many digits for current context");
     }
     var result = rescale(this, exponent, rounding);
-    if (digits(result.coefficient) > PRECISION) {
+    if (result.coefficient >= LIMIT) {
       throw new RangeError("quantize result has too many digits for current context");
     }
     return result;
