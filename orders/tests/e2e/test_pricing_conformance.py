@@ -10,7 +10,7 @@ a minimal one, which the failure shows with the field that differs and both valu
 """
 
 import json
-from decimal import Decimal
+from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal, DecimalException
 from pathlib import Path
 
 import hypothesis
@@ -172,7 +172,7 @@ def prepare(plan) -> tuple[dict, dict]:
             pays_the_rest = plan["last_pays_the_rest"] and i == in_order[-1][0]
             given = None if pays_the_rest else quantize(left * t["share"])
             handed = given if given is not None or not t["hands_over_more"] else left
-            left = ZERO if given is None else left - given
+            left = ZERO if given is None else max(left - given, ZERO)
             tip_kind, tip = t["tip"] or ("", ZERO)
             by_index[i] = TenderInput(
                 tender=t["tender"],
@@ -365,9 +365,9 @@ def describe(inputs, difference) -> str:
     )
 
 
-def every_case(check, *, shrink: bool):
-    """Run `check` on the drawn orders; the same orders in the same sequence every time (derandomize), so that a
-    difference found in the batch is found again one case at a time, and shrunk."""
+def every_case(check, *, shrink: bool, strategy=ORDERS):
+    """Run `check` on the drawn orders (or other cases): the same ones in the same sequence every time (derandomize),
+    so that a difference found in the batch is found again one case at a time, and shrunk."""
     phases = [Phase.generate, Phase.shrink] if shrink else [Phase.generate]
 
     @hypothesis.settings(
@@ -379,7 +379,7 @@ def every_case(check, *, shrink: bool):
         suppress_health_check=list(HealthCheck),
         print_blob=False,
     )
-    @hypothesis.given(ORDERS)
+    @hypothesis.given(strategy)
     def run(plan):
         check(plan)
 
@@ -422,3 +422,79 @@ def test_the_device_prices_and_settles_every_generated_order_as_the_server_does(
         error.add_note(f"(shrunk by hypothesis from the batch run, where {summary})")
         raise
     pytest.fail(summary)
+
+
+# Python's decimal arithmetic itself, where the 28 digits of its context show: huge and tiny operands.
+DECIMALS = st.builds(
+    lambda sign, coefficient, exponent: Decimal((sign, tuple(int(c) for c in str(coefficient)), exponent)),
+    st.integers(0, 1),
+    st.integers(0, 10**12)
+    | st.integers(0, 10**40)
+    # 29 digits or more ending in 5 and zeros: exactly half way at the 28th digit, where half-even shows
+    | st.builds(lambda n, k: (10 * n + 5) * 10**k, st.integers(10**27, 10**28 - 1), st.integers(0, 3)),
+    st.integers(-12, 4) | st.integers(-40, 12),
+)
+OPERATIONS = st.tuples(
+    st.sampled_from(["add", "sub", "mul", "div", "neg", "quantize", "integral", "int", "compare"]),
+    DECIMALS,
+    DECIMALS,
+    st.integers(-2, 6),
+    st.sampled_from([ROUND_HALF_UP, ROUND_HALF_EVEN, ROUND_CEILING, ROUND_FLOOR, ROUND_DOWN]),
+)
+
+RUN_OPERATIONS = """(operations) => JSON.stringify(JSON.parse(operations).map(([op, a, b, places, rounding]) => {
+  const D = TillhousePricing.D;
+  a = D(a);
+  b = D(b);
+  try {
+    let r;
+    if (op === "add") r = a.add(b);
+    else if (op === "sub") r = a.sub(b);
+    else if (op === "mul") r = a.mul(b);
+    else if (op === "div") r = a.div(b);
+    else if (op === "neg") r = a.neg();
+    else if (op === "quantize") r = a.quantize(new TillhousePricing.Decimal(0, 1n, -places), rounding);
+    else if (op === "integral") r = a.toIntegralValue(rounding);
+    else if (op === "int") return [a.toBigInt().toString()];
+    else if (op === "compare") return [String(a.compare(b))];
+    return [r.toString(), r.toFixedString(), r.toFixedString(true)];
+  } catch (error) {
+    return ["error"];
+  }
+}))"""
+
+
+def python_operation(op, a, b, places, rounding) -> list[str]:
+    try:
+        if op == "int":
+            return [str(int(a))]
+        if op == "compare":
+            return [str((a > b) - (a < b))]
+        result = {
+            "add": lambda: a + b,
+            "sub": lambda: a - b,
+            "mul": lambda: a * b,
+            "div": lambda: a / b,
+            "neg": lambda: -a,
+            "quantize": lambda: a.quantize(Decimal(1).scaleb(-places), rounding=rounding),
+            "integral": lambda: a.to_integral_value(rounding=rounding),
+        }[op]()
+    except DecimalException:
+        return ["error"]
+    return [str(result), format(result, "f"), format(result, ",f")]
+
+
+def test_the_device_decimal_rounds_as_python_decimal_does_at_its_28_digits(pricing_page):
+    operations: list[tuple] = []
+    every_case(operations.append, shrink=False, strategy=OPERATIONS)
+    assert len(operations) >= MIN_CASES, f"hypothesis drew only {len(operations)} operations"
+
+    sent = [[op, str(a), str(b), places, rounding] for op, a, b, places, rounding in operations]
+    results = json.loads(pricing_page.evaluate(RUN_OPERATIONS, json.dumps(sent)))
+
+    differing = [
+        f"{op}({a}, {b}, places={places}, {rounding}): Python {python_operation(*operation)}, JS {result}"
+        for operation, (op, a, b, places, rounding), result in zip(operations, sent, results, strict=True)
+        if python_operation(*operation) != result
+    ]
+    assert not differing, f"{len(differing)} of {len(sent)} operations differ, the first: {differing[:3]}"
