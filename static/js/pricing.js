@@ -372,6 +372,7 @@
   var AFTER_TAX = "after_tax";
   var SERVICE_CHARGE_BASES = [BEFORE_TAX, AFTER_TAX];
   var CASH = "cash";
+  var NOTES = [D(5), D(10), D(20), D(50), D(100)];
 
   function TenderError(message, field) {
     var error = new Error(message);
@@ -396,6 +397,12 @@
 
   function optional(value) {
     return value === undefined || value === null ? null : D(value);
+  }
+
+  /* What a line's modifiers add to its unit price (orders.services.totals.modifiers_price): the sum of the chosen
+     options' prices, [{price: "0.50"}, ...]. */
+  function modifiersPrice(modifiers) {
+    return sum(modifiers.map(function (m) { return D(m.price); }), ZERO);
   }
 
   /* One line as orders.pricing.LineInput, from {unitPrice, quantity, taxPercent, modifiersPrice, discountKind,
@@ -555,6 +562,19 @@
       return min(quantize(amountDue.mul(refundQuantity).div(quantity)), left);
     }
 
+    /* The buttons of the pay screen (billing.forms.quick_cash_amounts): the exact amount in cash (rounded to the
+       store's cash `step`), then the next round notes above it, four at most. */
+    function quickCashAmounts(total, step) {
+      total = D(total);
+      var amounts = [roundCash(total, step)];
+      for (var i = 0; i < NOTES.length; i++) {
+        var rounded = quantize(total.div(NOTES[i]).toIntegralValue(ROUND_CEILING).mul(NOTES[i]));
+        if (rounded.gt(amounts[amounts.length - 1])) amounts.push(rounded);
+        if (amounts.length === 4) break;
+      }
+      return amounts;
+    }
+
     /* Settle `due` with the tenders ({tender, amount, tendered, tip, tipPercent, reference, guest}): non-cash
        first (never more than what is left), then cash (the only tender that gives change, rounded to
        `options.cashStep`). Returns one settlement per tender in their order; throws TenderError (with `.field`)
@@ -644,6 +664,7 @@
       tipFromPercent: tipFromPercent,
       splitEvenly: splitEvenly,
       refundShare: refundShare,
+      quickCashAmounts: quickCashAmounts,
       settle: settle,
     };
   }
@@ -663,6 +684,7 @@
     AFTER_TAX: AFTER_TAX,
     CASH: CASH,
     TenderError: TenderError,
+    modifiersPrice: modifiersPrice,
     forCurrency: forCurrency,
   };
 });

@@ -19,6 +19,7 @@ from django.test import override_settings
 from hypothesis import HealthCheck, Phase
 from hypothesis import strategies as st
 
+from billing.forms import quick_cash_amounts
 from core.money import ZERO, money_text, quantize
 from orders.pricing import (
     LineInput,
@@ -31,6 +32,7 @@ from orders.pricing import (
     split_evenly,
     tip_from_percent,
 )
+from orders.services.totals import modifiers_price
 
 pytestmark = pytest.mark.e2e
 
@@ -141,7 +143,7 @@ def line_inputs(plan) -> list[LineInput]:
             unit_price=line["unit_price"],
             quantity=line["quantity"],
             tax_percent=line["tax_percent"],
-            modifiers_price=sum(line["modifiers"], D(0)),
+            modifiers_price=modifiers_price([{"price": str(price)} for price in line["modifiers"]]),
             discount_kind=line["discount"][0],
             discount_value=line["discount"][1],
         )
@@ -198,11 +200,11 @@ def prepare(plan) -> tuple[dict, dict]:
                     "unitPrice": str(li.unit_price),
                     "quantity": str(li.quantity),
                     "taxPercent": str(li.tax_percent),
-                    "modifiersPrice": str(li.modifiers_price),
+                    "modifiers": [{"price": str(price)} for price in line["modifiers"]],
                     "discountKind": li.discount_kind,
                     "discountValue": str(li.discount_value),
                 }
-                for li in lines
+                for li, line in zip(lines, plan["lines"], strict=True)
             ],
             "order": {
                 "pricesIncludeTax": plan["prices_include_tax"],
@@ -253,6 +255,7 @@ def prepare(plan) -> tuple[dict, dict]:
                 "tax_by_rate": [[text(rate), text(tax)] for rate, tax in price.tax_by_rate.items()],
             },
             "cash_due": text(cash_due),
+            "quick_cash": [text(amount) for amount in quick_cash_amounts(total, step=plan["cash_step"])],
             "split": [text(share) for share in split_evenly(total, plan["parts"])],
             "tip": text(tip_from_percent(total, plan["tip_percent"])),
             "refunds": [
@@ -292,7 +295,8 @@ RUN_CASES = """(cases) => JSON.stringify(JSON.parse(cases).map((c) => {
   const f = (d) => d.toFixedString();
   try {
     const P = TillhousePricing.forCurrency(c.places);
-    const price = P.priceOrder(c.lines, c.order);
+    const lines = c.lines.map((line) => ({...line, modifiersPrice: TillhousePricing.modifiersPrice(line.modifiers)}));
+    const price = P.priceOrder(lines, c.order);
     const total = price.total;
     const cashDue = P.roundCash(total, c.cashStep);
     const out = {
@@ -307,6 +311,7 @@ RUN_CASES = """(cases) => JSON.stringify(JSON.parse(cases).map((c) => {
         tax_by_rate: price.taxByRate.map((e) => [f(e.rate), f(e.tax)]),
       },
       cash_due: f(cashDue),
+      quick_cash: P.quickCashAmounts(total, c.cashStep).map(f),
       split: P.splitEvenly(total, c.parts).map(f),
       tip: f(P.tipFromPercent(total, c.tipPercent)),
       refunds: price.lines.map((p, i) => f(P.refundShare({
