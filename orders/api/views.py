@@ -268,9 +268,7 @@ def customer_detail_body(customer_id: int) -> dict:
     list=extend_schema(
         summary="Find customers (by phone, e-mail, name or card code), or list them by name",
         parameters=[
-            OpenApiParameter(
-                "q", str, description="What a till's search box takes; up to 20 matches, best first (no paging)."
-            )
+            OpenApiParameter("q", str, description="What a till's search box takes: up to 20 matches, best first.")
         ],
     ),
     retrieve=extend_schema(
@@ -314,7 +312,8 @@ class CustomerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         query = request.query_params.get("q")
         if query is None:
             return super().list(request)
-        return Response(self.get_serializer(selectors.search_customers(query), many=True).data)
+        page = self.paginate_queryset(selectors.search_customers(query))  # type: ignore[arg-type]  # a list pages too
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
     def retrieve(self, request, pk=None):
         return Response(customer_detail_body(self.get_object().pk))

@@ -55,7 +55,7 @@ def test_searching_with_q_finds_by_email_prefix(cashier):
 
     response = api(cashier).get("/api/v1/customers/", {"q": "ada@"})
 
-    assert [c["id"] for c in response.json()] == [wanted.pk]
+    assert [c["id"] for c in response.json()["results"]] == [wanted.pk]
 
 
 def test_a_customer_shows_their_lifetime_figures(cashier):
