@@ -127,7 +127,8 @@ def search_customers(query: str, *, limit: int = CUSTOMER_RESULTS) -> list[Custo
     live = live_customers()
     if PHONE_QUERY.fullmatch(query):
         phone = normal_phone(query)
-        prefixes = [phone] if phone.startswith("+") else [phone, "+" + phone]
+        # Typed without its +, an international number is looked for with one too (no country code starts with 0).
+        prefixes = [phone] if phone.startswith(("+", "0")) else [phone, "+" + phone]
         found = {c.pk: c for p in prefixes for c in _starting_with(live, queries.customer_phone_key(), p)[:limit]}
         if found:
             return sorted(found.values(), key=lambda c: (c.phone, c.pk))[:limit]
