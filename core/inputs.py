@@ -188,3 +188,50 @@ class RefuseNulCharactersMiddleware:
             body = {"code": "invalid", "message": message, "fields": {where: ["Must not contain NUL characters."]}}
             return JsonResponse(body, status=400)
         return HttpResponseBadRequest(message, content_type="text/plain; charset=utf-8")
+
+
+# --- Contact details: one normal form, so duplicates are found however they are typed ---------------------------
+
+PHONE_MIN_DIGITS = 6
+PHONE_MAX_DIGITS = 15  # E.164
+PHONE_SEPARATORS = " -.()/\u00a0"
+EMAIL_MAX_LENGTH = 254
+
+
+def normal_phone(value) -> str:
+    """A phone number's digits, with a leading + when it was typed with one ("+44 20-7946 0000" → "+442079460000";
+    "00 44 20…" stays "004420…": no country rules are guessed). Spaces, dashes, dots, slashes and brackets are
+    dropped; anything else is left in, so clean_phone() can refuse it. Search queries go through it too."""
+    return "".join(ch for ch in str(value or "").strip() if ch not in PHONE_SEPARATORS)
+
+
+def clean_phone(value, field_name: str = "phone") -> str:
+    """A phone number in its normal form (normal_phone), "" when none was given; DomainError "invalid" when it is
+    not 6 to 15 digits with an optional leading +."""
+    if value is not None and not isinstance(value, str):
+        raise invalid("Must be text.", field_name)
+    phone = normal_phone(value)
+    if not phone:
+        return ""
+    digits = phone[1:] if phone.startswith("+") else phone
+    if not is_whole_number(digits):
+        raise invalid("A phone number has digits only (spaces, dashes, brackets and a leading + are fine).", field_name)
+    if not PHONE_MIN_DIGITS <= len(digits) <= PHONE_MAX_DIGITS:
+        raise invalid(f"A phone number has {PHONE_MIN_DIGITS} to {PHONE_MAX_DIGITS} digits.", field_name)
+    return phone
+
+
+def clean_email(value, field_name: str = "email") -> str:
+    """An e-mail address, trimmed and lower-cased (as the unique constraint compares it), "" when none was given;
+    DomainError "invalid" when it is not an address."""
+    from django.core.exceptions import ValidationError
+    from django.core.validators import validate_email
+
+    email = clean_text(value, field_name, max_length=EMAIL_MAX_LENGTH).lower()
+    if not email:
+        return ""
+    try:
+        validate_email(email)
+    except ValidationError:
+        raise invalid("Not an e-mail address.", field_name) from None
+    return email

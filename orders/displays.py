@@ -142,7 +142,7 @@ def order_for_screen(order_uuid) -> Order:
     `store_has_kitchen` tells whether its store's menu has kitchen stations (see kitchen_stations)."""
     lines = OrderLine.objects.order_by("course", "id")
     return (
-        Order.objects.select_related("table", "location", "staff")
+        Order.objects.select_related("table", "location", "staff", "customer")
         .annotate(store_has_kitchen=Exists(_categories_with_station(OuterRef("location_id"))))
         .prefetch_related(Prefetch("lines", queryset=lines))
         .get(uuid=order_uuid)

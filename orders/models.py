@@ -49,6 +49,11 @@ class Customer(models.Model):
 
     class Meta:
         ordering = ["name", "id"]
+        permissions = [
+            ("merge_customer", "Can merge two customers"),
+            ("export_customer", "Can export a customer's data"),
+            ("erase_customer", "Can erase a customer's personal data"),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["phone"], condition=~Q(phone="") & Q(merged_into__isnull=True), name="customer_phone_unique"
@@ -60,6 +65,11 @@ class Customer(models.Model):
 
     def __str__(self):
         return self.name
+
+    @property
+    def is_live(self) -> bool:
+        """Neither merged into another customer nor erased: found by search and attachable to orders."""
+        return self.merged_into_id is None and self.erased_at is None
 
 
 class Order(models.Model):

@@ -10,6 +10,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, cast
 
 from django.db import connection
+from django.db.models import F
+from django.db.models.functions import Collate, Upper
 
 from core.sql import columns, instance
 from inventory.models import Product, TaxRate
@@ -47,3 +49,27 @@ def _read_products_postgresql(ids: set[int]) -> dict[int, ProductWithRecipe]:
         product.recipe_known = row[end]  # type: ignore[attr-defined]  # the twin of annotate(recipe_known=...)
         products[product.pk] = cast("ProductWithRecipe", product)
     return products
+
+
+# --- Customer search keys -------------------------------------------------------------------------------------------
+# Each is the expression of an index of migration 0007 on PostgreSQL: byte-ordered ("C" collation), so "keys starting
+# with X, in order, first 20" is one index range that stops after 20 rows. SQLite compares text byte by byte already.
+
+
+def customer_name_key() -> Collate:
+    """UPPER(name), byte-ordered (customer_name_key_idx)."""
+    return _byte_ordered(Upper("name"))
+
+
+def customer_phone_key() -> Collate:
+    """The phone as stored (digits, a leading +), byte-ordered (customer_phone_key_idx)."""
+    return _byte_ordered(F("phone"))
+
+
+def customer_email_key() -> Collate:
+    """The e-mail as stored (lower-cased), byte-ordered (customer_email_key_idx)."""
+    return _byte_ordered(F("email"))
+
+
+def _byte_ordered(expression) -> Collate:
+    return Collate(expression, "C" if connection.vendor == "postgresql" else "BINARY")

@@ -9,6 +9,7 @@ import time
 from decimal import Decimal
 
 from django.contrib.auth import login
+from django.db import transaction
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
@@ -19,7 +20,7 @@ from django_htmx.http import retarget
 from core.errors import DomainError
 from core.idempotent_screens import applied_once
 from core.replicas import reads_from_replica
-from orders import displays, services
+from orders import displays, selectors, services
 from orders import kitchen as kitchen_services
 from orders.forms import (
     AddLineForm,
@@ -31,6 +32,7 @@ from orders.forms import (
     split_quantities,
 )
 from orders.models import Order, OrderLine, Table
+from orders.services.customers import ATTACHABLE_AFTER_PAYMENT
 from orders.terminal import (
     approver_from_pin,
     pos_render,
@@ -194,6 +196,10 @@ def _ticket_context(request, order, **extra) -> dict:
         # Send is offered wherever there is a kitchen to send to: every order but a retail one, and a quick sale too
         # in a store whose menu has kitchen stations (a steak sold at the counter still has to be cooked).
         "kitchen_service": order.channel != Order.Channel.RETAIL or order.store_has_kitchen,
+        "customer": selectors.order_customer(order),
+        # A customer can be attached while the order is open, and after payment until its till's Z (the service
+        # says no after that, with the reason).
+        "customer_changeable": order.is_editable or order.status in ATTACHABLE_AFTER_PAYMENT,
     }
     context.update(extra)
     return context
@@ -619,3 +625,81 @@ def _kitchen_write(request, service, ticket_id: int):
         return redirect("orders:kitchen")
     context.update(_kitchen_context(request))
     return pos_render(request, "pos/_kitchen_board.html", context)
+
+
+# --- The order's customer -----------------------------------------------------------------------------------------
+
+
+def _customer_panel(request, order, *, error: str = "", message: str = "", status: int = 200, posted=None):
+    context = {
+        "order": order,
+        "customer": selectors.order_customer(order),
+        "error": error,
+        "message": message,
+        "posted": posted or {},
+    }
+    return pos_render(request, "pos/_customer.html", context, status=status)
+
+
+@pos_view("orders.view_customer")
+@applied_once
+def customer(request, order_uuid):
+    """GET: the customer panel of the order screen (who is attached, a search box, a new-customer form). POST:
+    attach the customer posted (`customer`), or take it off (`detach`); answers with the fresh ticket."""
+    order = _order_at_terminal(request, order_uuid)
+    if request.method != "POST":
+        return _customer_panel(request, order)
+    if "detach" in request.POST:
+        return _after_change(
+            request,
+            order_uuid,
+            lambda: services.detach_customer(order.pk, user=request.user),
+            message="Customer taken off the order.",
+        )
+    customer_id = _int(request.POST.get("customer"))
+    if customer_id is None or customer_id <= 0:
+        return render_ticket(request, order_uuid, error="Choose a customer.", status=400)
+    return _after_change(
+        request,
+        order_uuid,
+        lambda: services.attach_customer(order.pk, customer_id=customer_id, user=request.user),
+        message=lambda attached: f"Customer: {attached.customer.name}.",
+    )
+
+
+@pos_view("orders.view_customer")
+@reads_from_replica
+def customer_search(request):
+    """The customer panel's results: by phone, e-mail, name, or a scanned card code (orders.selectors)."""
+    query = request.GET.get("q", "")
+    context = {
+        "customers": selectors.search_customers(query),
+        "query": query.strip(),
+        "order_uuid": request.GET.get("order", ""),
+    }
+    return pos_render(request, "pos/_customer_results.html", context)
+
+
+@require_POST
+@pos_view("orders.add_customer")
+@applied_once
+def customer_new(request, order_uuid):
+    """Add a customer from the panel's short form (name, phone or e-mail, consent) and attach them to the order.
+    A refusal (a duplicate names the customer who has the number) keeps what was typed in the panel."""
+    order = _order_at_terminal(request, order_uuid)
+    try:
+        with transaction.atomic():
+            created = services.create_customer(
+                user=request.user,
+                name=request.POST.get("name", ""),
+                phone=request.POST.get("phone", ""),
+                email=request.POST.get("email", ""),
+                marketing_consent=request.POST.get("marketing_consent") == "on",
+            )
+            services.attach_customer(order.pk, customer_id=created.pk, user=request.user)
+    except DomainError as exc:
+        response = _customer_panel(request, order, error=exc.message, status=exc.status, posted=request.POST)
+        return retarget(response, "#customer-panel")
+    if not request.htmx:
+        return redirect("orders:order", order_uuid)
+    return render_ticket(request, order_uuid, message=f"New customer {created.name} added to the order.")

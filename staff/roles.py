@@ -44,6 +44,8 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "orders.view_orderline",
         "orders.add_kitchenticket",
         "orders.view_kitchenticket",
+        "orders.view_customer",
+        "orders.add_customer",
         "billing.view_register",
         "billing.add_cashsession",
         "billing.change_cashsession",

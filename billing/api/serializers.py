@@ -192,6 +192,7 @@ def sale_body(sale) -> dict:
             "guest_count": order.guest_count,
             "status": order.status,
             "staff": order.staff_id,
+            "customer": order.customer_id,
             "note": order.note,
             "discount_kind": order.discount_kind,
             "discount_value": _money(order.discount_value),

@@ -7,7 +7,7 @@ from rest_framework import serializers
 
 from core.money import MONEY_DIGITS
 from core.money import MONEY_PLACES as STORED_MONEY_PLACES
-from orders.models import KitchenTicket, Order, OrderLine, Table
+from orders.models import Customer, KitchenTicket, Order, OrderLine, Table
 from orders.services import MAX_GUESTS, MAX_LINES, MAX_MODIFIERS, NewLine
 
 MONEY_PLACES = settings.POS_CURRENCY_DECIMALS
@@ -195,6 +195,7 @@ class OrderSerializer(MoneyModelSerializer):
     location = serializers.IntegerField(source="location_id")
     table = serializers.IntegerField(source="table_id", allow_null=True)
     staff = serializers.IntegerField(source="staff_id")
+    customer = serializers.IntegerField(source="customer_id", allow_null=True, help_text="The customer's id, if any.")
     lines = OrderLineSerializer(many=True)
 
     class Meta:
@@ -207,6 +208,7 @@ class OrderSerializer(MoneyModelSerializer):
             "guest_count",
             "status",
             "staff",
+            "customer",
             "note",
             "discount_kind",
             "discount_value",
@@ -247,3 +249,93 @@ class TableSerializer(serializers.ModelSerializer):
         model = Table
         fields = ["id", "location", "name", "section", "seats", "open_orders"]
         read_only_fields = fields
+
+
+# --- Customers ----------------------------------------------------------------------------------------------------
+
+
+class CustomerSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Customer
+        fields = [
+            "id",
+            "name",
+            "phone",
+            "email",
+            "company",
+            "tax_id",
+            "card_code",
+            "marketing_consent",
+            "marketing_consent_at",
+            "notes",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+
+class CustomerCreateSerializer(serializers.Serializer):
+    """What a new customer is made of; orders.services.create_customer cleans the phone and e-mail and refuses
+    duplicates (`duplicate_customer`)."""
+
+    name = serializers.CharField(max_length=120, trim_whitespace=False)
+    phone = serializers.CharField(max_length=40, required=False, allow_blank=True, default="", trim_whitespace=False)
+    email = serializers.CharField(max_length=254, required=False, allow_blank=True, default="", trim_whitespace=False)
+    company = serializers.CharField(max_length=120, required=False, allow_blank=True, default="")
+    tax_id = serializers.CharField(max_length=40, required=False, allow_blank=True, default="")
+    card_code = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
+    notes = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+    marketing_consent = serializers.BooleanField(required=False, default=False)
+
+
+class CustomerSummarySerializer(serializers.Serializer):
+    orders_count = serializers.IntegerField()
+    total_spent = money(help_text="Paid net of refunds, over the paid and refunded orders.")
+    first_visit = serializers.DateTimeField(allow_null=True)
+    last_visit = serializers.DateTimeField(allow_null=True)
+    average_ticket = money(allow_null=True, help_text="Total spent divided by the number of orders.")
+
+
+class PurchaseSerializer(MoneyModelSerializer):
+    location = serializers.IntegerField(source="location_id")
+
+    class Meta:
+        model = Order
+        fields = ["uuid", "location", "status", "paid_at", "total", "refunded_total"]
+        read_only_fields = fields
+
+
+class CustomerDetailSerializer(CustomerSerializer):
+    """A customer with their lifetime figures and latest purchases (orders.selectors)."""
+
+    summary = CustomerSummarySerializer(read_only=True)
+    purchases = PurchaseSerializer(many=True, read_only=True)
+
+    class Meta(CustomerSerializer.Meta):
+        fields = [*CustomerSerializer.Meta.fields, "summary", "purchases"]
+        read_only_fields = fields
+
+
+class ConsentSerializer(serializers.Serializer):
+    consent = serializers.BooleanField()
+
+
+class CustomerMergeSerializer(serializers.Serializer):
+    into = serializers.IntegerField(min_value=1, max_value=2**63 - 1, help_text="The surviving customer's id.")
+
+
+class EraseSerializer(serializers.Serializer):
+    confirm = serializers.ChoiceField(["erase"], help_text='"erase": erasing is irreversible.')
+
+
+class AttachCustomerSerializer(serializers.Serializer):
+    customer = serializers.IntegerField(min_value=1, max_value=2**63 - 1)
+
+
+class CustomerExportSerializer(serializers.Serializer):
+    """One customer's data as kept (orders.selectors.customer_export)."""
+
+    customer = serializers.DictField()
+    merged_records = serializers.ListField(child=serializers.DictField())
+    summary = serializers.DictField()
+    orders = serializers.ListField(child=serializers.DictField())

@@ -8,10 +8,10 @@ from rest_framework.response import Response
 
 from core.errors import NotFound
 from core.idempotent_api import key_parameter, respond_once
-from core.inputs import choice_param, id_param
-from orders import pricing, services
+from core.inputs import choice_param, clean_id, id_param
+from orders import pricing, selectors, services
 from orders.api import serializers as s
-from orders.models import Order, OrderLine, Table
+from orders.models import Customer, Order, OrderLine, Table
 from staff.permissions import has_perms
 from staff.selectors import locations_for
 
@@ -183,6 +183,36 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         services.merge_orders(source_id=order_id, target_id=target, user=request.user)
         return Response(order_body(target))
 
+    @extend_schema(
+        summary="Attach a customer (open orders, or paid ones until their cash session is closed; audited then)",
+        request=s.AttachCustomerSerializer,
+        responses=s.OrderSerializer,
+        parameters=[key_parameter(required=False)],
+    )
+    @action(
+        detail=True,
+        methods=["post"],
+        permission_classes=[has_perms("orders.change_order", "orders.view_customer")],
+    )
+    def customer(self, request, uuid=None):
+        order_id = self._order_id()
+        data = self._parse(s.AttachCustomerSerializer).validated_data
+
+        def action():
+            services.attach_customer(order_id, customer_id=data["customer"], user=request.user)
+            return status.HTTP_200_OK, order_body(order_id)
+
+        return respond_once(request, endpoint=f"orders.customer:{order_id}", action=action, required=False)
+
+    @extend_schema(
+        summary="Take the customer off the order (on the same terms)", request=None, responses=s.OrderSerializer
+    )
+    @customer.mapping.delete
+    def detach_customer(self, request, uuid=None):
+        order_id = self._order_id()
+        services.detach_customer(order_id, user=request.user)
+        return Response(order_body(order_id))
+
     @extend_schema(summary="Hold (park) the order", request=None, responses=s.OrderSerializer)
     @action(detail=True, methods=["post"])
     def hold(self, request, uuid=None):
@@ -222,3 +252,133 @@ class TableViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         if (location := id_param(self.request, "location")) is not None:
             queryset = queryset.filter(location_id=location)
         return queryset
+
+
+# --- Customers ----------------------------------------------------------------------------------------------------
+
+
+def customer_detail_body(customer_id: int) -> dict:
+    customer = Customer.objects.get(pk=customer_id)
+    customer.summary = selectors.customer_summary(customer)  # type: ignore[attr-defined]
+    customer.purchases = selectors.purchase_history(customer)  # type: ignore[attr-defined]
+    return s.CustomerDetailSerializer(customer).data
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="Find customers (by phone, e-mail, name or card code), or list them by name",
+        parameters=[
+            OpenApiParameter("q", str, description="What a till's search box takes: up to 20 matches, best first.")
+        ],
+    ),
+    retrieve=extend_schema(
+        summary="One customer with their lifetime figures and latest purchases", responses=s.CustomerDetailSerializer
+    ),
+)
+class CustomerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Customers are shared by every store. Cashiers (and sell tokens) find and add them; merging, exporting and
+    erasing are a manager's (manage tokens)."""
+
+    serializer_class = s.CustomerSerializer
+    permission_classes = [has_perms("orders.add_customer", read_perm="orders.view_customer")]
+    manager_actions = {
+        "merge": "orders.merge_customer",
+        "export": "orders.export_customer",
+        "erase": "orders.erase_customer",
+    }
+
+    def get_permissions(self):
+        if self.action in self.manager_actions:
+            return [has_perms(self.manager_actions[self.action])()]
+        if self.action == "consent":
+            return [has_perms("orders.view_customer")()]
+        return super().get_permissions()
+
+    @property
+    def required_scope(self) -> str:
+        """What a token needs to write here (staff/auth.py): "manage" for a manager's actions, "sell" otherwise."""
+        return "manage" if getattr(self, "action", None) in self.manager_actions else "sell"
+
+    def get_queryset(self):
+        return selectors.live_customers().order_by("name", "pk")
+
+    def get_object(self):
+        customer = Customer.objects.filter(pk=clean_id(self.kwargs["pk"], "id")).first()
+        if customer is None:
+            raise NotFound("Unknown customer.")
+        return customer
+
+    def list(self, request):
+        query = request.query_params.get("q")
+        if query is None:
+            return super().list(request)
+        page = self.paginate_queryset(selectors.search_customers(query))  # type: ignore[arg-type]  # a list pages too
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+
+    def retrieve(self, request, pk=None):
+        return Response(customer_detail_body(self.get_object().pk))
+
+    @extend_schema(
+        summary="Add a customer (a phone or an e-mail is needed; duplicates answer 409 duplicate_customer)",
+        request=s.CustomerCreateSerializer,
+        responses={201: s.CustomerSerializer},
+        parameters=[key_parameter(required=False)],
+    )
+    def create(self, request):
+        data = self._parse(s.CustomerCreateSerializer).validated_data
+
+        def action():
+            customer = services.create_customer(user=request.user, **data)
+            return status.HTTP_201_CREATED, s.CustomerSerializer(customer).data
+
+        return respond_once(request, endpoint="customers.create", action=action, required=False)
+
+    def _parse(self, serializer_class):
+        serializer = serializer_class(data=self.request.data)
+        serializer.is_valid(raise_exception=True)
+        return serializer
+
+    @extend_schema(
+        summary="Record marketing consent given (dated now) or withdrawn",
+        request=s.ConsentSerializer,
+        responses=s.CustomerSerializer,
+    )
+    @action(detail=True, methods=["post"])
+    def consent(self, request, pk=None):
+        customer_id = self.get_object().pk
+        data = self._parse(s.ConsentSerializer).validated_data
+        customer = services.set_marketing_consent(customer_id, consent=data["consent"], user=request.user)
+        return Response(s.CustomerSerializer(customer).data)
+
+    @extend_schema(
+        summary="Merge this customer into another (managers): orders move to the survivor; audited",
+        request=s.CustomerMergeSerializer,
+        responses=s.CustomerDetailSerializer,
+    )
+    @action(detail=True, methods=["post"])
+    def merge(self, request, pk=None):
+        customer_id = self.get_object().pk
+        data = self._parse(s.CustomerMergeSerializer).validated_data
+        survivor = services.merge_customers(source_id=customer_id, into_id=data["into"], user=request.user)
+        return Response(customer_detail_body(survivor.pk))
+
+    @extend_schema(
+        summary="Everything kept about this customer, as JSON (managers); audited",
+        request=None,
+        responses=s.CustomerExportSerializer,
+    )
+    @action(detail=True, methods=["post"])
+    def export(self, request, pk=None):
+        return Response(services.export_customer(self.get_object().pk, user=request.user))
+
+    @extend_schema(
+        summary='Erase this customer\'s personal data, irreversibly (managers; body {"confirm": "erase"}); '
+        "their orders keep their totals; audited",
+        request=s.EraseSerializer,
+        responses=s.CustomerSerializer,
+    )
+    @action(detail=True, methods=["post"])
+    def erase(self, request, pk=None):
+        customer_id = self.get_object().pk
+        self._parse(s.EraseSerializer)
+        return Response(s.CustomerSerializer(services.erase_customer(customer_id, user=request.user)).data)

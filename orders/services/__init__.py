@@ -9,12 +9,23 @@ need a manager as approver and leave an ``AuditEvent``.
 By concern: ``orders`` (open, draft, hold, resume), ``lines`` (build, add, change, override a price; adding
 merges into an identical unsent line when asked), ``modifiers`` (the groups a product offers, checking and
 snapshotting the chosen options, what a sale takes out of stock), ``voids``,
-``discounts``, ``tables`` (move, merge, split), ``kitchen`` (send); beside them ``access`` (locking an order or a
+``discounts``, ``tables`` (move, merge, split), ``kitchen`` (send), ``customers`` (create, edit, consent,
+attach to an order, merge, export, erase); beside them ``access`` (locking an order or a
 line), ``totals`` (re-pricing in memory, writing back what changed) and ``validation`` (discount checks,
 bounds). The plain input cleaners are ``core.inputs``'; the database-specific reads are ``orders.queries``.
 """
 
 from orders.services.access import lock_order
+from orders.services.customers import (
+    attach_customer,
+    create_customer,
+    detach_customer,
+    erase_customer,
+    export_customer,
+    merge_customers,
+    set_marketing_consent,
+    update_customer,
+)
 from orders.services.discounts import DEFAULT_DISCOUNT_LIMITS, apply_discount, discount_limit
 from orders.services.kitchen import send_to_kitchen
 from orders.services.lines import (
@@ -44,14 +55,20 @@ __all__ = [
     "OrderDraft",
     "add_lines",
     "apply_discount",
+    "attach_customer",
     "build_lines",
     "change_line",
     "clean_discount",
+    "create_customer",
+    "detach_customer",
     "discount_limit",
     "draft_order",
+    "erase_customer",
+    "export_customer",
     "groups_for",
     "hold_order",
     "lock_order",
+    "merge_customers",
     "merge_orders",
     "modifiers_price",
     "move_order",
@@ -62,8 +79,10 @@ __all__ = [
     "resume_order",
     "save_draft",
     "send_to_kitchen",
+    "set_marketing_consent",
     "split_order",
     "stock_items",
+    "update_customer",
     "void_line",
     "void_order",
 ]

@@ -363,6 +363,36 @@ def read_access() -> dict:
     return answers
 
 
+def customer_keys() -> dict:
+    from orders import queries
+    from orders.models import Customer
+    from orders.selectors import search_customers
+
+    people = [
+        ("apple Annie", "+447700900001", "annie@example.com"),
+        ("Abe", "07700900002", "abe@example.org"),
+        ("ÄNGSTRÖM Åsa", "07800900003", "asa@example.se"),
+        ("a-b Bar", "+4407700900004", "bar@example.com"),
+        ("Zed", "0770", ""),
+    ]
+    for name, phone, email in people:
+        Customer.objects.create(name=name, phone=phone, email=email)
+    keyed = Customer.objects.annotate(
+        name_key=queries.customer_name_key(),
+        phone_key=queries.customer_phone_key(),
+        email_key=queries.customer_email_key(),
+    )
+    return {
+        "by name": list(keyed.order_by("name_key", "pk").values_list("name", "name_key")),
+        "by phone": list(keyed.order_by("phone_key", "pk").values_list("phone", flat=True)),
+        "by email": list(keyed.order_by("email_key", "pk").values_list("email", flat=True)),
+        **{
+            f"search {query}": [c.name for c in search_customers(query)]
+            for query in ("a", "AB", "Ä", "0770", "07700 900", "4477", "+44", "abe@", "BAR@EX", "zz")
+        },
+    }
+
+
 CASES = {
     "inventory.queries.name_key": name_key,
     "inventory.queries.lock_levels": lock_levels,
@@ -372,6 +402,7 @@ CASES = {
     "staff.queries.read_client": read_client,
     "staff.queries.read_access": read_access,
     "orders.queries.read_products": read_products,
+    "orders.queries.customer_keys": customer_keys,
 }
 
 

@@ -97,6 +97,14 @@ POLICY: dict[str, tuple[frozenset, frozenset]] = {
         f"api-order-{action}": (NOBODY, FLOOR | SELL)
         for action in ("discount", "hold", "lines", "merge", "move", "resume", "send", "split", "void", "void-line")
     },
+    "api-order-customer": (NOBODY, TILL | SELL),  # attach (POST) or detach (DELETE) a customer
+    # Customers: cashiers find, add and attach them; merging, exporting and erasing are a manager's (manage tokens)
+    "api-customer-list": (TILL | TOKENS, TILL | SELL),
+    "api-customer-detail": (TILL | TOKENS, NOBODY),
+    "api-customer-consent": (NOBODY, TILL | SELL),
+    "api-customer-merge": (NOBODY, MANAGER),
+    "api-customer-export": (NOBODY, MANAGER),
+    "api-customer-erase": (NOBODY, MANAGER),
     "api-table-list": (FLOOR | TOKENS, NOBODY),
     "api-table-detail": (FLOOR | TOKENS, NOBODY),
     "api-checkout": (NOBODY, TILL | SELL),
@@ -137,6 +145,9 @@ POLICY: dict[str, tuple[frozenset, frozenset]] = {
     "orders:move": (FLOOR, FLOOR),
     "orders:void_order": (FLOOR, FLOOR),
     "orders:split": (FLOOR, FLOOR),
+    "orders:customer": (TILL, TILL),  # the order screen's customer panel: attach, detach
+    "orders:customer_search": (TILL, TILL),
+    "orders:customer_new": (NOBODY, TILL),
     "orders:kitchen": (KITCHEN_READ, KITCHEN_READ),
     "orders:kitchen_board": (KITCHEN_READ, KITCHEN_READ),
     "orders:kitchen_sound": (NOBODY, KITCHEN_READ),  # the display's mute toggle, saved on its terminal
