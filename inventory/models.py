@@ -103,6 +103,7 @@ class Product(models.Model):
         MENU_ITEM = "menu_item", "Menu item"
         INGREDIENT = "ingredient", "Ingredient"
         SERVICE = "service", "Service"
+        GIFT_CARD = "gift_card", "Gift card"  # sold as money owed (billing.giftcards), never taxed or stocked
 
     class StockPolicy(models.TextChoices):
         BLOCK = "block", "Block sale below zero"
