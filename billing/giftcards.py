@@ -23,6 +23,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import transaction
 from django.db.models import Count, F, Q, Sum
 from django.utils import timezone
@@ -91,6 +92,28 @@ def find_card(code, *, field_name: str = "card") -> GiftCard:
     if card is None:
         raise not_found(field_name)
     return card
+
+
+LOOKUP_MISSES_ALLOWED = 20  # wrong codes per person per window before balance checks are refused for a while
+LOOKUP_WINDOW_SECONDS = 600
+
+
+def check_balance(code, *, user) -> GiftCard:
+    """A card's balance check at the till (screen or API). Wrong codes are counted per person: after
+    LOOKUP_MISSES_ALLOWED in LOOKUP_WINDOW_SECONDS further checks are refused (429 `too_many_attempts`), so codes
+    cannot be tried in bulk. Raises NotFound `gift_card_not_found`, DomainError `too_many_attempts`."""
+    key = f"giftcard-misses:{getattr(user, 'pk', None)}"
+    if (cache.get(key) or 0) >= LOOKUP_MISSES_ALLOWED:
+        raise DomainError("Too many unknown card codes; try again later.", code="too_many_attempts", status=429)
+    try:
+        return find_card(code, field_name="code")
+    except NotFound:
+        if cache.add(key, 1, LOOKUP_WINDOW_SECONDS) is False:
+            try:
+                cache.incr(key)
+            except ValueError:
+                cache.set(key, 1, LOOKUP_WINDOW_SECONDS)
+        raise
 
 
 def is_gift_card_line(line: OrderLine) -> bool:
