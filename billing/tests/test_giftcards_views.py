@@ -110,3 +110,53 @@ def test_selling_a_gift_card_without_an_amount_is_refused_with_a_message(cashier
     assert response.status_code == 400
     assert b"Enter the gift card" in response.content
     assert not Order.objects.exists()
+
+
+# --- admin -------------------------------------------------------------------------------------------------------
+
+
+def test_the_admin_shows_a_card_with_its_ledger(manager, location):
+    from django.test import Client
+
+    card = GiftCardFactory(balance=Decimal("30.00"), issued_at=location)
+    browser = Client()
+    browser.force_login(manager)
+
+    page = browser.get(reverse("admin:billing_giftcard_change", args=[card.pk]))
+
+    assert page.status_code == 200
+    assert b"Issued" in page.content and b"Adjust balance" in page.content
+
+
+def test_a_manager_adjusts_a_card_in_the_admin_with_a_reason(manager, location):
+    from django.test import Client
+
+    from staff.models import AuditEvent
+
+    card = GiftCardFactory(balance=Decimal("30.00"), issued_at=location)
+    browser = Client()
+    browser.force_login(manager)
+
+    response = browser.post(
+        reverse("admin:billing_giftcard_adjust", args=[card.pk]), {"amount": "-7.50", "reason": "double issue"}
+    )
+
+    assert response.status_code == 302
+    card.refresh_from_db()
+    assert card.balance == Decimal("22.50")
+    assert AuditEvent.objects.filter(action="gift_card_adjusted", actor=manager, reason="double issue").exists()
+
+
+def test_an_admin_adjustment_below_zero_is_refused_and_changes_nothing(manager, location):
+    from django.test import Client
+
+    card = GiftCardFactory(balance=Decimal("3.00"), issued_at=location)
+    browser = Client()
+    browser.force_login(manager)
+
+    response = browser.post(reverse("admin:billing_giftcard_adjust", args=[card.pk]), {"amount": "-5", "reason": "x"})
+
+    assert response.status_code == 200
+    assert b"holds 3.00" in response.content
+    card.refresh_from_db()
+    assert card.balance == Decimal("3.00")
