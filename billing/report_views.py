@@ -130,6 +130,7 @@ def sales(request):
         compared = reports.summary_with_previous(p)
         context.update(
             summary=compared["current"],
+            gift_cards=reports.gift_card_liability(p),
             compared=compared,
             summary_rows=_summary_rows(compared),
             chart=hourly_sales_svg(hours, currency=settings.POS_CURRENCY),

@@ -160,3 +160,56 @@ def test_an_admin_adjustment_below_zero_is_refused_and_changes_nothing(manager, 
     assert b"holds 3.00" in response.content
     card.refresh_from_db()
     assert card.balance == Decimal("3.00")
+
+
+# --- reports -----------------------------------------------------------------------------------------------------
+
+
+def _meal_and_card_sold(cashier, location):
+    from billing.services import sell
+    from orders.pricing import TenderInput
+    from orders.tests.helpers import line, open_register, stocked_product
+
+    till = open_register(location)
+    gift_card = ProductFactory(kind=Product.Kind.GIFT_CARD, name="Gift card", price=Decimal("0"))
+    return sell(
+        register_id=till.pk,
+        user=cashier,
+        lines=[line(stocked_product(location, price="12.00")), line(gift_card, unit_price=Decimal("25.00"))],
+        tenders=[TenderInput("cash")],
+    )
+
+
+def test_the_sales_report_screen_shows_the_gift_card_liability_apart_from_sales(manager, cashier, location):
+    from django.test import Client
+    from django.utils import timezone
+
+    _meal_and_card_sold(cashier, location)
+    browser = Client()
+    browser.force_login(manager)
+    today = timezone.localdate().isoformat()
+
+    page = browser.get(f"/reports/?location={location.pk}&date_from={today}&date_to={today}")
+
+    assert page.status_code == 200
+    assert page.context["summary"]["sales"] == Decimal("12.00")
+    assert (page.context["gift_cards"]["sold"], page.context["gift_cards"]["outstanding"]) == (
+        Decimal("25.00"),
+        Decimal("25.00"),
+    )
+    assert b"Gift cards sold (liability)" in page.content
+
+
+def test_the_z_report_shows_gift_cards_sold_apart_from_sales_on_screen_and_on_paper(manager, cashier, location):
+    from billing import sessions
+    from billing.report_printout import report_lines
+
+    sale = _meal_and_card_sold(cashier, location)
+
+    z = sessions.close_session(session_id=sale.receipt.session_id, denominations={"50": 1}, user=manager)
+
+    assert (z.net_sales, z.tax_total) == (Decimal("12.00"), Decimal("2.00"))
+    assert z.data["gift_cards"]["sold"] == "25.00"
+    paper = "\n".join(report_lines({**z.data, "kind": "z", "number": z.number}, copy=False))
+    assert "GIFT CARDS (money owed, not sales)" in paper
+    assert " Sold (liability)" in paper
