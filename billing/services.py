@@ -12,6 +12,7 @@ Everything else (payments, receipt, print job) is inserted in bulk after the loc
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -191,7 +192,7 @@ def _complete_sale(
     update_order: bool,
     products=None,
     printer_id: int | None = None,
-    held: list[giftcards.Redemption] = (),
+    held: Sequence[giftcards.Redemption] = (),
 ) -> Sale:
     """The part of a sale after the order's total is known: stock, receipt number, payments, receipt, print job
     (to `printer_id`, the terminal's receipt printer, or else the register's), the gift cards sold and the
@@ -559,7 +560,7 @@ def refund(
         created_by=user,
         approved_by=approved_by,
     )
-    if store_credit:
+    if store_credit and to_card is not None:
         giftcards.record_store_credit(to_card, refund=record, user=user)
     elif to_card is not None:
         giftcards.credit_refund(to_card, total, refund=record, user=user)
