@@ -12,12 +12,15 @@ that amount when the order is paid, in the checkout's transaction. Redeeming a c
 revenue is the goods it pays for. A card past its `expires_at` is written off by `expire_due_cards` (a Celery beat
 task): its balance goes to zero with an `expire` movement, the breakage.
 
-Lock order inside a sale: the order row, then the cards (by primary key), then stock, then the register.
+Lock order inside a sale or a refund: the order row, stock, the register, then the cards (by code) — the cards'
+guarded UPDATEs go in the register's own round trip and the ledger rows in the payments', so a redemption adds
+statements to a checkout but no round trip.
 """
 
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -28,6 +31,7 @@ from django.db import transaction
 from django.db.models import Count, F, Q, Sum
 from django.utils import timezone
 
+from billing import queries
 from billing.models import GiftCard, GiftCardMovement, Payment, Refund
 from core.errors import DomainError, NotFound
 from core.inputs import clean_money, clean_text, invalid
@@ -229,11 +233,14 @@ def issue_card(
 
 @dataclass
 class Redemption:
-    """A card held for a tender of a sale: locked, its balance already lowered in the sale's transaction."""
+    """What a gift-card tender of a sale takes from a card. Planned before the sale (`plan_redemptions`), taken
+    with the register's lock (`take_statements` / `took`), recorded with the payments (`payment_groups`)."""
 
     index: int  # the tender's place in the list
-    card: GiftCard
+    code: str
     amount: Decimal
+    card: GiftCard | None = None  # set once the balance is taken
+    balance_after: Decimal = ZERO
 
 
 def _check_usable(card: GiftCard, now, field_name: str) -> None:
@@ -258,33 +265,32 @@ def _take(card: GiftCard, amount: Decimal) -> None:
     card.balance -= amount
 
 
-def hold_cards(due: Decimal, tenders: list[TenderInput]) -> tuple[list[TenderInput], list[Redemption]]:
-    """Lock the cards named by `gift_card` tenders (primary-key order), check them, work out what each pays and
-    take it off their balances, in the caller's transaction. A gift-card tender without an amount pays what the
-    non-cash tenders before it leave of `due`; with `allow_partial`, a card holding less pays what it holds.
+def plan_redemptions(due: Decimal, tenders: list[TenderInput]) -> tuple[list[TenderInput], list[Redemption]]:
+    """Work out what each `gift_card` tender takes from its card, before the sale is priced into payments: its
+    amount, or what the non-cash tenders before it leave of `due`. With `allow_partial` the card is read first
+    (not locked) and pays at most what it holds then; the taking itself is guarded (`take_statements`), so a card
+    emptied meanwhile refuses the sale rather than going below zero. Reads nothing otherwise: the sale's checks
+    of the card are the guarded UPDATE itself (`took` explains a refusal).
 
-    Returns the tenders with the gift cards' amounts filled in, and the redemptions (to link to their payments
-    with `record_redemptions`). Raises DomainError `gift_card_not_found`, `gift_card_expired`,
-    `insufficient_balance` (with the available balance in `fields`), `invalid`."""
+    Returns the tenders with the gift cards' amounts and masked codes filled in, and the redemptions. Raises
+    DomainError `gift_card_not_found`, `gift_card_expired`, `insufficient_balance`, `invalid`."""
     wanted = [(i, t) for i, t in enumerate(tenders) if t.tender == GIFT_CARD]
     if not wanted:
         return tenders, []
-    codes = {}
+    codes: dict[int, str] = {}
     for i, t in wanted:
         code = normalize_code(t.card)
-        if not code:
+        if not code or len(code) > 32:
             raise invalid("Scan or type the gift card's code.", f"tenders[{i}].card", code="required")
         if code in codes.values():
             raise invalid("Each card once per sale.", f"tenders[{i}].card")
         codes[i] = code
-    cards = {
-        card.code: card
-        for card in GiftCard.objects.select_for_update().filter(code__in=list(codes.values())).order_by("pk")
-    }
+    partial = [codes[i] for i, t in wanted if t.allow_partial]
+    read = {card.code: card for card in GiftCard.objects.filter(code__in=partial)} if partial else {}
     now = timezone.now()
     remaining = quantize(due)
     filled = list(tenders)
-    held: list[Redemption] = []
+    planned: list[Redemption] = []
     for i, t in enumerate(tenders):
         if t.tender == pricing.CASH:
             continue
@@ -292,47 +298,69 @@ def hold_cards(due: Decimal, tenders: list[TenderInput]) -> tuple[list[TenderInp
             remaining -= min(remaining, t.amount if t.amount is not None else remaining)
             continue
         where = f"tenders[{i}].card"
-        card = cards.get(codes[i])
-        if card is None:
-            raise not_found(where)
-        _check_usable(card, now, where)
         amount = remaining if t.amount is None else t.amount
-        if amount > card.balance:
-            if not t.allow_partial or card.balance <= 0:
+        if t.allow_partial:
+            card = read.get(codes[i])
+            if card is None:
+                raise not_found(where)
+            _check_usable(card, now, where)
+            if card.balance <= 0:
                 raise _insufficient(card, amount, where)
-            amount = card.balance
+            amount = min(amount, card.balance)
         if amount <= 0:
             raise DomainError("Nothing is left to pay with this card.", code="invalid_tender", fields={where: []})
         remaining -= min(remaining, amount)
-        filled[i] = replace(t, amount=amount, reference=card.masked_code)
-        held.append(Redemption(index=i, card=card, amount=amount))
-    for redemption in sorted(held, key=lambda r: r.card.pk):
-        _take(redemption.card, redemption.amount)
-    return filled, held
+        filled[i] = replace(t, amount=amount, reference=f"…{codes[i][-4:]}")
+        planned.append(Redemption(index=i, code=codes[i], amount=amount))
+    return filled, planned
 
 
-def link_payments(payments: list[Payment], held: list[Redemption]) -> None:
-    """Name each redeeming payment's card (before the payments are inserted)."""
-    for redemption in held:
-        payments[redemption.index].gift_card = redemption.card
+def take_statements(planned: Sequence[Redemption]) -> list[tuple[str, list]]:
+    """The guarded UPDATEs that take the planned amounts off their cards, in code order (every sale locks cards in
+    the same order, after its register: no deadlock). Run in the same round trip as the register's counter."""
+    return [queries.take_from_card(r.code, r.amount, timezone.now()) for r in sorted(planned, key=lambda r: r.code)]
 
 
-def record_redemptions(order: Order, payments: list[Payment], held: list[Redemption], *, user) -> None:
-    """The `redeem` movements of a sale's gift-card payments (after the payments are inserted)."""
-    if held:
-        GiftCardMovement.objects.bulk_create(
-            GiftCardMovement(
+def took(planned: Sequence[Redemption], rows: list[list[tuple]]) -> None:
+    """Read the results of `take_statements` (in the same order): each redemption gets its card and the balance
+    left, or the sale is refused with why the card said no (not found, expired, not enough on it)."""
+    now = timezone.now()
+    for r, result in zip(sorted(planned, key=lambda r: r.code), rows, strict=True):
+        where = f"tenders[{r.index}].card"
+        if not result:
+            card = GiftCard.objects.filter(code=r.code).first()
+            if card is None:
+                raise not_found(where)
+            _check_usable(card, now, where)
+            raise _insufficient(card, r.amount, where)
+        card_id, balance = result[0]
+        r.balance_after = quantize(Decimal(str(balance)))
+        r.card = GiftCard(pk=card_id, code=r.code, balance=r.balance_after)
+
+
+def payment_groups(payments: list[Payment], planned: Sequence[Redemption], *, order: Order, user) -> list:
+    """The payments as core.sql.insert_batch groups, each gift-card payment followed by its `redeem` movement
+    (linked to it), so that the ledger rows go in the payments' round trip."""
+    if not planned:
+        return [payments]
+    by_index = {r.index: r for r in planned}
+    groups: list = []
+    for i, payment in enumerate(payments):
+        r = by_index.get(i)
+        groups.append([payment])
+        if r is not None and r.card is not None:
+            payment.gift_card = r.card
+            movement = GiftCardMovement(
                 card=r.card,
                 kind=Kind.REDEEM,
                 amount=-r.amount,
-                balance_after=r.card.balance,
+                balance_after=r.balance_after,
                 location_id=order.location_id,
                 order=order,
-                payment=payments[r.index],
                 user=user,
             )
-            for r in held
-        )
+            groups.append(([movement], {"payment": payment}))
+    return groups
 
 
 # --- refunds -----------------------------------------------------------------------------------------------------

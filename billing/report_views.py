@@ -97,6 +97,7 @@ SUMMARY_ROWS = (
     ("rounding", "Cash rounding"),
     ("voids", "Voided lines"),
     ("average_ticket", "Average ticket"),
+    ("gift_cards_sold", "Gift cards sold (money owed, not sales)"),
 )
 
 

@@ -2,11 +2,12 @@
 
 A sale's transaction, in lock order (the same in every path, so two sales never deadlock):
   1. the order row (an existing order) — a second checkout of the same order waits, then finds it paid;
-  1b. the gift cards it redeems (or a refund credits), in primary-key order (billing.giftcards);
   2. the stock rows, in primary-key order (inventory.services.consume_for_sale);
   3. the register row, whose counter gives the gapless receipt number — taken last so that the lock that
      serialises one till's sales is held for the shortest time. Closing a cash session locks the same row, so a
-     close waits for the sales in flight.
+     close waits for the sales in flight;
+  4. the gift cards it redeems (a refund: the card it credits), by code, in the register's round trip
+     (billing.giftcards).
 Everything else (payments, receipt, print job) is inserted in bulk after the locks.
 """
 
@@ -20,7 +21,7 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from billing import giftcards, queries
-from billing.models import CashSession, GiftCard, Payment, PrintJob, Receipt, Refund, RefundLine
+from billing.models import CashSession, Payment, PrintJob, Receipt, Refund, RefundLine
 from billing.printing import hand_over, new_print_job, queue_print_job
 from core.errors import Conflict, DomainError, NotFound
 from core.idempotency import atomic_step
@@ -76,6 +77,8 @@ def clean_tenders(tenders: list[TenderInput]) -> list[TenderInput]:
         if t.tender == pricing.CASH and amount is not None and tendered is None:
             tendered = amount
         tip_percent = t.tip_percent
+        if t.tender == Payment.Tender.GIFT_CARD and (t.tip or tip_percent):
+            raise invalid("A tip cannot be taken from a gift card: add it to another tender.", f"{where}.tip")
         if tip_percent is not None:
             if not isinstance(tip_percent, Decimal) or not (0 <= tip_percent <= 100):
                 raise invalid("A tip percent is a number from 0 to 100.", f"{where}.tip_percent")
@@ -165,20 +168,26 @@ _TAKE_NUMBER = (
 _OPEN_SESSION = "SELECT id FROM billing_cashsession WHERE register_id = %s AND status = %s"
 
 
-def _take_receipt_number(register_id: int, location_id: int) -> Till:
+def _take_receipt_number(register_id: int, location_id: int, *, redemptions=()) -> Till:
     """Lock the register (the last lock a sale takes), take its next receipt number, and find its open session.
 
     One `UPDATE … RETURNING` locks the row and moves the counter; the session is read by the next statement (same
     round trip on PostgreSQL), after the lock, so a close that committed while this sale waited is seen (and
-    refused with `no_open_session`, rolling the number back)."""
-    taken, sessions = run_batch(
-        [(_TAKE_NUMBER, [register_id, location_id]), (_OPEN_SESSION, [register_id, CashSession.Status.OPEN])]
+    refused with `no_open_session`, rolling the number back). The gift cards a sale redeems are taken in the same
+    round trip (billing.giftcards.take_statements)."""
+    taken, sessions, *cards = run_batch(
+        [
+            (_TAKE_NUMBER, [register_id, location_id]),
+            (_OPEN_SESSION, [register_id, CashSession.Status.OPEN]),
+            *giftcards.take_statements(redemptions),
+        ]
     )
     if not taken:
         raise NotFound("Unknown register at this location.", fields={"register": ["Unknown register."]})
     number, printer_id, name = taken[0]
     if not sessions:
         raise DomainError(f"{name} has no open cash session: open one first.", code="no_open_session", status=409)
+    giftcards.took(redemptions, cards)
     return Till(register_id=register_id, receipt_number=number, printer_id=printer_id, session_id=sessions[0][0])
 
 
@@ -195,8 +204,8 @@ def _complete_sale(
     held: Sequence[giftcards.Redemption] = (),
 ) -> Sale:
     """The part of a sale after the order's total is known: stock, receipt number, payments, receipt, print job
-    (to `printer_id`, the terminal's receipt printer, or else the register's), the gift cards sold and the
-    ledger rows of the cards redeemed (`held`, their balances already taken by giftcards.hold_cards).
+    (to `printer_id`, the terminal's receipt printer, or else the register's), the gift cards sold, and the
+    redemptions `held` (giftcards.plan_redemptions) taken off their cards with the register's lock.
 
     Runs inside take_payment's or sell's atomic block, which rolls back as a whole on any error."""
     goods = [line for line in lines if not giftcards.is_gift_card_line(line)]
@@ -209,7 +218,7 @@ def _complete_sale(
         savepoint=False,
     )
     _capture_costs(lines, stock.unit_costs)
-    till = _take_receipt_number(register_id, order.location_id)
+    till = _take_receipt_number(register_id, order.location_id, redemptions=held)
     payments = [
         Payment(
             order=order,
@@ -226,7 +235,6 @@ def _complete_sale(
         )
         for s in settlements
     ]
-    giftcards.link_payments(payments, list(held))
     if update_order:
         order.save(update_fields=["status", "paid_total", "paid_at", "closed_at"])
     receipt = Receipt(
@@ -245,8 +253,8 @@ def _complete_sale(
         payload={"open_drawer": cash},
         user=user,
     )
-    insert_batch(payments, [receipt], ([job], {"receipt": receipt}))  # one round trip on PostgreSQL
-    giftcards.record_redemptions(order, payments, list(held), user=user)
+    paid = giftcards.payment_groups(payments, held, order=order, user=user)  # with their card ledger rows
+    insert_batch(*paid, [receipt], ([job], {"receipt": receipt}))  # one round trip on PostgreSQL
     cards = giftcards.issue_for_sale(order, lines, payments, user=user) if len(goods) < len(lines) else []
     hand_over(job)
     return Sale(
@@ -312,7 +320,7 @@ def take_payment(
     lines = list(order.lines.filter(status=OrderLine.Status.ACTIVE).select_related("product"))
     if not lines:
         raise DomainError("There is nothing to pay on this order.", code="empty_order")
-    tenders, held = giftcards.hold_cards(order.total, clean_tenders(tenders))
+    tenders, held = giftcards.plan_redemptions(order.total, clean_tenders(tenders))
     settlements = _settle(order, tenders)
     approvals = _approvals_for_sale(order, settlements, user=user, approver=approver, reason=reason)
     _mark_paid(order)
@@ -360,7 +368,7 @@ def sell(
         approver=approver,
     )
     order, order_lines = draft.order, draft.lines
-    tenders, held = giftcards.hold_cards(order.total, clean_tenders(tenders))
+    tenders, held = giftcards.plan_redemptions(order.total, clean_tenders(tenders))
     settlements = _settle(order, tenders)
     approvals = _approvals_for_sale(order, settlements, user=user, approver=approver, reason=reason)
     _mark_paid(order)
@@ -443,8 +451,7 @@ def refund(
         raise invalid(f"Tender is one of {', '.join(TENDERS)}.", "tender")
     to_card = None
     if tender == Payment.Tender.GIFT_CARD and not store_credit:
-        to_card = giftcards.card_for_refund(order, card)
-        to_card = GiftCard.objects.select_for_update().get(pk=to_card.pk)  # cards before stock, as in a sale
+        to_card = giftcards.card_for_refund(order, card)  # locked after the register, as in a sale
 
     lines = {line.pk: line for line in order.lines.filter(status=OrderLine.Status.ACTIVE).select_related("product")}
     refunded_before = {

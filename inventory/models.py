@@ -146,8 +146,16 @@ class Product(models.Model):
         return f"{self.name} ({self.sku})"
 
     @property
+    def has_stock(self) -> bool:
+        """Whether it has stock of its own to count and move: tracked goods, not services or gift cards."""
+        return self.tracked and self.kind not in NOT_STOCKED_KINDS
+
+    @property
     def has_recipe(self) -> bool:
         return self.kind == self.Kind.MENU_ITEM and self.recipe_lines.exists()
+
+
+NOT_STOCKED_KINDS = (Product.Kind.SERVICE, Product.Kind.GIFT_CARD)
 
 
 class RecipeLine(models.Model):

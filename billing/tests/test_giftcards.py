@@ -228,6 +228,24 @@ def test_a_partial_redemption_takes_what_the_card_holds_and_leaves_the_rest_to_o
     assert card.balance == Decimal("0.00")
 
 
+def test_a_tip_cannot_be_taken_from_a_gift_card(location, till, cashier):
+    card = GiftCardFactory(balance=Decimal("50.00"), issued_at=location)
+
+    with pytest.raises(DomainError) as caught:
+        sell(
+            register_id=till.pk,
+            user=cashier,
+            lines=[line(stocked_product(location))],
+            tenders=[card_tender(card, tip=Decimal("1.00"))],
+        )
+
+    assert caught.value.fields == {
+        "tenders[0].tip": ["A tip cannot be taken from a gift card: add it to another tender."]
+    }
+    card.refresh_from_db()
+    assert card.balance == Decimal("50.00")
+
+
 def test_an_unknown_card_code_is_not_found(location, till, cashier):
     with pytest.raises(DomainError) as caught:
         sell(
