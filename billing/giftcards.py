@@ -389,16 +389,22 @@ def card_for_refund(order: Order, code: str | None) -> GiftCard:
 
 
 def credit_refund(card: GiftCard, amount: Decimal, *, refund: Refund, user) -> GiftCard:
-    """Put a refund back on `card` (locked first) with a `refund` movement. A card that has expired gets the money
-    back all the same (it is the guest's refund) and keeps its expiry. Raises DomainError `gift_card_limit`."""
+    """Put a refund back on `card` (locked first) with a `refund` movement. Raises DomainError `gift_card_expired`
+    (money put on an expired card could not be spent: refund to store credit instead), `gift_card_limit`."""
     card = GiftCard.objects.select_for_update().get(pk=card.pk)
+    if card.is_expired(timezone.now()):
+        raise DomainError(
+            "This gift card has expired; refund to store credit instead.",
+            code="gift_card_expired",
+            fields={"card": ["Expired."]},
+        )
     if card.balance + amount > max_balance():
         raise DomainError(
             f"A card holds at most {max_balance()}; refund to store credit instead.",
             code="gift_card_limit",
             fields={"card": ["Over the card limit."]},
         )
-    GiftCard.objects.filter(pk=card.pk).update(balance=F("balance") + amount, expired_at=None)
+    GiftCard.objects.filter(pk=card.pk).update(balance=F("balance") + amount)
     card.balance += amount
     GiftCardMovement.objects.create(
         card=card,

@@ -337,6 +337,31 @@ def test_a_refund_to_a_card_cannot_exceed_what_the_card_paid(location, till, cas
     assert caught.value.code == "refund_exceeds_paid"
 
 
+def test_a_refund_to_a_card_that_has_expired_since_is_refused_in_favour_of_store_credit(
+    location, till, cashier, manager
+):
+    card = GiftCardFactory(balance=Decimal("50.00"), issued_at=location)
+    sale = sell(
+        register_id=till.pk,
+        user=cashier,
+        lines=[line(stocked_product(location, price="20.00"))],
+        tenders=[card_tender(card)],
+    )
+    GiftCard.objects.filter(pk=card.pk).update(expires_at=timezone.now() - timedelta(minutes=1))
+
+    with pytest.raises(DomainError) as caught:
+        refund(
+            order_id=sale.order.pk,
+            register_id=till.pk,
+            items=[RefundItem(sale.lines[0].pk, Decimal("1"))],
+            reason="cold",
+            user=manager,
+            tender="gift_card",
+        )
+
+    assert caught.value.code == "gift_card_expired"
+
+
 def test_a_refund_to_store_credit_issues_a_new_card_for_the_order_customer(location, till, cashier, manager):
     from orders.models import Customer
 
@@ -464,3 +489,23 @@ def test_a_gift_card_payment_without_a_card_is_refused_by_the_database(location,
             amount=Decimal("1.00"),
             created_by=cashier,
         )
+
+
+def test_a_gift_card_redemption_adds_no_round_trip_to_a_counter_sale(location, till, cashier):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    card = GiftCardFactory(balance=Decimal("50.00"), issued_at=location)
+    products = [stocked_product(location, price="2.50") for _ in range(5)]
+
+    def counter_sale(tenders):
+        with CaptureQueriesContext(connection) as sent:
+            sell(register_id=till.pk, user=cashier, lines=[line(p) for p in products], tenders=tenders)
+        return len(sent.captured_queries)
+
+    counter_sale([TenderInput("card")])  # warm: the first sale reads what later ones find cached
+
+    card_only = counter_sale([TenderInput("card")])
+    with_gift_card = counter_sale([card_tender(card, "5.00"), TenderInput("card")])
+
+    assert with_gift_card == card_only
