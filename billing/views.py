@@ -471,7 +471,7 @@ def gift_card_balance(request):
 
 
 @require_POST
-@pos_view("orders.add_order")
+@pos_view("billing.add_payment")  # the card is paid for at once: for those who take payments
 @applied_once
 def gift_card_sell(request):
     """Sell a gift card: open an order with one line of a gift-card product at the amount typed, then pay it on
