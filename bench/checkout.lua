@@ -1,4 +1,5 @@
--- wrk script for bench/checkout.py: each request sells 5 random products at a random till, card payment,
+-- wrk script for bench/checkout.py: each request sells 5 random products at a random till, card payment (or a
+-- gift card and a card, see BENCH_CARDS),
 -- with a fresh Idempotency-Key. Settings come from the environment (set by checkout.py).
 local token = os.getenv("BENCH_TOKEN")
 -- API clients' scoped tokens ("thk_…") go as Bearer; older DRF token keys as Token.
@@ -8,6 +9,12 @@ local pmax = tonumber(os.getenv("BENCH_PMAX"))
 local registers = {}
 for id in string.gmatch(os.getenv("BENCH_REGISTERS"), "%d+") do
   registers[#registers + 1] = tonumber(id)
+end
+
+-- With BENCH_CARDS (gift-card codes), each sale pays 5.00 with a random one of those cards and the rest by card.
+local cards = {}
+for code in string.gmatch(os.getenv("BENCH_CARDS") or "", "[%w]+") do
+  cards[#cards + 1] = code
 end
 
 local counter = 0
@@ -29,9 +36,14 @@ function request()
   for i = 1, 5 do
     lines[i] = string.format('{"product": %d, "quantity": "1"}', math.random(pmin, pmax))
   end
+  local tenders = '[{"tender": "card"}]'
+  if #cards > 0 then
+    tenders = string.format('[{"tender": "gift_card", "amount": "5.00", "card": "%s"}, {"tender": "card"}]',
+      cards[math.random(1, #cards)])
+  end
   local body = string.format(
-    '{"register": %d, "lines": [%s], "tenders": [{"tender": "card"}]}',
-    registers[math.random(1, #registers)], table.concat(lines, ", "))
+    '{"register": %d, "lines": [%s], "tenders": %s}',
+    registers[math.random(1, #registers)], table.concat(lines, ", "), tenders)
   local headers = {
     ["Content-Type"] = "application/json",
     ["Authorization"] = scheme .. token,

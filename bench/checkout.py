@@ -13,8 +13,13 @@ settings (deploy/gunicorn.conf.py) on a local port, then:
 It prints checkouts/s, p50/p99 latency and the ratio to the raw-SQL limit, and exits non-zero below the target
 (150 checkouts/s with p99 < 150 ms at 16 clients). Needs wrk and pgbench (see `need()` below).
 
+With `--gift-card` it compares, on the same server at 16 clients, the card-only checkout with one that pays 5.00
+with a gift card (a random one of 64 fresh cards) and the rest by card, alternating the two three times each, and
+exits non-zero when the gift card adds 10% or more to the median p99.
+
     .venv/bin/python bench/checkout.py                      # 15 s per run
     .venv/bin/python bench/checkout.py --seconds 30 --port 8210 --workers 5
+    .venv/bin/python bench/checkout.py --gift-card --seconds 15
 """
 
 import argparse
@@ -134,6 +139,39 @@ def prepare(clients: int) -> dict:
     }
 
 
+GIFT_CARDS = 64
+
+
+def fresh_gift_cards(store_id: int, staff_id: int) -> list[str]:
+    """GIFT_CARDS new cards holding the most a card may hold, each with its issue movement (as a sale issues it)."""
+    from django.contrib.auth.models import User
+    from django.db import transaction
+
+    from billing import giftcards
+    from billing.models import GiftCard, GiftCardMovement
+
+    amount = giftcards.max_balance()
+    user = User.objects.get(pk=staff_id)
+    with transaction.atomic():
+        cards = GiftCard.objects.bulk_create(
+            GiftCard(
+                code=giftcards.new_code(),
+                issued_at_id=store_id,
+                initial_value=amount,
+                balance=amount,
+                created_by=user,
+            )
+            for _ in range(GIFT_CARDS)
+        )
+        GiftCardMovement.objects.bulk_create(
+            GiftCardMovement(
+                card=card, kind="issue", amount=amount, balance_after=amount, location_id=store_id, user=user
+            )
+            for card in cards
+        )
+    return [card.code for card in cards]
+
+
 def start_server(port: int, env: dict, workers: int, log) -> subprocess.Popen:
     server_env = {
         **os.environ,
@@ -184,9 +222,10 @@ def wait_until_up(port: int, data: dict, deadline_s: float = 60) -> None:
             time.sleep(0.5)
 
 
-def run_wrk(wrk: str, port: int, clients: int, seconds: int, data: dict) -> dict:
+def run_wrk(wrk: str, port: int, clients: int, seconds: int, data: dict, cards: list[str] = ()) -> dict:
     env = {
         **os.environ,
+        "BENCH_CARDS": ",".join(cards),
         "BENCH_TOKEN": data["token"],
         "BENCH_PMIN": str(data["pmin"]),
         "BENCH_PMAX": str(data["pmax"]),
@@ -283,6 +322,7 @@ def main() -> int:
     parser.add_argument("--seconds", type=int, default=15)
     parser.add_argument("--port", type=int, default=8210)
     parser.add_argument("--workers", type=int, default=None, help="gunicorn workers (default: its config's)")
+    parser.add_argument("--gift-card", action="store_true", help="compare card-only checkouts with gift-card ones")
     args = parser.parse_args()
     wrk = need("wrk", "wrk")
     pgbench = need("pgbench", "postgresql-client")
@@ -301,6 +341,8 @@ def main() -> int:
     setup_django(env)
     data = prepare(clients=16)
     workers = args.workers or (os.cpu_count() or 1) * 2 + 1
+    if args.gift_card:
+        return compare_gift_card(args, env, data, workers, wrk)
 
     results = []
     with tempfile.NamedTemporaryFile("w+", prefix="bench-gunicorn-", suffix=".log") as log:
@@ -327,6 +369,39 @@ def main() -> int:
     at16 = results[1][1]
     ok = at16["per_s"] >= TARGET_PER_S and at16["p99_ms"] < TARGET_P99_MS and at16["failed"] == 0
     print(f"target at 16 clients: >= {TARGET_PER_S}/s with p99 < {TARGET_P99_MS} ms: {'OK' if ok else 'MISSED'}")
+    return 0 if ok else 1
+
+
+def compare_gift_card(args, env: dict, data: dict, workers: int, wrk: str) -> int:
+    """Card-only against gift card + card at 16 clients on one server, alternated (three runs each)."""
+    cards = fresh_gift_cards(data["location"], data["staff"])
+    runs: dict[str, list[dict]] = {"card only": [], "gift card + card": []}
+    with tempfile.NamedTemporaryFile("w+", prefix="bench-gunicorn-", suffix=".log") as log:
+        server = start_server(args.port, env, workers, log)
+        try:
+            wait_until_up(args.port, data)
+            run_wrk(wrk, args.port, 8, 3, data)  # warm-up, not counted
+            run_wrk(wrk, args.port, 8, 3, data, cards)
+            for _ in range(3):
+                runs["card only"].append(run_wrk(wrk, args.port, 16, args.seconds, data))
+                runs["gift card + card"].append(run_wrk(wrk, args.port, 16, args.seconds, data, cards))
+        finally:
+            os.killpg(server.pid, signal.SIGTERM)
+            server.wait(timeout=30)
+    _drop_queued_print_jobs(args.redis_url)
+    print(f"\ncheckout of 5 random products at 16 clients; {args.seconds} s per run; gunicorn {workers} workers")
+    print(f"{'what':<18} {'run':>3} {'per s':>8} {'p50 ms':>8} {'p99 ms':>8} {'failed':>7}")
+    medians = {}
+    for what, results in runs.items():
+        for i, r in enumerate(results, 1):
+            print(f"{what:<18} {i:>3} {r['per_s']:>8.1f} {r['p50_ms']:>8.1f} {r['p99_ms']:>8.1f} {r['failed']:>7}")
+        medians[what] = {key: statistics.median(r[key] for r in results) for key in ("per_s", "p50_ms", "p99_ms")}
+    for what, m in medians.items():
+        print(f"{what:<18} median  {m['per_s']:>8.1f} {m['p50_ms']:>8.1f} {m['p99_ms']:>8.1f}")
+    added = medians["gift card + card"]["p99_ms"] / medians["card only"]["p99_ms"] - 1
+    failed = sum(r["failed"] for results in runs.values() for r in results)
+    ok = added < 0.10 and failed == 0
+    print(f"the gift card adds {added:+.1%} to the median p99 (target < +10%): {'OK' if ok else 'MISSED'}")
     return 0 if ok else 1
 
 

@@ -28,7 +28,7 @@ from core.notify import notify
 from inventory.models import Location
 
 FORMAT = 1
-GIFT_TENDERS = (Payment.Tender.VOUCHER,)
+GIFT_TENDERS = (Payment.Tender.VOUCHER, Payment.Tender.GIFT_CARD)
 
 
 def _m(value: Decimal) -> str:
@@ -108,6 +108,7 @@ def day_export(location: Location, day: date) -> dict:
             "taken": _m(sum((tenders[t]["amount"] for t in GIFT_TENDERS if t in tenders), ZERO)),
             "refunded": _m(sum((tenders[t]["refunds"] for t in GIFT_TENDERS if t in tenders), ZERO)),
         },
+        "gift_cards": {key: _m(value) for key, value in reports.gift_card_liability(p).items()},
         "refunds": {"count": f.refund_count, "amount": _m(f.refunds), "tax": _m(f.refund_tax)},
         "cash": {"z_reports": cash, "over_short": _m(over_short)},
         "summary": _plain(summary),
@@ -143,6 +144,8 @@ def as_csv(export: dict) -> str:
             line("tender", tender["tender"], field, tender[field])
     for field, value in export["vouchers"].items():
         line("vouchers", "", field, value)
+    for field, value in export["gift_cards"].items():
+        line("gift_cards", "", field, value)
     for field, value in export["refunds"].items():
         line("refunds", "", field, value)
     for z in export["cash"]["z_reports"]:

@@ -1,14 +1,19 @@
+from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse
-from django.urls import reverse
+from django.shortcuts import redirect, render
+from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from billing import accounting, printing, sessions
+from billing import accounting, giftcards, printing, sessions
 from billing.models import (
     CashMovement,
     CashSession,
     DailyRollup,
+    GiftCard,
+    GiftCardMovement,
     Payment,
     Printer,
     PrintJob,
@@ -190,3 +195,128 @@ class PrintJobAdmin(ReadOnlyAdmin):
     @admin.action(description="Dismiss (checked: printed, or not needed)")
     def dismiss(self, request, queryset):
         self._each(request, queryset, lambda job: printing.dismiss_job(job.pk, request.user), "dismissed.")
+
+
+# --- gift cards --------------------------------------------------------------------------------------------------
+
+
+class GiftCardMovementInline(admin.TabularInline):
+    """The card's ledger: append-only, never edited here (corrections are adjustments)."""
+
+    model = GiftCardMovement
+    extra = 0
+    can_delete = False
+    fields = [
+        "created_at",
+        "kind",
+        "amount",
+        "balance_after",
+        "location",
+        "order",
+        "payment",
+        "refund",
+        "user",
+        "reason",
+    ]
+    readonly_fields = fields
+    ordering = ["created_at", "id"]
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class GiftCardAdjustForm(forms.Form):
+    amount = forms.DecimalField(
+        max_digits=12, decimal_places=4, help_text="Signed: positive adds to the balance, negative takes away."
+    )
+    reason = forms.CharField(max_length=200)
+
+
+@admin.register(GiftCard)
+class GiftCardAdmin(ReadOnlyAdmin):
+    """Cards and store credit with their ledgers. Balances change only through services: a sale, a refund, the
+    expiry task, or "Adjust balance" here (a manager, with a reason, audited)."""
+
+    list_display = ["masked", "kind", "balance", "initial_value", "customer", "issued_at", "created_at", "expires_at"]
+    list_filter = ["kind", "issued_at"]
+    search_fields = ["=code"]
+    date_hierarchy = "created_at"
+    fields = [
+        "masked",
+        "kind",
+        "balance",
+        "initial_value",
+        "customer",
+        "issued_at",
+        "order",
+        "created_by",
+        "created_at",
+        "expires_at",
+        "expired_at",
+        "adjust_link",
+    ]
+    readonly_fields = fields
+    inlines = [GiftCardMovementInline]
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.has_perm("billing.view_giftcard")
+
+    def get_search_results(self, request, queryset, search_term):
+        return super().get_search_results(request, queryset, giftcards.normalize_code(search_term))
+
+    @admin.display(description="Card")
+    def masked(self, card):
+        return card.masked_code
+
+    @admin.display(description="Adjust")
+    def adjust_link(self, card):
+        if card.pk is None:
+            return ""
+        return format_html('<a href="{}">Adjust balance…</a>', reverse("admin:billing_giftcard_adjust", args=[card.pk]))
+
+    def get_urls(self):
+        return [
+            path(
+                "<int:card_id>/adjust/",
+                self.admin_site.admin_view(self.adjust_view),
+                name="billing_giftcard_adjust",
+            ),
+            *super().get_urls(),
+        ]
+
+    def adjust_view(self, request, card_id: int):
+        card = GiftCard.objects.filter(pk=card_id).first()
+        if card is None or not request.user.has_perm("billing.change_giftcard"):
+            raise PermissionDenied
+        form = GiftCardAdjustForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                giftcards.adjust_card(
+                    card_id=card.pk,
+                    amount=form.cleaned_data["amount"],
+                    reason=form.cleaned_data["reason"],
+                    user=request.user,
+                )
+            except DomainError as error:
+                form.add_error(None, error.message)
+            else:
+                self.message_user(request, f"{card}: balance adjusted.", messages.SUCCESS)
+                return redirect(reverse("admin:billing_giftcard_change", args=[card.pk]))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Adjust {card}",
+            "card": card,
+            "form": form,
+            "opts": self.model._meta,
+        }
+        return render(request, "admin/billing/giftcard_adjust.html", context)
+
+
+@admin.register(GiftCardMovement)
+class GiftCardMovementAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "card", "kind", "amount", "balance_after", "location", "user", "reason"]
+    list_filter = ["kind", "location"]
+    date_hierarchy = "created_at"

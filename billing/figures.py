@@ -8,6 +8,11 @@ store and a day. What is counted where is the caller's business; how a figure is
 here, once, so the X/Z, the reports, their CSV, the API and anything built on them agree to the cent.
 
 Definitions (every amount as the guest saw it, after discounts):
+- gift cards sold: a line of a `gift_card` product is money owed, not a sale (billing.giftcards): it is left out
+  of every line figure (the scope's `lines` never hold one) and out of sales; `gift_cards` is what was paid for
+  such lines (service charge aside), so an order's total is its sales plus its gift cards. The `sales` sum is
+  already net of them (in the scopes and the rollups alike).
+  Redeeming a card is a tender: the goods it pays for are sales then.
 - sales: what was charged for the goods: a line's `amount_due` less its service charge share (tax included,
   whether shelf prices include it or it was added on top); an order's `total` is its lines' sales plus its service
   charge.
@@ -40,6 +45,7 @@ from django.db.models.functions import Coalesce
 from core.money import ZERO, quantize
 
 MONEY = DecimalField(max_digits=20, decimal_places=4)
+GIFT_CARD_KIND = "gift_card"  # inventory.Product.Kind.GIFT_CARD
 
 
 def total(expression) -> Coalesce:
@@ -104,6 +110,7 @@ def scope(*, orders: QuerySet, refunds: QuerySet, payments: QuerySet, lines: Que
 
     if lines is None:
         lines = OrderLine.objects.filter(order__in=orders, status=OrderLine.Status.ACTIVE)
+    lines = lines.exclude(product__kind=GIFT_CARD_KIND)
     return Scope(
         orders=orders,
         lines=lines,
@@ -121,7 +128,7 @@ class Figures:
     orders: int
     gross_sales: Decimal  # sales + discounts
     discounts: Decimal
-    sales: Decimal  # what was charged: goods (tax included) + service charge; the orders' totals
+    sales: Decimal  # what was charged: goods (tax included) + service charge; the orders' totals less gift cards
     goods_sales: Decimal  # sales less service charge
     service_charge: Decimal
     tax: Decimal  # tax on the sales
@@ -143,6 +150,7 @@ class Figures:
     payments: Decimal  # paid towards orders (tips excluded)
     void_count: int
     voids: Decimal
+    gift_cards: Decimal = ZERO  # gift cards sold: money owed, apart from sales
 
     def rounded(self) -> "Figures":
         """Each money figure quantised once, from the unrounded sums."""
@@ -174,6 +182,7 @@ SUM_KEYS = (
     "payments",
     "void_count",
     "voids",
+    "gift_cards",
 )
 
 
@@ -199,9 +208,10 @@ def sums_for(s: Scope) -> dict:
     refund_lines = s.refund_lines.aggregate(service=total("service_charge_amount"), cost=total(REFUND_COST))
     paid = s.payments.aggregate(amount=total("amount"), tips=total("tip"), rounding=total("rounding"))
     voids = voided_lines(OrderLine.objects.filter(order__in=s.orders))
+    gift_cards = gift_card_lines(s.orders).aggregate(amount=total(LINE_SALES))["amount"]
     return {
         "orders": sold["count"],
-        "sales": sold["sales"],
+        "sales": sold["sales"] - gift_cards,
         "discounts": sold["discounts"],
         "service_charge": sold["service_charge"],
         "tax": sold["tax"],
@@ -216,7 +226,15 @@ def sums_for(s: Scope) -> dict:
         "payments": paid["amount"],
         "void_count": voids["count"],
         "voids": voids["amount"],
+        "gift_cards": gift_cards,
     }
+
+
+def gift_card_lines(orders: QuerySet) -> QuerySet:
+    """The active gift-card lines of `orders` (money owed, not sales)."""
+    from orders.models import OrderLine
+
+    return OrderLine.objects.filter(order__in=orders, status=OrderLine.Status.ACTIVE, product__kind=GIFT_CARD_KIND)
 
 
 def add_sums(*parts: dict) -> dict:
@@ -260,6 +278,7 @@ def figures_from(sums: dict) -> Figures:
         payments=sums["payments"],
         void_count=sums["void_count"],
         voids=sums["voids"],
+        gift_cards=sums["gift_cards"],
     )
 
 

@@ -101,8 +101,13 @@ class PaymentForm(forms.Form):
                         tip_percent=tip if by_percent and tip is not None else None,
                         reference=(self.data.get(f"reference_{i}") or "").strip()[:64],
                         guest=int(guest) if guest and is_whole_number(str(guest)) else None,
+                        card=(self.data.get(f"reference_{i}") or "").strip()[:40] if tender == "gift_card" else "",
                     )
                 )
+        except DomainError as exc:
+            raise forms.ValidationError(exc.message) from None
+        try:
+            tenders = self._gift_card_tender() + tenders
         except DomainError as exc:
             raise forms.ValidationError(exc.message) from None
         if self.nothing_due:
@@ -114,6 +119,15 @@ class PaymentForm(forms.Form):
 
     def tenders(self) -> list[TenderInput]:
         return self.cleaned_data["tenders"]
+
+    def _gift_card_tender(self) -> list[TenderInput]:
+        """The payment screen's gift-card box: the code scanned or typed and what to take from the card (empty:
+        as much as it holds, up to what is due; the other tender pays the rest)."""
+        code = (self.data.get("gift_card_code") or "").strip()[:40]
+        if not code:
+            return []
+        amount = _decimal_or_none(self.data.get("gift_card_amount"), "gift_card_amount")
+        return [TenderInput(tender="gift_card", amount=amount, card=code, allow_partial=amount is None)]
 
     def error_text(self) -> str:
         return " ".join(str(e) for errors in self.errors.values() for e in errors)
@@ -191,3 +205,18 @@ def find_receipt(code: str, *, location, register_id: int | None) -> Receipt | N
         return receipts.filter(register_id=register_id, number=int(code)).first()
     matches = list(receipts.filter(number=int(code))[:2])
     return matches[0] if len(matches) == 1 else None
+
+
+def forms_money(raw) -> Decimal | None:
+    """A money amount typed on a screen, or None when empty or not a sane amount."""
+    try:
+        value = _decimal_or_none(raw, "amount")
+    except DomainError:
+        return None
+    if value is None or not value.is_finite() or value < 0 or value > Decimal("1000000000"):
+        return None
+    return quantize(value)
+
+
+def id_or_none(raw) -> int | None:
+    return int(raw) if raw and is_whole_number(str(raw)) and len(str(raw)) < 19 else None

@@ -5,7 +5,7 @@ from django.db.models import Q
 
 from core.immutable import AppendOnlyModel
 from inventory.models import Location, money_field, qty_field
-from orders.models import KitchenTicket, Order, OrderLine
+from orders.models import Customer, KitchenTicket, Order, OrderLine
 
 
 class Printer(models.Model):
@@ -138,6 +138,7 @@ class Payment(AppendOnlyModel):
         CARD = "card", "Card"
         VOUCHER = "voucher", "Voucher"
         OTHER = "other", "Other"
+        GIFT_CARD = "gift_card", "Gift card"  # redeems a billing.GiftCard (`gift_card`), store credit included
 
     order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="payments")
     session = models.ForeignKey(CashSession, on_delete=models.PROTECT, related_name="payments")
@@ -149,6 +150,7 @@ class Payment(AppendOnlyModel):
     rounding = money_field(help_text="Cash rounding applied to this payment (positive: guest paid more).")
     reference = models.CharField(max_length=64, blank=True, help_text="Card terminal or voucher reference.")
     guest = models.PositiveSmallIntegerField(null=True, blank=True, help_text="Split: which guest paid.")
+    gift_card = models.ForeignKey("GiftCard", null=True, blank=True, on_delete=models.PROTECT, related_name="payments")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
@@ -159,6 +161,10 @@ class Payment(AppendOnlyModel):
             models.CheckConstraint(condition=Q(amount__gt=0), name="payment_amount_positive"),
             models.CheckConstraint(condition=Q(change__gte=0), name="payment_change_not_negative"),
             models.CheckConstraint(condition=Q(change=0) | Q(tender="cash"), name="payment_change_only_cash"),
+            models.CheckConstraint(
+                condition=Q(tender="gift_card", gift_card__isnull=False) | (~Q(tender="gift_card") & Q(gift_card=None)),
+                name="payment_gift_card_tender_has_card",
+            ),
         ]
 
     def __str__(self):
@@ -172,13 +178,27 @@ class Refund(AppendOnlyModel):
     amount = money_field()
     tax_amount = money_field()
     reason = models.CharField(max_length=200)
+    gift_card = models.ForeignKey(
+        "GiftCard",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="refunds",
+        help_text="The card (or new store credit) a gift-card refund went to.",
+    )
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     approved_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:
         ordering = ["created_at", "id"]
-        constraints = [models.CheckConstraint(condition=Q(amount__gt=0), name="refund_amount_positive")]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="refund_amount_positive"),
+            models.CheckConstraint(
+                condition=Q(tender="gift_card", gift_card__isnull=False) | (~Q(tender="gift_card") & Q(gift_card=None)),
+                name="refund_gift_card_tender_has_card",
+            ),
+        ]
 
     def __str__(self):
         return f"Refund {self.pk} of {self.order}"
@@ -345,6 +365,7 @@ class DailyRollup(models.Model):
     drawer = rollup_field()
     void_count = models.IntegerField(default=0)
     voids = rollup_field()
+    gift_cards = rollup_field()  # gift cards sold: money owed, not sales (billing.figures)
 
     class Meta:
         constraints = [
@@ -367,3 +388,90 @@ class RollupState(models.Model):
 
     def __str__(self):
         return f"{self.location_id} through {self.through}"
+
+
+class GiftCard(models.Model):
+    """Money the business owes a card's holder: a sold gift card or store credit given on a refund.
+
+    `balance` is the sum of the card's movements (GiftCardMovement), kept as a column so that a redemption is one
+    conditional UPDATE (billing.giftcards); the database refuses a negative balance. The code is random (80 bits),
+    printed on the receipt and scanned or typed back; it is the only way to find a card at the till."""
+
+    class Kind(models.TextChoices):
+        GIFT_CARD = "gift_card", "Gift card"
+        STORE_CREDIT = "store_credit", "Store credit"
+
+    code = models.CharField(max_length=32, unique=True)
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.GIFT_CARD)
+    customer = models.ForeignKey(Customer, null=True, blank=True, on_delete=models.PROTECT, related_name="gift_cards")
+    issued_at = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="+", help_text="Store of issue.")
+    initial_value = money_field()
+    balance = money_field()
+    expires_at = models.DateTimeField(null=True, blank=True, help_text="Empty: never expires.")
+    expired_at = models.DateTimeField(null=True, blank=True, help_text="When its balance was written off.")
+    order = models.ForeignKey(
+        Order, null=True, blank=True, on_delete=models.PROTECT, related_name="+", help_text="The sale or refund."
+    )
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["expires_at"], name="giftcard_expires_idx", condition=Q(balance__gt=0))]
+        constraints = [
+            models.CheckConstraint(condition=Q(balance__gte=0), name="giftcard_balance_not_negative"),
+            models.CheckConstraint(condition=Q(initial_value__gt=0), name="giftcard_initial_value_positive"),
+        ]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} …{self.code[-4:]}"
+
+    @property
+    def masked_code(self) -> str:
+        return f"…{self.code[-4:]}"
+
+    def is_expired(self, now) -> bool:
+        return self.expired_at is not None or (self.expires_at is not None and self.expires_at <= now)
+
+
+class GiftCardMovement(AppendOnlyModel):
+    """One change of a card's balance (append-only; DESIGN.md §3.6): `amount` is signed (issue and refund add,
+    redeem and expire take away, an adjustment goes either way) and `balance_after` is the card's balance after it."""
+
+    class Kind(models.TextChoices):
+        ISSUE = "issue", "Issued"
+        REDEEM = "redeem", "Redeemed"
+        REFUND = "refund", "Refunded to card"
+        EXPIRE = "expire", "Expired (breakage)"
+        ADJUST = "adjust", "Adjusted"
+
+    card = models.ForeignKey(GiftCard, on_delete=models.PROTECT, related_name="movements")
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    amount = money_field()
+    balance_after = money_field()
+    location = models.ForeignKey(Location, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    order = models.ForeignKey(Order, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    payment = models.ForeignKey(Payment, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    refund = models.ForeignKey(Refund, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    reason = models.CharField(max_length=200, blank=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["kind", "created_at"], name="giftcardmove_kind_time_idx")]
+        constraints = [
+            models.CheckConstraint(condition=~Q(amount=0), name="giftcardmove_amount_not_zero"),
+            models.CheckConstraint(condition=Q(balance_after__gte=0), name="giftcardmove_balance_not_negative"),
+            models.CheckConstraint(
+                condition=Q(kind__in=["issue", "refund"], amount__gt=0)
+                | Q(kind__in=["redeem", "expire"], amount__lt=0)
+                | Q(kind="adjust"),
+                name="giftcardmove_sign_by_kind",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.kind} {self.amount} on {self.card}"

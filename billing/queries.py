@@ -25,3 +25,18 @@ def read_register(register_id: int) -> Register | None:
     register, end = instance(Register, row)
     register.location = instance(Location, row, end)[0]
     return register
+
+
+def take_from_card(code: str, amount, now) -> tuple[str, list]:
+    """The guarded decrement of a gift card's balance, for core.sql.run_batch: it takes `amount` off the card with
+    this code only if the card holds that much and has not expired, and returns (id, balance after), or no row.
+    One statement, valid on both databases (SQLite 3.35+ has RETURNING; its NUMERIC column does the same
+    arithmetic as the ORM's F() twin: `GiftCard.objects.filter(code=…, balance__gte=amount, …)
+    .update(balance=F("balance") - amount)`)."""
+    when = connection.ops.adapt_datetimefield_value(now)
+    return (
+        "UPDATE billing_giftcard SET balance = balance - %s "
+        "WHERE code = %s AND balance >= %s AND expired_at IS NULL AND (expires_at IS NULL OR expires_at > %s) "
+        "RETURNING id, balance",
+        [amount, code, amount, when],
+    )

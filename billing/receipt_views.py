@@ -35,6 +35,7 @@ def receipt_page(request, order_uuid, receipt_id: int):
                 "change": money(t.change),
                 "tip": money(t.tip),
                 "rounding": money_text(t.rounding, sign=True),
+                "balance_left": money(t.balance_left) if t.balance_left is not None else "",
             }
             for t in doc.tenders
         ],

@@ -69,6 +69,21 @@ class TenderRow:
     reference: str = ""
     cash: bool = False  # a cash tender: what was handed over and the change are printed, even when it is 0.00
     tip: Decimal = ZERO  # on top of `amount`, paid with this tender
+    balance_left: Decimal | None = None  # a gift card tender: what the card holds after this payment
+
+
+@dataclass(frozen=True)
+class GiftCardRow:
+    """A card sold on the order, or store credit given by a refund: its full code is printed (it is the card)."""
+
+    label: str  # "Gift card" or "Store credit"
+    code: str  # XXXX-XXXX-XXXX-XXXX
+    balance: Decimal
+    expires_at: datetime | None = None
+
+    @property
+    def masked(self) -> str:
+        return f"…{self.code[-4:]}"
 
 
 @dataclass(frozen=True)
@@ -92,6 +107,7 @@ class ReceiptDoc:
     legal_name: str = ""  # the business's registered name, under the store's name
     address: tuple[str, ...] = ()
     tax_id: str = ""
+    gift_cards: tuple[GiftCardRow, ...] = ()
 
     @property
     def total(self) -> Decimal:
@@ -193,6 +209,7 @@ def receipt_document(receipt) -> ReceiptDoc:
         totals.append(("Tax", order.tax_total))
     totals.append(("TOTAL", order.total))
     payments = list(order.payments.all())
+    balances = _card_balances_after(payments)
     tenders = []
     for payment in payments:
         tenders.append(
@@ -205,6 +222,7 @@ def receipt_document(receipt) -> ReceiptDoc:
                 reference=payment.reference,
                 cash=payment.tender == payment.Tender.CASH,
                 tip=payment.tip,
+                balance_left=balances.get(payment.pk),
             )
         )
     return ReceiptDoc(
@@ -225,6 +243,34 @@ def receipt_document(receipt) -> ReceiptDoc:
         prices_include_tax=lines[0].prices_include_tax if lines else location.prices_include_tax,
         currency=settings.POS_CURRENCY,
         cash=any(p.tender == p.Tender.CASH for p in payments),
+        gift_cards=_cards_issued(order_id=order.pk, refund_id=None),
+    )
+
+
+def _card_balances_after(payments) -> dict[int, Decimal]:
+    """Per gift-card payment id: the card's balance right after it (its redeem movement)."""
+    from billing.models import GiftCardMovement
+
+    ids = [p.pk for p in payments if p.tender == p.Tender.GIFT_CARD]
+    if not ids:
+        return {}
+    return dict(GiftCardMovement.objects.filter(payment_id__in=ids).values_list("payment_id", "balance_after"))
+
+
+def _cards_issued(*, order_id: int, refund_id: int | None) -> tuple[GiftCardRow, ...]:
+    """The cards a sale sold (refund_id None) or a refund gave as store credit, as issued."""
+    from billing.giftcards import display_code
+    from billing.models import GiftCardMovement
+
+    moves = GiftCardMovement.objects.filter(order_id=order_id, kind=GiftCardMovement.Kind.ISSUE, refund_id=refund_id)
+    return tuple(
+        GiftCardRow(
+            label=m.card.get_kind_display(),
+            code=display_code(m.card.code),
+            balance=m.amount,
+            expires_at=m.card.expires_at,
+        )
+        for m in moves.select_related("card").order_by("pk")
     )
 
 
@@ -262,6 +308,7 @@ def _refund_document(receipt) -> ReceiptDoc:
         prices_include_tax=refund_lines[0].order_line.prices_include_tax if refund_lines else True,
         currency=settings.POS_CURRENCY,
         cash=refund.tender == "cash",
+        gift_cards=_cards_issued(order_id=receipt.order_id, refund_id=refund.pk) if refund.gift_card_id else (),
     )
 
 
@@ -508,6 +555,16 @@ def render_receipt(
                 paper.pair("Change", money(tender.change), indent=2)
             if tender.reference:
                 paper.para(f"Ref {tender.reference}", indent=2)
+            if tender.balance_left is not None:
+                paper.pair("Card balance left", money(tender.balance_left), indent=2)
+    for card in doc.gift_cards:
+        p.ln()
+        paper.style(bold=True)
+        paper.para(card.label.upper())
+        paper.style()
+        paper.pair(card.code, money(card.balance))
+        if card.expires_at:
+            paper.para(f"Valid until {timezone.localtime(card.expires_at):%Y-%m-%d}", indent=2)
     paper.rule()
     paper.style(align="center")
     for line in doc.footer:

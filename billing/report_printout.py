@@ -16,7 +16,7 @@ from django.utils.dateparse import parse_datetime
 
 from core.money import negated_text
 
-TENDER_LABELS = {"cash": "Cash", "card": "Card", "voucher": "Voucher", "other": "Other"}
+TENDER_LABELS = {"cash": "Cash", "card": "Card", "voucher": "Voucher", "other": "Other", "gift_card": "Gift card"}
 
 
 # The print job payload key that says its lines were laid out with `copy=True` (they carry their own COPY marks).
@@ -86,6 +86,13 @@ def report_lines(data: dict, *, copy: bool, columns: int = 48) -> list[str]:
     row(f"Voided lines ({voids.get('count', 0)})", voids.get("amount", "0"))
     if "tips" in data:
         row("Tips", data["tips"])
+    gift = data.get("gift_cards") or {}
+    if any(Decimal(value) for value in gift.values()):
+        rule()
+        lines.append("GIFT CARDS (money owed, not sales)")
+        row(" Sold (liability)", gift.get("sold", "0"))
+        row(" Redeemed", gift.get("redeemed", "0"))
+        row(" Refunded to cards", gift.get("refunded_to_cards", "0"))
     rule()
     lines.append("TAX")
     for rate in data.get("tax_rates", []):

@@ -97,6 +97,7 @@ SUMMARY_ROWS = (
     ("rounding", "Cash rounding"),
     ("voids", "Voided lines"),
     ("average_ticket", "Average ticket"),
+    ("gift_cards_sold", "Gift cards sold (money owed, not sales)"),
 )
 
 
@@ -130,6 +131,7 @@ def sales(request):
         compared = reports.summary_with_previous(p)
         context.update(
             summary=compared["current"],
+            gift_cards=reports.gift_card_liability(p),
             compared=compared,
             summary_rows=_summary_rows(compared),
             chart=hourly_sales_svg(hours, currency=settings.POS_CURRENCY),

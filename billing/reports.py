@@ -269,6 +269,14 @@ def raw_bucket_sums(p: Period, bucket) -> dict:
         key = row.pop("key")
         rows[key] = {**row, "refunds": ZERO, "refund_tax": ZERO}
     for row in (
+        figures.gift_card_lines(sold_orders(p))
+        .annotate(key=bucket("order__paid_at", tzinfo=zone))
+        .values("key")
+        .annotate(amount=_sum(figures.LINE_SALES))
+        .order_by()
+    ):
+        rows[row["key"]]["sales"] -= row["amount"]  # money owed, not sales (billing.figures)
+    for row in (
         period_refunds(p)
         .annotate(key=bucket("created_at", tzinfo=zone))
         .values("key")
@@ -333,13 +341,18 @@ STAFF_KEYS = ("orders", "sales", "discounts")
 
 
 def raw_staff_sums(p: Period) -> dict[int, dict]:
-    return {
+    rows = {
         row.pop("staff_id"): row
         for row in sold_orders(p)
         .values("staff_id")
         .annotate(orders=Count("id"), sales=_sum("total"), discounts=_sum("discount_total"))
         .order_by()
     }
+    for row in (
+        figures.gift_card_lines(sold_orders(p)).values("order__staff_id").annotate(amount=_sum(figures.LINE_SALES))
+    ).order_by():
+        rows[row["order__staff_id"]]["sales"] -= row["amount"]  # money owed, not sales (billing.figures)
+    return rows
 
 
 def staff_sums(p: Period) -> dict[int, dict]:
@@ -473,8 +486,20 @@ def summary(p: Period) -> dict:
         "voids": f.voids,
         "void_count": f.void_count,
         "average_ticket": quantize(f.sales / f.orders if f.orders else ZERO),
+        "gift_cards_sold": f.gift_cards,
     }
     return result
+
+
+def gift_card_liability(p: Period) -> dict:
+    """The gift-card figures of the period, apart from sales (billing.giftcards.liability_summary): sold, redeemed,
+    refunded to cards, breakage (expired), adjusted, and the outstanding liability now (every card's balance)."""
+    from billing import giftcards
+
+    return {
+        key: quantize(value)
+        for key, value in giftcards.liability_summary(p.start, p.end, location_ids=p.location_ids).items()
+    }
 
 
 def summary_with_previous(p: Period) -> dict:

@@ -20,7 +20,7 @@ Reading: billing.reports reads the rollups of days up to `through` and the raw r
 what is stored with what the raw rows give now.
 
 Columns per dimension (all sums unrounded; billing.figures defines each):
-- total (key ""): the billing.figures SUM_KEYS (`orders` … `voids`).
+- total (key ""): the billing.figures SUM_KEYS (`orders` … `voids`, `gift_cards`).
 - hour (key "0".."23", the local hour): orders, sales, discounts, tax, refunds, refund_tax.
 - rate (key "name|percent"; name, percent): sales, base, tax (sold); refunds, refund_base, refund_tax (refunded).
 - tender (key the tender): count, payments (tips excluded), tips, rounding, drawer; refund_count, refunds,
@@ -68,6 +68,7 @@ COLUMNS = (
     "drawer",
     "void_count",
     "voids",
+    "gift_cards",
 )
 
 

@@ -5,19 +5,22 @@ A sale's transaction, in lock order (the same in every path, so two sales never 
   2. the stock rows, in primary-key order (inventory.services.consume_for_sale);
   3. the register row, whose counter gives the gapless receipt number — taken last so that the lock that
      serialises one till's sales is held for the shortest time. Closing a cash session locks the same row, so a
-     close waits for the sales in flight.
+     close waits for the sales in flight;
+  4. the gift cards it redeems (a refund: the card it credits), by code, in the register's round trip
+     (billing.giftcards).
 Everything else (payments, receipt, print job) is inserted in bulk after the locks.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.db.models import Sum
 from django.utils import timezone
 
-from billing import queries
+from billing import giftcards, queries
 from billing.models import CashSession, Payment, PrintJob, Receipt, Refund, RefundLine
 from billing.printing import hand_over, new_print_job, queue_print_job
 from core.errors import Conflict, DomainError, NotFound
@@ -55,6 +58,7 @@ class Sale:
     print_job: PrintJob
     change: Decimal = ZERO
     warnings: list[str] = field(default_factory=list)
+    gift_cards: list = field(default_factory=list)  # the cards sold on this order
 
 
 def clean_tenders(tenders: list[TenderInput]) -> list[TenderInput]:
@@ -73,6 +77,8 @@ def clean_tenders(tenders: list[TenderInput]) -> list[TenderInput]:
         if t.tender == pricing.CASH and amount is not None and tendered is None:
             tendered = amount
         tip_percent = t.tip_percent
+        if t.tender == Payment.Tender.GIFT_CARD and (t.tip or tip_percent):
+            raise invalid("A tip cannot be taken from a gift card: add it to another tender.", f"{where}.tip")
         if tip_percent is not None:
             if not isinstance(tip_percent, Decimal) or not (0 <= tip_percent <= 100):
                 raise invalid("A tip percent is a number from 0 to 100.", f"{where}.tip_percent")
@@ -92,6 +98,8 @@ def clean_tenders(tenders: list[TenderInput]) -> list[TenderInput]:
                 reference=clean_text(t.reference, f"{where}.reference", max_length=64),
                 guest=guest,
                 tip_percent=tip_percent,
+                card=t.card if t.tender == Payment.Tender.GIFT_CARD and isinstance(t.card, str) else "",
+                allow_partial=t.tender == Payment.Tender.GIFT_CARD and t.allow_partial is True,
             )
         )
     return cleaned
@@ -160,20 +168,26 @@ _TAKE_NUMBER = (
 _OPEN_SESSION = "SELECT id FROM billing_cashsession WHERE register_id = %s AND status = %s"
 
 
-def _take_receipt_number(register_id: int, location_id: int) -> Till:
+def _take_receipt_number(register_id: int, location_id: int, *, redemptions=()) -> Till:
     """Lock the register (the last lock a sale takes), take its next receipt number, and find its open session.
 
     One `UPDATE … RETURNING` locks the row and moves the counter; the session is read by the next statement (same
     round trip on PostgreSQL), after the lock, so a close that committed while this sale waited is seen (and
-    refused with `no_open_session`, rolling the number back)."""
-    taken, sessions = run_batch(
-        [(_TAKE_NUMBER, [register_id, location_id]), (_OPEN_SESSION, [register_id, CashSession.Status.OPEN])]
+    refused with `no_open_session`, rolling the number back). The gift cards a sale redeems are taken in the same
+    round trip (billing.giftcards.take_statements)."""
+    taken, sessions, *cards = run_batch(
+        [
+            (_TAKE_NUMBER, [register_id, location_id]),
+            (_OPEN_SESSION, [register_id, CashSession.Status.OPEN]),
+            *giftcards.take_statements(redemptions),
+        ]
     )
     if not taken:
         raise NotFound("Unknown register at this location.", fields={"register": ["Unknown register."]})
     number, printer_id, name = taken[0]
     if not sessions:
         raise DomainError(f"{name} has no open cash session: open one first.", code="no_open_session", status=409)
+    giftcards.took(redemptions, cards)
     return Till(register_id=register_id, receipt_number=number, printer_id=printer_id, session_id=sessions[0][0])
 
 
@@ -187,21 +201,24 @@ def _complete_sale(
     update_order: bool,
     products=None,
     printer_id: int | None = None,
+    held: Sequence[giftcards.Redemption] = (),
 ) -> Sale:
     """The part of a sale after the order's total is known: stock, receipt number, payments, receipt, print job
-    (to `printer_id`, the terminal's receipt printer, or else the register's).
+    (to `printer_id`, the terminal's receipt printer, or else the register's), the gift cards sold, and the
+    redemptions `held` (giftcards.plan_redemptions) taken off their cards with the register's lock.
 
     Runs inside take_payment's or sell's atomic block, which rolls back as a whole on any error."""
+    goods = [line for line in lines if not giftcards.is_gift_card_line(line)]
     stock = consume_for_sale(
         location=order.location,
-        items=stock_items(lines),
+        items=stock_items(goods),
         reference=str(order.uuid),
         user=user,
         products=products,
         savepoint=False,
     )
     _capture_costs(lines, stock.unit_costs)
-    till = _take_receipt_number(register_id, order.location_id)
+    till = _take_receipt_number(register_id, order.location_id, redemptions=held)
     payments = [
         Payment(
             order=order,
@@ -236,7 +253,9 @@ def _complete_sale(
         payload={"open_drawer": cash},
         user=user,
     )
-    insert_batch(payments, [receipt], ([job], {"receipt": receipt}))  # one round trip on PostgreSQL
+    paid = giftcards.payment_groups(payments, held, order=order, user=user)  # with their card ledger rows
+    insert_batch(*paid, [receipt], ([job], {"receipt": receipt}))  # one round trip on PostgreSQL
+    cards = giftcards.issue_for_sale(order, lines, payments, user=user) if len(goods) < len(lines) else []
     hand_over(job)
     return Sale(
         order=order,
@@ -246,6 +265,7 @@ def _complete_sale(
         print_job=job,
         change=sum((s.change for s in settlements), ZERO),
         warnings=stock.warnings,
+        gift_cards=cards,
     )
 
 
@@ -297,10 +317,11 @@ def take_payment(
         raise Conflict("This order is already paid.", code="already_paid")
     if not order.is_editable:
         raise Conflict(f"This order is {order.get_status_display().lower()}.", code="not_open")
-    lines = list(order.lines.filter(status=OrderLine.Status.ACTIVE))
+    lines = list(order.lines.filter(status=OrderLine.Status.ACTIVE).select_related("product"))
     if not lines:
         raise DomainError("There is nothing to pay on this order.", code="empty_order")
-    settlements = _settle(order, clean_tenders(tenders))
+    tenders, held = giftcards.plan_redemptions(order.total, clean_tenders(tenders))
+    settlements = _settle(order, tenders)
     approvals = _approvals_for_sale(order, settlements, user=user, approver=approver, reason=reason)
     _mark_paid(order)
     sale = _complete_sale(
@@ -311,6 +332,7 @@ def take_payment(
         user=user,
         update_order=True,
         printer_id=printer_id,
+        held=held,
     )
     _audit_approvals(order, approvals, user)
     return sale
@@ -346,7 +368,8 @@ def sell(
         approver=approver,
     )
     order, order_lines = draft.order, draft.lines
-    settlements = _settle(order, clean_tenders(tenders))
+    tenders, held = giftcards.plan_redemptions(order.total, clean_tenders(tenders))
+    settlements = _settle(order, tenders)
     approvals = _approvals_for_sale(order, settlements, user=user, approver=approver, reason=reason)
     _mark_paid(order)
     save_draft(draft)
@@ -358,6 +381,7 @@ def sell(
         user=user,
         update_order=False,
         products={line.product_id: line.product for line in order_lines},  # read by build_lines, with recipe_known
+        held=held,
     )
     _audit_approvals(order, approvals, user)
     return sale
@@ -396,6 +420,8 @@ def refund(
     approver=None,
     tender: str | None = None,
     cash_beyond_paid: bool = False,
+    card: str | None = None,
+    store_credit: bool = False,
 ) -> Refund:
     """Give money back for lines of a paid order, with a manager's approval.
 
@@ -404,10 +430,14 @@ def refund(
     says (`restock`), or by its product's kind when it says nothing (default_restock);
     refunds to a tender never exceed what that tender paid less what it already got back — cash included, unless
     `cash_beyond_paid` says a manager gives cash from the drawer for a sale paid otherwise (audited as
-    `refund_cash_beyond_paid`). Stock comes back per line (or is booked as waste), a refund receipt gets its own
-    number from the register's counter, and its print job is written. Audited as `refund`. Raises ApprovalRequired,
-    NotFound, Conflict (`not_paid`), DomainError (`invalid`, `refund_exceeds_paid`, `refund_exceeds_cash_paid`,
-    `no_open_session`).
+    `refund_cash_beyond_paid`). A refund to tender `gift_card` goes back onto the card that paid (`card`, its
+    code, or else the card that paid the most), at most what that card paid less what it already got back; with
+    `store_credit` it goes onto a new store-credit card instead (tied to the order's customer), whatever tender paid.
+    Gift cards sold on the order cannot be refunded here (`gift_card_not_refundable`). Stock comes back per line
+    (or is booked as waste), a refund receipt gets its own number from the register's counter, and its print job
+    is written. Audited as `refund`. Raises ApprovalRequired, NotFound, Conflict (`not_paid`), DomainError
+    (`invalid`, `refund_exceeds_paid`, `refund_exceeds_cash_paid`,
+    `no_open_session`, `gift_card_not_refundable`, `gift_card_limit`), NotFound `gift_card_not_found`.
     """
     reason = clean_text(reason, "reason", required=True)
     if not items:
@@ -416,9 +446,12 @@ def refund(
     approved_by = manager_approval(user, approver, "A refund")
     if order.status not in (Order.Status.PAID, Order.Status.REFUNDED):
         raise Conflict("Only a paid order can be refunded.", code="not_paid")
-    tender = tender or default_refund_tender(order)
+    tender = Payment.Tender.GIFT_CARD if store_credit else (tender or default_refund_tender(order))
     if tender not in TENDERS:
         raise invalid(f"Tender is one of {', '.join(TENDERS)}.", "tender")
+    to_card = None
+    if tender == Payment.Tender.GIFT_CARD and not store_credit:
+        to_card = giftcards.card_for_refund(order, card)  # locked after the register, as in a sale
 
     lines = {line.pk: line for line in order.lines.filter(status=OrderLine.Status.ACTIVE).select_related("product")}
     refunded_before = {
@@ -440,6 +473,12 @@ def refund(
         if item.line_id in seen:
             raise invalid("Each line once per refund.", f"{where}.line")
         seen.add(item.line_id)
+        if line.product.kind == Product.Kind.GIFT_CARD:
+            raise DomainError(
+                "A gift card sold cannot be refunded: its money stays on the card.",
+                code="gift_card_not_refundable",
+                fields={f"{where}.line": ["A gift card."]},
+            )
         quantity = clean_quantity(item.quantity, f"{where}.quantity", places=line.product.quantity_places)
         left = line.quantity - line.quantity_refunded
         if quantity > left:
@@ -480,7 +519,9 @@ def refund(
         raise DomainError("A refund cannot exceed what was paid.", code="refund_exceeds_paid")
     paid_by_tender = order.payments.filter(tender=tender).aggregate(total=Sum("amount"))["total"] or ZERO
     refunded_by_tender = order.refunds.filter(tender=tender).aggregate(total=Sum("amount"))["total"] or ZERO
-    beyond_paid = refunded_by_tender + total > paid_by_tender
+    if to_card is not None:
+        paid_by_tender, refunded_by_tender = giftcards.refundable_to(order, to_card), ZERO
+    beyond_paid = refunded_by_tender + total > paid_by_tender and not store_credit
     if beyond_paid and tender != pricing.CASH:
         raise DomainError(
             f"{tender.title()} paid {paid_by_tender - refunded_by_tender} that can still be refunded; "
@@ -496,6 +537,8 @@ def refund(
             fields={"tender": ["More than was paid in cash."]},
         )
     beyond_approver = manager_approval(user, approver, "Cash beyond the cash paid") if beyond_paid else None
+    if store_credit:
+        to_card = giftcards.new_store_credit(order, giftcards.clean_card_amount(total), user=user)
 
     reference = f"refund:{order.uuid}"
     back = stock_items([(rl.order_line, rl.quantity) for rl in refund_lines])
@@ -520,9 +563,14 @@ def refund(
         amount=total,
         tax_amount=sum((rl.tax_amount for rl in refund_lines), ZERO),
         reason=reason,
+        gift_card=to_card,
         created_by=user,
         approved_by=approved_by,
     )
+    if store_credit and to_card is not None:
+        giftcards.record_store_credit(to_card, refund=record, user=user)
+    elif to_card is not None:
+        giftcards.credit_refund(to_card, total, refund=record, user=user)
     for rl in refund_lines:
         rl.refund = record
     RefundLine.objects.bulk_create(refund_lines)
@@ -557,6 +605,8 @@ def refund(
         order=str(order.uuid),
         amount=total,
         tender=tender,
+        card=to_card.masked_code if to_card else "",
+        store_credit=store_credit,
         receipt=receipt.number,
         lines=[{"line": rl.order_line_id, "quantity": str(rl.quantity), "restock": rl.restock} for rl in refund_lines],
     )

@@ -132,6 +132,7 @@ class SessionTotals:
     payments_total: Decimal
     tenders: tuple[TenderTotals, ...]
     cash: CashTotals
+    gift_cards: dict | None = None  # money owed, apart from sales: sold, redeemed, refunded_to_cards
 
     def as_json(self) -> dict:
         """The JSON snapshot (money as strings): the format stored in `ZReport.data`; do not change its keys."""
@@ -171,6 +172,7 @@ class SessionTotals:
             "tips": _m(self.tips),
             "rounding": _m(self.rounding),
             "payments_total": _m(self.payments_total),
+            "gift_cards": {key: _m(value) for key, value in (self.gift_cards or {}).items()},
             "tenders": [
                 {
                     "tender": t.tender,
@@ -305,6 +307,11 @@ def session_totals(session: CashSession) -> SessionTotals:
             no_sales=count(moves, CashMovement.Kind.NO_SALE),
             expected=quantize(session.opening_float + cash_in - cash_refunds + pay_ins - pay_outs),
         ),
+        gift_cards={
+            "sold": quantize(sums.gift_cards),
+            "redeemed": quantize(figures.column(payments, Payment.Tender.GIFT_CARD)),
+            "refunded_to_cards": quantize(figures.column(refunds, Payment.Tender.GIFT_CARD)),
+        },
     )
 
 

@@ -7,7 +7,7 @@ from celery import shared_task
 from django.conf import settings
 from django.utils import timezone
 
-from billing import accounting, printing
+from billing import accounting, giftcards, printing
 
 
 @shared_task(
@@ -61,3 +61,11 @@ def export_accounting_day(self, day: str | None = None) -> dict:
     for location in accounting.stores_to_export():
         written[location.code] = accounting.write_export(location, chosen)
     return {"day": chosen.isoformat(), "files": written}
+
+
+@shared_task(name="billing.expire_gift_cards", ignore_result=True, soft_time_limit=600, time_limit=660)
+def expire_gift_cards() -> int:
+    """Beat: write off the balance of every gift card and store credit past its expiry (billing.giftcards).
+    Idempotent: each card is a compare-and-swap on its balance, so a card is written off once however often this
+    runs. Returns how many cards were written off."""
+    return giftcards.expire_due_cards()

@@ -9,15 +9,18 @@ from dataclasses import asdict
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from billing import printing, services, sessions
+from billing import giftcards, printing, services, sessions
 from billing.forms import (
     CashMoveForm,
     PaymentForm,
     close_count_from,
     find_receipt,
     float_from,
+    forms_money,
+    id_or_none,
     quick_cash_amounts,
     refund_items,
     restock_choice,
@@ -246,6 +249,7 @@ def pay(request, order_uuid):
         "session": session,
         "key": uuid.uuid4(),
         "tenders": Payment.Tender.choices,
+        "single_tenders": [c for c in Payment.Tender.choices if c[0] != Payment.Tender.GIFT_CARD],
         "guests": guests,
         "shares": shares,
         "rows": tender_rows(request.POST if request.method == "POST" else None, shares=shares),
@@ -428,3 +432,69 @@ def _print_action(service):
 print_retry = _print_action(lambda request, pk: printing.retry_job(pk, request.user))
 print_reprint = _print_action(lambda request, pk: printing.reprint(user=request.user, job_id=pk))
 print_dismiss = _print_action(lambda request, pk: printing.dismiss_job(pk, request.user))
+
+
+# --- Gift cards ---------------------------------------------------------------------------------------------------
+
+
+def _gift_card_products(location):
+    from inventory.models import Product
+
+    return Product.objects.filter(kind=Product.Kind.GIFT_CARD, active=True).order_by("name")
+
+
+@pos_view("billing.view_giftcard")
+def gift_cards(request):
+    """The gift-card screen: check a card's balance (scan or type its code), sell a new card of any amount."""
+    context = {"products": _gift_card_products(request.terminal.location), "key": uuid.uuid4()}
+    return pos_render(request, "pos/gift_cards.html", context, nav="gift_cards")
+
+
+@require_POST
+@pos_view("billing.view_giftcard")
+def gift_card_balance(request):
+    """A card's balance (an htmx partial on the gift-card and payment screens). With `due` (what is left to pay)
+    and `amount` (what to take, empty: as much as it can), also what the card will hold after paying."""
+    context: dict = {}
+    try:
+        code = request.POST.get("code") or request.POST.get("gift_card_code") or ""
+        card = giftcards.check_balance(code, user=request.user)
+    except DomainError as exc:
+        return pos_render(request, "pos/_gift_card_balance.html", {"error": exc.message}, status=exc.status)
+    context = {"card": card, "expired": card.is_expired(timezone.now())}
+    due = forms_money(request.POST.get("due"))
+    if due is not None and not context["expired"]:
+        wanted = forms_money(request.POST.get("amount") or request.POST.get("gift_card_amount")) or due
+        pays = min(wanted, due, card.balance)
+        context.update(pays=pays, left=card.balance - pays)
+    return pos_render(request, "pos/_gift_card_balance.html", context)
+
+
+@require_POST
+@pos_view("billing.add_payment")  # the card is paid for at once: for those who take payments
+@applied_once
+def gift_card_sell(request):
+    """Sell a gift card: open an order with one line of a gift-card product at the amount typed, then pay it on
+    the payment screen (the card is issued when the order is paid)."""
+    from orders.services import NewLine, open_order
+
+    products = _gift_card_products(request.terminal.location)
+    product = products.filter(pk=id_or_none(request.POST.get("product"))).first() or products.first()
+    amount = forms_money(request.POST.get("amount"))
+    error = ""
+    if product is None:
+        error = "There is no gift-card product in the catalogue: add a product of kind Gift card first."
+    else:
+        try:
+            order = open_order(
+                location_id=request.terminal.location.pk,
+                user=request.user,
+                channel=Order.Channel.RETAIL,
+                lines=[NewLine(product_id=product.pk, unit_price=amount)],
+            )
+        except DomainError as exc:
+            error = exc.message
+        else:
+            return redirect_to(request, reverse("billing:pay", args=[order.uuid]))
+    context = {"products": products, "key": uuid.uuid4(), "error": error, "posted": request.POST}
+    return pos_render(request, "pos/gift_cards.html", context, status=400, nav="gift_cards")

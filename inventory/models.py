@@ -103,6 +103,7 @@ class Product(models.Model):
         MENU_ITEM = "menu_item", "Menu item"
         INGREDIENT = "ingredient", "Ingredient"
         SERVICE = "service", "Service"
+        GIFT_CARD = "gift_card", "Gift card"  # sold as money owed (billing.giftcards), never taxed or stocked
 
     class StockPolicy(models.TextChoices):
         BLOCK = "block", "Block sale below zero"
@@ -145,8 +146,16 @@ class Product(models.Model):
         return f"{self.name} ({self.sku})"
 
     @property
+    def has_stock(self) -> bool:
+        """Whether it has stock of its own to count and move: tracked goods, not services or gift cards."""
+        return self.tracked and self.kind not in NOT_STOCKED_KINDS
+
+    @property
     def has_recipe(self) -> bool:
         return self.kind == self.Kind.MENU_ITEM and self.recipe_lines.exists()
+
+
+NOT_STOCKED_KINDS = (Product.Kind.SERVICE, Product.Kind.GIFT_CARD)
 
 
 class RecipeLine(models.Model):

@@ -25,6 +25,7 @@ from core.money import (
 from core.notify import notify
 from inventory import queries
 from inventory.models import (
+    NOT_STOCKED_KINDS,
     Location,
     LowStockAlert,
     Product,
@@ -138,7 +139,7 @@ def _expand_recipes(
             for line in recipes[product_id]:
                 if line.ingredient.tracked:
                     needed[line.ingredient_id] += quantity * line.quantity
-        elif product.tracked and product.kind != Product.Kind.SERVICE:
+        elif product.has_stock:
             needed[product_id] += quantity
     return {product_id: qty for product_id, qty in needed.items() if qty}, products
 
@@ -346,7 +347,7 @@ def _location(location, *, field: str = "location") -> Location:
 
 def _stocked(product: Product, *, field: str = "product") -> Product:
     """Refuse products that have no stock of their own: untracked ones, services and menu items with a recipe."""
-    if not product.tracked or product.kind == Product.Kind.SERVICE:
+    if not product.has_stock:
         raise DomainError(
             f"{product.name} is not stock-tracked.", code="not_tracked", fields={field: ["Not stock-tracked."]}
         )
@@ -602,7 +603,7 @@ def _countable_products():
     with_recipe = RecipeLine.objects.filter(menu_item=OuterRef("pk"))
     return (
         Product.objects.filter(tracked=True, active=True)
-        .exclude(kind=Product.Kind.SERVICE)
+        .exclude(kind__in=NOT_STOCKED_KINDS)
         .exclude(Exists(with_recipe))
     )
 

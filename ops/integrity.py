@@ -10,6 +10,7 @@ Checked:
 - order totals vs lines: tax_total == sum of the active lines' tax, and
   total == subtotal − discount_total + service_charge + exclusive tax (orders.pricing) (§3.1);
 - payments vs totals: paid_total == sum(payments), refunded_total == sum(refunds), a paid order is paid in full;
+- gift cards: every card's balance == sum of its movements (GiftCardMovement.amount), and >= 0;
 - numbering: receipt numbers and Z numbers per register run 1..last number with no gap (§3.5) but the ranges a
   restore audited as issued before it (they are in its safety copy).
 """
@@ -23,6 +24,7 @@ from django.core.cache import cache
 from django.db.models import Count, DecimalField, Exists, F, Func, Max, Min, OuterRef, Q, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 
+from billing import giftcards
 from billing.models import Payment, Receipt, Refund, Register, ZReport
 from billing.sessions import NUMBERS_CONTINUED_ACTION
 from core.notify import notify
@@ -248,8 +250,21 @@ def check_z_numbers() -> list[Violation]:
     return _numbering_gaps(ZReport, "last_z_number", "z_numbers_gapless", "Z", "z")
 
 
+def check_gift_cards() -> list[Violation]:
+    return [
+        Violation(
+            "gift_card_balance_matches_ledger",
+            f"gift card {row['card']} ({row['code']}): balance {row['balance']} but its ledger sums to {row['ledger']}"
+            + (" (below zero)" if row["balance"] < 0 else ""),
+            {"gift_card": row["card"]},
+        )
+        for row in giftcards.ledger_mismatches()
+    ]
+
+
 CHECKS = {
     "stock_ledger": check_stock_ledger,
+    "gift_cards": check_gift_cards,
     "order_totals": check_order_totals,
     "payments": check_payments,
     "receipt_numbers": check_receipt_numbers,

@@ -218,13 +218,15 @@ class TenderInput:
     """One tender offered at checkout. For cash, `tendered` is what the guest handed over (defaults to exactly what
     is due); for other tenders `amount` is what is charged to it (defaults to all that is left)."""
 
-    tender: str  # cash | card | voucher | other
+    tender: str  # cash | card | voucher | other | gift_card
     amount: Decimal | None = None
     tendered: Decimal | None = None
     tip: Decimal = ZERO
     reference: str = ""
     guest: int | None = None
     tip_percent: Decimal | None = None  # instead of `tip`: this percent of the amount due (the order's total)
+    card: str = ""  # gift_card: the card's code as scanned or typed
+    allow_partial: bool = False  # gift_card: a card holding less than `amount` pays what it holds
 
 
 @dataclass(frozen=True)

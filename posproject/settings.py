@@ -223,6 +223,10 @@ CELERY_BEAT_SCHEDULE["inventory.check_low_stock"] = {
 }
 # The end-of-day accounting export (billing/accounting.py): each store's previous local day, as JSON and CSV, into
 # the backups storage under exports/<store>/<day>.json|csv, named in the notifier.
+CELERY_BEAT_SCHEDULE["billing.expire_gift_cards"] = {
+    "task": "billing.expire_gift_cards",
+    "schedule": crontab(hour=env.int("GIFT_CARD_EXPIRY_HOUR_UTC", default=2), minute=45),
+}
 CELERY_BEAT_SCHEDULE["billing.export_accounting_day"] = {
     "task": "billing.export_accounting_day",
     "schedule": crontab(hour=env.int("ACCOUNTING_EXPORT_HOUR_UTC", default=4), minute=15),
@@ -283,6 +287,10 @@ USE_TZ = True
 POS_CURRENCY = env("POS_CURRENCY", default="EUR")
 POS_CURRENCY_DECIMALS = env.int("POS_CURRENCY_DECIMALS", default=2)
 POS_STORE_NAME = env("POS_STORE_NAME", default="Tillhouse")
+# Gift cards and store credit (billing/giftcards.py): days from issue until a card's balance expires (0 or empty:
+# never, as many local rules require), and the most one card may hold.
+GIFT_CARD_EXPIRY_DAYS = int(env("GIFT_CARD_EXPIRY_DAYS", default="") or 0)
+GIFT_CARD_MAX_BALANCE = env.str("GIFT_CARD_MAX_BALANCE", default="5000")
 # Largest discount in percent each role may give without a manager's approval: "Cashier=10,Waiter=5".
 POS_DISCOUNT_LIMITS = {
     role: Decimal(limit)

@@ -55,6 +55,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "billing.add_payment",
         "billing.view_payment",
         "billing.view_receipt",
+        "billing.view_giftcard",  # the balance check at the till
         "billing.add_refund",
         "billing.view_refund",
         "billing.view_printjob",

@@ -3,10 +3,12 @@ billing.services."""
 
 from decimal import Decimal
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from billing.api.session_serializers import ManagerApprovalSerializer
-from billing.models import Payment, Receipt, Refund, RefundLine
+from billing.giftcards import display_code
+from billing.models import GiftCard, Payment, Receipt, Refund, RefundLine
 from billing.services import RefundItem
 from core.money import quantize
 from orders.api.serializers import (
@@ -44,6 +46,12 @@ class TenderSerializer(serializers.Serializer):
     )
     reference = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
     guest = serializers.IntegerField(min_value=1, max_value=MAX_GUESTS, required=False, allow_null=True, default=None)
+    card = serializers.CharField(
+        max_length=40, required=False, allow_blank=True, default="", help_text="gift_card: the card's code."
+    )
+    allow_partial = serializers.BooleanField(
+        default=False, help_text="gift_card: a card holding less than `amount` pays what it holds."
+    )
 
 
 def tender_inputs(items) -> list[TenderInput]:
@@ -56,6 +64,8 @@ def tender_inputs(items) -> list[TenderInput]:
             reference=item["reference"],
             guest=item["guest"],
             tip_percent=item["tip_percent"],
+            card=item["card"],
+            allow_partial=item["allow_partial"],
         )
         for item in items
     ]
@@ -114,6 +124,16 @@ class RefundCreateSerializer(serializers.Serializer):
     cash_beyond_paid = serializers.BooleanField(
         default=False, help_text="Cash from the drawer beyond what was paid in cash on the order (a manager gives it)."
     )
+    card = serializers.CharField(
+        max_length=40,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="tender gift_card: the card that paid to refund onto (default: the card that paid the most).",
+    )
+    store_credit = serializers.BooleanField(
+        default=False, help_text="Refund onto a new store-credit card (tied to the order's customer) instead."
+    )
 
     def items(self) -> list[RefundItem]:
         return [RefundItem(i["line"], i["quantity"], i["restock"]) for i in self.validated_data["lines"]]
@@ -141,6 +161,58 @@ class OrderTotalsSerializer(OrderSerializer):
         read_only_fields = fields
 
 
+class GiftCardIssuedSerializer(serializers.Serializer):
+    """A card sold or issued: its full code (printed on the receipt), balance and expiry."""
+
+    id = serializers.IntegerField()
+    code = serializers.CharField()
+    kind = serializers.CharField()
+    balance = money()
+    expires_at = serializers.DateTimeField(allow_null=True)
+
+
+class CardBalanceSerializer(serializers.Serializer):
+    """A card's balance, as a balance check or a redemption leaves it (the code masked)."""
+
+    card = serializers.CharField(help_text="The code's last four characters.")
+    kind = serializers.CharField()
+    balance = money()
+    expires_at = serializers.DateTimeField(allow_null=True)
+    expired = serializers.BooleanField()
+
+
+class GiftCardCodeSerializer(serializers.Serializer):
+    code = serializers.CharField(max_length=40)
+
+
+class GiftCardIssueSerializer(ManagerApprovalSerializer):
+    location = serializers.IntegerField(min_value=1)
+    amount = money(min_value=Decimal("0.01"))
+    kind = serializers.ChoiceField(choices=GiftCard.Kind.choices, default=GiftCard.Kind.STORE_CREDIT)
+    customer = serializers.IntegerField(min_value=1, required=False, allow_null=True, default=None)
+    reason = serializers.CharField(max_length=200)
+
+
+def issued_card(card) -> dict:
+    return {
+        "id": card.pk,
+        "code": display_code(card.code),
+        "kind": card.kind,
+        "balance": _money(card.balance),
+        "expires_at": _time(card.expires_at),
+    }
+
+
+def card_balance(card, now) -> dict:
+    return {
+        "card": card.masked_code,
+        "kind": card.kind,
+        "balance": _money(card.balance),
+        "expires_at": _time(card.expires_at),
+        "expired": card.is_expired(now),
+    }
+
+
 class SaleSerializer(serializers.Serializer):
     """What a checkout returns: the paid order, its lines, the receipt and the payments."""
 
@@ -151,6 +223,16 @@ class SaleSerializer(serializers.Serializer):
     change = money()
     warnings = serializers.ListField(child=serializers.CharField())
     print_job = serializers.IntegerField(source="print_job.pk")
+    gift_cards = serializers.SerializerMethodField(help_text="Gift cards sold on this order.")
+    card_balances = serializers.SerializerMethodField(help_text="What each gift card that paid holds now.")
+
+    @extend_schema_field(GiftCardIssuedSerializer(many=True))
+    def get_gift_cards(self, sale) -> list:
+        return [issued_card(card) for card in sale.gift_cards]
+
+    @extend_schema_field(CardBalanceSerializer(many=True))
+    def get_card_balances(self, sale) -> list:
+        return [card_balance(p.gift_card, sale.order.paid_at) for p in sale.payments if p.gift_card_id]
 
 
 ORDER_TOTALS = ("subtotal", "discount_total", "service_charge", "tax_total", "total", "paid_total", "refunded_total")
@@ -245,6 +327,8 @@ def sale_body(sale) -> dict:
         "change": _money(sale.change),
         "warnings": list(sale.warnings),
         "print_job": sale.print_job.pk,
+        "gift_cards": [issued_card(card) for card in sale.gift_cards],
+        "card_balances": [card_balance(p.gift_card, order.paid_at) for p in sale.payments if p.gift_card_id],
     }
 
 

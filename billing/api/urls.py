@@ -4,7 +4,7 @@ from rest_framework.routers import SimpleRouter
 from billing.api.accounting_views import AccountingExportView
 from billing.api.report_views import SalesReportView, SalesSummaryView
 from billing.api.session_views import CashSessionViewSet, RegisterViewSet, ZReportViewSet
-from billing.api.views import CheckoutView, ReceiptViewSet, RefundViewSet
+from billing.api.views import CheckoutView, GiftCardBalanceView, GiftCardIssueView, ReceiptViewSet, RefundViewSet
 
 router = SimpleRouter()
 router.register("refunds", RefundViewSet, basename="api-refund")
@@ -15,6 +15,8 @@ router.register("z-reports", ZReportViewSet, basename="api-z-report")
 
 urlpatterns: list = [
     path("checkout/", CheckoutView.as_view(), name="api-checkout"),
+    path("gift-cards/balance/", GiftCardBalanceView.as_view(), name="api-gift-card-balance"),
+    path("gift-cards/", GiftCardIssueView.as_view(), name="api-gift-card-issue"),
     path("accounting/export/", AccountingExportView.as_view(), name="api-accounting-export"),
     path("reports/summary/", SalesSummaryView.as_view(), name="api-sales-summary"),
     path("reports/<slug:report>/", SalesReportView.as_view(), name="api-sales-report"),

@@ -4,11 +4,13 @@ serialise. Scoped to the user's locations."""
 import uuid
 
 from django.db.models import Prefetch
+from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
+from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from billing import services
+from billing import giftcards, services
 from billing.api import serializers as s
 from billing.api.session_views import approver_from
 from billing.models import Receipt, Refund
@@ -36,8 +38,11 @@ class CheckoutView(APIView):
     @extend_schema(
         summary="Check out: pay an open order, or sell lines at once, at a register",
         description="Tenders: cash (the only one that gives change, rounded to the store's step), card, voucher, "
-        "other; several tenders split the bill (e.g. per guest). Stock is taken, a gapless receipt number issued "
-        "and the receipt queued for printing in one transaction. Requires `Idempotency-Key`.",
+        "other, gift_card (with the card's `card` code; `allow_partial` takes what the card holds; a card holding "
+        "less is refused with `insufficient_balance` and the available balance); a line of a gift-card product "
+        "issues a card (in `gift_cards`, with its code); several tenders split the bill (e.g. per guest). Stock is "
+        "taken, a gapless receipt number issued and the receipt queued for printing in one transaction. "
+        "Requires `Idempotency-Key`.",
         request=s.CheckoutSerializer,
         responses={201: s.SaleSerializer},
         parameters=[key_parameter(required=True)],
@@ -117,6 +122,8 @@ class RefundViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
                 reason=values["reason"],
                 tender=values["tender"],
                 cash_beyond_paid=values["cash_beyond_paid"],
+                card=values["card"],
+                store_credit=values["store_credit"],
                 user=request.user,
             )
             return status.HTTP_201_CREATED, s.RefundSerializer(refund_queryset(request.user).get(pk=record.pk)).data
@@ -160,3 +167,51 @@ class ReceiptViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
             except ValueError:
                 queryset = queryset.none()
         return queryset
+
+
+class GiftCardBalanceView(APIView):
+    required_scope = "sell"
+    permission_classes = [has_roles(CASHIER, MANAGER)]
+
+    @extend_schema(
+        summary="A gift card's balance (the code in the body, never in the URL)",
+        description="Unknown codes get 404 `gift_card_not_found`; too many unknown codes in a row get 429 "
+        "`too_many_attempts` for a while.",
+        request=s.GiftCardCodeSerializer,
+        responses={200: s.CardBalanceSerializer},
+    )
+    def post(self, request):
+        data = s.GiftCardCodeSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        card = giftcards.check_balance(data.validated_data["code"], user=request.user)
+        return Response(s.card_balance(card, timezone.now()))
+
+
+class GiftCardIssueView(APIView):
+    permission_classes = [has_roles(MANAGER)]
+
+    @extend_schema(
+        summary="Issue a card without a sale (store credit, goodwill; a manager, audited)",
+        request=s.GiftCardIssueSerializer,
+        responses={201: s.GiftCardIssuedSerializer},
+        parameters=[key_parameter(required=True)],
+    )
+    def post(self, request):
+        data = s.GiftCardIssueSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        if values["location"] not in {loc.pk for loc in locations_for(request.user)}:
+            raise NotFound("Unknown store.", fields={"location": ["Unknown store."]})
+
+        def action():
+            card = giftcards.issue_card(
+                amount=values["amount"],
+                location_id=values["location"],
+                kind=values["kind"],
+                customer_id=values["customer"],
+                reason=values["reason"],
+                user=request.user,
+            )
+            return status.HTTP_201_CREATED, s.issued_card(card)
+
+        return respond_once(request, endpoint="gift-cards.issue", action=action, required=True)

@@ -1,3 +1,5 @@
+from decimal import Decimal
+
 import factory
 
 from billing import models
@@ -26,3 +28,29 @@ class CashSessionFactory(factory.django.DjangoModelFactory):
 
     register = factory.SubFactory(RegisterFactory)
     opened_by = factory.SubFactory(UserFactory)
+
+
+class GiftCardFactory(factory.django.DjangoModelFactory):
+    """A card issued with `balance` (and its `issue` movement, so that its ledger adds up)."""
+
+    class Meta:
+        model = models.GiftCard
+        skip_postgeneration_save = True
+
+    code = factory.Sequence(lambda n: f"TEST{n:012d}")
+    issued_at = factory.SubFactory(LocationFactory)
+    initial_value = factory.SelfAttribute("balance")
+    balance = Decimal("50.00")
+    created_by = factory.SubFactory(UserFactory)
+
+    @factory.post_generation
+    def issue_movement(obj, create, extracted, **kwargs):
+        if create:
+            models.GiftCardMovement.objects.create(
+                card=obj,
+                kind=models.GiftCardMovement.Kind.ISSUE,
+                amount=obj.balance,
+                balance_after=obj.balance,
+                location=obj.issued_at,
+                user=obj.created_by,
+            )

@@ -326,3 +326,35 @@ def test_the_checkout_response_is_exactly_what_its_documented_serializer_gives(l
 
     documented = json.loads(JSONRenderer().render(SaleSerializer(sale).data))
     assert json.loads(json.dumps(sale_body(sale))) == documented
+
+
+def test_a_checkout_selling_a_gift_card_and_paying_with_another_answers_as_its_documented_serializer(
+    location, cashier, till
+):
+    from rest_framework.renderers import JSONRenderer
+
+    from billing.api.serializers import SaleSerializer, sale_body
+    from billing.services import sell
+    from billing.tests.factories import GiftCardFactory
+    from inventory.models import Product
+    from inventory.tests.factories import ProductFactory
+    from orders.services import NewLine
+
+    gift_card = ProductFactory(kind=Product.Kind.GIFT_CARD, price=Decimal("25.00"))
+    paying = GiftCardFactory(balance=Decimal("10.00"), issued_at=location)
+    sale = sell(
+        register_id=till.pk,
+        user=cashier,
+        lines=[NewLine(gift_card.pk, Decimal("1"))],
+        tenders=[
+            TenderInput("gift_card", amount=Decimal("10.00"), card=paying.code),
+            TenderInput("cash", tendered=Decimal(20)),
+        ],
+    )
+
+    body = json.loads(json.dumps(sale_body(sale)))
+    assert body == json.loads(JSONRenderer().render(SaleSerializer(sale).data))
+    assert [(c["kind"], c["balance"], len(c["code"])) for c in body["gift_cards"]] == [("gift_card", "25.00", 19)]
+    assert body["card_balances"] == [
+        {"card": paying.masked_code, "kind": "gift_card", "balance": "0.00", "expires_at": None, "expired": False}
+    ]

@@ -116,6 +116,28 @@ def test_paid_total_that_disagrees_with_the_payments_is_reported(location, manag
 
 
 @pytest.mark.django_db
+def test_a_gift_card_whose_balance_drifted_from_its_ledger_is_reported(location, manager):
+    from billing.models import GiftCard
+    from billing.tests.factories import GiftCardFactory
+
+    card = GiftCardFactory(balance=Decimal("10.00"), issued_at=location)
+    GiftCard.objects.filter(pk=card.pk).update(balance=Decimal("12.00"))
+
+    report = collect_violations()
+
+    (violation,) = [v for v in report.violations if v.invariant == "gift_card_balance_matches_ledger"]
+    assert violation.ids == {"gift_card": card.pk}
+    assert "ledger sums to 10.00" in violation.message
+
+
+def test_gift_cards_whose_balances_match_their_ledgers_pass(location, manager):
+    from billing.tests.factories import GiftCardFactory
+
+    GiftCardFactory(balance=Decimal("10.00"), issued_at=location)
+
+    assert collect_violations().checked["gift_cards"] == 0
+
+
 def test_a_gap_in_receipt_numbers_is_reported_with_the_missing_numbers(location, manager):
     order = _paid_order(location, manager)
     register = RegisterFactory(location=location, last_receipt_number=3)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from django.conf import settings
 from django.db import transaction
 
 from core.errors import Conflict
@@ -29,7 +30,22 @@ from orders.services.voids import audit_void, void_needs_manager
 from staff.access import manager_approval
 from staff.audit import audit
 
-SELLABLE_KINDS = (Product.Kind.GOODS, Product.Kind.MENU_ITEM, Product.Kind.SERVICE)
+SELLABLE_KINDS = (Product.Kind.GOODS, Product.Kind.MENU_ITEM, Product.Kind.SERVICE, Product.Kind.GIFT_CARD)
+GIFT_CARD_TAX_NAME = "No tax (gift card)"
+
+
+def _gift_card_value(product: Product, line: NewLine, where: str) -> Decimal:
+    """The face value of a gift card sold on a line: the amount entered at the till (no approval needed: it is
+    money owed, not a price), else the product's price; never more than a card may hold (GIFT_CARD_MAX_BALANCE)."""
+    value = product.price if line.unit_price is None else clean_money(line.unit_price, f"{where}.unit_price")
+    if value <= 0:
+        raise invalid("Enter the gift card's amount.", f"{where}.unit_price", code="required")
+    limit = Decimal(settings.GIFT_CARD_MAX_BALANCE)
+    if value > limit:
+        raise invalid(f"A gift card holds at most {limit}.", f"{where}.unit_price", code="gift_card_limit")
+    if line.discount_kind or line.modifiers:
+        raise invalid("A gift card takes no discount or options.", f"{where}.discount")
+    return value
 
 
 @dataclass(frozen=True)
@@ -90,6 +106,28 @@ def build_lines(
         course = line.course
         if not isinstance(course, int) or isinstance(course, bool) or not (1 <= course <= 20):
             raise invalid("The course is a number from 1 to 20.", f"{where}.course")
+        if product.kind == Product.Kind.GIFT_CARD:
+            if quantity != quantity.to_integral_value():
+                raise invalid("Whole cards only.", f"{where}.quantity")
+            value = _gift_card_value(product, line, where)
+            built.append(
+                OrderLine(
+                    order=order,
+                    product=product,
+                    name=product.name,
+                    unit_price=value,
+                    tax_rate_name=GIFT_CARD_TAX_NAME,
+                    tax_rate_percent=ZERO,
+                    prices_include_tax=order.location.prices_include_tax,
+                    unit_cost=ZERO,
+                    quantity=quantity,
+                    modifiers=[],
+                    note=clean_text(line.note, f"{where}.note"),
+                    course=course,
+                    added_by=user,
+                )
+            )
+            continue
         kind, value = clean_discount(line.discount_kind, line.discount_value, f"{where}.discount")
         unit_price = product.price
         overridden = line.unit_price is not None and line.unit_price != product.price

@@ -393,12 +393,46 @@ def customer_keys() -> dict:
     }
 
 
+def take_from_card() -> dict:
+    from django.contrib.auth.models import User
+
+    from billing import queries
+    from billing.models import GiftCard
+    from core.sql import run_batch
+
+    shop = _catalogue()[0]
+    user = User.objects.create(username="queries-cards")
+    now = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+    for code, balance, expires in (
+        ("FULL", "30.00", None),
+        ("LOW", "3.10", None),
+        ("OLD", "30.00", datetime(2026, 2, 1, tzinfo=UTC)),
+        ("LATER", "30.00", datetime(2026, 4, 1, tzinfo=UTC)),
+    ):
+        GiftCard.objects.create(
+            code=code,
+            issued_at=shop,
+            initial_value=Decimal(balance),
+            balance=Decimal(balance),
+            expires_at=expires,
+            created_by=user,
+        )
+    takes = [("FULL", "12.35"), ("FULL", "17.65"), ("LOW", "3.20"), ("LOW", "3.10"), ("OLD", "1.00")]
+    takes += [("LATER", "0.10"), ("NONE", "1.00"), ("FULL", "0.01")]
+    rows = run_batch([queries.take_from_card(code, Decimal(amount), now) for code, amount in takes])
+    return {
+        "took": [[_value(Decimal(str(row[0][1])).quantize(Decimal("0.01")), {}) if row else None] for row in rows],
+        "balances": {card.code: _value(card.balance, {}) for card in GiftCard.objects.order_by("code")},
+    }
+
+
 CASES = {
     "inventory.queries.name_key": name_key,
     "inventory.queries.lock_levels": lock_levels,
     "inventory.queries.save_levels_and_moves": save_levels_and_moves,
     "inventory.queries.copy_rows": copy_rows,
     "billing.queries.read_register": read_register,
+    "billing.queries.take_from_card": take_from_card,
     "staff.queries.read_client": read_client,
     "staff.queries.read_access": read_access,
     "orders.queries.read_products": read_products,
