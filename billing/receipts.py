@@ -25,7 +25,9 @@ from datetime import datetime
 from decimal import Decimal
 
 from django.conf import settings
+from django.urls import reverse
 from django.utils import timezone
+from escpos.constants import QR_ECLEVEL_M
 from escpos.printer import Dummy
 from unidecode import unidecode
 
@@ -36,6 +38,7 @@ from core.money import ZERO, money_text, quantize
 DEFAULT_CODE_PAGES = ("CP858", "CP1252", "CP850", "CP437")  # CP858 is CP850 with the euro sign
 BARCODE_HEIGHT = 60
 BARCODE_MODULE_WIDTH = 2  # dots; CODE128 of a receipt code stays well inside 58 mm paper at this width
+QR_MODULE_SIZE = 4  # dots per module: a receipt link (QR version 4-5, 33-37 modules) is 15-19 mm wide at 203 dpi
 DRAWER_PIN = 2
 
 
@@ -92,6 +95,7 @@ class ReceiptDoc:
     legal_name: str = ""  # the business's registered name, under the store's name
     address: tuple[str, ...] = ()
     tax_id: str = ""
+    url: str = ""  # the receipt's public page, printed as a QR code (empty: no PUBLIC_BASE_URL, no QR code)
 
     @property
     def total(self) -> Decimal:
@@ -131,6 +135,15 @@ def parse_receipt_code(code: str) -> tuple[int, int] | None:
     if not (is_whole_number(register) and is_whole_number(number)):
         return None
     return int(register), int(number)
+
+
+def receipt_url(receipt) -> str:
+    """The absolute address of a receipt's public page (its QR code and e-mail link); empty without
+    PUBLIC_BASE_URL. The token is the secret: the page is found by id and shown only if the token matches."""
+    if not settings.PUBLIC_BASE_URL:
+        return ""
+    path = reverse("receipt-page", kwargs={"receipt_id": receipt.pk, "token": receipt.public_token})
+    return settings.PUBLIC_BASE_URL + path
 
 
 def _staff_name(user) -> str:
@@ -225,6 +238,7 @@ def receipt_document(receipt) -> ReceiptDoc:
         prices_include_tax=lines[0].prices_include_tax if lines else location.prices_include_tax,
         currency=settings.POS_CURRENCY,
         cash=any(p.tender == p.Tender.CASH for p in payments),
+        url=receipt_url(receipt),
     )
 
 
@@ -262,6 +276,75 @@ def _refund_document(receipt) -> ReceiptDoc:
         prices_include_tax=refund_lines[0].order_line.prices_include_tax if refund_lines else True,
         currency=settings.POS_CURRENCY,
         cash=refund.tender == "cash",
+        url=receipt_url(receipt),
+    )
+
+
+@dataclass(frozen=True)
+class InvoiceTaxRow:
+    name: str
+    percent: Decimal
+    net: Decimal  # what the lines at this rate cost without tax, after discounts
+    tax: Decimal
+    gross: Decimal
+
+
+@dataclass(frozen=True)
+class InvoiceDoc:
+    """A sale receipt laid out as an invoice for a business customer: the same lines and total, with the buyer's
+    company and tax ID and the tax per rate. Its number is the receipt's (register-number, gapless per register)."""
+
+    receipt: ReceiptDoc
+    number: str
+    buyer_name: str
+    buyer_company: str
+    buyer_tax_id: str
+    tax_rows: tuple[InvoiceTaxRow, ...]
+    untaxed: tuple[tuple[str, Decimal], ...]  # amounts that carry no tax (the service charge)
+
+    @property
+    def total(self) -> Decimal:
+        return self.receipt.total
+
+
+def invoice_buyer(receipt):
+    """The customer an invoice of this receipt is made out to: a sale's customer with a company or a tax ID, or
+    None (a refund, a walk-in guest, a private customer)."""
+    if receipt.kind != receipt.Kind.SALE:
+        return None
+    customer = receipt.order.customer
+    if customer is None or not (customer.company or customer.tax_id):
+        return None
+    return customer
+
+
+def invoice_document(receipt) -> InvoiceDoc | None:
+    """The invoice of a sale receipt, or None when there is no business customer to make it out to."""
+    customer = invoice_buyer(receipt)
+    if customer is None:
+        return None
+    doc = receipt_document(receipt)
+    rows: dict[tuple[str, Decimal], list[Decimal]] = {}
+    for line in receipt.order.lines.all():
+        if line.status != line.Status.ACTIVE:
+            continue
+        charged = line.line_total - line.order_discount_amount
+        net = charged - line.tax_amount if line.prices_include_tax else charged
+        row = rows.setdefault((line.tax_rate_name, line.tax_rate_percent), [ZERO, ZERO])
+        row[0] += net
+        row[1] += line.tax_amount
+    service = receipt.order.service_charge
+    return InvoiceDoc(
+        receipt=doc,
+        number=str(receipt),
+        buyer_name=customer.name,
+        buyer_company=customer.company,
+        buyer_tax_id=customer.tax_id,
+        tax_rows=tuple(
+            InvoiceTaxRow(name, percent, quantize(net), quantize(tax), quantize(net + tax))
+            for (name, percent), (net, tax) in rows.items()
+        ),
+        untaxed=((service_charge_label(receipt.order), service),) if service else (),
     )
 
 
@@ -512,6 +595,11 @@ def render_receipt(
     paper.style(align="center")
     for line in doc.footer:
         paper.para(line)
+    if doc.url:
+        p.ln()
+        paper.para("Your receipt online:")
+        p.qr(doc.url, ec=QR_ECLEVEL_M, size=QR_MODULE_SIZE, native=True)  # centred by the alignment above
+        p.ln()
     with contextlib.redirect_stdout(io.StringIO()):  # python-escpos print()s which renderer it used
         p.barcode(
             "{B" + doc.code,
