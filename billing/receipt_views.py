@@ -15,9 +15,9 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from billing.models import Receipt
-from billing.receipts import ReceiptDoc, invoice_buyer, invoice_document, money, percent, qty, receipt_document
+from billing.receipts import invoice_buyer, invoice_document, money, percent, receipt_context, receipt_document
 from core.client_ip import client_ip
-from core.money import ZERO, money_text
+from core.money import ZERO
 
 MISS_WINDOW_SECONDS = 600
 _NO_TOKEN = "-" * 22  # compared against when the id names no receipt, so a miss takes as long either way
@@ -53,30 +53,6 @@ def receipt_for_link(request, receipt_id: int, token: str) -> Receipt:
         _count_miss(request)
         raise Http404("No such receipt.")
     return receipt
-
-
-def receipt_context(doc: ReceiptDoc) -> dict:
-    """The document with its amounts as text, for the page and the e-mail."""
-    return {
-        "doc": doc,
-        "lines": [
-            {"line": line, "qty": qty(line.quantity), "unit": money(line.unit_price), "total": money(line.total)}
-            for line in doc.lines
-        ],
-        "totals": [(label, money(amount)) for label, amount in doc.totals],
-        "taxes": [(tax.name, percent(tax.percent), money(tax.tax)) for tax in doc.taxes],
-        "tenders": [
-            {
-                "tender": t,
-                "amount": money(t.amount),
-                "tendered": money(t.tendered),
-                "change": money(t.change),
-                "tip": money(t.tip),
-                "rounding": money_text(t.rounding, sign=True),
-            }
-            for t in doc.tenders
-        ],
-    }
 
 
 def _refused() -> HttpResponse:

@@ -348,6 +348,30 @@ def invoice_document(receipt) -> InvoiceDoc | None:
     )
 
 
+def receipt_context(doc: ReceiptDoc) -> dict:
+    """The document with its amounts as text, for the web page and the e-mail."""
+    return {
+        "doc": doc,
+        "lines": [
+            {"line": line, "qty": qty(line.quantity), "unit": money(line.unit_price), "total": money(line.total)}
+            for line in doc.lines
+        ],
+        "totals": [(label, money(amount)) for label, amount in doc.totals],
+        "taxes": [(tax.name, percent(tax.percent), money(tax.tax)) for tax in doc.taxes],
+        "tenders": [
+            {
+                "tender": t,
+                "amount": money(t.amount),
+                "tendered": money(t.tendered),
+                "change": money(t.change),
+                "tip": money(t.tip),
+                "rounding": money_text(t.rounding, sign=True),
+            }
+            for t in doc.tenders
+        ],
+    }
+
+
 def kitchen_document(ticket) -> KitchenDoc:
     order = ticket.order
     if order.table_id:

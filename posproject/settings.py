@@ -278,6 +278,10 @@ RECEIPT_EMAIL_MAX_ATTEMPTS = env.int("RECEIPT_EMAIL_MAX_ATTEMPTS", default=5)
 RECEIPT_EMAIL_RETRY_BACKOFF = env.int("RECEIPT_EMAIL_RETRY_BACKOFF", default=30)
 RECEIPT_EMAIL_RETRY_BACKOFF_MAX = env.int("RECEIPT_EMAIL_RETRY_BACKOFF_MAX", default=600)
 RECEIPT_EMAIL_TASK_SOFT_TIME_LIMIT = EMAIL_TIMEOUT * 4 + 10
+CELERY_BEAT_SCHEDULE["billing.sweep_receipt_emails"] = {
+    "task": "billing.sweep_receipt_emails",
+    "schedule": env.int("RECEIPT_EMAIL_SWEEP_EVERY", default=300),
+}
 # Wrong receipt links one address may open within 10 minutes before it gets 429s (0: no limit).
 RECEIPT_PAGE_MISSES_PER_IP = env.int("RECEIPT_PAGE_MISSES_PER_IP", default=30)
 # Where a printer may point (billing/printer_targets.py; checked when a printer is saved and again on each send):
