@@ -26,3 +26,11 @@ class CashSessionFactory(factory.django.DjangoModelFactory):
 
     register = factory.SubFactory(RegisterFactory)
     opened_by = factory.SubFactory(UserFactory)
+
+
+class CustomerFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "orders.Customer"
+
+    name = factory.Sequence(lambda n: f"Guest {n}")
+    email = factory.Sequence(lambda n: f"guest{n}@example.com")

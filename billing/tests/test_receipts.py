@@ -57,6 +57,7 @@ FIXED_RECEIPT = ReceiptDoc(
         TenderRow("Cash", Decimal("17.40"), Decimal("20.00"), Decimal("2.60")),
     ),
     currency="EUR",
+    url="https://pos.example.com/receipts/42/4Jm0cIYbNw0YxZ4bW7Zq_A/",
     cash=True,
 )
 
