@@ -197,20 +197,27 @@ def sweep_receipt_emails(*, now: datetime | None = None, limit: int = 200) -> li
     return their ids."""
     now = now or timezone.now()
     stuck = ReceiptEmail.objects.filter(status=Status.SENDING, sending_at__lt=now - STALE_SENDING_AFTER)
-    for pk, attempts in stuck.values_list("pk", "attempts")[:limit]:
-        ReceiptEmail.objects.filter(pk=pk, status=Status.SENDING, attempts=attempts).update(
+    revived = [
+        pk
+        for pk, attempts in stuck.values_list("pk", "attempts")[:limit]
+        if ReceiptEmail.objects.filter(pk=pk, status=Status.SENDING, attempts=attempts).update(
             status=Status.QUEUED, last_error="The worker stopped while sending; sending it again.", updated_at=now
         )
+    ]
     idle = timedelta(seconds=settings.RECEIPT_EMAIL_RETRY_BACKOFF_MAX + 60)
     left = list(
         ReceiptEmail.objects.filter(status=Status.QUEUED, updated_at__lt=now - idle)
         .order_by("pk")
         .values_list("pk", flat=True)[:limit]
     )
-    for i, pk in enumerate(left):
-        if not _enqueue(pk):
-            return left[:i]
-    return left
+    handed = []
+    for pk in sorted({*revived, *left}):
+        if not _enqueue(pk):  # the broker is down: the next sweep tries again
+            break
+        handed.append(pk)
+    if handed:
+        logger.warning("receipt e-mail sweeper: %d handed over again", len(handed))
+    return handed
 
 
 # --- For staff: the POS banner, the receipt screen, admin ----------------------------------------------------

@@ -176,7 +176,8 @@ def test_the_page_is_print_friendly_and_keeps_its_link_to_itself(location, cashi
 def test_the_print_stylesheet_hides_the_buttons_on_paper():
     from django.contrib.staticfiles import finders
 
-    css = open(finders.find("css/receipt.css")).read()
+    with open(finders.find("css/receipt.css")) as stylesheet:
+        css = stylesheet.read()
 
     assert re.search(r"@media print \{[^@]*\.actions \{ display: none; \}", css)
 
