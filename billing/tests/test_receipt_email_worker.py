@@ -74,4 +74,3 @@ def test_with_the_mail_server_down_the_sale_stands_and_the_email_is_retried_then
     assert Receipt.objects.filter(pk=receipt.pk).exists()
     banner = terminal(manager).get(reverse("billing:print_problems")).content.decode()
     assert f"E-mail of receipt {receipt.number} to ann@example.com was not sent" in banner
-
