@@ -17,7 +17,7 @@ from billing.models import Receipt, ReceiptEmail, Refund
 from core.errors import NotFound
 from core.idempotency import clean_key
 from core.idempotent_api import HEADER, key_parameter, respond_once
-from core.inputs import id_param
+from core.inputs import choice_param, id_param
 from orders.models import Order, OrderLine
 from staff.permissions import has_perms, has_roles
 from staff.roles import CASHIER, MANAGER
@@ -205,9 +205,8 @@ class ReceiptEmailViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
         queryset = ReceiptEmail.objects.filter(location__in=locations_for(self.request.user)).order_by(
             "-created_at", "-id"
         )
-        wanted = self.request.query_params.get("status")
-        if wanted is not None:
-            queryset = queryset.filter(status=wanted) if wanted in ReceiptEmail.Status.values else queryset.none()
+        if (wanted := choice_param(self.request, "status", ReceiptEmail.Status.values)) is not None:
+            queryset = queryset.filter(status=wanted)
         if (receipt := id_param(self.request, "receipt")) is not None:
             queryset = queryset.filter(receipt_id=receipt)
         return queryset
