@@ -247,7 +247,7 @@ CELERY_BEAT_SCHEDULE["billing.sweep_print_jobs"] = {
 # --- Receipts for guests: the public receipt page and receipts by e-mail (billing/receipt_mail.py) -------------
 # The address guests reach this server at: the QR code on a printed receipt and the link in a receipt e-mail are
 # PUBLIC_BASE_URL + /receipts/<id>/<token>/. Empty in production: receipts print without a QR code and e-mails go
-# without a link (a system check warns).
+# without a link.
 PUBLIC_BASE_URL = env("PUBLIC_BASE_URL", default="http://127.0.0.1:8000" if DEBUG or TESTING else "").rstrip("/")
 # SMTP: EMAIL_URL (smtp+tls://user:password@host:587 for STARTTLS, smtp+ssl://…:465 for implicit TLS, smtp://… for
 # neither) or EMAIL_HOST, EMAIL_PORT, EMAIL_HOST_USER, EMAIL_HOST_PASSWORD, EMAIL_USE_TLS / EMAIL_USE_SSL. With
