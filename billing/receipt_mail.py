@@ -75,7 +75,9 @@ def request_receipt_email(*, receipt_id: int, to: str, user) -> ReceiptEmail:
     `to` field, and Conflict `too_many_emails` after MAX_PER_RECEIPT requests for one receipt.
     """
     address = clean_address(to)
-    receipt = Receipt.objects.select_related("register").filter(pk=receipt_id).first()
+    # Locked (receipts are never updated, so this waits for nothing but another request for the same receipt):
+    # two requests at once cannot both pass the count below.
+    receipt = Receipt.objects.select_for_update(of=("self",)).select_related("register").filter(pk=receipt_id).first()
     if receipt is None:
         raise NotFound(f"No receipt {receipt_id}.")
     location_id = receipt.register.location_id
@@ -134,6 +136,8 @@ def build_message(email: ReceiptEmail) -> EmailMultiAlternatives:
 
 def is_transient(exc: BaseException) -> bool:
     """Whether another try may succeed: the server could not be reached or answered 4xx (try later)."""
+    if isinstance(exc, smtplib.SMTPNotSupportedError):  # e.g. STARTTLS asked of a server without it
+        return False
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
         return all(400 <= code < 500 for code, _ in exc.recipients.values())
     if isinstance(exc, smtplib.SMTPResponseException):

@@ -322,6 +322,25 @@ def test_the_admin_lists_receipt_emails_with_their_status(
     assert "ann@example.com" in html and "Connection refused" in html
 
 
+def test_a_manager_sends_failed_emails_again_from_the_admin(
+    receipt, cashier, manager, django_capture_on_commit_callbacks
+):
+    email = _queued(receipt, cashier, capture=django_capture_on_commit_callbacks)
+    ReceiptEmail.objects.filter(pk=email.pk).update(status=Status.FAILED, attempts=5)
+    manager.is_staff = True
+    manager.save()
+    client = terminal(manager)
+
+    with django_capture_on_commit_callbacks(execute=False):
+        client.post(
+            reverse("admin:billing_receiptemail_changelist"),
+            {"action": "resend", "_selected_action": [email.pk]},
+        )
+
+    email.refresh_from_db()
+    assert (email.status, email.attempts) == (Status.QUEUED, 0)
+
+
 # --- API ------------------------------------------------------------------------------------------------------
 
 
