@@ -274,5 +274,6 @@ def dismiss_receipt_email(email_id: int, user) -> ReceiptEmail:
     ReceiptEmail.objects.filter(pk=email.pk, dismissed_at__isnull=True).update(
         dismissed_at=now, dismissed_by=user, updated_at=now
     )
+    audit("receipt.email_dismiss", actor=user, location_id=email.location_id, obj=email.receipt)
     email.refresh_from_db()
     return email
