@@ -14,9 +14,9 @@ def _staff(role: str, location, username: str):
 
 @pytest.fixture(autouse=True)
 def _no_pin_failures_left_from_earlier_tests():
-    """Wrong PINs (and pairing codes asked for or mistyped, and unknown gift-card codes) are counted in the cache
-    (Redis in the suite), which outlives a test and a whole run: every test starts with nothing counted, whatever
-    earlier tests or runs did."""
+    """Wrong PINs (and pairing codes asked for or mistyped, unknown gift-card codes, wrong receipt links opened) are
+    counted in the cache (Redis in the suite), which outlives a test and a whole run: every test starts with nothing
+    counted, whatever earlier tests or runs did."""
     from django.core.cache import cache
 
     from staff.pins import _ip_key
@@ -27,6 +27,7 @@ def _no_pin_failures_left_from_earlier_tests():
         keys = list(client.scan_iter(match=cache.make_key(_ip_key("*"))))
         keys += list(client.scan_iter(match=cache.make_key("pos-pairing-*")))
         keys += list(client.scan_iter(match=cache.make_key("giftcard-misses:*")))
+        keys += list(client.scan_iter(match=cache.make_key("receipt-page-misses:*")))
         if keys:
             client.delete(*keys)
     else:

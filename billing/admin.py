@@ -7,7 +7,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from billing import accounting, giftcards, printing, sessions
+from billing import accounting, giftcards, printing, receipt_mail, sessions
 from billing.models import (
     CashMovement,
     CashSession,
@@ -18,6 +18,7 @@ from billing.models import (
     Printer,
     PrintJob,
     Receipt,
+    ReceiptEmail,
     Refund,
     RefundLine,
     Register,
@@ -320,3 +321,32 @@ class GiftCardMovementAdmin(ReadOnlyAdmin):
     list_display = ["created_at", "card", "kind", "amount", "balance_after", "location", "user", "reason"]
     list_filter = ["kind", "location"]
     date_hierarchy = "created_at"
+
+
+@admin.register(ReceiptEmail)
+class ReceiptEmailAdmin(ReadOnlyAdmin):
+    """Receipt e-mails and what became of them; failed ones can be sent again (billing.receipt_mail)."""
+
+    list_display = ["id", "created_at", "receipt", "to_address", "location", "status", "attempts", "last_error"]
+    list_filter = ["status", "location"]
+    search_fields = ["=id", "=receipt__number", "to_address", "last_error"]
+    date_hierarchy = "created_at"
+    list_select_related = ["receipt", "location"]
+    actions = ["resend", "dismiss"]
+
+    def _each(self, request, queryset, action, done: str):
+        for email in queryset:
+            try:
+                action(email.pk, request.user)
+            except DomainError as error:
+                self.message_user(request, f"E-mail {email.pk}: {error.message}", messages.ERROR)
+            else:
+                self.message_user(request, f"E-mail {email.pk}: {done}", messages.SUCCESS)
+
+    @admin.action(description="Send failed e-mails again")
+    def resend(self, request, queryset):
+        self._each(request, queryset, receipt_mail.resend_receipt_email, "queued again.")
+
+    @admin.action(description="Dismiss failed e-mails (not to be sent)")
+    def dismiss(self, request, queryset):
+        self._each(request, queryset, receipt_mail.dismiss_receipt_email, "dismissed.")

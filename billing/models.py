@@ -1,3 +1,5 @@
+import secrets
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
@@ -217,6 +219,10 @@ class RefundLine(AppendOnlyModel):
         constraints = [models.CheckConstraint(condition=Q(quantity__gt=0), name="refundline_quantity_positive")]
 
 
+def new_public_token() -> str:
+    return secrets.token_urlsafe(16)
+
+
 class Receipt(AppendOnlyModel):
     class Kind(models.TextChoices):
         SALE = "sale", "Sale"
@@ -229,6 +235,13 @@ class Receipt(AppendOnlyModel):
     refund = models.OneToOneField(Refund, null=True, blank=True, on_delete=models.PROTECT, related_name="receipt")
     session = models.ForeignKey(CashSession, on_delete=models.PROTECT, related_name="receipts")
     issued_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    public_token = models.CharField(
+        max_length=32,
+        unique=True,
+        default=new_public_token,
+        editable=False,
+        help_text="The secret in the receipt's public link (its QR code and e-mail): 128 random bits.",
+    )
 
     class Meta:
         ordering = ["register", "number"]
@@ -316,6 +329,53 @@ class PrintJob(models.Model):
 
     def __str__(self):
         return f"{self.kind} job {self.pk} ({self.status})"
+
+
+class ReceiptEmail(models.Model):
+    """A receipt to e-mail: an outbox row written when staff ask for it, sent by Celery after commit.
+
+    queued → sending → sent | failed, each step a compare-and-swap on the status. Transient SMTP errors put it back
+    to `queued` for another try, up to RECEIPT_EMAIL_MAX_ATTEMPTS; a failed one shows to staff until sent again or
+    dismissed."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        SENDING = "sending", "Sending"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed"
+
+    receipt = models.ForeignKey(Receipt, on_delete=models.PROTECT, related_name="emails")
+    location = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="+")
+    to_address = models.EmailField(max_length=254)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.QUEUED, db_index=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    sending_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    dismissed_at = models.DateTimeField(null=True, blank=True, help_text="Staff took this failure off the list.")
+    dismissed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["status", "updated_at"], name="receiptemail_status_idx")]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(status="sending") | Q(sending_at__isnull=False), name="receiptemail_sending_has_time"
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="sent") | Q(sent_at__isnull=False), name="receiptemail_sent_has_time"
+            ),
+        ]
+
+    def __str__(self):
+        return f"receipt {self.receipt} to {self.to_address} ({self.status})"
 
 
 def rollup_field():

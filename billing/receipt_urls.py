@@ -1,6 +1,10 @@
 from django.urls import path
 
-from billing.receipt_views import receipt_page
+from billing.receipt_views import receipt_invoice, receipt_page
 
-# Mounted at /receipts/ (the guest's link on a printed receipt); the name is global, not namespaced.
-urlpatterns = [path("<uuid:order_uuid>/<int:receipt_id>/", receipt_page, name="receipt-page")]
+# Mounted at /receipts/ (the guest's link: the QR code on a printed receipt, the receipt e-mail); the names are
+# global, not namespaced. The token is the secret (billing.receipt_views).
+urlpatterns = [
+    path("<int:receipt_id>/<str:token>/", receipt_page, name="receipt-page"),
+    path("<int:receipt_id>/<str:token>/invoice/", receipt_invoice, name="receipt-invoice"),
+]

@@ -25,7 +25,9 @@ from datetime import datetime
 from decimal import Decimal
 
 from django.conf import settings
+from django.urls import reverse
 from django.utils import timezone
+from escpos.constants import QR_ECLEVEL_M
 from escpos.printer import Dummy
 from unidecode import unidecode
 
@@ -36,6 +38,7 @@ from core.money import ZERO, money_text, quantize
 DEFAULT_CODE_PAGES = ("CP858", "CP1252", "CP850", "CP437")  # CP858 is CP850 with the euro sign
 BARCODE_HEIGHT = 60
 BARCODE_MODULE_WIDTH = 2  # dots; CODE128 of a receipt code stays well inside 58 mm paper at this width
+QR_MODULE_SIZE = 4  # dots per module: a receipt link (QR version 4-5, 33-37 modules) is 15-19 mm wide at 203 dpi
 DRAWER_PIN = 2
 
 
@@ -108,6 +111,7 @@ class ReceiptDoc:
     address: tuple[str, ...] = ()
     tax_id: str = ""
     gift_cards: tuple[GiftCardRow, ...] = ()
+    url: str = ""  # the receipt's public page, printed as a QR code (empty: no PUBLIC_BASE_URL, no QR code)
 
     @property
     def total(self) -> Decimal:
@@ -147,6 +151,15 @@ def parse_receipt_code(code: str) -> tuple[int, int] | None:
     if not (is_whole_number(register) and is_whole_number(number)):
         return None
     return int(register), int(number)
+
+
+def receipt_url(receipt) -> str:
+    """The absolute address of a receipt's public page (its QR code and e-mail link); empty without
+    PUBLIC_BASE_URL. The token is the secret: the page is found by id and shown only if the token matches."""
+    if not settings.PUBLIC_BASE_URL:
+        return ""
+    path = reverse("receipt-page", kwargs={"receipt_id": receipt.pk, "token": receipt.public_token})
+    return settings.PUBLIC_BASE_URL + path
 
 
 def _staff_name(user) -> str:
@@ -244,6 +257,7 @@ def receipt_document(receipt) -> ReceiptDoc:
         currency=settings.POS_CURRENCY,
         cash=any(p.tender == p.Tender.CASH for p in payments),
         gift_cards=_cards_issued(order_id=order.pk, refund_id=None),
+        url=receipt_url(receipt),
     )
 
 
@@ -309,7 +323,101 @@ def _refund_document(receipt) -> ReceiptDoc:
         currency=settings.POS_CURRENCY,
         cash=refund.tender == "cash",
         gift_cards=_cards_issued(order_id=receipt.order_id, refund_id=refund.pk) if refund.gift_card_id else (),
+        url=receipt_url(receipt),
     )
+
+
+@dataclass(frozen=True)
+class InvoiceTaxRow:
+    name: str
+    percent: Decimal
+    net: Decimal  # what the lines at this rate cost without tax, after discounts
+    tax: Decimal
+    gross: Decimal
+
+
+@dataclass(frozen=True)
+class InvoiceDoc:
+    """A sale receipt laid out as an invoice for a business customer: the same lines and total, with the buyer's
+    company and tax ID and the tax per rate. Its number is the receipt's (register-number, gapless per register)."""
+
+    receipt: ReceiptDoc
+    number: str
+    buyer_name: str
+    buyer_company: str
+    buyer_tax_id: str
+    tax_rows: tuple[InvoiceTaxRow, ...]
+    untaxed: tuple[tuple[str, Decimal], ...]  # amounts that carry no tax (the service charge)
+
+    @property
+    def total(self) -> Decimal:
+        return self.receipt.total
+
+
+def invoice_buyer(receipt):
+    """The customer an invoice of this receipt is made out to: a sale's customer with a company or a tax ID, or
+    None (a refund, a walk-in guest, a private customer)."""
+    if receipt.kind != receipt.Kind.SALE:
+        return None
+    customer = receipt.order.customer
+    if customer is None or not (customer.company or customer.tax_id):
+        return None
+    return customer
+
+
+def invoice_document(receipt) -> InvoiceDoc | None:
+    """The invoice of a sale receipt, or None when there is no business customer to make it out to."""
+    customer = invoice_buyer(receipt)
+    if customer is None:
+        return None
+    doc = receipt_document(receipt)
+    rows: dict[tuple[str, Decimal], list[Decimal]] = {}
+    for line in receipt.order.lines.all():
+        if line.status != line.Status.ACTIVE:
+            continue
+        charged = line.line_total - line.order_discount_amount
+        net = charged - line.tax_amount if line.prices_include_tax else charged
+        row = rows.setdefault((line.tax_rate_name, line.tax_rate_percent), [ZERO, ZERO])
+        row[0] += net
+        row[1] += line.tax_amount
+    service = receipt.order.service_charge
+    return InvoiceDoc(
+        receipt=doc,
+        number=str(receipt),
+        buyer_name=customer.name,
+        buyer_company=customer.company,
+        buyer_tax_id=customer.tax_id,
+        tax_rows=tuple(
+            InvoiceTaxRow(name, percent, quantize(net), quantize(tax), quantize(net + tax))
+            for (name, percent), (net, tax) in rows.items()
+        ),
+        untaxed=((service_charge_label(receipt.order), service),) if service else (),
+    )
+
+
+def receipt_context(doc: ReceiptDoc) -> dict:
+    """The document with its amounts as text, for the web page and the e-mail."""
+    return {
+        "doc": doc,
+        "lines": [
+            {"line": line, "qty": qty(line.quantity), "unit": money(line.unit_price), "total": money(line.total)}
+            for line in doc.lines
+        ],
+        "totals": [(label, money(amount)) for label, amount in doc.totals],
+        "taxes": [(tax.name, percent(tax.percent), money(tax.tax)) for tax in doc.taxes],
+        "tenders": [
+            {
+                "tender": t,
+                "amount": money(t.amount),
+                "tendered": money(t.tendered),
+                "change": money(t.change),
+                "tip": money(t.tip),
+                "rounding": money_text(t.rounding, sign=True),
+                "balance_left": money(t.balance_left) if t.balance_left is not None else "",
+            }
+            for t in doc.tenders
+        ],
+    }
 
 
 def kitchen_document(ticket) -> KitchenDoc:
@@ -569,6 +677,11 @@ def render_receipt(
     paper.style(align="center")
     for line in doc.footer:
         paper.para(line)
+    if doc.url:
+        p.ln()
+        paper.para("Your receipt online:")
+        p.qr(doc.url, ec=QR_ECLEVEL_M, size=QR_MODULE_SIZE, native=True)  # centred by the alignment above
+        p.ln()
     with contextlib.redirect_stdout(io.StringIO()):  # python-escpos print()s which renderer it used
         p.barcode(
             "{B" + doc.code,

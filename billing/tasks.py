@@ -7,7 +7,7 @@ from celery import shared_task
 from django.conf import settings
 from django.utils import timezone
 
-from billing import accounting, giftcards, printing
+from billing import accounting, giftcards, printing, receipt_mail
 
 
 @shared_task(
@@ -30,6 +30,30 @@ def send_print_job(self, job_id: int) -> str:
         return printing.deliver_print_job(job_id, may_retry=not self.request.is_eager)
     except printing.RetryLater as exc:
         raise self.retry(exc=exc, countdown=exc.countdown) from exc
+
+
+@shared_task(
+    bind=True,
+    name="billing.send_receipt_email",
+    ignore_result=True,
+    max_retries=settings.RECEIPT_EMAIL_MAX_ATTEMPTS,
+    soft_time_limit=settings.RECEIPT_EMAIL_TASK_SOFT_TIME_LIMIT,
+    time_limit=settings.RECEIPT_EMAIL_TASK_SOFT_TIME_LIMIT + 10,
+)
+def send_receipt_email(self, email_id: int) -> str:
+    """Send one receipt e-mail. Idempotent: only a `queued` row is claimed (compare-and-swap). Retries transient
+    SMTP errors (refused, timeouts, 4xx) with exponential backoff up to RECEIPT_EMAIL_MAX_ATTEMPTS, then the row is
+    `failed` for staff to see; run eagerly (no broker) it makes one attempt."""
+    try:
+        return receipt_mail.deliver_receipt_email(email_id, may_retry=not self.request.is_eager)
+    except receipt_mail.RetryLater as exc:
+        raise self.retry(exc=exc, countdown=exc.countdown) from exc
+
+
+@shared_task(name="billing.sweep_receipt_emails", ignore_result=True)
+def sweep_receipt_emails() -> dict:
+    """Beat: hand over again receipt e-mails left queued (broker outage) or stuck sending (a worker died)."""
+    return {"requeued": len(receipt_mail.sweep_receipt_emails())}
 
 
 @shared_task(name="billing.sweep_print_jobs", ignore_result=True)

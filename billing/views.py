@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from billing import giftcards, printing, services, sessions
+from billing import giftcards, printing, receipt_mail, services, sessions
 from billing.forms import (
     CashMoveForm,
     PaymentForm,
@@ -314,7 +314,9 @@ def _take_payment(request, order, session, context):
 
 def _receipt_here(request, pk: int) -> Receipt:
     receipt = (
-        Receipt.objects.select_related("register", "order__location", "order__staff", "refund__created_by")
+        Receipt.objects.select_related(
+            "register", "order__location", "order__staff", "order__customer", "refund__created_by"
+        )
         .prefetch_related("order__lines__product", "order__payments")
         .filter(pk=pk, register__location=request.terminal.location)
         .first()
@@ -324,11 +326,37 @@ def _receipt_here(request, pk: int) -> Receipt:
     return receipt
 
 
+def _receipt_context(request, receipt: Receipt, **extra) -> dict:
+    customer = receipt.order.customer
+    return {
+        "receipt": receipt,
+        "doc": receipt_document(receipt),
+        "reprinted": request.GET.get("reprinted"),
+        "emailed": request.GET.get("emailed"),
+        "emails": list(receipt.emails.order_by("-created_at", "-pk")[:5]),
+        "email_to": customer.email if customer is not None and customer.email else "",
+        **extra,
+    }
+
+
 @pos_view("billing.view_receipt")
 def receipt(request, pk: int):
     receipt = _receipt_here(request, pk)
-    context = {"receipt": receipt, "doc": receipt_document(receipt), "reprinted": request.GET.get("reprinted")}
-    return pos_render(request, "pos/receipt.html", context)
+    return pos_render(request, "pos/receipt.html", _receipt_context(request, receipt))
+
+
+@require_POST
+@pos_view("billing.add_receiptemail")
+@applied_once
+def receipt_email(request, pk: int):
+    """E-mail this receipt: the address typed (prefilled with the order's customer's); sent after the answer."""
+    receipt = _receipt_here(request, pk)
+    try:
+        receipt_mail.request_receipt_email(receipt_id=receipt.pk, to=request.POST.get("to", ""), user=request.user)
+    except DomainError as exc:
+        context = _receipt_context(request, receipt, email_error=exc.message, email_to=request.POST.get("to", ""))
+        return pos_render(request, "pos/receipt.html", context, status=exc.status)
+    return redirect(f"{reverse('billing:receipt', args=[receipt.pk])}?emailed=1")
 
 
 @require_POST
@@ -339,7 +367,7 @@ def receipt_reprint(request, pk: int):
     try:
         printing.reprint(user=request.user, receipt_id=receipt.pk)
     except DomainError as exc:
-        context = {"receipt": receipt, "doc": receipt_document(receipt), "error": exc.message}
+        context = _receipt_context(request, receipt, error=exc.message)
         return pos_render(request, "pos/receipt.html", context, status=exc.status)
     return redirect(f"{reverse('billing:receipt', args=[receipt.pk])}?reprinted=1")
 
@@ -408,9 +436,17 @@ def refund(request, pk: int):
 
 @pos_view("billing.view_printjob", lockable=False, touch=False)
 def print_problems(request):
-    """The banner: failed or uncertain print jobs at this location, with retry / reprint / dismiss."""
-    jobs = list(printing.problem_jobs(request.terminal.location)[:5])
-    return pos_render(request, "pos/_print_banner.html", {"jobs": jobs})
+    """The banner: failed or uncertain print jobs at this location, with retry / reprint / dismiss, and receipt
+    e-mails that failed, with send again / dismiss."""
+    return pos_render(request, "pos/_print_banner.html", _problems(request))
+
+
+def _problems(request, **extra) -> dict:
+    location = request.terminal.location
+    emails = []
+    if request.user.has_perm("billing.view_receiptemail"):
+        emails = list(receipt_mail.failed_emails(location)[:5])
+    return {"jobs": list(printing.problem_jobs(location)[:5]), "emails": emails, **extra}
 
 
 def _print_action(service):
@@ -423,8 +459,7 @@ def _print_action(service):
             service(request, pk)
         except DomainError as exc:
             error = exc.message
-        jobs = list(printing.problem_jobs(request.terminal.location)[:5])
-        return pos_render(request, "pos/_print_banner.html", {"jobs": jobs, "error": error})
+        return pos_render(request, "pos/_print_banner.html", _problems(request, error=error))
 
     return view
 
@@ -498,3 +533,22 @@ def gift_card_sell(request):
             return redirect_to(request, reverse("billing:pay", args=[order.uuid]))
     context = {"products": products, "key": uuid.uuid4(), "error": error, "posted": request.POST}
     return pos_render(request, "pos/gift_cards.html", context, status=400, nav="gift_cards")
+
+
+def _email_action(service):
+    @require_POST
+    @pos_view("billing.change_receiptemail")
+    @applied_once
+    def view(request, pk: int):
+        error = ""
+        try:
+            service(pk, request.user)
+        except DomainError as exc:
+            error = exc.message
+        return pos_render(request, "pos/_print_banner.html", _problems(request, error=error))
+
+    return view
+
+
+receipt_email_resend = _email_action(receipt_mail.resend_receipt_email)
+receipt_email_dismiss = _email_action(receipt_mail.dismiss_receipt_email)

@@ -389,6 +389,17 @@ def check_print_jobs() -> list[Observation]:
     return observations
 
 
+def check_receipt_emails() -> list[Observation]:
+    def probe(connection):
+        from billing.models import ReceiptEmail
+
+        return ReceiptEmail.objects.filter(status=ReceiptEmail.Status.FAILED, dismissed_at__isnull=True).count()
+
+    n = _in_own_connection(probe)
+    output = f"{n} receipt e-mail(s) failed: check the mail server, then send them again" if n else ""
+    return [Observation("receiptEmails:failed", WARN if n else PASS, n, "emails", "component", output=output)]
+
+
 def check_integrity() -> list[Observation]:
     from ops.integrity import last_report
 
@@ -432,6 +443,7 @@ FULL_CHECKS = (
     Check("pitr", check_pitr, 1.0, ("pitr:archiveLag",), "component"),
     Check("disk", check_disk, 1.0, ("disk:free",), "system"),
     Check("print_jobs", check_print_jobs, 1.0, ("printJobs:failed", "printJobs:uncertain"), "component"),
+    Check("receipt_emails", check_receipt_emails, 1.0, ("receiptEmails:failed",), "component"),
     Check("integrity", check_integrity, 1.0, ("integrity:violations",), "component"),
 )
 

@@ -51,7 +51,7 @@ class BusinessCollector:
     def _families(self):
         from django.db.models import Count, Sum
 
-        from billing.models import CashSession, Payment, PrintJob, Refund
+        from billing.models import CashSession, Payment, PrintJob, ReceiptEmail, Refund
         from inventory.selectors import low_stock
         from ops.integrity import last_report
         from orders.models import Order, OrderLine
@@ -101,6 +101,21 @@ class BusinessCollector:
         for status in PrintJob.Status.values:
             jobs.add_metric([status], counts.get(status, 0))
         yield jobs
+
+        emails = GaugeMetricFamily(
+            f"{PREFIX}_receipt_emails",
+            "Receipt e-mails by state (failed: not sent again or dismissed).",
+            labels=["status"],
+        )
+        counts = dict(
+            ReceiptEmail.objects.filter(dismissed_at__isnull=True)
+            .order_by()
+            .values_list("status")
+            .annotate(n=Count("id"))
+        )
+        for status in ReceiptEmail.Status.values:
+            emails.add_metric([status], counts.get(status, 0))
+        yield emails
 
         yield from self._backup_families()
 

@@ -248,6 +248,46 @@ CELERY_BEAT_SCHEDULE["billing.sweep_print_jobs"] = {
     "task": "billing.sweep_print_jobs",
     "schedule": env.int("PRINT_SWEEP_EVERY", default=30),
 }
+# --- Receipts for guests: the public receipt page and receipts by e-mail (billing/receipt_mail.py) -------------
+# The address guests reach this server at: the QR code on a printed receipt and the link in a receipt e-mail are
+# PUBLIC_BASE_URL + /receipts/<id>/<token>/. Empty in production: receipts print without a QR code and e-mails go
+# without a link.
+PUBLIC_BASE_URL = env("PUBLIC_BASE_URL", default="http://127.0.0.1:8000" if DEBUG or TESTING else "").rstrip("/")
+# SMTP: EMAIL_URL (smtp+tls://user:password@host:587 for STARTTLS, smtp+ssl://…:465 for implicit TLS, smtp://… for
+# neither) or EMAIL_HOST, EMAIL_PORT, EMAIL_HOST_USER, EMAIL_HOST_PASSWORD, EMAIL_USE_TLS / EMAIL_USE_SSL. With
+# neither, e-mails are written to the console (the worker's log), so `make run` needs no mail server.
+_email = env.email_url_config(env("EMAIL_URL")) if env("EMAIL_URL", default="") else {}
+EMAIL_HOST = _email.get("EMAIL_HOST") or env("EMAIL_HOST", default="")
+EMAIL_PORT = _email.get("EMAIL_PORT") or env.int("EMAIL_PORT", default=587)
+EMAIL_HOST_USER = _email.get("EMAIL_HOST_USER") or env("EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = _email.get("EMAIL_HOST_PASSWORD") or env("EMAIL_HOST_PASSWORD", default="")
+EMAIL_USE_TLS = bool(_email.get("EMAIL_USE_TLS")) or env.bool("EMAIL_USE_TLS", default=False)
+EMAIL_USE_SSL = bool(_email.get("EMAIL_USE_SSL")) or env.bool("EMAIL_USE_SSL", default=False)
+EMAIL_BACKEND = env(
+    "EMAIL_BACKEND",
+    default=_email.get("EMAIL_BACKEND")
+    or (
+        "django.core.mail.backends.smtp.EmailBackend"
+        if EMAIL_HOST
+        else "django.core.mail.backends.console.EmailBackend"
+    ),
+)
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)  # seconds to connect and for each SMTP reply
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Tillhouse <receipts@localhost>")
+SERVER_EMAIL = env("SERVER_EMAIL", default=DEFAULT_FROM_EMAIL)
+# A receipt e-mail the server could not hand over (connection refused, timeouts, 4xx replies) is retried with
+# backoff (RECEIPT_EMAIL_RETRY_BACKOFF doubled each time, at most RECEIPT_EMAIL_RETRY_BACKOFF_MAX seconds) up to
+# RECEIPT_EMAIL_MAX_ATTEMPTS, then marked failed for the manager (POS banner, admin), who can send it again.
+RECEIPT_EMAIL_MAX_ATTEMPTS = env.int("RECEIPT_EMAIL_MAX_ATTEMPTS", default=5)
+RECEIPT_EMAIL_RETRY_BACKOFF = env.int("RECEIPT_EMAIL_RETRY_BACKOFF", default=30)
+RECEIPT_EMAIL_RETRY_BACKOFF_MAX = env.int("RECEIPT_EMAIL_RETRY_BACKOFF_MAX", default=600)
+RECEIPT_EMAIL_TASK_SOFT_TIME_LIMIT = EMAIL_TIMEOUT * 4 + 10
+CELERY_BEAT_SCHEDULE["billing.sweep_receipt_emails"] = {
+    "task": "billing.sweep_receipt_emails",
+    "schedule": env.int("RECEIPT_EMAIL_SWEEP_EVERY", default=300),
+}
+# Wrong receipt links one address may open within 10 minutes before it gets 429s (0: no limit).
+RECEIPT_PAGE_MISSES_PER_IP = env.int("RECEIPT_PAGE_MISSES_PER_IP", default=30)
 # Where a printer may point (billing/printer_targets.py; checked when a printer is saved and again on each send):
 # network printers on these networks (host names are resolved and every address checked; link-local such as the
 # cloud metadata service 169.254.169.254 only if a link-local network is listed), never on these ports (the app's

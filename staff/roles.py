@@ -60,6 +60,9 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "billing.view_refund",
         "billing.view_printjob",
         "billing.change_printjob",
+        "billing.add_receiptemail",
+        "billing.view_receiptemail",
+        "billing.change_receiptemail",
     ],
     WAITER: [
         "inventory.view_location",

@@ -8,7 +8,8 @@ from rest_framework import serializers
 
 from billing.api.session_serializers import ManagerApprovalSerializer
 from billing.giftcards import display_code
-from billing.models import GiftCard, Payment, Receipt, Refund, RefundLine
+from billing.models import GiftCard, Payment, Receipt, ReceiptEmail, Refund, RefundLine
+from billing.receipts import receipt_url
 from billing.services import RefundItem
 from core.money import quantize
 from orders.api.serializers import (
@@ -367,8 +368,37 @@ class ReceiptSerializer(serializers.ModelSerializer):
     order = OrderSerializer()
     payments = PaymentSerializer(source="order.payments", many=True)
     refund = RefundSerializer(allow_null=True)
+    url = serializers.SerializerMethodField(
+        help_text="The guest's page of this receipt (its QR code); empty without PUBLIC_BASE_URL."
+    )
 
     class Meta:
         model = Receipt
-        fields = ["id", "register", "number", "kind", "issued_at", "order", "payments", "refund"]
+        fields = ["id", "register", "number", "kind", "issued_at", "order", "payments", "refund", "url"]
+        read_only_fields = fields
+
+    def get_url(self, receipt) -> str:
+        return receipt_url(receipt)
+
+
+class ReceiptEmailInputSerializer(serializers.Serializer):
+    to = serializers.CharField(max_length=254, help_text="The address to send the receipt to.")
+
+
+class ReceiptEmailSerializer(serializers.ModelSerializer):
+    receipt = serializers.IntegerField(source="receipt_id")
+
+    class Meta:
+        model = ReceiptEmail
+        fields = [
+            "id",
+            "receipt",
+            "to_address",
+            "status",
+            "attempts",
+            "last_error",
+            "created_at",
+            "sent_at",
+            "dismissed_at",
+        ]
         read_only_fields = fields

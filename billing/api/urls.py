@@ -4,11 +4,19 @@ from rest_framework.routers import SimpleRouter
 from billing.api.accounting_views import AccountingExportView
 from billing.api.report_views import SalesReportView, SalesSummaryView
 from billing.api.session_views import CashSessionViewSet, RegisterViewSet, ZReportViewSet
-from billing.api.views import CheckoutView, GiftCardBalanceView, GiftCardIssueView, ReceiptViewSet, RefundViewSet
+from billing.api.views import (
+    CheckoutView,
+    GiftCardBalanceView,
+    GiftCardIssueView,
+    ReceiptEmailViewSet,
+    ReceiptViewSet,
+    RefundViewSet,
+)
 
 router = SimpleRouter()
 router.register("refunds", RefundViewSet, basename="api-refund")
 router.register("receipts", ReceiptViewSet, basename="api-receipt")
+router.register("receipt-emails", ReceiptEmailViewSet, basename="api-receipt-email")
 router.register("registers", RegisterViewSet, basename="api-register")
 router.register("cash-sessions", CashSessionViewSet, basename="api-cash-session")
 router.register("z-reports", ZReportViewSet, basename="api-z-report")

@@ -7,17 +7,18 @@ from django.db.models import Prefetch
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from billing import giftcards, services
+from billing import giftcards, receipt_mail, services
 from billing.api import serializers as s
 from billing.api.session_views import approver_from
-from billing.models import Receipt, Refund
+from billing.models import Receipt, ReceiptEmail, Refund
 from core.errors import NotFound
 from core.idempotency import clean_key
 from core.idempotent_api import HEADER, key_parameter, respond_once
-from core.inputs import id_param
+from core.inputs import choice_param, id_param
 from orders.models import Order, OrderLine
 from staff.permissions import has_perms, has_roles
 from staff.roles import CASHIER, MANAGER
@@ -144,7 +145,32 @@ class RefundViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
 )
 class ReceiptViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     serializer_class = s.ReceiptSerializer
+    required_scope = "sell"  # e-mailing a receipt
     permission_classes = [has_perms("billing.view_receipt", read_perm="billing.view_receipt")]
+
+    @extend_schema(
+        summary="E-mail a receipt",
+        description="Queues the receipt (lines, total and the link to its page) for e-mail to `to`; a worker "
+        "sends it after this answer, retrying while the mail server is unreachable. Follow its `status` in "
+        "receipt-emails.",
+        request=s.ReceiptEmailInputSerializer,
+        responses={202: s.ReceiptEmailSerializer},
+    )
+    @action(
+        detail=True,
+        methods=["post"],
+        url_path="email",
+        url_name="send-email",
+        permission_classes=[has_perms("billing.add_receiptemail")],
+    )
+    def email(self, request, pk=None):
+        data = s.ReceiptEmailInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        receipt = self.get_object()
+        email = receipt_mail.request_receipt_email(
+            receipt_id=receipt.pk, to=data.validated_data["to"], user=request.user
+        )
+        return Response(s.ReceiptEmailSerializer(email).data, status=status.HTTP_202_ACCEPTED)
 
     def get_queryset(self):
         queryset = (
@@ -215,3 +241,44 @@ class GiftCardIssueView(APIView):
             return status.HTTP_201_CREATED, s.issued_card(card)
 
         return respond_once(request, endpoint="gift-cards.issue", action=action, required=True)
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="Receipt e-mails at your locations, newest first",
+        parameters=[OpenApiParameter("status", str, enum=ReceiptEmail.Status.values), OpenApiParameter("receipt", int)],
+    ),
+    retrieve=extend_schema(summary="One receipt e-mail: its status, attempts and last error"),
+)
+class ReceiptEmailViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    serializer_class = s.ReceiptEmailSerializer
+    required_scope = "sell"
+    permission_classes = [has_perms("billing.change_receiptemail", read_perm="billing.view_receiptemail")]
+
+    def get_queryset(self):
+        queryset = ReceiptEmail.objects.filter(location__in=locations_for(self.request.user)).order_by(
+            "-created_at", "-id"
+        )
+        if (wanted := choice_param(self.request, "status", ReceiptEmail.Status.values)) is not None:
+            queryset = queryset.filter(status=wanted)
+        if (receipt := id_param(self.request, "receipt")) is not None:
+            queryset = queryset.filter(receipt_id=receipt)
+        return queryset
+
+    @extend_schema(
+        summary="Send a failed receipt e-mail again", request=None, responses={202: s.ReceiptEmailSerializer}
+    )
+    @action(detail=True, methods=["post"])
+    def resend(self, request, pk=None):
+        email = receipt_mail.resend_receipt_email(self.get_object().pk, request.user)
+        return Response(s.ReceiptEmailSerializer(email).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(
+        summary="Take a failed receipt e-mail off the problem list",
+        request=None,
+        responses={200: s.ReceiptEmailSerializer},
+    )
+    @action(detail=True, methods=["post"])
+    def dismiss(self, request, pk=None):
+        email = receipt_mail.dismiss_receipt_email(self.get_object().pk, request.user)
+        return Response(s.ReceiptEmailSerializer(email).data)

@@ -28,6 +28,7 @@ class Printout:
     lines: list[tuple[str, int]] = field(default_factory=list)  # (text, width in columns)
     commands: list[bytes] = field(default_factory=list)
     barcodes: list[bytes] = field(default_factory=list)
+    qr_codes: list[str] = field(default_factory=list)  # what each QR code says (GS ( k: store the data)
     code_page: int | None = None
     cut: bool = False
     drawer_kicks: int = 0
@@ -75,7 +76,12 @@ def read(data: bytes, *, encoding: str = "cp858") -> Printout:
                 i += 4 + length
                 continue
             elif cmd == ord("("):
+                assert data[i + 2] == ord("k"), f"unexpected GS ( {data[i + 2]:#x} at {i}"
                 length = data[i + 3] + 256 * data[i + 4]
+                cn, fn = data[i + 5], data[i + 6]
+                if (cn, fn) == (ord("1"), ord("P")):  # QR code: store the data (m = '0', then the data)
+                    out.qr_codes.append(data[i + 8 : i + 5 + length].decode("utf-8"))
+                out.commands.append(data[i : i + 7])
                 i += 5 + length
                 continue
             else:

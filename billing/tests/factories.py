@@ -54,3 +54,11 @@ class GiftCardFactory(factory.django.DjangoModelFactory):
                 location=obj.issued_at,
                 user=obj.created_by,
             )
+
+
+class CustomerFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "orders.Customer"
+
+    name = factory.Sequence(lambda n: f"Guest {n}")
+    email = factory.Sequence(lambda n: f"guest{n}@example.com")

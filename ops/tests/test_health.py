@@ -139,6 +139,7 @@ def test_full_report_is_valid_health_json_with_every_component(monitor):
         "disk:free",
         "printJobs:failed",
         "printJobs:uncertain",
+        "receiptEmails:failed",
         "integrity:violations",
         "app:uptime",
     }
@@ -394,6 +395,28 @@ def test_print_jobs_staff_already_reprinted_or_dismissed_stop_warning(location, 
     report = health.full_report()
     assert _check(report, "printJobs:uncertain")["status"] == "pass"
     assert _check(report, "printJobs:uncertain")["observedValue"] == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_failed_receipt_emails_warn_until_sent_again_or_dismissed(location, cashier):
+    from billing.models import ReceiptEmail
+    from billing.services import sell
+    from inventory.tests.factories import ProductFactory
+    from orders.pricing import TenderInput
+    from orders.tests.helpers import line, open_register
+
+    tea = ProductFactory(tracked=False)
+    receipt = sell(
+        register_id=open_register(location).pk, user=cashier, lines=[line(tea)], tenders=[TenderInput("card")]
+    ).receipt
+    ReceiptEmail.objects.create(receipt=receipt, location=location, to_address="a@example.com", status="failed")
+    ReceiptEmail.objects.create(
+        receipt=receipt, location=location, to_address="b@example.com", status="failed", dismissed_at=timezone.now()
+    )
+
+    check = _check(health.full_report(), "receiptEmails:failed")
+
+    assert (check["status"], check["observedValue"]) == ("warn", 1)
 
 
 @pytest.mark.django_db

@@ -5,7 +5,7 @@ import pytest
 from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
 
-from billing.models import CashSession, Payment, PrintJob, Refund
+from billing.models import CashSession, Payment, PrintJob, ReceiptEmail, Refund
 from billing.tests.factories import CashSessionFactory
 from inventory.models import StockLevel
 from inventory.tests.factories import ProductFactory
@@ -117,6 +117,7 @@ def test_no_business_label_grows_with_orders_users_or_products(location, manager
                 label_values.setdefault(label, set()).add(value)
     assert set(label_values) <= {"tender", "status", "kind"}
     allowed = set(Payment.Tender.values) | set(Order.Status.values) | set(PrintJob.Status.values) | {"order", "line"}
+    allowed |= set(ReceiptEmail.Status.values)
     assert set().union(*label_values.values()) <= allowed
 
 
@@ -175,3 +176,18 @@ def test_in_multiprocess_mode_every_live_worker_has_its_process_metrics(tmp_path
     # A worker that has gone is no longer described.
     samples = _samples(render_metrics())
     assert ("process_resident_memory_bytes", (("pid", str(worker.pid)),)) not in samples
+
+
+@pytest.mark.django_db
+def test_receipt_emails_are_counted_by_state(client, location, manager):
+    from billing.models import Receipt
+
+    session = CashSessionFactory(register__location=location, opened_by=manager)
+    order = OrderFactory(location=location, staff=manager)
+    receipt = Receipt.objects.create(register=session.register, number=1, order=order, session=session)
+    ReceiptEmail.objects.create(receipt=receipt, location=location, to_address="a@example.com", status="failed")
+
+    samples = _samples(client.get("/metrics").content)
+
+    assert _value(samples, "tillhouse_receipt_emails", status="failed") == 1
+    assert _value(samples, "tillhouse_receipt_emails", status="sent") == 0

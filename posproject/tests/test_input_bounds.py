@@ -245,6 +245,8 @@ def test_an_unknown_api_address_answers_the_api_error_body_not_a_page(manager):
         ("/api/v1/orders/", {"status": "AAA"}),
         ("/api/v1/orders/", {"table": "-1"}),
         ("/api/v1/receipts/", {"register": "-1"}),
+        ("/api/v1/receipt-emails/", {"status": "AAA"}),
+        ("/api/v1/receipt-emails/", {"receipt": "x"}),
         ("/api/v1/cash-sessions/", {"status": "AAA"}),
         ("/api/v1/tables/", {"location": "²"}),
         ("/api/v1/stock-levels/", {"product": "²"}),

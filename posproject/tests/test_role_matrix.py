@@ -37,7 +37,7 @@ TOKENS = READ | SELL
 POLICY: dict[str, tuple[frozenset, frozenset]] = {
     # Public: health for load balancers (the full report only for managers and the metrics token; everyone else
     # gets the status: see below), metrics (by address or bearer token: ops tests), the receipt a guest opens from
-    # its QR code (the order's uuid is the secret), the sign-in page.
+    # its QR code (its random token is the secret), the sign-in page.
     "login": (EVERYONE, EVERYONE),
     "logout": (NOBODY, NOBODY),  # POST only; it always ends on the sign-in page
     "ops:health-live": (EVERYONE, NOBODY),
@@ -47,7 +47,8 @@ POLICY: dict[str, tuple[frozenset, frozenset]] = {
     "ops:api-health": (EVERYONE, NOBODY),
     "api-health": (EVERYONE, NOBODY),
     "ops:metrics": (EVERYONE, NOBODY),
-    "receipt-page": (EVERYONE, NOBODY),
+    "receipt-page": (EVERYONE, NOBODY),  # a made-up token: 404 for everyone (billing/tests/test_receipt_page.py)
+    "receipt-invoice": (EVERYONE, NOBODY),
     "favicon": (EVERYONE, NOBODY),  # the browser asks for it on every page, signed in or not
     # Signed in
     "home": (STAFF, STAFF),
@@ -114,6 +115,11 @@ POLICY: dict[str, tuple[frozenset, frozenset]] = {
     "api-refund-detail": (TILL | TOKENS, NOBODY),
     "api-receipt-list": (TILL | TOKENS, NOBODY),
     "api-receipt-detail": (TILL | TOKENS, NOBODY),
+    "api-receipt-send-email": (NOBODY, TILL | SELL),
+    "api-receipt-email-list": (TILL | TOKENS, NOBODY),
+    "api-receipt-email-detail": (TILL | TOKENS, NOBODY),
+    "api-receipt-email-resend": (NOBODY, TILL | SELL),
+    "api-receipt-email-dismiss": (NOBODY, TILL | SELL),
     "api-register-list": (TILL | TOKENS, NOBODY),
     "api-register-detail": (TILL | TOKENS, NOBODY),
     "api-cash-session-list": (TILL | TOKENS, TILL | SELL),
@@ -165,6 +171,9 @@ POLICY: dict[str, tuple[frozenset, frozenset]] = {
     "billing:pay": (TILL, TILL),
     "billing:receipt": (TILL, TILL),
     "billing:receipt_reprint": (NOBODY, TILL),
+    "billing:receipt_email": (NOBODY, TILL),
+    "billing:receipt_email_resend": (NOBODY, TILL),
+    "billing:receipt_email_dismiss": (NOBODY, TILL),
     "billing:refund_find": (TILL, TILL),
     "billing:refund": (TILL, TILL),
     "billing:gift_cards": (TILL, TILL),
@@ -206,6 +215,7 @@ ARGUMENTS = {  # made-up ids: authorization comes before the lookup
     "line_id": 999999,
     "ticket_id": 999999,
     "receipt_id": 999999,
+    "token": "A" * 22,
     "barcode": "0000000000000",
     "report": "daily",
     "app_label": "inventory",
