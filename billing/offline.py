@@ -418,8 +418,8 @@ def _applied(terminal: Terminal, sale: DeviceSale, done: Sale, flags, oversold, 
         obj=done.order,
         terminal=terminal.pk,
         reference=record.reference,
-        made_at=sale.made_at,
-        received_at=received_at,
+        made_at=sale.made_at.isoformat(),
+        received_at=received_at.isoformat(),
         receipt=done.receipt.number,
         flags=[f["code"] for f in flags],
     )
@@ -430,7 +430,7 @@ def _applied(terminal: Terminal, sale: DeviceSale, done: Sale, flags, oversold, 
             location_id=terminal.location_id,
             obj=done.order,
             product=item["product"],
-            on_hand=item["on_hand"],
+            on_hand=str(item["on_hand"]),
             reference=record.reference,
         )
     if oversold:
@@ -472,8 +472,8 @@ def _hold(terminal: Terminal, sale: DeviceSale, error: DomainError, *, received_
         reference=reference_for(terminal, sale.sequence),
         sequence=sale.sequence,
         staff=staff,
-        made_at=sale.made_at,
-        received_at=received_at,
+        made_at=sale.made_at.isoformat(),
+        received_at=received_at.isoformat(),
         payload=sale.raw,
         status=OfflineSale.Status.HELD,
         reason=error.code[:64],
@@ -487,8 +487,8 @@ def _hold(terminal: Terminal, sale: DeviceSale, error: DomainError, *, received_
         terminal=terminal.pk,
         reference=record.reference,
         reason=error.code,
-        made_at=sale.made_at,
-        received_at=received_at,
+        made_at=sale.made_at.isoformat(),
+        received_at=received_at.isoformat(),
     )
     return record
 
@@ -642,7 +642,7 @@ def apply_held(*, offline_sale_id: int, manager, note: str = "") -> OfflineSale:
             location_id=terminal.location_id,
             obj=done.order,
             product=item["product"],
-            on_hand=item["on_hand"],
+            on_hand=str(item["on_hand"]),
             reference=record.reference,
         )
     return record

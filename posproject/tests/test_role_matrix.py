@@ -158,6 +158,14 @@ POLICY: dict[str, tuple[frozenset, frozenset]] = {
     "billing:print_retry": (NOBODY, TILL),
     "billing:print_reprint": (NOBODY, TILL),
     "billing:print_dismiss": (NOBODY, TILL),
+    # Offline selling (a paired device, a person who takes payments at its store): the catalogue snapshot, the sync
+    # of queued sales, the queue heartbeat; the ops page of unsynced terminals and held sales, and its review
+    "billing:offline_catalogue": (TILL, NOBODY),
+    "billing:offline_sync": (NOBODY, TILL),
+    "billing:offline_heartbeat": (NOBODY, TILL),
+    "ops:offline": (MANAGER, NOBODY),
+    "ops:offline_apply": (NOBODY, MANAGER),
+    "ops:offline_reject": (NOBODY, MANAGER),
     # Pairing a device: the screen an unpaired device shows (and its poll) is open to every browser (a paired one is
     # sent on to the POS); pairing the device in front of you, or confirming a code, is for managers.
     "terminals:pair": (EVERYONE, NOBODY),
