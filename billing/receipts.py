@@ -92,6 +92,8 @@ class ReceiptDoc:
     legal_name: str = ""  # the business's registered name, under the store's name
     address: tuple[str, ...] = ()
     tax_id: str = ""
+    offline_reference: str = ""  # an offline sale: the provisional reference the guest was given, and when it was made
+    offline_made_at: datetime | None = None
 
     @property
     def total(self) -> Decimal:
@@ -225,7 +227,16 @@ def receipt_document(receipt) -> ReceiptDoc:
         prices_include_tax=lines[0].prices_include_tax if lines else location.prices_include_tax,
         currency=settings.POS_CURRENCY,
         cash=any(p.tender == p.Tender.CASH for p in payments),
+        **_offline_identity(order),
     )
+
+
+def _offline_identity(order) -> dict:
+    """An offline sale's provisional reference and device time, printed with its receipt number on every copy."""
+    from billing.models import OfflineSale
+
+    found = OfflineSale.objects.filter(order_id=order.pk).values_list("reference", "made_at").first()
+    return {"offline_reference": found[0], "offline_made_at": found[1]} if found else {}
 
 
 def _refund_document(receipt) -> ReceiptDoc:
@@ -472,6 +483,8 @@ def render_receipt(
     paper.style()
     paper.pair(f"No. {doc.number}", doc.register)
     paper.pair(_when(doc.issued_at), doc.staff)
+    if doc.offline_reference:
+        paper.pair(f"Offline {doc.offline_reference}", _when(doc.offline_made_at))
     paper.rule()
     for line in doc.lines:
         if line.quantity == 1:

@@ -548,3 +548,20 @@ def test_a_manager_applies_a_held_sale_from_the_ops_page(till, cashier, cola, ma
 
     assert response.status_code == 302
     assert OfflineSale.objects.get().status == OfflineSale.Status.APPLIED and Order.objects.count() == 1
+
+
+# --- Receipts ------------------------------------------------------------------------------------------------------
+
+
+def test_a_reprinted_offline_receipt_shows_its_receipt_number_and_provisional_reference(till, cashier, cola):
+    from billing.receipts import receipt_document, render_receipt
+    from billing.tests.escpos_text import read
+
+    post(till, [device_sale([(cola, 1)], staff=cashier, sequence=9)])
+    receipt = Receipt.objects.get()
+
+    printout = read(render_receipt(receipt_document(receipt), columns=42, copy=True)).text
+
+    assert f"No. {receipt.number:06d}" in printout
+    assert f"Offline T{till.pos_terminal.pk}-000009" in printout
+    assert "COPY" in printout
