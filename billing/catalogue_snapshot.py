@@ -85,8 +85,19 @@ def render_store(location: Location) -> dict:
     products = (
         Product.objects.filter(active=True, kind__in=SELLABLE_KINDS)
         .filter(Q(category__isnull=True) | Q(category_id__in=category_ids))
-        .select_related("tax_rate")
         .order_by("id")
+        .values_list(
+            "id",
+            "sku",
+            "barcode",
+            "name",
+            "kind",
+            "category_id",
+            "price",
+            "tax_rate__percent",
+            "quantity_places",
+            "unit",
+        )
     )
     product_links: dict[int, list[int]] = {}
     for product_id, group_id in ModifierGroup.products.through.objects.filter(modifiergroup__active=True).values_list(
@@ -129,22 +140,20 @@ def render_store(location: Location) -> dict:
         ],
         "products": [
             {
-                "id": p.pk,
-                "sku": p.sku,
-                "barcode": p.barcode,
-                "name": p.name,
-                "kind": p.kind,
-                "category": p.category_id,
-                "price": p.price,
-                "tax_percent": p.tax_rate.percent,
+                "id": pk,
+                "sku": sku,
+                "barcode": barcode,
+                "name": name,
+                "kind": kind,
+                "category": category_id,
+                "price": price,
+                "tax_percent": tax_percent,
                 "prices_include_tax": include,
-                "quantity_places": p.quantity_places,
-                "unit": p.unit,
-                "modifier_groups": sorted(
-                    set(product_links.get(p.pk, ())) | set(category_links.get(p.category_id, ()))
-                ),
+                "quantity_places": places,
+                "unit": unit,
+                "modifier_groups": sorted(set(product_links.get(pk, ())) | set(category_links.get(category_id, ()))),
             }
-            for p in products
+            for pk, sku, barcode, name, kind, category_id, price, tax_percent, places, unit in products
         ],
     }
 

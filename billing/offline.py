@@ -540,7 +540,8 @@ def apply_sale(terminal: Terminal, sale: DeviceSale, *, revoked: bool, received_
 
 def sync(*, terminal: Terminal, user, revoked: bool, sales: list[DeviceSale], queue: QueueReport | None) -> dict:
     """Apply a terminal's queued sales in order, each once and in its own transaction; record what it says of its
-    queue. `user` is the person signed in on the device (checked by the view: works at the terminal's store).
+    queue (`queue`: the sales it still holds besides this batch — a device sends at most MAX_SALES_PER_SYNC at once).
+    `user` is the person signed in on the device (checked by the view: works at the terminal's store).
     Raises DomainError `review_queue_full` (429) when the terminal already has MAX_HELD_PER_TERMINAL sales pending
     review and would add more: nothing is applied then."""
     received_at = timezone.now()
