@@ -546,7 +546,7 @@ def sync(*, terminal: Terminal, user, revoked: bool, sales: list[DeviceSale], qu
     review and would add more: nothing is applied then."""
     received_at = timezone.now()
     held = OfflineSale.objects.filter(terminal=terminal, status=OfflineSale.Status.HELD).count()
-    if held + (len(sales) if revoked else 0) > MAX_HELD_PER_TERMINAL:
+    if sales and (held >= MAX_HELD_PER_TERMINAL or (revoked and held + len(sales) > MAX_HELD_PER_TERMINAL)):
         raise DomainError(
             "This terminal has too many sales waiting for a manager's review: ask a manager.",
             code="review_queue_full",
