@@ -53,6 +53,7 @@ from inventory.services import selling_below_zero
 from orders.models import Order
 from orders.pricing import TenderInput
 from orders.services import NewLine, clean_discount, draft_order, reprice, save_draft
+from orders.services.discounts import check_discount, discount_figures, discount_limit
 from orders.services.validation import MAX_LINES
 from staff.access import check_location, manager_approval, may_act_at
 from staff.audit import audit
@@ -273,8 +274,9 @@ class Hold(DomainError):
 
 
 def _staff(sale: DeviceSale, location_id: int):
+    """The staff member who made the sale, if they may take payments at this store (else the sale is held)."""
     user = get_user_model().objects.filter(pk=sale.staff_id, is_active=True).first()
-    if user is None or not may_act_at(user, location_id):
+    if user is None or not user.has_perm("billing.add_payment") or not may_act_at(user, location_id):
         return None
     return user
 
@@ -381,6 +383,9 @@ def _sell(terminal: Terminal, sale: DeviceSale, *, user, approver=None) -> tuple
     approvals = _approvals_for_sale(order, settlements, user=user, approver=approver, reason="Offline sale")
     _mark_paid(order)
     save_draft(draft)
+    if order.discount_kind:  # over the staff member's limit it needs a manager (else the sale is held), as online
+        off, base, _ = discount_figures(draft.lines)[0]
+        check_discount(order, user, approver, off, base, discount_limit(user), order)
     with selling_below_zero() as oversold:
         done = _complete_sale(
             order,

@@ -10,7 +10,6 @@ from decimal import Decimal
 from functools import wraps
 
 from django.http import HttpResponse, JsonResponse
-from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from billing import offline
@@ -67,7 +66,6 @@ def _json_body(request):
         raise DomainError("The body is not JSON.", code="invalid") from None
 
 
-@never_cache
 @require_GET
 @device_view()
 def catalogue(request):
@@ -78,7 +76,7 @@ def catalogue(request):
     else:
         response = HttpResponse(snap.body, content_type="application/json")
     response["ETag"] = snap.etag
-    response["Cache-Control"] = "no-cache"
+    response["Cache-Control"] = "private, no-cache"  # kept, but asked again each time (answered 304 if unchanged)
     return response
 
 

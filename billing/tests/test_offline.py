@@ -565,3 +565,35 @@ def test_a_reprinted_offline_receipt_shows_its_receipt_number_and_provisional_re
     assert f"No. {receipt.number:06d}" in printout
     assert f"Offline T{till.pos_terminal.pk}-000009" in printout
     assert "COPY" in printout
+
+
+def test_a_sale_made_by_someone_who_may_not_take_payments_is_held(till, waiter, cola):
+    response = post(till, [device_sale([(cola, 1)], staff=waiter)])
+
+    assert outcomes(response) == ["held"] and response.json()["results"][0]["code"] == "staff_not_allowed"
+
+
+def test_an_order_discount_given_offline_is_kept_and_priced_as_the_device_did(till, cashier, cola):
+    sale = device_sale([(cola, 2)], staff=cashier)
+    priced = pricing.price_order(
+        [pricing.LineInput(unit_price=cola.price, quantity=Decimal(2), tax_percent=cola.tax_rate.percent)],
+        prices_include_tax=True,
+        discount_kind="percent",
+        discount_value=Decimal("10"),
+    )
+    sale["discount"] = {"kind": "percent", "value": "10"}
+    sale["totals"] = {"total": str(priced.total), "discount": str(priced.discount_total)}
+
+    result = post(till, [sale]).json()["results"][0]
+
+    assert result["outcome"] == "applied" and result["flags"] == []
+    assert Order.objects.get().total == priced.total == Decimal("6.30")
+
+
+def test_an_order_discount_over_the_cashiers_limit_given_offline_is_held_for_a_manager(till, cashier, cola):
+    sale = device_sale([(cola, 2)], staff=cashier)
+    sale["discount"] = {"kind": "percent", "value": "90"}
+
+    response = post(till, [sale])
+
+    assert outcomes(response) == ["held"] and response.json()["results"][0]["code"] == "approval_required"
