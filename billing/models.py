@@ -4,6 +4,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 from core.immutable import AppendOnlyModel
 from inventory.models import Location, money_field, qty_field
@@ -535,3 +536,72 @@ class GiftCardMovement(AppendOnlyModel):
 
     def __str__(self):
         return f"{self.kind} {self.amount} on {self.card}"
+
+
+class OfflineSale(models.Model):
+    """A sale made on a terminal while it could not reach the server, as it arrived in a sync (billing/offline.py).
+
+    `applied`: it went through the checkout and `order` is the sale (with its receipt). `held`: it could not be
+    applied as it came (a revoked terminal, a closed cash session, a staff member who does not work here, a time out
+    of bounds, any rule that said no) and waits for a manager, who applies or rejects it. The raw payload is kept
+    whatever happened: an offline sale is never lost. `flags` are what a manager should look at on an applied sale
+    (a price or tax that changed since the device's snapshot, totals the server computes differently, stock sold
+    below zero)."""
+
+    class Status(models.TextChoices):
+        APPLIED = "applied", "Applied"
+        HELD = "held", "Held for review"
+        REJECTED = "rejected", "Rejected"
+
+    terminal = models.ForeignKey("staff.Terminal", on_delete=models.PROTECT, related_name="offline_sales")
+    location = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="+")
+    key = models.CharField(max_length=128, help_text="The idempotency key the device minted for this sale.")
+    reference = models.CharField(max_length=40, help_text="The provisional reference shown to the guest.")
+    sequence = models.PositiveIntegerField(help_text="The terminal's provisional sequence number.")
+    staff = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    made_at = models.DateTimeField(help_text="When the device says the sale was made.")
+    received_at = models.DateTimeField(default=timezone.now, help_text="When the sale reached the server.")
+    payload = models.JSONField(help_text="The sale as the device sent it.")
+    status = models.CharField(max_length=8, choices=Status.choices, db_index=True)
+    reason = models.CharField(max_length=64, blank=True, help_text="Why it was held: the rule's code.")
+    message = models.CharField(max_length=300, blank=True)
+    flags = models.JSONField(default=list, blank=True, help_text='[{"code": "price_changed", ...}]')
+    order = models.OneToOneField(Order, null=True, blank=True, on_delete=models.PROTECT, related_name="offline_sale")
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    review_note = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["terminal", "sequence"]
+        indexes = [models.Index(fields=["status", "location"], name="offlinesale_status_idx")]
+        constraints = [
+            models.UniqueConstraint(fields=["terminal", "key"], name="offlinesale_unique_key"),
+            models.CheckConstraint(
+                condition=~Q(status="applied") | Q(order__isnull=False), name="offlinesale_applied_has_order"
+            ),
+        ]
+
+    def __str__(self):
+        return self.reference
+
+
+class TerminalSync(models.Model):
+    """What a terminal last said about its queue of offline sales (at each sync or heartbeat)."""
+
+    terminal = models.OneToOneField("staff.Terminal", on_delete=models.CASCADE, related_name="sync_state")
+    reported_at = models.DateTimeField()
+    queue_length = models.PositiveIntegerField(default=0)
+    oldest_queued_at = models.DateTimeField(
+        null=True, blank=True, help_text="The device time of its oldest queued sale."
+    )
+    last_sync_at = models.DateTimeField(null=True, blank=True)
+    alerted_at = models.DateTimeField(
+        null=True, blank=True, help_text="When managers were told it had sales queued too long (once per backlog)."
+    )
+
+    def __str__(self):
+        return f"{self.terminal_id}: {self.queue_length} queued"

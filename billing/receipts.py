@@ -112,6 +112,8 @@ class ReceiptDoc:
     tax_id: str = ""
     gift_cards: tuple[GiftCardRow, ...] = ()
     url: str = ""  # the receipt's public page, printed as a QR code (empty: no PUBLIC_BASE_URL, no QR code)
+    offline_reference: str = ""  # an offline sale: the provisional reference the guest was given, and when it was made
+    offline_made_at: datetime | None = None
 
     @property
     def total(self) -> Decimal:
@@ -258,6 +260,7 @@ def receipt_document(receipt) -> ReceiptDoc:
         cash=any(p.tender == p.Tender.CASH for p in payments),
         gift_cards=_cards_issued(order_id=order.pk, refund_id=None),
         url=receipt_url(receipt),
+        **_offline_identity(order),
     )
 
 
@@ -286,6 +289,14 @@ def _cards_issued(*, order_id: int, refund_id: int | None) -> tuple[GiftCardRow,
         )
         for m in moves.select_related("card").order_by("pk")
     )
+
+
+def _offline_identity(order) -> dict:
+    """An offline sale's provisional reference and device time, printed with its receipt number on every copy."""
+    from billing.models import OfflineSale
+
+    found = OfflineSale.objects.filter(order_id=order.pk).values_list("reference", "made_at").first()
+    return {"offline_reference": found[0], "offline_made_at": found[1]} if found else {}
 
 
 def _refund_document(receipt) -> ReceiptDoc:
@@ -627,6 +638,8 @@ def render_receipt(
     paper.style()
     paper.pair(f"No. {doc.number}", doc.register)
     paper.pair(_when(doc.issued_at), doc.staff)
+    if doc.offline_reference:
+        paper.pair(f"Offline {doc.offline_reference}", _when(doc.offline_made_at))
     paper.rule()
     for line in doc.lines:
         if line.quantity == 1:

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from billing import views
+from billing import offline_views, views
 
 app_name = "billing"
 urlpatterns = [
@@ -28,4 +28,7 @@ urlpatterns = [
     path("print-jobs/<int:pk>/retry/", views.print_retry, name="print_retry"),
     path("print-jobs/<int:pk>/reprint/", views.print_reprint, name="print_reprint"),
     path("print-jobs/<int:pk>/dismiss/", views.print_dismiss, name="print_dismiss"),
+    path("offline/catalogue/", offline_views.catalogue, name="offline_catalogue"),
+    path("offline/sync/", offline_views.sync, name="offline_sync"),
+    path("offline/heartbeat/", offline_views.heartbeat, name="offline_heartbeat"),
 ]

@@ -4,6 +4,9 @@ for every product and location, StockLevel.on_hand == sum(StockMove.delta).
 
 import uuid
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
@@ -149,6 +152,22 @@ def recipe_exists():
     return Exists(RecipeLine.objects.filter(menu_item=OuterRef("pk")))
 
 
+_oversold: ContextVar[list | None] = ContextVar("tillhouse_oversold", default=None)
+
+
+@contextmanager
+def selling_below_zero() -> Iterator[list[dict]]:
+    """Within this block a `block` product that would go below zero is sold anyway and named in the list it yields
+    ({"product", "name", "on_hand"}) instead of raising OutOfStock: an offline sale, whose goods already left the
+    store. Its stock level may then stay negative until it is restocked; later sales are blocked as before."""
+    found: list[dict] = []
+    token = _oversold.set(found)
+    try:
+        yield found
+    finally:
+        _oversold.reset(token)
+
+
 def apply_stock_changes(
     changes: list[StockChange],
     *,
@@ -228,7 +247,11 @@ def _apply_stock_changes(
             raise DomainError(message, code="too_large", fields={field: [message]})
         if delta < 0 and new_on_hand < 0:
             if product.stock_policy == Product.StockPolicy.BLOCK:
-                short.append(f"{product.name} ({level.on_hand.normalize():f} left)")
+                oversold = _oversold.get()
+                if oversold is None:
+                    short.append(f"{product.name} ({level.on_hand.normalize():f} left)")
+                else:
+                    oversold.append({"product": product_id, "name": product.name, "on_hand": new_on_hand})
             elif product.stock_policy == Product.StockPolicy.WARN:
                 result.warnings.append(f"{product.name} is below zero at {new_on_hand.normalize():f}.")
         level.on_hand = new_on_hand

@@ -1,6 +1,6 @@
 from django.urls import include, path
 
-from ops import views
+from ops import offline_views, views
 
 app_name = "ops"
 urlpatterns = [
@@ -12,4 +12,7 @@ urlpatterns = [
     path("metrics", views.metrics_view, name="metrics"),
     path("ops/integrity/", views.integrity, name="integrity"),
     path("ops/backups/", include("ops.backups.urls")),
+    path("ops/offline/", offline_views.offline_page, name="offline"),
+    path("ops/offline/<int:pk>/apply/", offline_views.offline_apply, name="offline_apply"),
+    path("ops/offline/<int:pk>/reject/", offline_views.offline_reject, name="offline_reject"),
 ]

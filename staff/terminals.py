@@ -79,6 +79,21 @@ def device_terminal(request) -> tuple[Terminal | None, str]:
     return terminal, ""
 
 
+def cookie_terminal(request) -> Terminal | None:
+    """The terminal this browser's cookie names when the cookie's signature verifies, even if the terminal was
+    revoked or paired elsewhere since (the cookie is then stale): for what such a device may still hand in, its
+    offline sales, which are held for a manager rather than applied."""
+    value = request.COOKIES.get(DEVICE_COOKIE)
+    if not value:
+        return None
+    try:
+        data = signing.loads(value, salt=_DEVICE_SALT, max_age=cookie_age())
+        terminal_id = int(data["t"])
+    except (signing.BadSignature, KeyError, TypeError, ValueError):
+        return None
+    return Terminal.objects.select_related("location", "register", "printer").filter(pk=terminal_id).first()
+
+
 def _seen(terminal: Terminal) -> None:
     now = timezone.now()
     if writes.paused() or (terminal.last_seen_at and now - terminal.last_seen_at < SEEN_EVERY):
