@@ -698,8 +698,12 @@ def customer_new(request, order_uuid):
             )
             services.attach_customer(order.pk, customer_id=created.pk, user=request.user)
     except DomainError as exc:
-        response = _customer_panel(request, order, error=exc.message, status=exc.status, posted=request.POST)
-        return retarget(response, "#customer-panel")
+        response = retarget(
+            _customer_panel(request, order, error=exc.message, status=exc.status, posted=request.POST),
+            "#customer-panel",
+        )
+        response["HX-Reswap"] = "outerHTML"  # the panel replaces itself
+        return response
     if not request.htmx:
         return redirect("orders:order", order_uuid)
     return render_ticket(request, order_uuid, message=f"New customer {created.name} added to the order.")
