@@ -2,6 +2,7 @@ import factory
 
 from billing import models
 from inventory.tests.factories import LocationFactory, UserFactory
+from orders.models import Customer
 
 
 class PrinterFactory(factory.django.DjangoModelFactory):
@@ -26,3 +27,11 @@ class CashSessionFactory(factory.django.DjangoModelFactory):
 
     register = factory.SubFactory(RegisterFactory)
     opened_by = factory.SubFactory(UserFactory)
+
+
+class CustomerFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Customer
+
+    name = factory.Sequence(lambda n: f"Customer {n}")
+    phone = factory.Sequence(lambda n: f"+3361000{n:04d}")
