@@ -29,6 +29,7 @@ from django.utils import timezone
 from escpos.printer import Dummy
 from unidecode import unidecode
 
+from billing.loyalty import PointsLine, receipt_points
 from billing.report_printout import MARKED_COPY, can_lay_out, report_lines
 from core.inputs import is_whole_number
 from core.money import ZERO, money_text, quantize
@@ -92,10 +93,28 @@ class ReceiptDoc:
     legal_name: str = ""  # the business's registered name, under the store's name
     address: tuple[str, ...] = ()
     tax_id: str = ""
+    points: PointsLine | None = None  # an order with a customer whose sale (or this refund) moved loyalty points
 
     @property
     def total(self) -> Decimal:
         return self.totals[-1][1]
+
+    @property
+    def points_rows(self) -> tuple[tuple[str, str], ...]:
+        """The loyalty lines of the receipt: what this sale or refund did to the customer's points, and the balance
+        right after it."""
+        if self.points is None:
+            return ()
+        p = self.points
+        rows = [
+            ("Points redeemed", f"-{p.redeemed:,}") if p.redeemed else None,
+            ("Points earned", f"+{p.earned:,}") if p.earned else None,
+            ("Points given back", f"+{p.returned:,}") if p.returned else None,
+            ("Points taken back", f"-{p.reversed:,}") if p.reversed else None,
+            ("Already spent, not taken back", f"{p.shortfall:,}") if p.shortfall else None,
+            ("Points balance", f"{p.balance:,}"),
+        ]
+        return tuple(row for row in rows if row)
 
 
 @dataclass(frozen=True)
@@ -225,6 +244,7 @@ def receipt_document(receipt) -> ReceiptDoc:
         prices_include_tax=lines[0].prices_include_tax if lines else location.prices_include_tax,
         currency=settings.POS_CURRENCY,
         cash=any(p.tender == p.Tender.CASH for p in payments),
+        points=receipt_points(receipt),
     )
 
 
@@ -262,6 +282,7 @@ def _refund_document(receipt) -> ReceiptDoc:
         prices_include_tax=refund_lines[0].order_line.prices_include_tax if refund_lines else True,
         currency=settings.POS_CURRENCY,
         cash=refund.tender == "cash",
+        points=receipt_points(receipt),
     )
 
 
@@ -508,6 +529,10 @@ def render_receipt(
                 paper.pair("Change", money(tender.change), indent=2)
             if tender.reference:
                 paper.para(f"Ref {tender.reference}", indent=2)
+    if doc.points_rows:
+        p.ln()
+        for label, value in doc.points_rows:
+            paper.pair(label, value)
     paper.rule()
     paper.style(align="center")
     for line in doc.footer:
