@@ -57,6 +57,8 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "billing.view_refund",
         "billing.view_printjob",
         "billing.change_printjob",
+        "billing.view_loyaltyaccount",
+        "billing.view_loyaltymovement",
     ],
     WAITER: [
         "inventory.view_location",

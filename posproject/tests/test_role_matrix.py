@@ -100,6 +100,7 @@ POLICY: dict[str, tuple[frozenset, frozenset]] = {
     "api-table-list": (FLOOR | TOKENS, NOBODY),
     "api-table-detail": (FLOOR | TOKENS, NOBODY),
     "api-checkout": (NOBODY, TILL | SELL),
+    "api-loyalty-balance": (TILL | TOKENS, NOBODY),
     "api-refund-list": (TILL | TOKENS, TILL | SELL),
     "api-refund-detail": (TILL | TOKENS, NOBODY),
     "api-receipt-list": (TILL | TOKENS, NOBODY),
