@@ -104,4 +104,3 @@ def test_the_locations_api_says_how_a_store_earns_and_redeems_points(api, store)
         "0.0500",
         20,
     )
-
