@@ -16,7 +16,7 @@ from django.utils.dateparse import parse_datetime
 
 from core.money import negated_text
 
-TENDER_LABELS = {"cash": "Cash", "card": "Card", "voucher": "Voucher", "other": "Other"}
+TENDER_LABELS = {"cash": "Cash", "card": "Card", "voucher": "Voucher", "other": "Other", "points": "Points"}
 
 
 # The print job payload key that says its lines were laid out with `copy=True` (they carry their own COPY marks).

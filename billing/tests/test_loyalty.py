@@ -331,3 +331,19 @@ def test_an_adjustment_needs_a_reason(store, customer, manager):
         loyalty.adjust_points(customer_id=customer.pk, points=5, reason=" ", user=manager)
 
     assert error.value.code == "required"
+
+
+def test_points_paid_show_as_their_own_tender_on_the_z_report(store, till, cashier, customer, manager):
+    from billing import sessions
+    from billing.report_printout import report_lines
+
+    give(customer, manager, 100)
+    order = order_for(store, cashier, line(stocked_product(store, price="10.00")), customer=customer)
+    pay(order, till, cashier, points("5.00"), TenderInput("card"))
+    session = till.sessions.get()
+
+    z = sessions.close_session(session_id=session.pk, user=manager, denominations={"1": 0})
+
+    tenders = {t["tender"]: t for t in z.data["tenders"]}
+    assert (tenders["points"]["count"], tenders["points"]["amount"]) == (1, "5.00")
+    assert any(row.strip().startswith("Points (1)") for row in report_lines(z.data, copy=False))
