@@ -388,6 +388,53 @@ def adjust_points(*, customer_id: int, points: int, reason: str, user, approver=
     return movement
 
 
+@atomic_step
+def move_points(*, from_customer_id: int, to_customer_id: int, user) -> list[LoyaltyMovement]:
+    """Move a customer's whole balance to another (a merge of duplicate customers): two `adjust` movements that say
+    where the points went and came from; audited as `loyalty_move`. Both accounts are locked in id order.
+    Returns the movements ([] when there was nothing to move)."""
+    if from_customer_id == to_customer_id:
+        raise invalid("Choose two different customers.", "customer")
+    accounts = {pk: lock_account(pk) for pk in sorted((from_customer_id, to_customer_id))}
+    source, target = accounts[from_customer_id], accounts[to_customer_id]
+    points = source.balance
+    if not points:
+        return []
+    _spend(source, points, "customer")
+    if _add(target, points) != points:
+        raise invalid(f"A balance holds at most {MAX_POINTS:,} points.", "customer")
+    movements = LoyaltyMovement.objects.bulk_create(
+        [
+            LoyaltyMovement(
+                customer_id=from_customer_id,
+                kind=LoyaltyMovement.Kind.ADJUST,
+                points=-points,
+                balance_after=source.balance,
+                reason=f"Moved to customer {to_customer_id}",
+                user=user,
+            ),
+            LoyaltyMovement(
+                customer_id=to_customer_id,
+                kind=LoyaltyMovement.Kind.ADJUST,
+                points=points,
+                balance_after=target.balance,
+                reason=f"Moved from customer {from_customer_id}",
+                user=user,
+            ),
+        ]
+    )
+    audit(
+        "loyalty_move",
+        actor=user,
+        object_type="orders.customer",
+        object_id=str(to_customer_id),
+        source=from_customer_id,
+        target=to_customer_id,
+        points=points,
+    )
+    return movements
+
+
 # --- Reading -----------------------------------------------------------------------------------------------------
 
 

@@ -347,3 +347,16 @@ def test_points_paid_show_as_their_own_tender_on_the_z_report(store, till, cashi
     tenders = {t["tender"]: t for t in z.data["tenders"]}
     assert (tenders["points"]["count"], tenders["points"]["amount"]) == (1, "5.00")
     assert any(row.strip().startswith("Points (1)") for row in report_lines(z.data, copy=False))
+
+
+def test_merging_customers_moves_the_whole_balance_with_a_movement_on_each_side(store, manager):
+    duplicate, kept = CustomerFactory(), CustomerFactory()
+    give(duplicate, manager, 70)
+    give(kept, manager, 5)
+
+    loyalty.move_points(from_customer_id=duplicate.pk, to_customer_id=kept.pk, user=manager)
+
+    assert (balance(duplicate), balance(kept)) == (0, 75)
+    moved = LoyaltyMovement.objects.filter(reason__startswith="Moved").order_by("id")
+    assert [(m.customer_id, m.points) for m in moved] == [(duplicate.pk, -70), (kept.pk, 70)]
+    assert AuditEvent.objects.filter(action="loyalty_move").count() == 1
