@@ -104,3 +104,22 @@ def test_the_locations_api_says_how_a_store_earns_and_redeems_points(api, store)
         "0.0500",
         20,
     )
+
+
+def test_a_replayed_checkout_earns_and_spends_points_once(api, store, cashier, customer):
+    order = customer_order(store, cashier, customer)
+    data = {
+        "register": open_register(store).pk,
+        "order": str(order.uuid),
+        "tenders": [{"tender": "points", "amount": "1.00"}, {"tender": "card"}],
+    }
+    key = str(uuid.uuid4())
+
+    answers = [
+        api.post("/api/v1/checkout/", json.dumps(data), content_type="application/json", HTTP_IDEMPOTENCY_KEY=key)
+        for _ in range(2)
+    ]
+
+    assert [a.status_code for a in answers] == [201, 201]
+    assert answers[0].json() == answers[1].json()
+    assert loyalty.balance_of(customer.pk) == 100 - 20 + 9
