@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 
 from django.db.models import F, Sum
+from django.utils import timezone
 
 from billing.models import MAX_POINTS, LoyaltyAccount, LoyaltyMovement, Payment, Refund, RefundLine
 from core.errors import DomainError, NotFound
@@ -100,7 +101,9 @@ def lock_account(customer_id: int) -> LoyaltyAccount:
 
 def _spend(account: LoyaltyAccount, points: int, field_name: str) -> None:
     """Take `points` off a locked account; a conditional UPDATE, so a balance that changed under us refuses."""
-    taken = LoyaltyAccount.objects.filter(pk=account.pk, balance__gte=points).update(balance=F("balance") - points)
+    taken = LoyaltyAccount.objects.filter(pk=account.pk, balance__gte=points).update(
+        balance=F("balance") - points, updated_at=timezone.now()
+    )
     if not taken:
         raise DomainError(
             f"The customer has {account.balance} points; {points} cannot be redeemed.",
@@ -114,7 +117,7 @@ def _add(account: LoyaltyAccount, points: int) -> int:
     """Add `points` to a locked account, up to MAX_POINTS; returns what was added."""
     points = min(points, MAX_POINTS - account.balance)
     if points > 0:
-        LoyaltyAccount.objects.filter(pk=account.pk).update(balance=F("balance") + points)
+        LoyaltyAccount.objects.filter(pk=account.pk).update(balance=F("balance") + points, updated_at=timezone.now())
         account.balance += points
     return points
 
@@ -297,8 +300,7 @@ def record_refund(account: LoyaltyAccount | None, refund: Refund, *, user) -> li
         back = order.refunds.filter(tender=POINTS).aggregate(s=Sum("amount"))["s"] or ZERO  # this one included
         returned = movements.filter(kind=LoyaltyMovement.Kind.RETURN_REDEEMED).aggregate(s=Sum("points"))["s"] or 0
         owed = _share(redeemed, back, paid) - returned
-        if owed > 0:
-            given = _add(account, owed)
+        if owed > 0 and (given := _add(account, owed)):
             written.append(_refund_movement(LoyaltyMovement.Kind.RETURN_REDEEMED, given, account, refund, user))
     earned = sale.get(LoyaltyMovement.Kind.EARN, {}).get("points") or 0
     if earned:
@@ -315,8 +317,7 @@ def record_refund(account: LoyaltyAccount | None, refund: Refund, *, user) -> li
             taken = min(owed, account.balance)
             shortfall = owed - taken
             if taken:
-                LoyaltyAccount.objects.filter(pk=account.pk, balance__gte=taken).update(balance=F("balance") - taken)
-                account.balance -= taken
+                _spend(account, taken, "points")
             written.append(
                 _refund_movement(LoyaltyMovement.Kind.REVERSE_EARN, -taken, account, refund, user, shortfall)
             )
