@@ -3,17 +3,21 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
+from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from billing import accounting, giftcards, printing, receipt_mail, sessions
+from billing import accounting, giftcards, loyalty, printing, receipt_mail, sessions
 from billing.models import (
+    MAX_POINTS,
     CashMovement,
     CashSession,
     DailyRollup,
     GiftCard,
     GiftCardMovement,
+    LoyaltyAccount,
+    LoyaltyMovement,
     Payment,
     Printer,
     PrintJob,
@@ -350,3 +354,73 @@ class ReceiptEmailAdmin(ReadOnlyAdmin):
     @admin.action(description="Dismiss failed e-mails (not to be sent)")
     def dismiss(self, request, queryset):
         self._each(request, queryset, receipt_mail.dismiss_receipt_email, "dismissed.")
+
+
+# --- Loyalty points (billing.loyalty): the ledger is read-only; a manager adjusts through the service -------------
+
+
+class PointsAdjustForm(forms.Form):
+    customer = forms.IntegerField(min_value=1, help_text="The customer's id.")
+    points = forms.IntegerField(
+        min_value=-MAX_POINTS, max_value=MAX_POINTS, help_text="Positive adds points, negative takes them off."
+    )
+    reason = forms.CharField(max_length=200)
+
+
+class ShortfallFilter(admin.SimpleListFilter):
+    title = "refund shortfall"
+    parameter_name = "shortfall"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Points already spent when a refund took them back")]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(shortfall__gt=0) if self.value() == "yes" else queryset
+
+
+@admin.register(LoyaltyMovement)
+class LoyaltyMovementAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "customer", "kind", "points", "balance_after", "shortfall", "order", "reason", "user"]
+    list_filter = ["kind", ShortfallFilter, "location"]
+    search_fields = ["=customer__id", "customer__phone", "customer__email", "order__uuid", "reason"]
+    date_hierarchy = "created_at"
+    list_select_related = ["customer", "order", "user"]
+    raw_id_fields = ["customer", "order", "payment", "refund"]
+
+    def get_urls(self):
+        adjust = path("adjust/", self.admin_site.admin_view(self.adjust_view), name="billing_loyalty_adjust")
+        return [adjust, *super().get_urls()]
+
+    def adjust_view(self, request):
+        """A manager adds or takes off points with a reason (billing.loyalty.adjust_points, audited)."""
+        if not request.user.has_perm("billing.add_loyaltymovement"):
+            raise PermissionDenied
+        form = PointsAdjustForm(request.POST or None, initial={"customer": request.GET.get("customer")})
+        if request.method == "POST" and form.is_valid():
+            try:
+                movement = loyalty.adjust_points(
+                    customer_id=form.cleaned_data["customer"],
+                    points=form.cleaned_data["points"],
+                    reason=form.cleaned_data["reason"],
+                    user=request.user,
+                )
+            except DomainError as error:
+                field = next(iter(error.fields), None)
+                form.add_error(field if field in form.fields else None, error.message)
+            else:
+                self.message_user(request, f"{movement.points:+d} points; the balance is now {movement.balance_after}.")
+                return redirect(reverse("admin:billing_loyaltymovement_changelist") + f"?q={movement.customer_id}")
+        context = {**self.admin_site.each_context(request), "form": form, "title": "Adjust loyalty points"}
+        return TemplateResponse(request, "admin/billing/loyalty_adjust.html", context)
+
+
+@admin.register(LoyaltyAccount)
+class LoyaltyAccountAdmin(ReadOnlyAdmin):
+    list_display = ["customer", "balance", "updated_at", "adjust"]
+    search_fields = ["=customer__id", "customer__name", "customer__phone", "customer__email"]
+    list_select_related = ["customer"]
+
+    @admin.display(description="")
+    def adjust(self, account):
+        url = reverse("admin:billing_loyalty_adjust") + f"?customer={account.pk}"
+        return format_html('<a href="{}">Adjust points</a>', url)

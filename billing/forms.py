@@ -68,9 +68,11 @@ class PaymentForm(forms.Form):
     key = forms.CharField(max_length=128)
     rows = forms.IntegerField(min_value=1, max_value=MAX_TENDER_ROWS, required=False)
 
-    def __init__(self, *args, nothing_due: bool = False, **kwargs):
+    def __init__(self, *args, nothing_due: bool = False, due: Decimal = ZERO, point_value: Decimal = ZERO, **kwargs):
         super().__init__(*args, **kwargs)
         self.nothing_due = nothing_due  # a sale of 0.00 takes no tender (a manager approves it)
+        self.due = due
+        self.point_value = point_value  # what one loyalty point pays here; 0: points are not offered
 
     @staticmethod
     def guests_from(raw) -> int:
@@ -104,18 +106,35 @@ class PaymentForm(forms.Form):
                         card=(self.data.get(f"reference_{i}") or "").strip()[:40] if tender == "gift_card" else "",
                     )
                 )
+            points = self._points_tender()
         except DomainError as exc:
             raise forms.ValidationError(exc.message) from None
         try:
             tenders = self._gift_card_tender() + tenders
         except DomainError as exc:
             raise forms.ValidationError(exc.message) from None
+        if points is not None:
+            # "Pay with points" pays first; when it covers what is due, the other rows (left at exactly what is
+            # due) have nothing left to pay and are dropped.
+            tenders = [points] if points.amount >= self.due else [points, *tenders]
         if self.nothing_due:
             tenders = []
         elif not tenders:
             raise forms.ValidationError("Choose how the guest pays.")
         data["tenders"] = tenders
         return data
+
+    def _points_tender(self) -> TenderInput | None:
+        """The "Pay with points" field: a whole number of the customer's points, paid at the store's value."""
+        raw = (self.data.get("points") or "").strip()
+        if not raw or not self.point_value:
+            return None
+        if not is_whole_number(raw) or len(raw) > 10:
+            raise DomainError("Points are a whole number.", code="invalid", fields={"points": ["Not a number."]})
+        points = int(raw)
+        if not points:
+            return None
+        return TenderInput(tender="points", amount=quantize(points * self.point_value))
 
     def tenders(self) -> list[TenderInput]:
         return self.cleaned_data["tenders"]

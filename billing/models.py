@@ -142,6 +142,7 @@ class Payment(AppendOnlyModel):
         VOUCHER = "voucher", "Voucher"
         OTHER = "other", "Other"
         GIFT_CARD = "gift_card", "Gift card"  # redeems a billing.GiftCard (`gift_card`), store credit included
+        POINTS = "points", "Loyalty points"
 
     order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="payments")
     session = models.ForeignKey(CashSession, on_delete=models.PROTECT, related_name="payments")
@@ -605,3 +606,88 @@ class TerminalSync(models.Model):
 
     def __str__(self):
         return f"{self.terminal_id}: {self.queue_length} queued"
+
+
+# --- Loyalty (billing.loyalty) -----------------------------------------------------------------------------------
+
+MAX_POINTS = 10**9  # the most points one movement or one balance may hold
+
+
+class LoyaltyAccount(models.Model):
+    """A customer's points balance: the sum of their LoyaltyMovement rows, kept on one row so that spending it is a
+    conditional UPDATE (`balance >= points`) that two terminals cannot both win. Created on the first movement."""
+
+    customer = models.OneToOneField(
+        Customer, primary_key=True, on_delete=models.PROTECT, related_name="loyalty_account"
+    )
+    balance = models.BigIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(balance__gte=0), name="loyaltyaccount_balance_not_negative"),
+            models.CheckConstraint(condition=Q(balance__lte=MAX_POINTS), name="loyaltyaccount_balance_bounded"),
+        ]
+
+    def __str__(self):
+        return f"{self.customer} · {self.balance} points"
+
+
+class LoyaltyMovement(AppendOnlyModel):
+    """One change of a customer's points (append-only): earned on a sale, redeemed as a tender, given back or taken
+    back by a refund, or adjusted by a manager with a reason. `balance_after` is the account's balance right after
+    this movement (what the receipt prints). A reversal that found fewer points than it should take back records
+    what it took in `points` and the rest in `shortfall`."""
+
+    class Kind(models.TextChoices):
+        EARN = "earn", "Earned on a sale"
+        REDEEM = "redeem", "Redeemed as a tender"
+        REVERSE_EARN = "reverse_earn", "Earned points taken back (refund)"
+        RETURN_REDEEMED = "return_redeemed", "Redeemed points given back (refund)"
+        ADJUST = "adjust", "Adjusted by a manager"
+
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="loyalty_movements")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    points = models.BigIntegerField(help_text="Positive: added to the balance; negative: taken from it.")
+    balance_after = models.BigIntegerField()
+    shortfall = models.BigIntegerField(
+        default=0, help_text="Points a refund should have taken back but the customer had already spent."
+    )
+    basis = money_field(help_text="Earned on a sale: the amount that earned the points.")
+    order = models.ForeignKey(Order, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    payment = models.ForeignKey(Payment, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    refund = models.ForeignKey(Refund, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    location = models.ForeignKey(Location, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    reason = models.CharField(max_length=200, blank=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["customer", "id"], name="loyaltymovement_customer_idx")]
+        constraints = [
+            models.CheckConstraint(condition=~Q(points=0) | Q(shortfall__gt=0), name="loyaltymovement_not_empty"),
+            models.CheckConstraint(condition=Q(balance_after__gte=0), name="loyaltymovement_balance_not_negative"),
+            models.CheckConstraint(condition=Q(shortfall__gte=0), name="loyaltymovement_shortfall_not_negative"),
+            models.CheckConstraint(
+                condition=Q(points__gte=-MAX_POINTS, points__lte=MAX_POINTS), name="loyaltymovement_points_bounded"
+            ),
+            models.CheckConstraint(
+                condition=Q(kind__in=["earn", "return_redeemed"], points__gt=0)
+                | Q(kind__in=["redeem"], points__lt=0)
+                | Q(kind="reverse_earn", points__lte=0)
+                | Q(kind="adjust"),
+                name="loyaltymovement_sign_matches_kind",
+            ),
+            models.CheckConstraint(
+                condition=~Q(kind="adjust") | ~Q(reason=""), name="loyaltymovement_adjust_has_reason"
+            ),
+            models.UniqueConstraint(fields=["order"], condition=Q(kind="earn"), name="loyaltymovement_one_earn"),
+            models.UniqueConstraint(fields=["payment"], condition=Q(kind="redeem"), name="loyaltymovement_one_redeem"),
+            models.UniqueConstraint(
+                fields=["refund", "kind"], condition=Q(refund__isnull=False), name="loyaltymovement_one_per_refund"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.customer_id} {self.kind} {self.points:+d}"

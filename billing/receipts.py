@@ -31,6 +31,7 @@ from escpos.constants import QR_ECLEVEL_M
 from escpos.printer import Dummy
 from unidecode import unidecode
 
+from billing.loyalty import PointsLine, receipt_points
 from billing.report_printout import MARKED_COPY, can_lay_out, report_lines
 from core.inputs import is_whole_number
 from core.money import ZERO, money_text, quantize
@@ -114,10 +115,28 @@ class ReceiptDoc:
     url: str = ""  # the receipt's public page, printed as a QR code (empty: no PUBLIC_BASE_URL, no QR code)
     offline_reference: str = ""  # an offline sale: the provisional reference the guest was given, and when it was made
     offline_made_at: datetime | None = None
+    points: PointsLine | None = None  # an order with a customer whose sale (or this refund) moved loyalty points
 
     @property
     def total(self) -> Decimal:
         return self.totals[-1][1]
+
+    @property
+    def points_rows(self) -> tuple[tuple[str, str], ...]:
+        """The loyalty lines of the receipt: what this sale or refund did to the customer's points, and the balance
+        right after it."""
+        if self.points is None:
+            return ()
+        p = self.points
+        rows = [
+            ("Points redeemed", f"-{p.redeemed:,}") if p.redeemed else None,
+            ("Points earned", f"+{p.earned:,}") if p.earned else None,
+            ("Points given back", f"+{p.returned:,}") if p.returned else None,
+            ("Points taken back", f"-{p.reversed:,}") if p.reversed else None,
+            ("Already spent, not taken back", f"{p.shortfall:,}") if p.shortfall else None,
+            ("Points balance", f"{p.balance:,}"),
+        ]
+        return tuple(row for row in rows if row)
 
 
 @dataclass(frozen=True)
@@ -261,6 +280,7 @@ def receipt_document(receipt) -> ReceiptDoc:
         gift_cards=_cards_issued(order_id=order.pk, refund_id=None),
         url=receipt_url(receipt),
         **_offline_identity(order),
+        points=receipt_points(receipt),
     )
 
 
@@ -335,6 +355,7 @@ def _refund_document(receipt) -> ReceiptDoc:
         cash=refund.tender == "cash",
         gift_cards=_cards_issued(order_id=receipt.order_id, refund_id=refund.pk) if refund.gift_card_id else (),
         url=receipt_url(receipt),
+        points=receipt_points(receipt),
     )
 
 
@@ -686,6 +707,10 @@ def render_receipt(
         paper.pair(card.code, money(card.balance))
         if card.expires_at:
             paper.para(f"Valid until {timezone.localtime(card.expires_at):%Y-%m-%d}", indent=2)
+    if doc.points_rows:
+        p.ln()
+        for label, value in doc.points_rows:
+            paper.pair(label, value)
     paper.rule()
     paper.style(align="center")
     for line in doc.footer:

@@ -16,7 +16,14 @@ from django.utils.dateparse import parse_datetime
 
 from core.money import negated_text
 
-TENDER_LABELS = {"cash": "Cash", "card": "Card", "voucher": "Voucher", "other": "Other", "gift_card": "Gift card"}
+TENDER_LABELS = {
+    "cash": "Cash",
+    "card": "Card",
+    "voucher": "Voucher",
+    "other": "Other",
+    "gift_card": "Gift card",
+    "points": "Points",
+}
 
 
 # The print job payload key that says its lines were laid out with `copy=True` (they carry their own COPY marks).

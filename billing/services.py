@@ -2,6 +2,7 @@
 
 A sale's transaction, in lock order (the same in every path, so two sales never deadlock):
   1. the order row (an existing order) — a second checkout of the same order waits, then finds it paid;
+     then, when the order has a customer and points move, the customer's loyalty account (billing.loyalty);
   2. the stock rows, in primary-key order (inventory.services.consume_for_sale);
   3. the register row, whose counter gives the gapless receipt number — taken last so that the lock that
      serialises one till's sales is held for the shortest time. Closing a cash session locks the same row, so a
@@ -20,7 +21,7 @@ from decimal import Decimal
 from django.db.models import Sum
 from django.utils import timezone
 
-from billing import giftcards, queries
+from billing import giftcards, loyalty, queries
 from billing.models import CashSession, Payment, PrintJob, Receipt, Refund, RefundLine
 from billing.printing import hand_over, new_print_job, queue_print_job
 from core.errors import Conflict, DomainError, NotFound
@@ -208,6 +209,7 @@ def _complete_sale(
     redemptions `held` (giftcards.plan_redemptions) taken off their cards with the register's lock.
 
     Runs inside take_payment's or sell's atomic block, which rolls back as a whole on any error."""
+    points = loyalty.prepare_sale(order, settlements)  # the customer's points row: after the order, before stock
     goods = [line for line in lines if not giftcards.is_gift_card_line(line)]
     stock = consume_for_sale(
         location=order.location,
@@ -256,6 +258,7 @@ def _complete_sale(
     paid = giftcards.payment_groups(payments, held, order=order, user=user)  # with their card ledger rows
     insert_batch(*paid, [receipt], ([job], {"receipt": receipt}))  # one round trip on PostgreSQL
     cards = giftcards.issue_for_sale(order, lines, payments, user=user) if len(goods) < len(lines) else []
+    loyalty.record_sale(points, order, lines, payments, user=user)
     hand_over(job)
     return Sale(
         order=order,
@@ -309,8 +312,9 @@ def take_payment(
     manager) and is audited; a sale of 0.00 also needs a `reason`. The receipt prints on `printer_id` (a terminal's
     receipt printer) when given, else on the register's printer.
     Raises NotFound, PermissionDenied, Conflict (`not_open`: already paid or voided), DomainError (`empty_order`,
-    `insufficient_tender`, `invalid_tender`, `invalid`, `no_open_session`), ApprovalRequired and OutOfStock;
-    nothing is written then.
+    `insufficient_tender`, `invalid_tender`, `invalid`, `no_open_session`, and for a `points` tender
+    `customer_required`, `points_off`, `insufficient_points`), ApprovalRequired and OutOfStock; nothing is written
+    then. An order with a customer earns loyalty points in the same transaction (billing.loyalty).
     """
     order = lock_order(order_id, user, editable=False)
     if order.status == Order.Status.PAID:
@@ -435,8 +439,9 @@ def refund(
     `store_credit` it goes onto a new store-credit card instead (tied to the order's customer), whatever tender paid.
     Gift cards sold on the order cannot be refunded here (`gift_card_not_refundable`). Stock comes back per line
     (or is booked as waste), a refund receipt gets its own number from the register's counter, and its print job
-    is written. Audited as `refund`. Raises ApprovalRequired, NotFound, Conflict (`not_paid`), DomainError
-    (`invalid`, `refund_exceeds_paid`, `refund_exceeds_cash_paid`,
+    is written. Loyalty points move with it (a refund to points gives them back; earned ones are taken back in
+    proportion: billing.loyalty). Audited as `refund`. Raises ApprovalRequired, NotFound, Conflict (`not_paid`),
+    DomainError (`invalid`, `refund_exceeds_paid`, `refund_exceeds_cash_paid`,
     `no_open_session`, `gift_card_not_refundable`, `gift_card_limit`), NotFound `gift_card_not_found`.
     """
     reason = clean_text(reason, "reason", required=True)
@@ -540,6 +545,7 @@ def refund(
     if store_credit:
         to_card = giftcards.new_store_credit(order, giftcards.clean_card_amount(total), user=user)
 
+    points = loyalty.prepare_refund(order)  # the customer's points row: after the order, before stock
     reference = f"refund:{order.uuid}"
     back = stock_items([(rl.order_line, rl.quantity) for rl in refund_lines])
     sold_at = sale_costs(str(order.uuid))
@@ -579,6 +585,7 @@ def refund(
     if order.refunded_total == order.paid_total:
         order.status = Order.Status.REFUNDED
     order.save(update_fields=["refunded_total", "status"])
+    loyalty.record_refund(points, record, user=user)
     receipt = Receipt.objects.create(
         register_id=till.register_id,
         number=till.receipt_number,

@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from billing import giftcards, printing, receipt_mail, services, sessions
+from billing import giftcards, loyalty, printing, receipt_mail, services, sessions
 from billing.forms import (
     CashMoveForm,
     PaymentForm,
@@ -221,7 +221,7 @@ def z_reprint(request, pk: int):
 
 
 def _order_here(request, order_uuid) -> Order:
-    order = Order.objects.select_related("location", "table").filter(uuid=order_uuid).first()
+    order = Order.objects.select_related("location", "table", "customer").filter(uuid=order_uuid).first()
     if order is None or order.location_id != request.terminal.location.pk:
         raise Http404
     return order
@@ -248,8 +248,11 @@ def pay(request, order_uuid):
         "order": order,
         "session": session,
         "key": uuid.uuid4(),
-        "tenders": Payment.Tender.choices,
-        "single_tenders": [c for c in Payment.Tender.choices if c[0] != Payment.Tender.GIFT_CARD],
+        "tenders": [(value, label) for value, label in Payment.Tender.choices if value != Payment.Tender.POINTS],
+        "single_tenders": [
+            c for c in Payment.Tender.choices if c[0] not in (Payment.Tender.GIFT_CARD, Payment.Tender.POINTS)
+        ],
+        "points": _points_offer(order),
         "guests": guests,
         "shares": shares,
         "rows": tender_rows(request.POST if request.method == "POST" else None, shares=shares),
@@ -267,8 +270,34 @@ def pay(request, order_uuid):
 TIP_PERCENTS = (5, 10, 15, 20)  # the quick tip buttons of the payment screen
 
 
+def _points_offer(order) -> dict | None:
+    """The attached customer's points and what they can pay of this order (the "Pay with points" box), or None
+    without a customer. `usable` is the most points this order can take: whole points, no more than is due."""
+    if not order.customer_id:
+        return None
+    location = order.location
+    balance = loyalty.balance_of(order.customer_id)
+    value = location.loyalty_point_value
+    usable = 0
+    if loyalty.redeems_points(location):
+        usable = min(balance, int(order.total // value))
+        if usable < location.loyalty_min_redeem:
+            usable = 0
+    return {
+        "customer": order.customer,
+        "balance": balance,
+        "worth": loyalty.points_worth(balance, location) if value else None,
+        "value": value,
+        "usable": usable,
+        "usable_worth": loyalty.points_worth(usable, location),
+        "minimum": location.loyalty_min_redeem,
+    }
+
+
 def _take_payment(request, order, session, context):
-    form = PaymentForm(request.POST, nothing_due=not order.total)
+    form = PaymentForm(
+        request.POST, nothing_due=not order.total, due=order.total, point_value=order.location.loyalty_point_value
+    )
     error = ""
     if session is None:
         error = "Open a cash session on this terminal first (Shift)."

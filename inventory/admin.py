@@ -71,6 +71,10 @@ class LocationAdmin(admin.ModelAdmin):
             "Money controls (above these a manager approves)",
             {"fields": ["max_tip", "max_change", "max_pay_in", "max_pay_out"]},
         ),
+        (
+            "Loyalty points",
+            {"fields": ["loyalty_points_per_unit", "loyalty_point_value", "loyalty_min_redeem"]},
+        ),
     ]
 
     @admin.action(description="Start a stock count at the selected locations")

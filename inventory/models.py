@@ -1,9 +1,14 @@
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 
 from core.immutable import AppendOnlyModel
 from core.money import MONEY_DIGITS, MONEY_PLACES, QTY_DIGITS, QTY_PLACES
+
+LOYALTY_MAX_POINTS_PER_UNIT = 1000  # a rate above this is a typing mistake (1 point per 0.001)
+LOYALTY_MAX_POINT_VALUE = 1_000_000  # one point worth more than a million is one too (IDR: 1 point = 100)
+LOYALTY_MAX_MIN_REDEEM = 1_000_000
 
 
 def money_field(**kwargs):
@@ -55,10 +60,44 @@ class Location(models.Model):
     max_change = money_field(default=500, help_text="Largest change given back on one cash payment.")
     max_pay_in = money_field(default=1000, help_text="Largest pay-in into a till without a manager's approval.")
     max_pay_out = money_field(default=100, help_text="Largest pay-out from a till without a manager's approval.")
+    # Loyalty (billing.loyalty): whole points earned per currency unit paid, and what one point pays when redeemed.
+    loyalty_points_per_unit = models.DecimalField(
+        max_digits=9,
+        decimal_places=4,
+        default=0,
+        validators=[MinValueValidator(0), MaxValueValidator(LOYALTY_MAX_POINTS_PER_UNIT)],
+        help_text="Points a customer earns per currency unit paid (tips, gift cards and points excluded); "
+        "0: no points are earned here.",
+    )
+    loyalty_point_value = models.DecimalField(
+        max_digits=MONEY_DIGITS,
+        decimal_places=MONEY_PLACES,
+        default=0,
+        validators=[MinValueValidator(0), MaxValueValidator(LOYALTY_MAX_POINT_VALUE)],
+        help_text="What one point pays when redeemed as a tender; 0: points cannot be redeemed here.",
+    )
+    loyalty_min_redeem = models.PositiveIntegerField(
+        default=0,
+        validators=[MaxValueValidator(LOYALTY_MAX_MIN_REDEEM)],
+        help_text="The fewest points a customer may redeem at once (0: any whole number).",
+    )
     active = models.BooleanField(default=True)
 
     class Meta:
         ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(loyalty_points_per_unit__gte=0, loyalty_points_per_unit__lte=LOYALTY_MAX_POINTS_PER_UNIT),
+                name="location_loyalty_rate_bounded",
+            ),
+            models.CheckConstraint(
+                condition=Q(loyalty_point_value__gte=0, loyalty_point_value__lte=LOYALTY_MAX_POINT_VALUE),
+                name="location_loyalty_point_value_bounded",
+            ),
+            models.CheckConstraint(
+                condition=Q(loyalty_min_redeem__lte=LOYALTY_MAX_MIN_REDEEM), name="location_loyalty_min_bounded"
+            ),
+        ]
 
     def __str__(self):
         return self.name

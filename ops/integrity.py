@@ -12,7 +12,9 @@ Checked:
 - payments vs totals: paid_total == sum(payments), refunded_total == sum(refunds), a paid order is paid in full;
 - gift cards: every card's balance == sum of its movements (GiftCardMovement.amount), and >= 0;
 - numbering: receipt numbers and Z numbers per register run 1..last number with no gap (§3.5) but the ranges a
-  restore audited as issued before it (they are in its safety copy).
+  restore audited as issued before it (they are in its safety copy);
+- loyalty points: every customer's balance is never negative and equals the sum of their points ledger
+  (billing.loyalty), and no movement left a negative balance behind it.
 """
 
 import datetime as dt
@@ -21,11 +23,25 @@ from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 
 from django.core.cache import cache
-from django.db.models import Count, DecimalField, Exists, F, Func, Max, Min, OuterRef, Q, Subquery, Sum, Value
+from django.db.models import (
+    BigIntegerField,
+    Count,
+    DecimalField,
+    Exists,
+    F,
+    Func,
+    Max,
+    Min,
+    OuterRef,
+    Q,
+    Subquery,
+    Sum,
+    Value,
+)
 from django.db.models.functions import Coalesce
 
 from billing import giftcards
-from billing.models import Payment, Receipt, Refund, Register, ZReport
+from billing.models import LoyaltyAccount, LoyaltyMovement, Payment, Receipt, Refund, Register, ZReport
 from billing.sessions import NUMBERS_CONTINUED_ACTION
 from core.notify import notify
 from inventory.models import StockLevel, StockMove
@@ -262,6 +278,53 @@ def check_gift_cards() -> list[Violation]:
     ]
 
 
+def check_loyalty_points() -> list[Violation]:
+    movements = LoyaltyMovement.objects.filter(customer=OuterRef("customer")).order_by().values("customer")
+    summed = movements.annotate(s=Func(F("points"), function="SUM")).values("s")
+    accounts = (
+        LoyaltyAccount.objects.annotate(
+            ledger=Coalesce(Subquery(summed, output_field=BigIntegerField()), Value(0, output_field=BigIntegerField()))
+        )
+        .filter(Q(balance__lt=0) | ~Q(balance=F("ledger")))
+        .values("customer_id", "balance", "ledger")
+        .order_by("customer_id")
+    )
+    violations = [
+        Violation(
+            "loyalty_balance_matches_ledger",
+            f"customer {row['customer_id']}: {row['balance']} points but the ledger sums to {row['ledger']}",
+            {"customer": row["customer_id"]},
+        )
+        for row in accounts
+    ]
+    has_account = LoyaltyAccount.objects.filter(customer=OuterRef("customer_id"))
+    orphans = (
+        LoyaltyMovement.objects.order_by()
+        .filter(~Exists(has_account))
+        .values("customer_id")
+        .annotate(total=Sum("points"))
+        .exclude(total=0)
+    )
+    violations += [
+        Violation(
+            "loyalty_balance_matches_ledger",
+            f"customer {row['customer_id']}: the ledger sums to {row['total']} points but there is no balance",
+            {"customer": row["customer_id"]},
+        )
+        for row in orphans
+    ]
+    below = LoyaltyMovement.objects.filter(balance_after__lt=0).values("id", "customer_id").order_by("id")[:100]
+    violations += [
+        Violation(
+            "loyalty_balance_not_negative",
+            f"points movement {row['id']} left customer {row['customer_id']} below zero",
+            {"customer": row["customer_id"], "movement": row["id"]},
+        )
+        for row in below
+    ]
+    return violations
+
+
 CHECKS = {
     "stock_ledger": check_stock_ledger,
     "gift_cards": check_gift_cards,
@@ -269,6 +332,7 @@ CHECKS = {
     "payments": check_payments,
     "receipt_numbers": check_receipt_numbers,
     "z_numbers": check_z_numbers,
+    "loyalty_points": check_loyalty_points,
 }
 
 

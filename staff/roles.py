@@ -63,6 +63,8 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "billing.add_receiptemail",
         "billing.view_receiptemail",
         "billing.change_receiptemail",
+        "billing.view_loyaltyaccount",
+        "billing.view_loyaltymovement",
     ],
     WAITER: [
         "inventory.view_location",

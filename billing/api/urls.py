@@ -2,6 +2,7 @@ from django.urls import path
 from rest_framework.routers import SimpleRouter
 
 from billing.api.accounting_views import AccountingExportView
+from billing.api.loyalty_views import LoyaltyBalanceView
 from billing.api.report_views import SalesReportView, SalesSummaryView
 from billing.api.session_views import CashSessionViewSet, RegisterViewSet, ZReportViewSet
 from billing.api.views import (
@@ -25,6 +26,7 @@ urlpatterns: list = [
     path("checkout/", CheckoutView.as_view(), name="api-checkout"),
     path("gift-cards/balance/", GiftCardBalanceView.as_view(), name="api-gift-card-balance"),
     path("gift-cards/", GiftCardIssueView.as_view(), name="api-gift-card-issue"),
+    path("loyalty/customers/<int:customer_id>/", LoyaltyBalanceView.as_view(), name="api-loyalty-balance"),
     path("accounting/export/", AccountingExportView.as_view(), name="api-accounting-export"),
     path("reports/summary/", SalesSummaryView.as_view(), name="api-sales-summary"),
     path("reports/<slug:report>/", SalesReportView.as_view(), name="api-sales-report"),

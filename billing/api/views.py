@@ -40,10 +40,12 @@ class CheckoutView(APIView):
         summary="Check out: pay an open order, or sell lines at once, at a register",
         description="Tenders: cash (the only one that gives change, rounded to the store's step), card, voucher, "
         "other, gift_card (with the card's `card` code; `allow_partial` takes what the card holds; a card holding "
-        "less is refused with `insufficient_balance` and the available balance); a line of a gift-card product "
-        "issues a card (in `gift_cards`, with its code); several tenders split the bill (e.g. per guest). Stock is "
-        "taken, a gapless receipt number issued and the receipt queued for printing in one transaction. "
-        "Requires `Idempotency-Key`.",
+        "less is refused with `insufficient_balance` and the available balance), points (the customer's loyalty "
+        "points: an amount that is a whole number of points at the store's `loyalty_point_value`, no more than "
+        "their balance — `insufficient_points` — and only on an order with a customer — `customer_required`); a "
+        "line of a gift-card product issues a card (in `gift_cards`, with its code); several tenders split the bill "
+        "(e.g. per guest). Stock is taken, a gapless receipt number issued, the customer's points earned and the "
+        "receipt queued for printing in one transaction. Requires `Idempotency-Key`.",
         request=s.CheckoutSerializer,
         responses={201: s.SaleSerializer},
         parameters=[key_parameter(required=True)],

@@ -4,6 +4,7 @@ import factory
 
 from billing import models
 from inventory.tests.factories import LocationFactory, UserFactory
+from orders.models import Customer
 
 
 class PrinterFactory(factory.django.DjangoModelFactory):
@@ -58,7 +59,8 @@ class GiftCardFactory(factory.django.DjangoModelFactory):
 
 class CustomerFactory(factory.django.DjangoModelFactory):
     class Meta:
-        model = "orders.Customer"
+        model = Customer
 
     name = factory.Sequence(lambda n: f"Guest {n}")
+    phone = factory.Sequence(lambda n: f"+3361000{n:04d}")
     email = factory.Sequence(lambda n: f"guest{n}@example.com")

@@ -57,10 +57,27 @@ class LocationSerializer(serializers.ModelSerializer):
     max_change = money_field(read_only=True)
     max_pay_in = money_field(read_only=True)
     max_pay_out = money_field(read_only=True)
+    # Loyalty: points per currency unit paid, what one point pays as the `points` tender, the fewest redeemed at once.
+    loyalty_points_per_unit = serializers.DecimalField(max_digits=9, decimal_places=4, read_only=True)
+    loyalty_point_value = serializers.DecimalField(max_digits=14, decimal_places=4, read_only=True)
+    loyalty_min_redeem = serializers.IntegerField(read_only=True)
 
     class Meta:
         model = Location
-        fields = ["id", "code", "name", "kind", "active", "max_tip", "max_change", "max_pay_in", "max_pay_out"]
+        fields = [
+            "id",
+            "code",
+            "name",
+            "kind",
+            "active",
+            "max_tip",
+            "max_change",
+            "max_pay_in",
+            "max_pay_out",
+            "loyalty_points_per_unit",
+            "loyalty_point_value",
+            "loyalty_min_redeem",
+        ]
 
 
 class CategorySerializer(serializers.ModelSerializer):

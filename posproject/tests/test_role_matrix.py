@@ -111,6 +111,7 @@ POLICY: dict[str, tuple[frozenset, frozenset]] = {
     "api-checkout": (NOBODY, TILL | SELL),
     "api-gift-card-balance": (NOBODY, TILL | SELL),
     "api-gift-card-issue": (NOBODY, MANAGER),
+    "api-loyalty-balance": (TILL | TOKENS, NOBODY),
     "api-refund-list": (TILL | TOKENS, TILL | SELL),
     "api-refund-detail": (TILL | TOKENS, NOBODY),
     "api-receipt-list": (TILL | TOKENS, NOBODY),

@@ -112,6 +112,14 @@
       var digits = places(el.dataset.cashDue);
       var tip = tipAmount(document.getElementById(el.dataset.tipFor));
       var due = parseFloat(el.dataset.cashDue) + tip;
+      var points = document.getElementById("points");  /* "Pay with points" pays first: cash pays the rest */
+      var byPoints = points && points.dataset.pointValue ?
+        Math.floor(parseFloat(points.value) || 0) * parseFloat(points.dataset.pointValue) : 0;
+      if (byPoints > 0) {
+        var rest = Math.max(parseFloat(el.dataset.total) - byPoints, 0);
+        var step = parseFloat(el.dataset.cashStep) || 0;
+        due = (step > 0 ? Math.round(rest / step) * step : rest) + tip;
+      }
       var cash = !tender || tender.value === "cash";
       el.textContent = cash && given > due + 1e-9 ? "Change due: " + (given - due).toFixed(digits) : "";
     });
