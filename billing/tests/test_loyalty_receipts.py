@@ -113,7 +113,7 @@ def test_a_refund_receipt_shows_the_points_given_back_and_taken_back(paid_with_p
 def test_the_guests_receipt_page_shows_the_points(client, paid_with_points):
     sale, _ = paid_with_points
 
-    page = client.get(reverse("receipt-page", args=[sale.order.uuid, sale.receipt.pk]))
+    page = client.get(reverse("receipt-page", args=[sale.receipt.pk, sale.receipt.public_token]))
 
     body = page.content.decode()
     assert "Points earned" in body and "+10" in body and "Points balance" in body
