@@ -29,7 +29,7 @@ from django.db.models import F, Sum
 from django.utils import timezone
 
 from billing.models import MAX_POINTS, LoyaltyAccount, LoyaltyMovement, Payment, Refund, RefundLine
-from core.errors import DomainError, NotFound
+from core.errors import Conflict, DomainError, NotFound
 from core.idempotency import atomic_step
 from core.inputs import clean_text, invalid
 from core.money import ZERO, quantize
@@ -478,3 +478,28 @@ def receipt_points(receipt) -> PointsLine | None:
         shortfall=sum(r.shortfall for r in rows),
         balance=rows[-1].balance_after,
     )
+
+
+# --- Customers changed on paid orders and merged (orders.signals) --------------------------------------------------
+
+
+def on_customer_changed_after_payment(sender, *, order, previous_customer, user, **kwargs) -> None:
+    """A paid order's customer was attached, changed or taken off (until the Z): the customer now attached earns
+    the sale's points (once per order), unless points of this sale already moved for another customer, in which
+    case the change is refused (`points_already_moved`) and rolled back with it: a manager adjusts points instead,
+    so that attaching after payment cannot move a guest's points to someone else."""
+    others = LoyaltyMovement.objects.filter(order_id=order.pk)
+    if order.customer_id:
+        others = others.exclude(customer_id=order.customer_id)
+    if others.exists():
+        raise Conflict(
+            "This sale's loyalty points already went to another customer; a manager can adjust points instead.",
+            code="points_already_moved",
+        )
+    if order.customer_id:
+        earn_for_paid_order(order_id=order.pk, user=user)
+
+
+def on_customers_merged(sender, *, source_id: int, into_id: int, user, **kwargs) -> None:
+    """Two customers merged: the one merged away hands its whole points balance to the one kept."""
+    move_points(from_customer_id=source_id, to_customer_id=into_id, user=user)

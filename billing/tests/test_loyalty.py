@@ -360,3 +360,52 @@ def test_merging_customers_moves_the_whole_balance_with_a_movement_on_each_side(
     moved = LoyaltyMovement.objects.filter(reason__startswith="Moved").order_by("id")
     assert [(m.customer_id, m.points) for m in moved] == [(duplicate.pk, -70), (kept.pk, 70)]
     assert AuditEvent.objects.filter(action="loyalty_move").count() == 1
+
+
+# --- a customer attached to a paid order, and customers merged (orders.signals) -----------------------------------
+
+
+def test_a_customer_attached_after_payment_earns_the_sales_points_once(store, till, cashier, customer):
+    from orders.services import attach_customer, detach_customer
+
+    order = order_for(store, cashier, line(stocked_product(store, price="12.60")))
+    pay(order, till, cashier, TenderInput("card"))
+    assert balance(customer) == 0
+
+    attach_customer(order.pk, customer_id=customer.pk, user=cashier)
+    assert balance(customer) == 12
+    with pytest.raises(DomainError) as refused:
+        detach_customer(order.pk, user=cashier)
+    assert refused.value.code == "points_already_moved"
+    attach_customer(order.pk, customer_id=customer.pk, user=cashier)
+
+    assert balance(customer) == 12
+    assert LoyaltyMovement.objects.filter(order=order, kind="earn").count() == 1
+    assert Order.objects.get(pk=order.pk).customer_id == customer.pk
+
+
+def test_a_paid_orders_points_cannot_be_moved_to_another_customer_by_attaching_them(store, till, cashier, customer):
+    from orders.services import attach_customer
+
+    order = order_for(store, cashier, line(stocked_product(store, price="10.00")), customer=customer)
+    pay(order, till, cashier, TenderInput("card"))
+    other = CustomerFactory()
+
+    with pytest.raises(DomainError) as refused:
+        attach_customer(order.pk, customer_id=other.pk, user=cashier)
+
+    assert refused.value.code == "points_already_moved"
+    assert Order.objects.get(pk=order.pk).customer_id == customer.pk
+    assert (balance(customer), balance(other)) == (10, 0)
+
+
+def test_merging_customers_hands_the_merged_ones_points_to_the_one_kept(store, manager):
+    from orders.services import merge_customers
+
+    kept, duplicate = CustomerFactory(), CustomerFactory()
+    give(kept, manager, 5)
+    give(duplicate, manager, 30)
+
+    merge_customers(source_id=duplicate.pk, into_id=kept.pk, user=manager)
+
+    assert (balance(kept), balance(duplicate)) == (35, 0)

@@ -20,6 +20,7 @@ from django.utils import timezone
 from core.errors import Conflict, DomainError, NotFound, PermissionDenied
 from core.inputs import clean_email, clean_phone, clean_text
 from orders.models import Customer, Order
+from orders.signals import customer_changed_after_payment, customers_merged
 from orders.services.access import lock_order
 from staff.audit import audit
 
@@ -225,6 +226,7 @@ def attach_customer(order_id: int, *, customer_id: int, user) -> Order:
             customer=customer.pk,
             previous_customer=previous,
         )
+        customer_changed_after_payment.send(sender=Order, order=order, previous_customer=previous, user=user)
     return order
 
 
@@ -246,6 +248,7 @@ def detach_customer(order_id: int, *, user) -> Order:
             location_id=order.location_id,
             previous_customer=previous,
         )
+        customer_changed_after_payment.send(sender=Order, order=order, previous_customer=previous, user=user)
     return order
 
 
@@ -294,6 +297,7 @@ def merge_customers(*, source_id: int, into_id: int, user) -> Customer:
         orders_moved=moved,
         fields_taken=sorted(taken),
     )
+    customers_merged.send(sender=Customer, source_id=source.pk, into_id=survivor.pk, user=user)
     return survivor
 
 
