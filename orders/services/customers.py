@@ -20,8 +20,8 @@ from django.utils import timezone
 from core.errors import Conflict, DomainError, NotFound, PermissionDenied
 from core.inputs import clean_email, clean_phone, clean_text
 from orders.models import Customer, Order
-from orders.signals import customer_changed_after_payment, customers_merged
 from orders.services.access import lock_order
+from orders.signals import customer_changed_after_payment, customers_merged
 from staff.audit import audit
 
 NAME_MAX = 120
