@@ -220,7 +220,8 @@ restart_the_rest() {
   compose up -d --no-deps worker beat
   compose up -d --no-deps nginx
   local deadline=$((SECONDS + WAIT_SECONDS))
-  until [ -n "$(service_ids nginx)" ]; do # a first start that failed is restarted (restart: unless-stopped)
+  # podman: a first start that failed (web did not resolve yet) is restarted by the restart policy; wait for it
+  until [ "$DOCKER" != podman ] || [ -n "$(service_ids nginx)" ]; do
     if [ "$SECONDS" -ge "$deadline" ]; then
       echo "nginx is not running after ${WAIT_SECONDS}s" >&2
       return 1
