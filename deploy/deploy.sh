@@ -267,9 +267,12 @@ deploy() {
   say "Starting db and redis, checking the production settings"
   compose up -d db redis
   wait_until_healthy db redis
-  # The db container archives WAL with pgBackRest: its stanza is made once the server answers (a no-op later).
-  say "pgBackRest stanza"
+  # The db container archives WAL with pgBackRest: its stanza is made once the server answers (a no-op later), and
+  # pgBackRest's check switches a WAL segment and finds it in the repository. (A cluster's first start after initdb
+  # lets archive_timeout switch nothing until a segment has been switched once: the check does that too.)
+  say "pgBackRest: stanza and check"
   db_exec pgbackrest stanza-create
+  db_exec pgbackrest check
   compose run --rm --no-deps migrate python manage.py check --deploy --fail-level WARNING
   if [ "$backed_up" = 0 ]; then
     # First deployment on this server (no web container yet): the database may still hold data (a move from another

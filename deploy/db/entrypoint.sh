@@ -8,7 +8,8 @@
 #
 # The repository is /var/lib/pgbackrest (a volume of its own, not the data volume). PostgreSQL's archive_command
 # (docker-compose.prod.yml) pushes each WAL segment there; `deploy/deploy.sh` creates the stanza once the server
-# answers (`pgbackrest stanza-create`, a no-op when it exists).
+# answers (`pgbackrest stanza-create`, a no-op when it exists). `pgbackrest ...` as the command runs that, as postgres
+# (`compose run --rm --no-deps db pgbackrest ... restore` with PostgreSQL stopped: docs/RUNBOOK.md).
 set -eu
 stanza="${PGBACKREST_STANZA:-tillhouse}"
 conf=/etc/pgbackrest/pgbackrest.conf
@@ -42,4 +43,7 @@ if [ "$(id -u)" = 0 ]; then
   umask 022
 fi
 unset PITR_CIPHER_PASS
+if [ "${1:-}" = pgbackrest ] && [ "$(id -u)" = 0 ]; then # a one-off pgBackRest command (a restore): as postgres
+  exec setpriv --reuid=postgres --regid=postgres --init-groups "$@"
+fi
 exec /usr/local/bin/docker-entrypoint.sh "$@"
