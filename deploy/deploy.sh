@@ -268,8 +268,7 @@ deploy() {
   compose up -d db redis
   wait_until_healthy db redis
   # The db container archives WAL with pgBackRest: its stanza is made once the server answers (a no-op later), and
-  # pgBackRest's check switches a WAL segment and finds it in the repository. (A cluster's first start after initdb
-  # lets archive_timeout switch nothing until a segment has been switched once: the check does that too.)
+  # pgBackRest's check switches a WAL segment and finds it in the repository (archiving works, or the deploy stops).
   say "pgBackRest: stanza and check"
   db_exec pgbackrest stanza-create
   db_exec pgbackrest check
