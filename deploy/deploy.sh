@@ -114,13 +114,13 @@ web_addresses_in() { # nginx container: the addresses the name `web` resolves to
   docker exec "$1" getent ahosts web 2>/dev/null | awk '{print $1}' | sort -u | xargs || true
 }
 
-nginx_workers() { # nginx container: the pids of its current worker processes (not those shutting down)
-  docker exec "$1" sh -c 'for p in /proc/[0-9]*; do
+nginx_workers() { # nginx container [all]: the pids of its current worker processes (all: and those shutting down)
+  { docker exec "$1" sh -c 'for p in /proc/[0-9]*; do
       case "$(tr "\000" " " <"$p/cmdline" 2>/dev/null)" in
-        "nginx: worker process is shutting down"*) ;;
+        "nginx: worker process is shutting down"*) if [ "$0" = all ]; then echo "${p#/proc/}"; fi ;;
         "nginx: worker process"*) echo "${p#/proc/}" ;;
       esac
-    done' | sort | xargs
+    done' "${2:-current}" || true; } | sort | xargs
 }
 
 # nginx resolves `web` when it loads its configuration, so a reload must happen once the name lists exactly the web
@@ -129,9 +129,11 @@ nginx_workers() { # nginx container: the pids of its current worker processes (n
 # waits seconds, or fails over to the host's resolver, which knows no `web`). So: wait until `web` resolves, twice in
 # a row, to exactly the expected addresses; reload; and wait until new worker processes run (the master starts them
 # only after it has loaded the configuration: `nginx -s reload` returns before that, and a failed load keeps the old
-# one), reloading again if they do not come.
+# one), reloading again if they do not come; then until the old workers have finished the requests they had taken
+# (they know only the old addresses: a request of theirs cut short by an old container's stop could not be passed to
+# another one).
 reload_nginx() { # web container ids...: the ones nginx must send requests to from now on
-  local expected id deadline workers seen sent
+  local expected id deadline workers seen sent before
   expected=$(addresses_of "$@")
   for id in $(service_ids nginx); do
     deadline=$((SECONDS + WAIT_SECONDS))
@@ -144,6 +146,7 @@ reload_nginx() { # web container ids...: the ones nginx must send requests to fr
       fi
       sleep 1
     done
+    before=$(nginx_workers "$id" all)
     until
       workers=$(nginx_workers "$id")
       docker exec "$id" nginx -s reload
@@ -160,6 +163,11 @@ reload_nginx() { # web container ids...: the ones nginx must send requests to fr
         return 1
       fi
       echo "nginx ($id) has not reloaded yet: reloading again" >&2
+    done
+    sent=$SECONDS
+    while [ "$SECONDS" -lt $((sent + 60)) ] &&
+      [ -n "$(comm -12 <(tr ' ' '\n' <<<"$before" | sort) <(nginx_workers "$id" all | tr ' ' '\n' | sort) | grep .)" ]; do
+      sleep 0.5
     done
     echo "nginx reloaded: web is [$expected]"
   done
