@@ -73,7 +73,7 @@ test-faults: $(VENV)/.installed-dev
 ## a rollback returns to the first image; everything is removed at the end. No registry is needed: the base images
 ## are built from Debian packages once (deploy/test-stack/images.sh) and kept. Run as root; installs podman when
 ## it is missing.
-STACK_TOOLS := podman podman-compose buildah runc mmdebstrap netavark aardvark-dns openssl
+STACK_TOOLS := podman podman-compose buildah runc mmdebstrap netavark aardvark-dns iptables openssl
 STACK_PYTHON_IMAGE ?= localhost/tillhouse-test-python:3.11
 STACK_POSTGRES_IMAGE ?= localhost/tillhouse-test-postgres
 STACK_PG_MAJOR ?= 15
@@ -82,7 +82,7 @@ STACK_NGINX_IMAGE ?= localhost/tillhouse-test-nginx:bookworm
 STACK_ENV = STACK_PYTHON_IMAGE=$(STACK_PYTHON_IMAGE) STACK_POSTGRES_IMAGE=$(STACK_POSTGRES_IMAGE) \
 	STACK_PG_MAJOR=$(STACK_PG_MAJOR) STACK_REDIS_IMAGE=$(STACK_REDIS_IMAGE) STACK_NGINX_IMAGE=$(STACK_NGINX_IMAGE)
 test-stack: $(VENV)/.installed-dev
-	@{ for tool in podman podman-compose buildah runc mmdebstrap openssl; do command -v $$tool || exit 1; done; \
+	@{ for tool in podman podman-compose buildah runc mmdebstrap iptables openssl; do command -v $$tool || exit 1; done; \
 	   test -x /usr/lib/podman/netavark && test -x /usr/lib/podman/aardvark-dns; } \
 	   >/dev/null || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
 	   $(STACK_TOOLS); }

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Rolling deploy and rollback of docker-compose.prod.yml; run by `make deploy` and `make rollback`.
 #
-#   deploy   pre-deploy backup → build (or pull with PULL=1) → check --deploy → migrate → start new web containers
-#            next to the old ones → wait until they are healthy and ready → reload nginx → stop the old ones
-#            gracefully → restart worker and beat → wait for /health/ready
+#   deploy   pre-deploy backup → build (or pull with PULL=1) and the db image → db and redis up, the pgBackRest
+#            stanza made → check --deploy → migrate → start new web containers
+#            next to the old ones → wait until they are healthy and ready → reload nginx (once it resolves `web`
+#            to them) → stop the old ones gracefully → reload nginx → restart worker and beat
 #   rollback the same rolling restart onto the image tag that ran before the last deploy (no build, no migration)
 #
 # Image tags: TILLHOUSE_TAG (default: the git commit); var/deploy/current and var/deploy/previous remember them
@@ -64,6 +65,14 @@ web_exec() { # command...: in a running web container
   fi
 }
 
+db_exec() { # command...: in the db container, as postgres
+  if [ "$DOCKER" = podman ]; then
+    podman exec -u postgres "$(service_ids db | head -n 1)" "$@"
+  else
+    compose exec -T -u postgres db "$@"
+  fi
+}
+
 wait_until_healthy() { # service... (podman-compose does not wait for depends_on conditions)
   [ "$DOCKER" = podman ] || return 0
   local deadline=$((SECONDS + WAIT_SECONDS)) service id
@@ -94,13 +103,74 @@ wait_until_ready() { # container ids...
   done
 }
 
-reload_nginx() {
-  if [ "$DOCKER" = podman ]; then # podman-compose's ps takes no service
-    local id
-    for id in $(service_ids nginx); do podman exec "$id" nginx -s reload; done
-  elif [ -n "$(compose ps -q nginx)" ]; then
-    compose exec -T nginx nginx -s reload
-  fi
+addresses_of() { # container ids...: their addresses on the compose network, sorted
+  local id
+  for id in "$@"; do
+    docker inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' "$id"
+  done | sort -u | xargs
+}
+
+web_addresses_in() { # nginx container: the addresses the name `web` resolves to in it now, sorted
+  docker exec "$1" getent ahosts web 2>/dev/null | awk '{print $1}' | sort -u | xargs || true
+}
+
+nginx_workers() { # nginx container [all]: the pids of its current worker processes (all: and those shutting down)
+  { docker exec "$1" sh -c 'for p in /proc/[0-9]*; do
+      case "$(tr "\000" " " <"$p/cmdline" 2>/dev/null)" in
+        "nginx: worker process is shutting down"*) if [ "$0" = all ]; then echo "${p#/proc/}"; fi ;;
+        "nginx: worker process"*) echo "${p#/proc/}" ;;
+      esac
+    done' "${2:-current}" || true; } | sort | xargs
+}
+
+# nginx resolves `web` when it loads its configuration, so a reload must happen once the name lists exactly the web
+# containers that should serve. The container runtime's name server registers (and forgets) a container a moment
+# after it starts (or stops), and podman's aardvark-dns stops answering while it reloads its records (a lookup then
+# waits seconds, or fails over to the host's resolver, which knows no `web`). So: wait until `web` resolves, twice in
+# a row, to exactly the expected addresses; reload; and wait until new worker processes run (the master starts them
+# only after it has loaded the configuration: `nginx -s reload` returns before that, and a failed load keeps the old
+# one), reloading again if they do not come; then until the old workers have finished the requests they had taken
+# (they know only the old addresses: a request of theirs cut short by an old container's stop could not be passed to
+# another one).
+reload_nginx() { # web container ids...: the ones nginx must send requests to from now on
+  local expected id deadline workers seen sent before
+  expected=$(addresses_of "$@")
+  for id in $(service_ids nginx); do
+    deadline=$((SECONDS + WAIT_SECONDS))
+    seen=0
+    until [ "$seen" -ge 2 ]; do
+      if [ "$(web_addresses_in "$id")" = "$expected" ]; then seen=$((seen + 1)); else seen=0; fi
+      if [ "$SECONDS" -ge "$deadline" ]; then
+        echo "nginx ($id) resolves web to [$(web_addresses_in "$id")], not [$expected], after ${WAIT_SECONDS}s" >&2
+        return 1
+      fi
+      sleep 1
+    done
+    before=$(nginx_workers "$id" all)
+    until
+      workers=$(nginx_workers "$id")
+      docker exec "$id" nginx -s reload
+      sent=$SECONDS
+      until [ "$SECONDS" -ge $((sent + 20)) ] || [ -n "$(comm -13 <(tr ' ' '\n' <<<"$workers" | sort) \
+        <(nginx_workers "$id" | tr ' ' '\n' | sort) | grep .)" ]; do
+        sleep 0.5
+      done
+      [ "$SECONDS" -lt $((sent + 20)) ]
+    do
+      if [ "$SECONDS" -ge "$deadline" ]; then
+        echo "nginx ($id) did not load its configuration again within ${WAIT_SECONDS}s:" >&2
+        docker logs --tail 20 "$id" >&2 || true
+        return 1
+      fi
+      echo "nginx ($id) has not reloaded yet: reloading again" >&2
+    done
+    sent=$SECONDS
+    while [ "$SECONDS" -lt $((sent + 60)) ] &&
+      [ -n "$(comm -12 <(tr ' ' '\n' <<<"$before" | sort) <(nginx_workers "$id" all | tr ' ' '\n' | sort) | grep .)" ]; do
+      sleep 0.5
+    done
+    echo "nginx reloaded: web is [$expected]"
+  done
 }
 
 rolling_restart_web() {
@@ -127,10 +197,10 @@ rolling_restart_web() {
   if ! wait_until_ready $new; then
     say "New web containers are not ready: removing them, the old ones keep serving"
     docker rm -f $new >/dev/null
-    reload_nginx
+    reload_nginx $old
     exit 1
   fi
-  reload_nginx
+  reload_nginx $old $new
   say "Stopping the old web container(s) gracefully (requests in flight finish)"
   docker stop --time "$STOP_SECONDS" $old >/dev/null
   docker rm $old >/dev/null
@@ -142,7 +212,7 @@ rolling_restart_web() {
       podman rename "$id" "${project}_web_$i"
     done
   fi
-  reload_nginx
+  reload_nginx $new
 }
 
 restart_the_rest() {
@@ -157,7 +227,16 @@ restart_the_rest() {
   fi
   compose up -d --no-deps worker beat
   compose up -d --no-deps nginx
-  reload_nginx
+  local deadline=$((SECONDS + WAIT_SECONDS))
+  # podman: a first start that failed (web did not resolve yet) is restarted by the restart policy; wait for it
+  until [ "$DOCKER" != podman ] || [ -n "$(service_ids nginx)" ]; do
+    if [ "$SECONDS" -ge "$deadline" ]; then
+      echo "nginx is not running after ${WAIT_SECONDS}s" >&2
+      return 1
+    fi
+    sleep 1
+  done
+  reload_nginx $(web_ids)
 }
 
 deploy() {
@@ -180,16 +259,27 @@ deploy() {
     say "Building ${TILLHOUSE_IMAGE:-tillhouse}:$tag"
     compose build web
   fi
+  # The db image: the PostgreSQL image with pgBackRest (deploy/db/); unchanged layers come from the build cache.
+  say "Building the db image ${TILLHOUSE_DB_IMAGE:-tillhouse-db}:${PG_MAJOR:-16}"
+  compose build db
   if [ "$DOCKER" = podman ]; then # podman-compose (1.0.3) does not pass a failed build's exit status on
-    podman image exists "${TILLHOUSE_IMAGE:-tillhouse}:$tag" || {
-      echo "the image ${TILLHOUSE_IMAGE:-tillhouse}:$tag was not built" >&2
-      exit 1
-    }
+    local image
+    for image in "${TILLHOUSE_IMAGE:-tillhouse}:$tag" "${TILLHOUSE_DB_IMAGE:-tillhouse-db}:${PG_MAJOR:-16}"; do
+      podman image exists "$image" || {
+        echo "the image $image was not built" >&2
+        exit 1
+      }
+    done
   fi
 
   say "Starting db and redis, checking the production settings"
   compose up -d db redis
   wait_until_healthy db redis
+  # The db container archives WAL with pgBackRest: its stanza is made once the server answers (a no-op later), and
+  # pgBackRest's check switches a WAL segment and finds it in the repository (archiving works, or the deploy stops).
+  say "pgBackRest: stanza and check"
+  db_exec pgbackrest stanza-create
+  db_exec pgbackrest check
   compose run --rm --no-deps migrate python manage.py check --deploy --fail-level WARNING
   if [ "$backed_up" = 0 ]; then
     # First deployment on this server (no web container yet): the database may still hold data (a move from another

@@ -270,7 +270,8 @@ def check_backup_age() -> list[Observation]:
 
 def check_pitr() -> list[Observation]:
     """Continuous archiving (when PITR_ENABLED): how long committed work has waited outside the archive (the current
-    RPO; fails past PITR_MAX_LAG_SECONDS or while pushes fail), the newest pgBackRest backup, the last PITR drill."""
+    RPO; fails past PITR_MAX_LAG_SECONDS or while pushes fail), the newest pgBackRest backup, the last PITR drill
+    (these two not with PITR_WATCH_ONLY, where the db container takes the backups)."""
     if not settings.PITR_ENABLED:
         return []
 
@@ -304,6 +305,8 @@ def check_pitr() -> list[Observation]:
             output=f"{newest}{failing}",
         )
     ]
+    if settings.PITR_WATCH_ONLY:  # the db container takes the pgBackRest backups; this process cannot see them
+        return observations
     backups = [r for r in (runs["full"], runs["diff"]) if r is not None and r.status == "succeeded"]
     newest_backup = max(backups, key=lambda r: r.started_at, default=None)
     age = (timezone.now() - newest_backup.started_at).total_seconds() if newest_backup else None

@@ -638,7 +638,11 @@ PITR_DRILL_AT = env("PITR_DRILL_AT", default="04:30")
 PITR_DRILL_LOOKBACK_MINUTES = env.int("PITR_DRILL_LOOKBACK_MINUTES", default=60)
 PITR_DRILL_PORT = env.int("PITR_DRILL_PORT", default=5499)
 PITR_DRILL_DIR = Path(env("PITR_DRILL_DIR", default=str(_pitr_dir / "drill")))
-if PITR_ENABLED:
+# True where the cluster's data directory is not on this machine (docker-compose.prod.yml: the db container archives
+# and takes the pgBackRest backups): this process watches the archive (/health, /ops/backups/, /metrics), beat
+# schedules no pgBackRest backup or PITR drill here, and /health does not ask for them.
+PITR_WATCH_ONLY = env.bool("PITR_WATCH_ONLY", default=False)
+if PITR_ENABLED and not PITR_WATCH_ONLY:
     for _name in ("pitr_backup", "pitr_drill"):
         CELERY_BEAT_SCHEDULE[f"ops.backups.{_name}"] = {
             "task": f"ops.backups.{_name}",

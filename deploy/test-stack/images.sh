@@ -5,7 +5,7 @@
 # minutes.
 #
 #   STACK_PYTHON_IMAGE    Debian bookworm (mmdebstrap, minbase) with python3 and venv: python:3.11-slim-bookworm's part
-#   STACK_POSTGRES_IMAGE  Debian's PostgreSQL STACK_PG_MAJOR (15 on bookworm), tagged STACK_PG_MAJOR-bookworm
+#   STACK_POSTGRES_IMAGE  Debian's PostgreSQL STACK_PG_MAJOR (15 on bookworm) and pgBackRest, tagged STACK_PG_MAJOR-bookworm
 #   STACK_REDIS_IMAGE     Debian's Redis 7
 #   STACK_NGINX_IMAGE     Debian's nginx
 set -euo pipefail

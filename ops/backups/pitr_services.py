@@ -512,6 +512,7 @@ def pitr_overview() -> dict:
             if archive.lag_seconds > settings.PITR_RPO_SECONDS
             else "green"
         ),
+        "watch_only": settings.PITR_WATCH_ONLY,
         "rpo_seconds": settings.PITR_RPO_SECONDS,
         "retention_days": settings.PGBACKREST_RETENTION_DAYS,
         "runs": [

@@ -174,6 +174,35 @@ def test_health_shows_the_lag_the_last_backups_and_the_drill(pitr_on, monkeypatc
     assert health.check_pitr()[0].status == health.FAIL  # the newest push failed
 
 
+@pytest.mark.django_db(transaction=True)
+def test_health_where_the_db_container_archives_watches_the_archive_and_asks_for_no_backup_or_drill(
+    pitr_on, monkeypatch
+):
+    pitr_on.PITR_WATCH_ONLY = True
+    status = pitr.ArchiveStatus(9, "000000010000000000000042", timezone.now(), 0, "", None, 4096, 12.0)
+    monkeypatch.setattr(pitr, "archive_status", lambda cursor: status)
+
+    observations = health.check_pitr()
+
+    assert [(o.key, o.status) for o in observations] == [("pitr:archiveLag", health.PASS)]
+    assert "000000010000000000000042" in observations[0].output
+
+
+@pytest.mark.django_db
+def test_the_backups_page_where_the_db_container_archives_says_where_backups_and_restores_run(
+    client, manager, pitr_on, monkeypatch
+):
+    pitr_on.PITR_WATCH_ONLY = True
+    status = pitr.ArchiveStatus(9, "000000010000000000000042", timezone.now(), 0, "", None, 0, 0.0)
+    monkeypatch.setattr(pitr, "archive_status", lambda cursor: status)
+    client.force_login(manager)
+
+    page = client.get("/ops/backups/").content.decode()
+
+    assert "000000010000000000000042" in page and 'data-pitr="green"' in page
+    assert "The database container archives the WAL" in page and "Last PITR drill" not in page
+
+
 def test_health_says_nothing_of_pitr_when_it_is_off(settings):
     settings.PITR_ENABLED = False
     assert health.check_pitr() == []

@@ -91,9 +91,34 @@ def test_web_runs_gunicorn_with_the_deploy_config_and_outlives_its_graceful_time
 
 def test_postgresql_16_has_a_named_volume_and_a_pg_isready_healthcheck(compose_config):
     db = compose_config["services"]["db"]
-    assert db["image"].startswith("postgres:16")
+    assert db["build"]["args"]["POSTGRES_IMAGE"].startswith("postgres:16")
     assert any(v.startswith("pg-data:/var/lib/postgresql/data") for v in db["volumes"])
     assert "pg_isready" in " ".join(db["healthcheck"]["test"])
+
+
+def test_postgresql_archives_its_wal_with_pgbackrest_into_a_volume_of_its_own_within_a_minute(compose_config):
+    db = compose_config["services"]["db"]
+    settings = dict(arg.split("=", 1) for arg in db["command"] if "=" in arg)
+    assert settings["archive_mode"] == "on" and settings["wal_level"] == "replica"
+    assert int(settings["archive_timeout"]) <= 60
+    assert settings["archive_command"].startswith("pgbackrest ")
+    assert settings["archive_command"].endswith("--stanza=tillhouse archive-push %p")
+    assert any(v.startswith("pgbackrest-repo:/var/lib/pgbackrest") for v in db["volumes"])
+    assert "pgbackrest-repo" in compose_config["volumes"]
+    containerfile = (ROOT / "deploy/db/Containerfile").read_text()
+    assert "FROM ${POSTGRES_IMAGE}" in containerfile and "pgbackrest" in containerfile
+
+
+def test_the_db_container_writes_pgbackrest_configuration_from_its_environment():
+    entrypoint = (ROOT / "deploy/db/entrypoint.sh").read_text()
+    for line in ("repo1-path=/var/lib/pgbackrest", "repo1-retention-full=${PITR_RETENTION_DAYS:-14}",
+                 "repo1-cipher-type=aes-256-cbc", "pg1-path=${PGDATA:-/var/lib/postgresql/data}"):  # fmt: skip
+        assert line in entrypoint
+
+
+def test_the_app_containers_watch_the_archive_and_leave_pgbackrest_backups_to_the_db_container(compose_config):
+    for name in ("web", "worker", "beat", "migrate"):
+        assert compose_config["services"][name]["environment"]["PITR_WATCH_ONLY"] == "True", name
 
 
 def test_redis_7_keeps_an_append_only_file(compose_config):
