@@ -158,6 +158,7 @@ def celery_worker(django_db_setup, tmp_path):
             REDIS_URL=settings.REDIS_URL,
             SECRET_KEY="worker-under-test-" + "x" * 40,
             DEBUG="False",
+            PUBLIC_BASE_URL=settings.PUBLIC_BASE_URL,  # the receipts it prints carry the QR code the test expects
             PRINT_CONNECT_TIMEOUT="1",
             PRINT_RETRY_BACKOFF="1",
             PRINT_RETRY_BACKOFF_MAX="2",
