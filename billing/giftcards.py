@@ -26,7 +26,6 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
-from django.core.cache import cache
 from django.db import transaction
 from django.db.models import Count, F, Q, Sum
 from django.utils import timezone
@@ -35,6 +34,7 @@ from billing import queries
 from billing.models import GiftCard, GiftCardMovement, Payment, Refund
 from core.errors import DomainError, NotFound
 from core.inputs import clean_money, clean_text, invalid
+from core.limits import count_in_window, counted
 from core.money import ZERO, quantize
 from inventory.models import Location, Product
 from orders import pricing
@@ -107,16 +107,12 @@ def check_balance(code, *, user) -> GiftCard:
     LOOKUP_MISSES_ALLOWED in LOOKUP_WINDOW_SECONDS further checks are refused (429 `too_many_attempts`), so codes
     cannot be tried in bulk. Raises NotFound `gift_card_not_found`, DomainError `too_many_attempts`."""
     key = f"giftcard-misses:{getattr(user, 'pk', None)}"
-    if (cache.get(key) or 0) >= LOOKUP_MISSES_ALLOWED:
+    if counted(key, what="gift-card lookup") >= LOOKUP_MISSES_ALLOWED:
         raise DomainError("Too many unknown card codes; try again later.", code="too_many_attempts", status=429)
     try:
         return find_card(code, field_name="code")
     except NotFound:
-        if cache.add(key, 1, LOOKUP_WINDOW_SECONDS) is False:
-            try:
-                cache.incr(key)
-            except ValueError:
-                cache.set(key, 1, LOOKUP_WINDOW_SECONDS)
+        count_in_window(key, LOOKUP_WINDOW_SECONDS, what="gift-card lookup")
         raise
 
 

@@ -9,7 +9,6 @@ and an address that keeps opening wrong links is slowed down with 429s (RECEIPT_
 import hmac
 
 from django.conf import settings
-from django.core.cache import cache
 from django.http import Http404, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
@@ -17,6 +16,7 @@ from django.views.decorators.http import require_GET
 from billing.models import Receipt
 from billing.receipts import invoice_buyer, invoice_document, money, percent, receipt_context, receipt_document
 from core.client_ip import client_ip
+from core.limits import count_in_window, counted
 from core.money import ZERO
 
 MISS_WINDOW_SECONDS = 600
@@ -29,16 +29,11 @@ def _miss_key(request) -> str:
 
 def _too_many_misses(request) -> bool:
     limit = settings.RECEIPT_PAGE_MISSES_PER_IP
-    return bool(limit) and (cache.get(_miss_key(request)) or 0) >= limit
+    return bool(limit) and counted(_miss_key(request), what="receipt link") >= limit
 
 
 def _count_miss(request) -> None:
-    key = _miss_key(request)
-    if not cache.add(key, 1, MISS_WINDOW_SECONDS):
-        try:
-            cache.incr(key)
-        except ValueError:  # expired between add() and incr()
-            cache.add(key, 1, MISS_WINDOW_SECONDS)
+    count_in_window(_miss_key(request), MISS_WINDOW_SECONDS, what="receipt link")
 
 
 def receipt_for_link(request, receipt_id: int, token: str) -> Receipt:

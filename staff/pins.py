@@ -34,11 +34,11 @@ from datetime import timedelta
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import check_password
-from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
 from core.errors import ApprovalRequired, DomainError, NotFound, PermissionDenied
+from core.limits import count_in_window, counted
 from staff.audit import audit
 from staff.models import StaffProfile
 from staff.roles import MANAGER, is_manager
@@ -141,28 +141,12 @@ def _store_key(location_id) -> str:
 def _over_limit(key: str | None, limit: int) -> bool:
     """True when the failures counted under `key` reached `limit`. A cache outage fails open (the per-person
     lockout, kept in the database, still applies)."""
-    if not key:
-        return False
-    try:
-        return (cache.get(key) or 0) >= limit
-    except Exception:
-        logger.warning("PIN rate limit unavailable: the cache did not answer", exc_info=True)
-        return False
+    return key is not None and counted(key, what="PIN") >= limit
 
 
 def _count_failure(key: str | None, window: timedelta) -> int:
     """Count one wrong PIN under `key` in a fixed window that starts at its first failure; return the count."""
-    if not key:
-        return 0
-    try:
-        cache.add(key, 0, timeout=int(window.total_seconds()))
-        return cache.incr(key)
-    except ValueError:  # the window ended between add and incr
-        cache.set(key, 1, timeout=int(window.total_seconds()))
-        return 1
-    except Exception:
-        logger.warning("PIN rate limit unavailable: the cache did not answer", exc_info=True)
-        return 0
+    return count_in_window(key, int(window.total_seconds()), what="PIN") if key else 0
 
 
 def ip_locked(terminal: str | None) -> bool:

@@ -17,13 +17,13 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.core import signing
-from django.core.cache import cache
 from django.db import DatabaseError, IntegrityError, transaction
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
 from core import writes
 from core.errors import DomainError, NotFound
+from core.limits import count_in_window, counted
 from staff.audit import audit
 from staff.models import PairingCode, Terminal
 from staff.selectors import locations_for
@@ -174,15 +174,7 @@ def revoke(*, terminal_id: int, actor) -> Terminal:
 def _count(key: str, window_seconds: int) -> int:
     """Count one more under `key` in a fixed window; a cache outage counts nothing (fails open, like the PIN
     limits: pairing still needs a manager)."""
-    try:
-        cache.add(key, 0, timeout=window_seconds)
-        return cache.incr(key)
-    except ValueError:
-        cache.set(key, 1, timeout=window_seconds)
-        return 1
-    except Exception:
-        logger.warning("pairing rate limit unavailable: the cache did not answer", exc_info=True)
-        return 0
+    return count_in_window(key, window_seconds, what="pairing")
 
 
 def _read_pairing_cookie(request) -> dict:
@@ -247,11 +239,7 @@ def confirm_code(*, code: str, terminal_id: int, actor) -> Terminal:
     expired code, NotFound for a terminal outside `actor`'s stores."""
     limit = getattr(settings, "POS_PAIRING_MAX_WRONG_CODES", 10)
     key = f"pos-pairing-wrong:{actor.pk}"
-    try:
-        wrong = cache.get(key) or 0
-    except Exception:
-        wrong = 0
-    if wrong >= limit:
+    if counted(key, what="pairing") >= limit:
         raise DomainError("Too many wrong codes: wait 15 minutes.", code="rate_limited", status=429)
     row = (
         PairingCode.objects.select_for_update()

@@ -509,3 +509,19 @@ def test_a_gift_card_redemption_adds_no_round_trip_to_a_counter_sale(location, t
     with_gift_card = counter_sale([card_tender(card, "5.00"), TenderInput("card")])
 
     assert with_gift_card == card_only
+
+
+def test_a_gift_card_balance_check_still_answers_while_the_cache_is_down(monkeypatch, location, cashier):
+    from django.core.cache import cache
+
+    from billing.giftcards import check_balance, display_code
+
+    card = GiftCardFactory(issued_at=location)
+
+    def down(*args, **kwargs):
+        raise ConnectionError("cache down")
+
+    monkeypatch.setattr(cache, "add", down)
+    monkeypatch.setattr(cache, "get", down)
+
+    assert check_balance(display_code(card.code), user=cashier).pk == card.pk
