@@ -218,6 +218,16 @@
     }
   });
 
+  /* --- A search box that arrived in a swap and was typed into (or scanned into) before htmx took it over would
+     never search: htmx counts what is in it then as "unchanged". Once htmx has it, a box that holds text searches. */
+  document.body.addEventListener("htmx:load", function (event) {
+    var root = event.target;
+    if (!root.querySelectorAll) return;
+    var boxes = root.matches && root.matches("input[type=search][hx-trigger*=search]") ? [root] : [];
+    root.querySelectorAll("input[type=search][hx-trigger*=search]").forEach(function (box) { boxes.push(box); });
+    boxes.forEach(function (box) { if (box.value) htmx.trigger(box, "search"); });
+  });
+
   /* --- htmx: show the server's refusals (4xx partials with the message and what was typed) instead of ignoring
      them. A refusal of the idempotency key itself goes to the failure banner: the screen keeps what was typed. --- */
   document.body.addEventListener("htmx:beforeSwap", function (event) {

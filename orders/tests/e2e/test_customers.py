@@ -64,3 +64,28 @@ def test_a_cashier_finds_a_customer_by_phone_on_the_order_screen_and_attaches_th
     problems["attached"] = shoot(page, "customer-attached")
     assert Order.objects.get(pk=order.pk).customer_id == ada.pk
     assert problems == {"found": {}, "attached": {}}
+
+
+def test_a_phone_number_typed_before_the_panel_is_ready_still_searches(page, location, cashier):
+    """A fast cashier (or a card scanner) types into the search box in the moment between the panel arriving and
+    htmx taking it over; htmx then counted the text as unchanged and never searched. The panel here arrives with the
+    text already in the box, as it does in that moment."""
+    product = ProductFactory(name="Flat white", price=Decimal("3.20"), stock_policy=Product.StockPolicy.ALLOW)
+    order = services.open_order(
+        location_id=location.pk, user=cashier, lines=[services.NewLine(product_id=product.pk, quantity=Decimal(1))]
+    )
+    CustomerFactory(name="Ada Lovelace", phone="07700900123")
+    sign_in(page, "cashier")
+
+    def typed_early(route):
+        response = route.fetch()
+        body = response.text().replace('id="customer-q" name="q"', 'id="customer-q" name="q" value="07700 900"', 1)
+        assert 'value="07700 900"' in body
+        route.fulfill(response=response, body=body)
+
+    page.route(re.compile(r".*/pos/orders/[0-9a-f-]+/customer/$"), typed_early)
+    page.goto(f"/pos/orders/{order.uuid}/")
+    page.click("summary:has-text('+ Customer')")
+    results = page.locator("#customer-results li")
+    expect(results).to_have_count(1)
+    expect(results.first).to_contain_text("Ada Lovelace")
