@@ -190,6 +190,7 @@
           return putMeta({name: "catalogue", etag: etag, doc: doc, fetchedAt: new Date().toISOString()}).then(
             function () {
               catalogueCache = doc;
+              if (window.performance && performance.mark) performance.mark("tillhouse-catalogue-stored");
               state.catalogueVersion = etag;
               state.ready = true;
               return raiseSequence(doc.terminal && doc.terminal.next_sequence);
