@@ -148,6 +148,8 @@ def main() -> int:
     from playwright.sync_api import sync_playwright
 
     server = product_search.start_server(args.port, env, args.workers)
+    # Playwright's sync API runs an event loop in this thread; the ORM reads here are the script's checks only.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     failures = []
     try:
         pos_add_line.wait_until_up(args.port, {})

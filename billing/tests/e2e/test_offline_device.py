@@ -37,17 +37,29 @@ def shop(location, cashier):
     standard = TaxRateFactory()
     allow = Product.StockPolicy.ALLOW
     cola = ProductFactory(
-        name="Cola", sku="COLA", price=Decimal("3.50"), category=drinks, tax_rate=standard, barcode="4000000000017",
+        name="Cola",
+        sku="COLA",
+        price=Decimal("3.50"),
+        category=drinks,
+        tax_rate=standard,
+        barcode="4000000000017",
         stock_policy=allow,
     )
-    latte = ProductFactory(name="Latte", sku="LATTE", price=Decimal("3.20"), category=drinks, tax_rate=standard,
-                           stock_policy=allow)
+    latte = ProductFactory(
+        name="Latte", sku="LATTE", price=Decimal("3.20"), category=drinks, tax_rate=standard, stock_policy=allow
+    )
     milk = ModifierGroupFactory(name="Milk", min_choices=1, max_choices=1)
     ModifierOptionFactory(group=milk, name="Whole", price_delta=Decimal("0"))
     oat = ModifierOptionFactory(group=milk, name="Oat", price_delta=Decimal("0.40"))
     milk.products.add(latte)
-    cake = ProductFactory(name="Last cake", sku="CAKE", price=Decimal("5.00"), category=drinks, tax_rate=standard,
-                          stock_policy=Product.StockPolicy.BLOCK)
+    cake = ProductFactory(
+        name="Last cake",
+        sku="CAKE",
+        price=Decimal("5.00"),
+        category=drinks,
+        tax_rate=standard,
+        stock_policy=Product.StockPolicy.BLOCK,
+    )
     StockLevel.objects.update_or_create(
         product=cake, location=location, defaults={"on_hand": Decimal("1"), "allow_negative": False}
     )
@@ -349,7 +361,11 @@ def test_the_queue_survives_a_browser_restart(browser, live_server, location, ca
         assert not OfflineSale.objects.exists()
         context.set_offline(False)
         expect(page.locator("#offline-status")).to_have_attribute("data-queued", "0", timeout=10_000)
-        assert OfflineSale.objects.filter(status=OfflineSale.Status.APPLIED).count() == 3
+        assert list(
+            OfflineSale.objects.filter(status=OfflineSale.Status.APPLIED)
+            .order_by("sequence")
+            .values_list("reference", flat=True)
+        ) == [f"T{device.pk}-{n:06d}" for n in (1, 2, 3)]
         assert Order.objects.filter(status=Order.Status.PAID).count() == 3
     finally:
         context.close()
