@@ -507,6 +507,12 @@
       say("Nobody is signed in on this terminal: sign in once while online.");
       return;
     }
+    if (staff.locked) {
+      $("#lines").textContent = "";
+      $("#lines").appendChild(el("p", {className: "error-box", role: "alert", "data-offline-locked": "",
+        text: "This terminal is locked: unlock it with your PIN when the server is back."}));
+      return;
+    }
     load(both[1]);
     root.dataset.ready = "yes";
   });

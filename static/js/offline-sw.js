@@ -7,7 +7,7 @@
    IndexedDB and is sent by the page (static/js/offline.js). */
 "use strict";
 
-var CACHE = "tillhouse-offline-v1";
+var CACHE = "tillhouse-offline-v1";  // a new name empties the old cache when this worker activates
 var SCREEN = "/pos/offline/";
 
 self.addEventListener("install", function () {
@@ -21,6 +21,20 @@ self.addEventListener("activate", function (event) {
     }).then(function () { return self.clients.claim(); })
   );
 });
+
+/* The kept offline screen, marked as the kept copy (offline.js then trusts the device's own record of who is signed
+   in and whether the terminal is locked, not the copy's). */
+function keptScreen(otherwise) {
+  return caches.match(SCREEN).then(function (kept) {
+    if (!kept) return otherwise;
+    return kept.text().then(function (html) {
+      return new Response(html.replace('data-served="server"', 'data-served="kept"'), {
+        status: 200,
+        headers: kept.headers,
+      });
+    });
+  });
+}
 
 function isStatic(url) {
   return url.origin === self.location.origin && url.pathname.indexOf("/static/") === 0;
@@ -89,12 +103,10 @@ self.addEventListener("fetch", function (event) {
           var copy = response.clone();
           caches.open(CACHE).then(function (cache) { cache.put(SCREEN, copy); });
         }
-        if (response.status >= 502 && response.status <= 504) {
-          return caches.match(SCREEN).then(function (kept) { return kept || response; });
-        }
+        if (response.status >= 502 && response.status <= 504) return keptScreen(response);
         return response;
       }).catch(function () {
-        return caches.match(SCREEN).then(function (kept) { return kept || Response.error(); });
+        return keptScreen(Response.error());
       })
     );
   }

@@ -109,14 +109,29 @@
       staff: parseInt(el.dataset.staff, 10),
       staffName: el.dataset.staffName || "",
       terminal: parseInt(el.dataset.terminal, 10),
+      locked: el.dataset.locked === "1", // the lock screen: nobody may sell offline until someone unlocks online
     };
   }
 
+  /* Who sells here: written from each till page the server rendered. The offline screen the service worker kept
+     (data-served="kept": rendered for whoever was signed in then, unlocked) never overwrites the stored record. */
   function device() {
     return getMeta("device").then(function (stored) {
       var here = deviceFromPage();
+      if (stored && document.querySelector("[data-served=kept]")) return stored;
+      if (stored && stored.lockPending && here) {
+        // Locked on the device while offline: lock the server's session too before anything else is done here.
+        if (!here.locked) {
+          var form = document.getElementById("lock-form");
+          if (form) {
+            if (form.requestSubmit) form.requestSubmit(); else form.submit();
+          }
+          return stored;
+        }
+        here.lockPending = false;
+      }
       if (here && (!stored || stored.staff !== here.staff || stored.terminal !== here.terminal ||
-          stored.staffName !== here.staffName)) {
+          stored.staffName !== here.staffName || Boolean(stored.locked) !== here.locked || stored.lockPending)) {
         var record = Object.assign({name: "device"}, stored || {}, here);
         return putMeta(record).then(function () { return record; });
       }
@@ -455,6 +470,18 @@
     return navigator.serviceWorker.register(WORKER_URL, {scope: "/pos/"}).catch(function () {});
   }
 
+  /* The lock (the button, or pos.js's idle lock) without the server: the terminal is locked on the device, and the
+     offline screen sells nothing until someone unlocks it with their PIN once the server answers. */
+  function lockHere(event) {
+    if (event.target.id !== "lock-form" || isOnline()) return;
+    event.preventDefault();
+    getMeta("device").then(function (stored) {
+      return putMeta(Object.assign({name: "device"}, stored || deviceFromPage() || {}, {locked: true, lockPending: true}));
+    }).then(function () {
+      location.assign(SCREEN_URL);
+    });
+  }
+
   /* --- Start ------------------------------------------------------------------------------------------------ */
 
   function start() {
@@ -477,6 +504,7 @@
     }).catch(function () {}).then(function () {
       tickTimer = setTimeout(tick, isOnline() ? POLL_ONLINE_MS : PROBE_OFFLINE_MS);
     });
+    document.addEventListener("submit", lockHere, true);
     window.addEventListener("online", function () { state.serverDown = false; notify(); tick(); });
     window.addEventListener("offline", function () { notify(); });
     setInterval(function () { render(); }, 15000);

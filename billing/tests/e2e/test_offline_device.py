@@ -388,3 +388,30 @@ def test_the_indicator_on_the_order_screens_says_offline_and_offers_the_offline_
     expect(page).to_have_url(re.compile(r"/pos/$"))
     expect(page.locator("#offline-screen")).to_have_attribute("data-ready", "yes")
     assert ModifierGroup.objects.count() == 1
+
+
+def test_a_terminal_locked_without_the_server_sells_nothing_offline_until_unlocked_online(till, shop):
+    context, _ = till
+    page = context.new_page()
+    sign_in(page)
+    ready_for_offline(page)
+    context.set_offline(True)
+    expect(page.locator("#offline-status")).to_have_attribute("data-state", "offline")
+    page.click("#lock-form button")
+    expect(page).to_have_url(re.compile(r"/pos/offline/$"))
+    expect(page.locator("[data-offline-locked]")).to_contain_text("This terminal is locked")
+    expect(page.locator("#products [data-product-id]")).to_have_count(0)
+    page.reload()
+    expect(page.locator("[data-offline-locked]")).to_be_visible()
+
+    # Online again, the next till page locks the server's session too: the lock screen. Signed in again, the terminal
+    # sells offline again.
+    context.set_offline(False)
+    page.goto("/pos/")
+    expect(page).to_have_url(re.compile(r"/pos/switch/\?locked=1"))
+    expect(page.locator("#offline-status")).to_have_attribute("data-locked", "1")
+    sign_in(page)
+    expect(page.locator("html")).to_have_attribute("data-offline-ready", "yes", timeout=20_000)
+    context.set_offline(True)
+    page.goto("/pos/offline/")
+    expect(page.locator("#offline-screen")).to_have_attribute("data-ready", "yes")
