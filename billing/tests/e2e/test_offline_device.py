@@ -10,7 +10,7 @@ import pytest
 from playwright.sync_api import expect
 
 from billing import sessions
-from billing.models import OfflineSale, Payment, PrintJob, Receipt
+from billing.models import OfflineSale, Payment, PrintJob, Receipt, TerminalSync
 from billing.tests.factories import PrinterFactory, RegisterFactory
 from inventory.models import Product, StockLevel
 from inventory.tests.factories import CategoryFactory, ProductFactory, TaxRateFactory
@@ -234,6 +234,8 @@ def test_twenty_sales_made_offline_reach_the_database_once_each_when_the_network
     assert latte_line.modifiers and latte_line.modifiers[0]["name"] == "Oat"
     assert sales[0].order.payments.get().tendered == Decimal("10.00")
     assert sales[0].order.payments.get().change == Decimal("3.00")
+    state = TerminalSync.objects.get(terminal=device)  # what the device said of its queue with the sync
+    assert state.queue_length == 0 and state.last_sync_at is not None
     shoot(page, "offline-screen-synced")
 
 
@@ -387,6 +389,26 @@ def test_the_indicator_on_the_order_screens_says_offline_and_offers_the_offline_
     page.goto("/pos/")
     expect(page).to_have_url(re.compile(r"/pos/$"))
     expect(page.locator("#offline-screen")).to_have_attribute("data-ready", "yes")
+
+    # A line's quantity goes up and down and the line goes, the totals following; the sale can be a takeaway.
+    tap(page, "Cola")
+    line = page.locator("#lines [data-line]")
+    line.locator("summary").click()
+    line.locator("[data-line-more]").click()
+    expect(page.locator("#totals [data-total=total]")).to_have_text("7.00")
+    page.locator("#lines [data-line] [data-line-less]").click()
+    expect(page.locator("#totals [data-total=total]")).to_have_text("3.50")
+    page.locator("#lines [data-line] [data-line-remove]").click()
+    expect(line).to_have_count(0)
+    expect(page.locator("[data-pay]")).to_be_disabled()
+    page.click("[data-channel=takeaway]")
+    expect(page.locator("[data-offline-title]")).to_have_text("Takeaway")
+    tap(page, "Cola")
+    pay(page, "other")
+    context.set_offline(False)
+    expect(indicator).to_have_attribute("data-queued", "0", timeout=10_000)
+    order = OfflineSale.objects.get().order
+    assert order.channel == Order.Channel.TAKEAWAY and order.payments.get().tender == "other"
     assert ModifierGroup.objects.count() == 1
 
 
