@@ -56,7 +56,16 @@ function warm(screenUrl) {
         }
         return Promise.all(urls.map(function (u) {
           return fetch(u).then(function (r) { if (r.ok) return cache.put(u, r); });
-        })).then(function () { return cache.put(SCREEN, copy); });
+        })).then(function () {
+          return cache.put(SCREEN, copy);
+        }).then(function () {
+          // A deploy renames the static files: the copies the offline screen no longer names are dropped.
+          return cache.keys().then(function (requests) {
+            return Promise.all(requests.filter(function (r) {
+              return isStatic(new URL(r.url)) && urls.indexOf(r.url) < 0;
+            }).map(function (r) { return cache.delete(r); }));
+          });
+        });
       });
     });
   });
