@@ -437,3 +437,29 @@ def test_a_terminal_locked_without_the_server_sells_nothing_offline_until_unlock
     context.set_offline(True)
     page.goto("/pos/offline/")
     expect(page.locator("#offline-screen")).to_have_attribute("data-ready", "yes")
+
+
+def test_a_price_changed_on_the_server_reaches_a_terminal_within_a_minute(till, shop):
+    """The terminal asks for its catalogue every 30 s while online (the page's clock is run forward here): a new
+    price is on the offline screen, ready for the next outage, without a reload."""
+    context, _ = till
+    page = context.new_page()
+    page.clock.install()
+    sign_in(page)
+    ready_for_offline(page)
+    page.goto("/pos/offline/")
+    expect(page.locator("#offline-screen")).to_have_attribute("data-ready", "yes")
+    ready_for_offline(page)  # the page's first catalogue check is done; the next is 30 s later
+    cola_button = page.locator("#products [data-product-id] >> text=Cola").locator("..")
+    expect(cola_button).to_contain_text("3.50")
+    cola = shop["cola"]
+    cola.price = Decimal("4.20")
+    cola.save()
+
+    page.clock.run_for(31_000)
+
+    expect(cola_button).to_contain_text("4.20")
+    context.set_offline(True)
+    page.reload()
+    expect(page.locator("#offline-screen")).to_have_attribute("data-ready", "yes")
+    expect(cola_button).to_contain_text("4.20")
