@@ -9,12 +9,14 @@ import json
 from decimal import Decimal
 from functools import wraps
 
-from django.http import HttpResponse, JsonResponse
+from django.contrib.staticfiles import finders
+from django.http import Http404, HttpResponse, JsonResponse
 from django.views.decorators.http import require_GET, require_POST
 
 from billing import offline
 from billing.catalogue_snapshot import etag_matches, snapshot
 from core.errors import DomainError
+from orders.terminal import pos_render, pos_view
 from staff import queries, terminals
 from staff.access import may_act_at
 
@@ -106,3 +108,29 @@ def _dict_or_error(data):
     if not isinstance(data, dict):
         raise DomainError("An object.", code="invalid", fields={"body": ["An object."]})
     return data
+
+
+@require_GET
+@pos_view(PERMISSION)
+def screen(request):
+    """The offline selling screen: a page the service worker keeps and shows when the server cannot be reached; it
+    sells from the catalogue kept on the device (static/js/offline-screen.js) and queues each sale."""
+    return pos_render(request, "pos/offline.html", {"offline_screen": True})
+
+
+WORKER = "js/offline-sw.js"
+
+
+@require_GET
+@pos_view(PERMISSION, touch=False)
+def service_worker(request):
+    """The service worker's script, at /pos/sw.js so that its scope is /pos/. Asked for again by the browser on each
+    POS page load (no-cache): a new deploy's worker replaces the old one."""
+    path = finders.find(WORKER)
+    if not path:
+        raise Http404("No service worker.")
+    with open(path, "rb") as script:
+        response = HttpResponse(script.read(), content_type="text/javascript; charset=utf-8")
+    response["Cache-Control"] = "no-cache"
+    response["Service-Worker-Allowed"] = "/pos/"
+    return response

@@ -31,4 +31,6 @@ urlpatterns = [
     path("offline/catalogue/", offline_views.catalogue, name="offline_catalogue"),
     path("offline/sync/", offline_views.sync, name="offline_sync"),
     path("offline/heartbeat/", offline_views.heartbeat, name="offline_heartbeat"),
+    path("offline/", offline_views.screen, name="offline_screen"),
+    path("sw.js", offline_views.service_worker, name="offline_worker"),
 ]

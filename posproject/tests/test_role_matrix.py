@@ -189,6 +189,8 @@ POLICY: dict[str, tuple[frozenset, frozenset]] = {
     "billing:offline_catalogue": (TILL, NOBODY),
     "billing:offline_sync": (NOBODY, TILL),
     "billing:offline_heartbeat": (NOBODY, TILL),
+    "billing:offline_screen": (TILL, NOBODY),  # the offline selling screen the service worker keeps
+    "billing:offline_worker": (TILL, NOBODY),  # the service worker's script (/pos/sw.js)
     "ops:offline": (MANAGER, NOBODY),
     "ops:offline_apply": (NOBODY, MANAGER),
     "ops:offline_reject": (NOBODY, MANAGER),
