@@ -295,6 +295,14 @@ def check_pitr() -> list[Observation]:
     if archive.last_archived_at:
         newest += f" at {archive.last_archived_at:%Y-%m-%d %H:%M:%S} UTC"
     failing = f"; archiving fails since {archive.last_failed_at:%H:%M:%S} UTC" if archive.failing else ""
+    from ops.backups.pitr import forced_switches, switch_error
+
+    count, last = forced_switches()
+    if settings.PITR_SWITCH_SECONDS > 0:
+        failing += f"; {count} forced WAL switch(es)"
+        failing += f", last {dt.datetime.fromtimestamp(last, tz=dt.UTC):%H:%M:%S} UTC" if last else ""
+        refused = switch_error()
+        failing += f"; forced switch refused: {refused}" if refused else ""
     observations = [
         Observation(
             "pitr:archiveLag",

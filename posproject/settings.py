@@ -642,6 +642,17 @@ PITR_DRILL_DIR = Path(env("PITR_DRILL_DIR", default=str(_pitr_dir / "drill")))
 # and takes the pgBackRest backups): this process watches the archive (/health, /ops/backups/, /metrics), beat
 # schedules no pgBackRest backup or PITR drill here, and /health does not ask for them.
 PITR_WATCH_ONLY = env.bool("PITR_WATCH_ONLY", default=False)
+# Beat closes the current WAL segment (pg_switch_wal) this often when a transaction that wrote has started since the
+# last switch: committed work waits at most this long plus a push outside the archive, whether or not the server's
+# archive_timeout fires. Needs only SQL, so it runs with PITR_WATCH_ONLY too; the database user needs EXECUTE on
+# pg_switch_wal() (a superuser has it). 0: off (archive_timeout alone).
+PITR_SWITCH_SECONDS = env.int("PITR_SWITCH_SECONDS", default=20)
+if PITR_ENABLED and PITR_SWITCH_SECONDS > 0:
+    CELERY_BEAT_SCHEDULE["ops.backups.pitr_switch_wal"] = {
+        "task": "ops.backups.pitr_switch_wal",
+        "schedule": float(PITR_SWITCH_SECONDS),
+        "options": {"expires": float(PITR_SWITCH_SECONDS)},
+    }
 if PITR_ENABLED and not PITR_WATCH_ONLY:
     for _name in ("pitr_backup", "pitr_drill"):
         CELERY_BEAT_SCHEDULE[f"ops.backups.{_name}"] = {

@@ -1,3 +1,5 @@
+from datetime import UTC, datetime
+
 from django.core.management.base import BaseCommand
 
 from ops.backups import pitr, pitr_services
@@ -58,6 +60,9 @@ class Command(BaseCommand):
             f"lag {archive.lag_seconds:.0f}s; failures {archive.failed_count}"
             + (" (failing now)" if archive.failing else "")
         )
+        count, last = pitr.forced_switches()
+        when = f"{datetime.fromtimestamp(last, tz=UTC):%Y-%m-%d %H:%M:%S} UTC" if last else "never"
+        self.stdout.write(f"forced WAL switches: {count} (last {when})")
         for kind, run in pitr_services.latest_runs().items():
             when = f"{run.started_at:%Y-%m-%d %H:%M} {run.status}" if run else "never"
             self.stdout.write(f"last {kind}: {when}")
