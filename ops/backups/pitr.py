@@ -30,6 +30,7 @@ from urllib.parse import urlparse
 
 import psycopg
 from django.conf import settings
+from psycopg import sql as pgsql
 
 from ops.backups.engines import BackupError, DatabaseTarget
 
@@ -44,6 +45,11 @@ class PitrError(BackupError):
 
 
 # -- configuration -------------------------------------------------------------------------------------------
+def backups_here() -> bool:
+    """Beat takes the pgBackRest backups from here: beside the data directory, or through SQL (PITR_PGBACKREST_VIA)."""
+    return settings.PITR_ENABLED and (not settings.PITR_WATCH_ONLY or settings.PITR_PGBACKREST_VIA == "sql")
+
+
 def config_path() -> Path:
     return Path(settings.PGBACKREST_CONFIG)
 
@@ -187,7 +193,10 @@ def pgbackrest_argv(command: str, *options: str) -> list[str]:
 
 
 def run(command: str, *options: str, timeout: float | None = None) -> str:
-    """Run one pgBackRest command; its stdout, or PitrError with its last error line (secrets masked)."""
+    """Run one pgBackRest command; its stdout, or PitrError with its last error line (secrets masked). With
+    PITR_PGBACKREST_VIA "sql" it runs in the database server instead (`run_in_server`)."""
+    if settings.PITR_PGBACKREST_VIA == "sql":
+        return run_in_server(command, *options, timeout=timeout)
     write_config()
     argv = pgbackrest_argv(command, *options)
     try:
@@ -203,6 +212,60 @@ def run(command: str, *options: str, timeout: float | None = None) -> str:
         errors = [line for line in text.splitlines() if "ERROR" in line] or text.splitlines()
         raise PitrError(f"pgbackrest {command} failed: {errors[-1].strip()}")
     return out.stdout
+
+
+_EXIT_MARK = "tillhouse-pgbackrest-exit:"
+
+
+def run_in_server(command: str, *options: str, timeout: float | None = None) -> str:
+    """One pgBackRest command run by the database server itself, as its OS user, through `COPY ... FROM PROGRAM`:
+    where the data directory and pgBackRest are in another container (compose's db) and only SQL reaches them. The
+    server's own configuration (PGBACKREST_SERVER_CONFIG) is used. Needs a superuser or a member of
+    pg_execute_server_program. Returns the command's output (stdout and stderr), or PitrError."""
+    argv = [
+        settings.PGBACKREST_BIN,
+        f"--config={settings.PGBACKREST_SERVER_CONFIG}",
+        f"--stanza={settings.PGBACKREST_STANZA}",
+        *options,
+        command,
+    ]
+    # the exit status on a line of its own (pgBackRest's JSON ends without a newline)
+    program = f"{shlex.join(argv)} 2>&1; printf '\\n{_EXIT_MARK}%s\\n' $?"
+    target = DatabaseTarget.from_settings()
+    try:
+        with _connect(target, "postgres") as conn:
+            conn.execute(f"SET statement_timeout = {int((timeout or 0) * 1000)}")
+            conn.execute("CREATE TEMP TABLE pgbackrest_output (n serial, line text)")
+            # one column, read verbatim: no delimiter or quote character occurs in pgBackRest's output
+            conn.execute(
+                pgsql.SQL(
+                    "COPY pgbackrest_output (line) FROM PROGRAM {} WITH (FORMAT csv, DELIMITER E'\\x01', "
+                    "QUOTE E'\\x02')"
+                ).format(pgsql.Literal(program))
+            )
+            lines = [row[0] or "" for row in conn.execute("SELECT line FROM pgbackrest_output ORDER BY n")]
+    except psycopg.errors.InsufficientPrivilege:
+        raise PitrError(
+            f"The database user {target.user or '(default)'} may not run programs in the database server: grant it "
+            f"pg_execute_server_program (GRANT pg_execute_server_program TO {target.user or '<user>'}), or run "
+            "pgBackRest where the data directory is (PITR_PGBACKREST_VIA=local).",
+            "tool_missing",
+        ) from None
+    except psycopg.errors.QueryCanceled:
+        raise PitrError(f"pgbackrest {command} did not finish within {timeout:.0f} s.") from None
+    except psycopg.Error as exc:
+        raise PitrError(f"pgbackrest {command} could not be run in the database server: {scrub(str(exc))}") from None
+    status = int(lines.pop()[len(_EXIT_MARK) :]) if lines and lines[-1].startswith(_EXIT_MARK) else -1
+    if lines and not lines[-1]:
+        lines.pop()
+    text = "\n".join(lines)
+    if status == 127:
+        raise PitrError(f"{settings.PGBACKREST_BIN} was not found in the database server.", "tool_missing")
+    if status != 0:
+        out = scrub(text) or f"exit status {status}"
+        errors = [line for line in out.splitlines() if "ERROR" in line] or out.splitlines()
+        raise PitrError(f"pgbackrest {command} failed: {errors[-1].strip()}")
+    return text + "\n"
 
 
 def stanza_create() -> None:
@@ -228,7 +291,8 @@ def repositories() -> list[int]:
 
 def info() -> dict:
     """The stanza's entry of `pgbackrest info --output=json` ({} when there is none yet)."""
-    data = json.loads(run("info", "--output=json", timeout=120) or "[]")
+    out = run("info", "--output=json", timeout=120)
+    data = json.loads(next((line for line in out.splitlines() if line.startswith("[")), "[]"))
     return data[0] if data else {}
 
 

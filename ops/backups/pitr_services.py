@@ -658,12 +658,18 @@ def pitr_overview() -> dict:
             else "green"
         ),
         "watch_only": settings.PITR_WATCH_ONLY,
+        "backups_here": pitr.backups_here(),
+        "forced_switches": pitr.forced_switches()[0],
         "rpo_seconds": settings.PITR_RPO_SECONDS,
         "retention_days": settings.PGBACKREST_RETENTION_DAYS,
         "runs": [
-            ("full backup", runs["full"]),
-            ("differential backup", runs["diff"]),
-            ("PITR drill", runs["drill"]),
-            ("point-in-time restore", runs["restore"]),
+            (label, run)
+            for label, run, shown in (
+                ("full backup", runs["full"], pitr.backups_here()),
+                ("differential backup", runs["diff"], pitr.backups_here()),
+                ("PITR drill", runs["drill"], not settings.PITR_WATCH_ONLY),
+                ("point-in-time restore", runs["restore"], True),
+            )
+            if shown
         ],
     }

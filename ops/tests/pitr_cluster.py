@@ -135,6 +135,7 @@ def start_cluster(*, conf: str = "", **settings: str) -> Cluster:
         BACKUP_DIR=str(root / "backups"),
         PITR_ENABLED="True",
         PGBACKREST_CONFIG=str(root / "pgbackrest" / "pgbackrest.conf"),
+        PGBACKREST_SERVER_CONFIG=str(root / "pgbackrest" / "pgbackrest.conf"),  # PITR_PGBACKREST_VIA=sql
         PGBACKREST_REPO_PATH=str(root / "pgbackrest" / "repo"),
         PGBACKREST_CIPHER_PASS=CIPHER_PASS,
         PGBACKREST_RUN_AS=OWNER,

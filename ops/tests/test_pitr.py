@@ -296,12 +296,15 @@ def _settings_of_a_process(**env) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def test_beat_switches_the_wal_every_twenty_seconds_wherever_pitr_is_on_watch_only_too():
+def test_beat_switches_the_wal_wherever_pitr_is_on_and_backs_up_where_pgbackrest_can_be_reached():
     assert _settings_of_a_process(PITR_ENABLED="False") == {}
     watching = _settings_of_a_process(PITR_ENABLED="True", PITR_WATCH_ONLY="True")
     assert watching == {"ops.backups.pitr_switch_wal": "20.0"}  # no pgBackRest backup or drill there
     holding = _settings_of_a_process(PITR_ENABLED="True", PITR_SWITCH_SECONDS="15")
     assert holding["ops.backups.pitr_switch_wal"] == "15.0" and "ops.backups.pitr_backup" in holding
+    # compose: the backups through SQL in the db server, still no drill (it needs the data directory)
+    compose = _settings_of_a_process(PITR_ENABLED="True", PITR_WATCH_ONLY="True", PITR_PGBACKREST_VIA="sql")
+    assert set(compose) == {"ops.backups.pitr_switch_wal", "ops.backups.pitr_backup"}
 
 
 @pytest.mark.django_db(transaction=True)

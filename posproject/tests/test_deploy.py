@@ -119,6 +119,8 @@ def test_the_db_container_writes_pgbackrest_configuration_from_its_environment()
 def test_the_app_containers_watch_the_archive_and_leave_pgbackrest_backups_to_the_db_container(compose_config):
     for name in ("web", "worker", "beat", "migrate"):
         assert compose_config["services"][name]["environment"]["PITR_WATCH_ONLY"] == "True", name
+        # beat's pgBackRest backups run in the db server (COPY ... FROM PROGRAM), with its configuration
+        assert compose_config["services"][name]["environment"]["PITR_PGBACKREST_VIA"] == "sql", name
 
 
 def test_redis_7_keeps_an_append_only_file(compose_config):
