@@ -437,7 +437,8 @@ def _stop_writes_and_keep(target, engine, reason, issued, when, triggered_by, ti
             timings["maintenance"] = time.monotonic() - mark
             mark = time.monotonic()
             safety = None
-            if not engine.is_empty(target.name):
+            empty = engine.is_empty(target.name)
+            if not empty:
                 safety = services._run_backup(
                     kind=BackupRecord.Kind.PRE_RESTORE, triggered_by=triggered_by, source=target
                 )
@@ -445,7 +446,9 @@ def _stop_writes_and_keep(target, engine, reason, issued, when, triggered_by, ti
                     raise BackupError(f"The pre-restore safety backup failed, nothing was restored: {safety.error}")
                 timings["safety_backup"] = time.monotonic() - mark
             issued = restoring.highest(issued, restoring.issued_numbers(target))
-            if when is None:
+            # an empty database (a cluster made afresh on a lost data volume) has nothing to archive, and its
+            # segments would not be taken by the stanza (another system)
+            if when is None and not empty:
                 mark = time.monotonic()
                 pitr.switch_and_wait_archived(target)
                 timings["archive_last_wal"] = time.monotonic() - mark

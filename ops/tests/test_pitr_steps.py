@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 from datetime import UTC, datetime
+from decimal import Decimal
 
 import pytest
 
@@ -142,3 +143,36 @@ def test_a_prepared_restore_that_pgbackrest_refuses_is_abandoned_and_leaves_main
         assert conn.execute("SELECT current_setting('default_transaction_read_only')").fetchone()[0] == "off"
     assert sorted(cluster.receipts()) == [1, 2, 3, 4, 5]
     assert not (cluster.root / "pgbackrest" / "restore-plan.json").exists()
+
+
+def test_latest_onto_a_cluster_made_afresh_on_a_lost_data_volume_brings_every_archived_sale_back(cluster):
+    """compose's db image makes a new, empty cluster when its data volume is empty: `latest` has nothing to keep
+    or archive there (its segments belong to another system), and the steps restore everything archived."""
+    out, _ = cluster.shop("setup", stdout=subprocess.PIPE).communicate(timeout=120)
+    shop = out.strip().splitlines()[-1]
+    cluster.manage("pitr", "backup", "--type", "full")
+    seller = cluster.shop("sell", "--shop", shop, "--every", "0.1", "--count", "8", stdout=subprocess.PIPE)
+    sales, _ = read_sales(seller.communicate(timeout=120)[0].splitlines())
+    cluster.manage("pitr", "check")  # archived (the switch task's job in production)
+    conf = (cluster.data / "postgresql.conf").read_text()
+    cluster.destroy()  # the data volume lost ...
+    subprocess.run(_as_owner(str(PG_BIN / "initdb"), "-D", str(cluster.data), "-U", "postgres", "-A", "trust",
+                             "--no-sync"), check=True, capture_output=True)  # fmt: skip
+    (cluster.data / "postgresql.conf").write_text(conf)
+    cluster.start()  # ... and a new cluster made on it, with its empty database, as the image's entrypoint does
+    with cluster.connect("postgres") as conn:
+        conn.execute("CREATE DATABASE tillhouse")
+
+    prepared = cluster.manage("restore", "--to", "latest", "--step", "prepare", "--yes", "--pgbackrest-info",
+                              _info(cluster), timeout=100)  # fmt: skip
+    assert "safety backup" not in prepared.stdout  # nothing to keep in an empty database
+    options = [o for o in cluster.manage("restore", "--step", "options").stdout.split("\n") if o.startswith("--")]
+    assert "--type=default" in options
+    restored_dir = _db_container_restore(cluster, [f"--config={cluster.env['PGBACKREST_CONFIG']}", *options])
+    assert restored_dir.returncode == 0, restored_dir.stderr
+    cluster.start()
+    cluster.manage("restore", "--step", "finish")
+
+    restored = {number: Decimal(paid) for number, paid in cluster.receipts().items()}
+    assert len(sales) == 8 and restored == {s["receipt"]: Decimal(s["amount"]) for s in sales}
+    assert _flag(cluster) == 0
