@@ -111,3 +111,56 @@ def test_with_steady_sales_work_reaches_the_archive_within_a_minute_and_idle_mak
     assert idle_to["xmax"] == idle_from["xmax"]
     assert idle_to["count"] == idle_from["count"]
     assert idle_to["lag"] == 0 and idle_from["lag"] == 0
+
+
+def _archiver(cluster) -> tuple[str, int, int]:
+    with cluster.connect("postgres") as conn:
+        return conn.execute(
+            "SELECT coalesce(last_archived_wal, ''), archived_count, failed_count FROM pg_stat_archiver"
+        ).fetchone()
+
+
+def _until(condition, what: str, seconds: float = 90) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.5)
+
+
+@pytest.mark.slow
+def test_the_switch_closes_a_segment_only_for_new_work_and_never_piles_segments_up_while_pushes_fail(cluster):
+    cluster.manage("pitr", "check")
+    switch = lambda: cluster.manage("pitr", "switch").stdout.strip().splitlines()[-1]  # noqa: E731
+    ready = lambda: len(list((cluster.data / "pg_wal" / "archive_status").glob("*.ready")))  # noqa: E731
+    with cluster.connect() as shop, cluster.connect("postgres") as admin:
+        shop.execute("CREATE TABLE scratch (x int)")
+        # committed work: one segment closed and archived; nothing written since: nothing closed
+        shop.execute("INSERT INTO scratch VALUES (1)")
+        archived = _archiver(cluster)[1]
+        assert switch() == "switched"
+        _until(lambda: _archiver(cluster)[1] > archived, "the forced segment to be archived")
+        archived = _archiver(cluster)[1]
+        assert switch() == "idle"
+        time.sleep(2)
+        assert _archiver(cluster)[1] == archived and ready() == 0
+
+        # pushes fail: the one forced segment waits, later work does not make more of them
+        admin.execute("ALTER SYSTEM SET archive_command = 'false'")
+        admin.execute("SELECT pg_reload_conf()")
+        time.sleep(1)
+        shop.execute("INSERT INTO scratch VALUES (2)")
+        assert switch() == "switched"
+        _until(lambda: _archiver(cluster)[2] > 0, "the push to fail")
+        for n in range(3, 6):
+            shop.execute("INSERT INTO scratch VALUES (%s)", [n])
+            assert switch() == "waiting"
+        assert ready() == 1
+
+        # pushes work again: the waiting segment goes, then the work written meanwhile is closed and goes too
+        admin.execute("ALTER SYSTEM RESET archive_command")
+        admin.execute("SELECT pg_reload_conf()")
+        _until(lambda: ready() == 0, "the waiting segment to be archived")
+        assert switch() == "switched"
+        _until(lambda: ready() == 0 and _archiver(cluster)[1] >= archived + 2, "the new segment to be archived")
+    status = cluster.manage("pitr", "status").stdout
+    assert "forced WAL switches:" in status

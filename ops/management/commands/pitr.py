@@ -10,11 +10,14 @@ from ops.models import PitrRun
 class Command(BaseCommand):
     help = (
         "Point-in-time recovery with pgBackRest: `setup` (write the configuration, create the stanza, print what "
-        "postgresql.conf needs), `backup --type full|diff`, `check`, `status`, `drill [--at TIME]`."
+        "postgresql.conf needs), `backup --type full|diff`, `check`, `status`, `drill [--at TIME]`, `switch` (what "
+        "beat does every PITR_SWITCH_SECONDS: close the WAL segment if committed work waits in it)."
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("action", choices=["setup", "postgres-conf", "backup", "check", "status", "drill"])
+        parser.add_argument(
+            "action", choices=["setup", "postgres-conf", "backup", "check", "status", "drill", "switch"]
+        )
         parser.add_argument("--type", choices=["full", "diff"], default="diff")
         parser.add_argument("--at", default="", help="drill: the instant to restore (default: an hour ago)")
 
@@ -27,6 +30,8 @@ class Command(BaseCommand):
         elif action == "setup":
             path = pitr_services.setup()
             self.stdout.write(self.style.SUCCESS(f"pgBackRest configuration written to {path}; stanza ready."))
+        elif action == "switch":
+            self.stdout.write(pitr.switch_if_work_waiting())
         elif action == "check":
             pitr.check()
             self.stdout.write(self.style.SUCCESS("pgBackRest check passed: a WAL segment reached every repository."))
