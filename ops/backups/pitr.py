@@ -395,7 +395,7 @@ def archive_status(cursor, *, state=_AUTO) -> ArchiveStatus:
             state = load_switch_state()
         known = _state_for(cursor, state) if state else None
         if known is not None:
-            work, safe_at = _work_waiting(cursor, known, segment)
+            work, safe_at = _work_waiting(cursor, known, wal)
             since = max(filter(None, (archived_at, safe_at)), default=None)
             if not work:
                 pending = 0
@@ -495,7 +495,19 @@ def _state_for(cursor, state: dict) -> dict | None:
     return {**state, "xmax_now": xmax}
 
 
-def _work_waiting(cursor, state: dict, archived_segment: str) -> tuple[bool, datetime | None]:
+def _forced_archived(state: dict, last_archived: str) -> bool:
+    """Has the state's forced segment been archived? pg_stat_archiver keeps only the newest file pushed: a backup
+    label (`….backup`, named after the backup's first segment) or a timeline history file can come after later
+    segments, so only a plain segment name is compared; another name counts as caught up (failures show apart)."""
+    forced = state.get("segment") or ""
+    if not forced:
+        return True
+    if not last_archived:
+        return False
+    return len(last_archived) != 24 or last_archived >= forced
+
+
+def _work_waiting(cursor, state: dict, last_archived: str) -> tuple[bool, datetime | None]:
     """(has a transaction that wrote started since the state's snapshot, or one running then committed since;
     the newest moment everything committed was known archived)."""
     work = state["xmax_now"] > int(state["xmax"])
@@ -505,8 +517,7 @@ def _work_waiting(cursor, state: dict, archived_segment: str) -> tuple[bool, dat
             [[str(x) for x in state["running"]]],
         )
         work = cursor.fetchone()[0] > 0
-    forced = state.get("segment") or ""
-    archived = not forced or (len(archived_segment) == 24 and archived_segment >= forced)
+    archived = _forced_archived(state, last_archived)
     safe = state.get("checked_at") if archived else state.get("safe_before")
     return work or not archived, datetime.fromisoformat(safe) if safe else None
 
@@ -527,19 +538,19 @@ def switch_if_work_waiting(target: DatabaseTarget | None = None) -> str:
         now = datetime.now(tz=UTC)
         previous = load_switch_state(target)
         known = _state_for(cursor, previous) if previous else None
-        segment = status.last_archived_wal[:24]
         if known is not None:
-            forced = known.get("segment") or ""
-            if forced and not (len(segment) == 24 and segment >= forced):
+            if not _forced_archived(known, status.last_archived_wal):
                 return "waiting"
-            work, _ = _work_waiting(cursor, known, segment)
+            work, _ = _work_waiting(cursor, known, status.last_archived_wal)
         else:
             work = status.pending_bytes > 0
         fresh = {"system": system, "timeline": timeline, "xmax": xmax, "running": running}
-        if not work:
-            if known is not None:  # everything committed is archived as of now
+        if not work:  # everything committed is archived as of now
+            if known is not None:
                 known.pop("xmax_now", None)
                 _save_switch_state(target, {**known, "checked_at": now.isoformat()})
+            else:  # a first look at an archive that holds everything: later work is what counts
+                _save_switch_state(target, {**fresh, "segment": "", "checked_at": now.isoformat()})
             return "idle"
         if status.pending_bytes == 0:
             _save_switch_state(
