@@ -47,6 +47,8 @@ class Command(BaseCommand):
 
     @reported
     def handle(self, *args, backup, to, yes, key_file, no_migrate, step, pgbackrest_info, **options):
+        if step and backup:
+            raise fail("--step is for a point-in-time restore (--to), not for a backup by name")
         if step:
             return self.step(step, to=to, yes=yes, no_migrate=no_migrate, info=pgbackrest_info)
         if bool(to) == bool(backup):
