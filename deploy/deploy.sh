@@ -6,6 +6,7 @@
 #            next to the old ones → wait until they are healthy and ready → reload nginx (once it resolves `web`
 #            to them) → stop the old ones gracefully → reload nginx → restart worker and beat
 #   rollback the same rolling restart onto the image tag that ran before the last deploy (no build, no migration)
+#   restore-to "<instant>"|latest [--yes]   point-in-time restore of the db service (deploy/restore-to.sh)
 #
 # Image tags: TILLHOUSE_TAG (default: the git commit); var/deploy/current and var/deploy/previous remember them
 # (DEPLOY_STATE_DIR: elsewhere).
@@ -316,11 +317,46 @@ rollback() {
   compose ps
 }
 
+restore_to() { # "<instant>"|latest [--yes]: point-in-time restore of the db service (deploy/restore-to.sh)
+  local to=${1:-} yes=${2:-} info
+  if [ -z "$to" ] || { [ -n "$yes" ] && [ "$yes" != --yes ]; }; then
+    echo 'usage: deploy/restore-to.sh "2026-12-07 14:03:00"|latest [--yes]' >&2
+    exit 2
+  fi
+  local manage=(run --rm --no-deps migrate python manage.py restore)
+  # pgBackRest runs in the db container (its repository is on the pgbackrest-repo volume); the app checks the
+  # instant against the backups kept before it touches anything. `run`: it works with db up or down (a crash).
+  say "pgBackRest: the backups kept"
+  info=$(compose run --rm --no-deps db pgbackrest info --output=json | grep -E '^\[' | tail -n 1)
+  say "Prepare (app): maintenance on, the pre-restore safety copy, the receipt and Z numbers issued noted"
+  compose "${manage[@]}" --to "$to" --step prepare --pgbackrest-info "$info" $yes
+  local options=()
+  mapfile -t options < <(compose "${manage[@]}" --step options | grep -E '^--')
+  say "Stopping db (a clean shutdown; the volumes stay)"
+  compose stop db
+  say "Restore (db): pgbackrest restore ${options[*]}"
+  if ! compose run --rm --no-deps db pitr-restore "${options[@]}"; then
+    say "pgBackRest's restore failed: db started again; if it is the cluster as it was, maintenance is left"
+    compose up -d db
+    wait_until_healthy db
+    compose "${manage[@]}" --step abort
+    exit 1
+  fi
+  say "Starting db: it replays the archive to the instant and is promoted, read-only until checked"
+  compose up -d db
+  say "Finish (app): the barrier back on, migrate, counters above every number issued, checks, maintenance off"
+  compose "${manage[@]}" --step finish
+}
+
 case "${1:-}" in
   deploy) deploy ;;
   rollback) rollback ;;
+  restore-to)
+    shift
+    restore_to "$@"
+    ;;
   *)
-    echo "usage: $0 deploy|rollback" >&2
+    echo "usage: $0 deploy|rollback|restore-to" >&2
     exit 2
     ;;
 esac

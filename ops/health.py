@@ -270,8 +270,8 @@ def check_backup_age() -> list[Observation]:
 
 def check_pitr() -> list[Observation]:
     """Continuous archiving (when PITR_ENABLED): how long committed work has waited outside the archive (the current
-    RPO; fails past PITR_MAX_LAG_SECONDS or while pushes fail), the newest pgBackRest backup, the last PITR drill
-    (these two not with PITR_WATCH_ONLY, where the db container takes the backups)."""
+    RPO; fails past PITR_MAX_LAG_SECONDS or while pushes fail), the newest pgBackRest backup (where beat takes
+    them: `backups_here()`), the last PITR drill (not with PITR_WATCH_ONLY)."""
     if not settings.PITR_ENABLED:
         return []
 
@@ -295,6 +295,14 @@ def check_pitr() -> list[Observation]:
     if archive.last_archived_at:
         newest += f" at {archive.last_archived_at:%Y-%m-%d %H:%M:%S} UTC"
     failing = f"; archiving fails since {archive.last_failed_at:%H:%M:%S} UTC" if archive.failing else ""
+    from ops.backups.pitr import backups_here, forced_switches, switch_error
+
+    count, last = forced_switches()
+    if settings.PITR_SWITCH_SECONDS > 0:
+        failing += f"; {count} forced WAL switch(es)"
+        failing += f", last {dt.datetime.fromtimestamp(last, tz=dt.UTC):%H:%M:%S} UTC" if last else ""
+        refused = switch_error()
+        failing += f"; forced switch refused: {refused}" if refused else ""
     observations = [
         Observation(
             "pitr:archiveLag",
@@ -305,7 +313,7 @@ def check_pitr() -> list[Observation]:
             output=f"{newest}{failing}",
         )
     ]
-    if settings.PITR_WATCH_ONLY:  # the db container takes the pgBackRest backups; this process cannot see them
+    if not backups_here():  # backups taken elsewhere (a host's cron): not seen here
         return observations
     backups = [r for r in (runs["full"], runs["diff"]) if r is not None and r.status == "succeeded"]
     newest_backup = max(backups, key=lambda r: r.started_at, default=None)
@@ -320,6 +328,8 @@ def check_pitr() -> list[Observation]:
             output=described or "no pgBackRest backup yet",
         )
     )  # fmt: skip
+    if settings.PITR_WATCH_ONLY:  # the drill needs the data directory's machine
+        return observations
     drill = runs["drill"]
     drill_status = WARN if drill is None else (PASS if drill.status == "succeeded" else FAIL)
     drill_text = "no PITR drill yet"

@@ -178,7 +178,7 @@ class BusinessCollector:
         """Continuous archiving: present (at 0) while PITR is off, so that the rules always find their series."""
         from django.db import connection
 
-        from ops.backups.pitr import archive_status
+        from ops.backups.pitr import archive_status, forced_switches
         from ops.backups.pitr_services import latest_runs, pitr_drill_times
 
         enabled = GaugeMetricFamily(f"{PREFIX}_pitr_enabled", "1 when WAL archiving with pgBackRest is configured.")
@@ -207,6 +207,13 @@ class BusinessCollector:
             "When the newest failing PITR drill started (0: none).",
         )
         drill_rto = GaugeMetricFamily(f"{PREFIX}_pitr_drill_last_rto_seconds", "Measured RTO of the newest PITR drill.")
+        switches = CounterMetricFamily(
+            f"{PREFIX}_pitr_wal_switches_forced",
+            "WAL segments closed by beat's switch task (pg_switch_wal) so that committed work reached the archive.",
+        )
+        switched = GaugeMetricFamily(
+            f"{PREFIX}_pitr_wal_switch_last_timestamp_seconds", "When beat last forced a WAL segment switch (0: never)."
+        )
         enabled.add_metric([], 1 if settings.PITR_ENABLED else 0)
         status, runs = None, {}
         if settings.PITR_ENABLED:
@@ -224,7 +231,11 @@ class BusinessCollector:
         drill_passed.add_metric([], drills.get("succeeded", 0))
         drill_failed.add_metric([], drills.get("failed", 0))
         drill_rto.add_metric([], (runs.get("drill") and runs["drill"].duration_seconds) or 0)
+        forced, forced_at = forced_switches() if settings.PITR_ENABLED else (0, 0.0)
+        switches.add_metric([], forced)
+        switched.add_metric([], forced_at)
         yield from (enabled, lag, failing, failures, archived, *backups.values(), drill_passed, drill_failed, drill_rto)
+        yield from (switches, switched)
 
 
 _business_registry = CollectorRegistry(auto_describe=False)

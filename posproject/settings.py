@@ -642,8 +642,29 @@ PITR_DRILL_DIR = Path(env("PITR_DRILL_DIR", default=str(_pitr_dir / "drill")))
 # and takes the pgBackRest backups): this process watches the archive (/health, /ops/backups/, /metrics), beat
 # schedules no pgBackRest backup or PITR drill here, and /health does not ask for them.
 PITR_WATCH_ONLY = env.bool("PITR_WATCH_ONLY", default=False)
-if PITR_ENABLED and not PITR_WATCH_ONLY:
-    for _name in ("pitr_backup", "pitr_drill"):
+# Beat closes the current WAL segment (pg_switch_wal) this often when a transaction that wrote has started since the
+# last switch: committed work waits at most this long plus a push outside the archive, whether or not the server's
+# archive_timeout fires. Needs only SQL, so it runs with PITR_WATCH_ONLY too; the database user needs EXECUTE on
+# pg_switch_wal() (a superuser has it). 0: off (archive_timeout alone).
+PITR_SWITCH_SECONDS = env.int("PITR_SWITCH_SECONDS", default=20)
+if PITR_ENABLED and PITR_SWITCH_SECONDS > 0:
+    CELERY_BEAT_SCHEDULE["ops.backups.pitr_switch_wal"] = {
+        "task": "ops.backups.pitr_switch_wal",
+        "schedule": float(PITR_SWITCH_SECONDS),
+        "options": {"expires": float(PITR_SWITCH_SECONDS)},
+    }
+# Where pgBackRest's backups run: "local" (here, beside the data directory) or "sql": in the database server, as its
+# OS user, through `COPY ... FROM PROGRAM` with the server's own configuration PGBACKREST_SERVER_CONFIG
+# (docker-compose.prod.yml: the db container; the user needs superuser or pg_execute_server_program). With "sql",
+# beat takes the weekly full and nightly differential backups even with PITR_WATCH_ONLY; the drill still needs
+# "local" (it starts a scratch cluster).
+PITR_PGBACKREST_VIA = env("PITR_PGBACKREST_VIA", default="local")
+if PITR_PGBACKREST_VIA not in ("local", "sql"):
+    raise ImproperlyConfigured("PITR_PGBACKREST_VIA must be local or sql")
+PGBACKREST_SERVER_CONFIG = env("PGBACKREST_SERVER_CONFIG", default="/etc/pgbackrest/pgbackrest.conf")
+_pitr_backups_here = PITR_ENABLED and (not PITR_WATCH_ONLY or PITR_PGBACKREST_VIA == "sql")  # pitr.backups_here()
+for _name, _on in (("pitr_backup", _pitr_backups_here), ("pitr_drill", PITR_ENABLED and not PITR_WATCH_ONLY)):
+    if _on:
         CELERY_BEAT_SCHEDULE[f"ops.backups.{_name}"] = {
             "task": f"ops.backups.{_name}",
             "schedule": crontab(minute="*/15"),

@@ -43,7 +43,19 @@ if [ "$(id -u)" = 0 ]; then
   umask 022
 fi
 unset PITR_CIPHER_PASS
-if [ "${1:-}" = pgbackrest ] && [ "$(id -u)" = 0 ]; then # a one-off pgBackRest command (a restore): as postgres
+if [ "${1:-}" = pgbackrest ] && [ "$(id -u)" = 0 ]; then # a one-off pgBackRest command: as postgres
   exec setpriv --reuid=postgres --regid=postgres --init-groups "$@"
+fi
+if [ "${1:-}" = pitr-restore ]; then # deploy/restore-to.sh, with PostgreSQL stopped: `pitr-restore <restore options>`
+  # pgBackRest rewrites the data directory, and the next start of the server is read-only for every session until
+  # `manage.py restore --step finish` has checked it (it removes the line with ALTER SYSTEM RESET).
+  if [ "$(id -u)" = 0 ]; then
+    exec setpriv --reuid=postgres --regid=postgres --init-groups "$0" "$@"
+  fi
+  shift
+  pgbackrest --stanza="$stanza" restore "$@" # named: the restore_command it writes names it too
+  printf '%s\n' "default_transaction_read_only = 'on'  # set by the Tillhouse restore until it has checked the cluster" \
+    >>"${PGDATA:-/var/lib/postgresql/data}/postgresql.auto.conf"
+  exit 0
 fi
 exec /usr/local/bin/docker-entrypoint.sh "$@"

@@ -8,6 +8,10 @@ commands, reads the archiver's state and stops and starts the cluster for a rest
 - `run()`: one `pgbackrest --config=… --stanza=… <command>`, as PGBACKREST_RUN_AS when this process is root.
 - `archive_status()`: the newest archived WAL segment, its age, failures (pg_stat_archiver), and the lag: how long
   committed work has been waiting outside the archive (the current RPO).
+- `switch_if_work_waiting()`: beat's forced segment switch (`pg_switch_wal()`) when a transaction that wrote has
+  started since the last one, so that committed work reaches the archive within PITR_SWITCH_SECONDS plus a push on
+  any machine (archive_timeout relies on the checkpointer's timer, which does not fire everywhere); nothing while
+  the shop is idle, so no empty segments are made.
 - `stop_cluster()` / `start_cluster()` / `wait_for_recovery()`: pg_ctl on PGBACKREST_PG1_PATH, or configured commands.
 """
 
@@ -26,6 +30,7 @@ from urllib.parse import urlparse
 
 import psycopg
 from django.conf import settings
+from psycopg import sql as pgsql
 
 from ops.backups.engines import BackupError, DatabaseTarget
 
@@ -40,6 +45,11 @@ class PitrError(BackupError):
 
 
 # -- configuration -------------------------------------------------------------------------------------------
+def backups_here() -> bool:
+    """Beat takes the pgBackRest backups from here: beside the data directory, or through SQL (PITR_PGBACKREST_VIA)."""
+    return settings.PITR_ENABLED and (not settings.PITR_WATCH_ONLY or settings.PITR_PGBACKREST_VIA == "sql")
+
+
 def config_path() -> Path:
     return Path(settings.PGBACKREST_CONFIG)
 
@@ -183,7 +193,10 @@ def pgbackrest_argv(command: str, *options: str) -> list[str]:
 
 
 def run(command: str, *options: str, timeout: float | None = None) -> str:
-    """Run one pgBackRest command; its stdout, or PitrError with its last error line (secrets masked)."""
+    """Run one pgBackRest command; its stdout, or PitrError with its last error line (secrets masked). With
+    PITR_PGBACKREST_VIA "sql" it runs in the database server instead (`run_in_server`)."""
+    if settings.PITR_PGBACKREST_VIA == "sql":
+        return run_in_server(command, *options, timeout=timeout)
     write_config()
     argv = pgbackrest_argv(command, *options)
     try:
@@ -199,6 +212,60 @@ def run(command: str, *options: str, timeout: float | None = None) -> str:
         errors = [line for line in text.splitlines() if "ERROR" in line] or text.splitlines()
         raise PitrError(f"pgbackrest {command} failed: {errors[-1].strip()}")
     return out.stdout
+
+
+_EXIT_MARK = "tillhouse-pgbackrest-exit:"
+
+
+def run_in_server(command: str, *options: str, timeout: float | None = None) -> str:
+    """One pgBackRest command run by the database server itself, as its OS user, through `COPY ... FROM PROGRAM`:
+    where the data directory and pgBackRest are in another container (compose's db) and only SQL reaches them. The
+    server's own configuration (PGBACKREST_SERVER_CONFIG) is used. Needs a superuser or a member of
+    pg_execute_server_program. Returns the command's output (stdout and stderr), or PitrError."""
+    argv = [
+        settings.PGBACKREST_BIN,
+        f"--config={settings.PGBACKREST_SERVER_CONFIG}",
+        f"--stanza={settings.PGBACKREST_STANZA}",
+        *options,
+        command,
+    ]
+    # the exit status on a line of its own (pgBackRest's JSON ends without a newline)
+    program = f"{shlex.join(argv)} 2>&1; printf '\\n{_EXIT_MARK}%s\\n' $?"
+    target = DatabaseTarget.from_settings()
+    try:
+        with _connect(target, "postgres") as conn:
+            conn.execute(f"SET statement_timeout = {int((timeout or 0) * 1000)}")
+            conn.execute("CREATE TEMP TABLE pgbackrest_output (n serial, line text)")
+            # one column, read verbatim: no delimiter or quote character occurs in pgBackRest's output
+            conn.execute(
+                pgsql.SQL(
+                    "COPY pgbackrest_output (line) FROM PROGRAM {} WITH (FORMAT csv, DELIMITER E'\\x01', "
+                    "QUOTE E'\\x02')"
+                ).format(pgsql.Literal(program))
+            )
+            lines = [row[0] or "" for row in conn.execute("SELECT line FROM pgbackrest_output ORDER BY n")]
+    except psycopg.errors.InsufficientPrivilege:
+        raise PitrError(
+            f"The database user {target.user or '(default)'} may not run programs in the database server: grant it "
+            f"pg_execute_server_program (GRANT pg_execute_server_program TO {target.user or '<user>'}), or run "
+            "pgBackRest where the data directory is (PITR_PGBACKREST_VIA=local).",
+            "tool_missing",
+        ) from None
+    except psycopg.errors.QueryCanceled:
+        raise PitrError(f"pgbackrest {command} did not finish within {timeout:.0f} s.") from None
+    except psycopg.Error as exc:
+        raise PitrError(f"pgbackrest {command} could not be run in the database server: {scrub(str(exc))}") from None
+    status = int(lines.pop()[len(_EXIT_MARK) :]) if lines and lines[-1].startswith(_EXIT_MARK) else -1
+    if lines and not lines[-1]:
+        lines.pop()
+    text = "\n".join(lines)
+    if status == 127:
+        raise PitrError(f"{settings.PGBACKREST_BIN} was not found in the database server.", "tool_missing")
+    if status != 0:
+        out = scrub(text) or f"exit status {status}"
+        errors = [line for line in out.splitlines() if "ERROR" in line] or out.splitlines()
+        raise PitrError(f"pgbackrest {command} failed: {errors[-1].strip()}")
+    return text + "\n"
 
 
 def stanza_create() -> None:
@@ -224,7 +291,8 @@ def repositories() -> list[int]:
 
 def info() -> dict:
     """The stanza's entry of `pgbackrest info --output=json` ({} when there is none yet)."""
-    data = json.loads(run("info", "--output=json", timeout=120) or "[]")
+    out = run("info", "--output=json", timeout=120)
+    data = json.loads(next((line for line in out.splitlines() if line.startswith("[")), "[]"))
     return data[0] if data else {}
 
 
@@ -234,10 +302,8 @@ def oldest_restorable(entry: dict) -> datetime | None:
     return datetime.fromtimestamp(min(stops), tz=UTC) if stops else None
 
 
-def restore(*, to: datetime | None, pg_path: str = "", archive_mode: str = "preserve") -> None:
-    """`pgbackrest restore --delta` into the (stopped) cluster's data directory, or `pg_path`: as of `to`, then
-    promoted; None: everything archived (`--type=default`). A scratch copy takes archive_mode "off": it must never
-    push WAL into the repository."""
+def restore_options(*, to: datetime | None, pg_path: str = "", archive_mode: str = "preserve") -> list[str]:
+    """The options of `pgbackrest restore` for `to` (None: everything archived), here and in compose's db container."""
     argv = ["--delta", f"--archive-mode={archive_mode}"]
     if to is None:
         argv.append("--type=default")
@@ -246,7 +312,14 @@ def restore(*, to: datetime | None, pg_path: str = "", archive_mode: str = "pres
         argv += ["--type=time", f"--target={stamp}", "--target-action=promote"]
     if pg_path:
         argv.append(f"--pg1-path={pg_path}")
-    run("restore", *argv, timeout=6 * 3600)
+    return argv
+
+
+def restore(*, to: datetime | None, pg_path: str = "", archive_mode: str = "preserve") -> None:
+    """`pgbackrest restore --delta` into the (stopped) cluster's data directory, or `pg_path`: as of `to`, then
+    promoted; None: everything archived (`--type=default`). A scratch copy takes archive_mode "off": it must never
+    push WAL into the repository."""
+    run("restore", *restore_options(to=to, pg_path=pg_path, archive_mode=archive_mode), timeout=6 * 3600)
 
 
 # -- what is archived --------------------------------------------------------------------------------------
@@ -289,9 +362,18 @@ def _segment_end_lsn(walfile: str) -> str:
     return f"{end >> 32:X}/{end & 0xFFFFFFFF:X}"
 
 
-def archive_status(cursor) -> ArchiveStatus:
-    """pg_stat_archiver read through `cursor` (a DB-API cursor on the cluster). The lag is the age of the last
-    archived segment while WAL has been written beyond it, 0 when nothing is waiting."""
+_AUTO = object()
+
+
+def archive_status(cursor, *, state=_AUTO) -> ArchiveStatus:
+    """pg_stat_archiver read through `cursor` (a DB-API cursor on the cluster).
+
+    The lag is how long committed work may have waited outside the archive: 0 when no transaction that wrote has
+    started since the last forced switch (or the last check that found everything archived) — the few bytes the
+    server writes on its own while idle (running-transactions records, checkpoints) are no work. Otherwise the time
+    since the newest moment everything committed was known to be archived: the last archived segment, or the
+    switch task's last forced switch or clean check (`state`, read from the cache when not given). Without that
+    state: the age of the last archived segment while any WAL has been written beyond it."""
     cursor.execute(
         "SELECT archived_count, coalesce(last_archived_wal, ''), last_archived_time, failed_count, "
         "coalesce(last_failed_wal, ''), last_failed_time, now(), pg_is_in_recovery(), "
@@ -309,8 +391,193 @@ def archive_status(cursor) -> ArchiveStatus:
     since = archived_at or None
     lag = 0.0
     if pending > 0 and not recovering:
-        lag = (now - since).total_seconds() if since else float("inf")
+        if state is _AUTO:
+            state = load_switch_state()
+        known = _state_for(cursor, state) if state else None
+        if known is not None:
+            work, safe_at = _work_waiting(cursor, known, wal)
+            since = max(filter(None, (archived_at, safe_at)), default=None)
+            if not work:
+                pending = 0
+        if pending > 0:
+            lag = (now - since).total_seconds() if since else float("inf")
     return ArchiveStatus(count, wal, archived_at, failed, failed_wal, failed_at, pending, lag, timeout, mode)
+
+
+# -- the forced segment switch -----------------------------------------------------------------------------
+# PostgreSQL's archive_timeout is checked by the checkpointer when it wakes on its timer; where that timer does not
+# fire (seen on PostgreSQL 15, on the host and in containers alike) a segment fills before it is archived, minutes
+# or hours of sales. Beat runs `switch_if_work_waiting()` every PITR_SWITCH_SECONDS instead: it closes the current
+# segment with pg_switch_wal() when a transaction that wrote has started since the last switch (its XID is at or
+# above the snapshot's xmax then, or it was running then and has committed since), and does nothing while the shop
+# is idle. Its state lives in the cache, not in the database (a write there would itself be new work).
+SWITCHES_KEY = "pitr:wal-switches"
+
+
+def _state_key(target: DatabaseTarget | None = None) -> str:
+    target = target or DatabaseTarget.from_settings()
+    return f"pitr:wal-switch:{target.host or 'local'}:{target.port or 5432}"
+
+
+def load_switch_state(target: DatabaseTarget | None = None) -> dict | None:
+    """The switch task's last observation of this cluster, or None (none yet, or the cache does not answer)."""
+    from django.core.cache import cache
+
+    try:
+        return cache.get(_state_key(target))
+    except Exception:  # the cache is down: the lag falls back to the archived segment's age
+        logger.warning("the WAL switch state could not be read from the cache", exc_info=True)
+        return None
+
+
+def _save_switch_state(target: DatabaseTarget, state: dict) -> None:
+    from django.core.cache import cache
+
+    cache.set(_state_key(target), state, timeout=7 * 86400)
+
+
+def forced_switches() -> tuple[int, float]:
+    """(forced switches counted since the cache was last emptied, unix time of the newest one or 0)."""
+    from django.core.cache import cache
+
+    try:
+        values = cache.get_many([SWITCHES_KEY, SWITCHES_KEY + ":last"])
+    except Exception:
+        return 0, 0.0
+    return int(values.get(SWITCHES_KEY) or 0), float(values.get(SWITCHES_KEY + ":last") or 0)
+
+
+def _count_switch() -> None:
+    from django.core.cache import cache
+
+    cache.add(SWITCHES_KEY, 0, timeout=None)
+    cache.incr(SWITCHES_KEY)
+    cache.set(SWITCHES_KEY + ":last", time.time(), timeout=None)
+    cache.delete(SWITCHES_KEY + ":error")
+
+
+def _note_switch_error(text: str) -> None:
+    from django.core.cache import cache
+
+    cache.set(SWITCHES_KEY + ":error", text, timeout=3600)
+
+
+def switch_error() -> str:
+    """Why the last forced switch was refused (within the hour), or ""."""
+    from django.core.cache import cache
+
+    try:
+        return cache.get(SWITCHES_KEY + ":error") or ""
+    except Exception:
+        return ""
+
+
+def _cluster_identity(cursor) -> tuple[str, str, int, list[int]]:
+    """(system identifier, current timeline as hex, the snapshot's xmax, XIDs running in it)."""
+    cursor.execute(
+        "SELECT (SELECT system_identifier::text FROM pg_control_system()), "
+        "substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8), pg_snapshot_xmax(s)::text, "
+        "array(SELECT x::text FROM pg_snapshot_xip(s) x) FROM pg_current_snapshot() s"
+    )
+    system, timeline, xmax, running = cursor.fetchone()
+    return system, timeline, int(xmax), [int(x) for x in running]
+
+
+def _state_for(cursor, state: dict) -> dict | None:
+    """`state` when it describes this cluster as it is now, else None: another system, another timeline (a restore
+    promoted one) or XIDs gone backwards (restored to an earlier instant) make it meaningless."""
+    try:
+        system, timeline, xmax, _ = _cluster_identity(cursor)
+    except Exception:  # in recovery, or no pg_current_snapshot(): not comparable
+        return None
+    if state.get("system") != system or state.get("timeline") != timeline or int(state.get("xmax", 0)) > xmax:
+        return None
+    return {**state, "xmax_now": xmax}
+
+
+def _forced_archived(state: dict, last_archived: str) -> bool:
+    """Has the state's forced segment been archived? pg_stat_archiver keeps only the newest file pushed: a backup
+    label (`….backup`, named after the backup's first segment) or a timeline history file can come after later
+    segments, so only a plain segment name is compared; another name counts as caught up (failures show apart)."""
+    forced = state.get("segment") or ""
+    if not forced:
+        return True
+    if not last_archived:
+        return False
+    return len(last_archived) != 24 or last_archived >= forced
+
+
+def _work_waiting(cursor, state: dict, last_archived: str) -> tuple[bool, datetime | None]:
+    """(has a transaction that wrote started since the state's snapshot, or one running then committed since;
+    the newest moment everything committed was known archived)."""
+    work = state["xmax_now"] > int(state["xmax"])
+    if not work and state.get("running"):
+        cursor.execute(
+            "SELECT count(*) FROM unnest(%s::text[]) x WHERE pg_xact_status(x::xid8) = 'committed'",
+            [[str(x) for x in state["running"]]],
+        )
+        work = cursor.fetchone()[0] > 0
+    archived = _forced_archived(state, last_archived)
+    safe = state.get("checked_at") if archived else state.get("safe_before")
+    return work or not archived, datetime.fromisoformat(safe) if safe else None
+
+
+def switch_if_work_waiting(target: DatabaseTarget | None = None) -> str:
+    """Close the current WAL segment when committed work would otherwise wait in it (beat, every
+    PITR_SWITCH_SECONDS). Returns what it did: `switched`, `idle` (no work since the last switch), `archived`
+    (the work is archived already), `waiting` (the previous forced segment is not archived yet: no pile-up),
+    `failing` (pushes fail: switching would only fill pg_wal), `not archiving` (in recovery, or archive_mode off)."""
+    target = target or DatabaseTarget.from_settings()
+    with _connect(target, "postgres") as conn, conn.cursor() as cursor:
+        cursor.execute("SELECT pg_is_in_recovery(), current_setting('archive_mode')")
+        recovering, mode = cursor.fetchone()
+        if recovering or mode == "off":
+            return "not archiving"
+        status = archive_status(cursor, state=None)
+        system, timeline, xmax, running = _cluster_identity(cursor)
+        now = datetime.now(tz=UTC)
+        previous = load_switch_state(target)
+        known = _state_for(cursor, previous) if previous else None
+        if known is not None:
+            if not _forced_archived(known, status.last_archived_wal):
+                return "waiting"
+            work, _ = _work_waiting(cursor, known, status.last_archived_wal)
+        else:
+            work = status.pending_bytes > 0
+        fresh = {"system": system, "timeline": timeline, "xmax": xmax, "running": running}
+        if not work:  # everything committed is archived as of now
+            if known is not None:
+                known.pop("xmax_now", None)
+                _save_switch_state(target, {**known, "checked_at": now.isoformat()})
+            else:  # a first look at an archive that holds everything: later work is what counts
+                _save_switch_state(target, {**fresh, "segment": "", "checked_at": now.isoformat()})
+            return "idle"
+        if status.pending_bytes == 0:
+            _save_switch_state(
+                target, {**fresh, "segment": (known or {}).get("segment", ""), "checked_at": now.isoformat()}
+            )
+            return "archived"
+        if status.failing:
+            return "failing"
+        safe_before = (known or {}).get("checked_at") or (
+            status.last_archived_at.isoformat() if status.last_archived_at else None
+        )
+        try:
+            cursor.execute("SELECT pg_walfile_name(pg_switch_wal())")
+        except psycopg.errors.InsufficientPrivilege:
+            _note_switch_error(f"{target.user or 'this user'} may not run pg_switch_wal()")
+            raise PitrError(
+                f"The database user {target.user or '(default)'} may not run pg_switch_wal(): as a superuser, run "
+                f"GRANT EXECUTE ON FUNCTION pg_switch_wal() TO {target.user or '<user>'} (docs/RUNBOOK.md).",
+                "switch_refused",
+            ) from None
+        switched = cursor.fetchone()[0]
+        _save_switch_state(
+            target, {**fresh, "segment": switched, "checked_at": now.isoformat(), "safe_before": safe_before}
+        )
+    _count_switch()
+    logger.info("WAL segment %s switched so that committed work reaches the archive", switched)
+    return "switched"
 
 
 def archive_status_of(target: DatabaseTarget) -> ArchiveStatus:
@@ -430,8 +697,12 @@ def append_setting(name: str, value: str, *, pg_path: str = "") -> None:
     )
 
 
-def wait_for_recovery(target: DatabaseTarget, *, timeout: float | None = None, pg_path: str = "") -> None:
-    """Wait until the started cluster has replayed the archive and been promoted (no longer in recovery)."""
+def wait_for_recovery(
+    target: DatabaseTarget, *, timeout: float | None = None, pg_path: str = "", local: bool = True
+) -> None:
+    """Wait until the started cluster has replayed the archive and been promoted (no longer in recovery). `local`:
+    its data directory is on this machine, so a server that stopped is seen at once (not in compose's app
+    containers: there only the timeout ends the wait)."""
     timeout = timeout or settings.PITR_RECOVERY_TIMEOUT
     end = time.monotonic() + timeout
     last_error = ""
@@ -443,7 +714,7 @@ def wait_for_recovery(target: DatabaseTarget, *, timeout: float | None = None, p
         except psycopg.OperationalError as exc:
             last_error = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             pid_file = Path(pg_path or settings.PGBACKREST_PG1_PATH) / "postmaster.pid"
-            if not settings.PITR_START_COMMAND and not pid_file.exists():
+            if local and not settings.PITR_START_COMMAND and not pid_file.exists():
                 raise PitrError(f"PostgreSQL stopped during recovery: {_log_tail(pg_path)}") from None
         time.sleep(0.5)
     raise PitrError(f"Recovery did not finish within {timeout:.0f} s ({last_error or 'still replaying'}).")

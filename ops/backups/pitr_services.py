@@ -8,6 +8,7 @@ Every backup, restore and drill is a `PitrRun` row; a failure alerts.
 from __future__ import annotations
 
 import fcntl
+import json
 import logging
 import shutil
 import time
@@ -141,21 +142,140 @@ class PitrSummary:
     run_id: int | None = None
 
 
+@dataclass
+class RestorePlan:
+    """What the first step of a point-in-time restore left for the last one: the instant, the numbers issued (read
+    after writes stopped), the safety copy. On one machine it stays in memory; with compose it is the file
+    `plan_path()` on the backup volume between `restore --step prepare` (app container), the pgBackRest restore (db
+    container) and `restore --step finish` (app container)."""
+
+    to: str
+    label: str
+    when: datetime | None
+    started_at: datetime
+    reason: str
+    issued: dict[int, dict[str, int]] = field(default_factory=dict)
+    live: bool = False
+    safety_backup: str = ""
+    safety_counts: dict = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def as_json(self) -> dict:
+        return {
+            "to": self.to,
+            "label": self.label,
+            "when": self.when.isoformat() if self.when else None,
+            "started_at": self.started_at.isoformat(),
+            "reason": self.reason,
+            "issued": {str(rid): numbers for rid, numbers in self.issued.items()},
+            "live": self.live,
+            "safety_backup": self.safety_backup,
+            "safety_counts": self.safety_counts,
+            "timings": self.timings,
+            "pgbackrest_restore_options": pitr.restore_options(to=self.when),
+        }
+
+    @classmethod
+    def from_json(cls, data: dict) -> RestorePlan:
+        return cls(
+            to=data["to"],
+            label=data["label"],
+            when=datetime.fromisoformat(data["when"]) if data.get("when") else None,
+            started_at=datetime.fromisoformat(data["started_at"]),
+            reason=data["reason"],
+            issued=restoring.numbers_in_manifest({"issued_numbers": data.get("issued") or {}}),
+            live=bool(data.get("live")),
+            safety_backup=data.get("safety_backup") or "",
+            safety_counts=data.get("safety_counts") or {},
+            timings=data.get("timings") or {},
+        )
+
+
+def plan_path() -> Path:
+    return pitr.config_path().parent / "restore-plan.json"
+
+
+def read_plan() -> RestorePlan:
+    try:
+        return RestorePlan.from_json(json.loads(plan_path().read_text()))
+    except FileNotFoundError:
+        raise services.RestoreRefused(
+            "No point-in-time restore is under way here: start one with `restore --to <time>|latest --step prepare`."
+        ) from None
+
+
 def restore_to(
     to: str, *, confirmed: bool = False, migrate: bool = True, triggered_by=None, progress=None
 ) -> PitrSummary:
     """Restore the whole cluster as of the instant `to` (local time unless it carries an offset), or everything
-    archived (`latest`), with a dump restore's guarantees.
+    archived (`latest`), with a dump restore's guarantees, on the machine that holds the cluster.
 
-    Refuses a time in the future or before the oldest backup kept, and a live non-empty database unless confirmed.
-    With the cluster up: maintenance (flag and read-only barrier, other sessions ended), the pre-restore safety dump,
-    the numbers issued noted, the current WAL segment archived; then the cluster is stopped, `pgbackrest restore
-    --delta` rewinds it, it starts read-only, replays to `to` and is promoted; the maintenance barrier is put back
-    on the restored cluster, migrations applied, counters moved above every number issued (audited), and the
-    restored database checked (schema, smoke queries, no receipt issued after `to`) before maintenance is left. With
-    the cluster gone (crashed, data lost) the same without the safety copy. A failure after the cluster was
-    rewritten leaves maintenance on, alerts and raises PitrError naming the safety copy.
+    The three steps, which compose runs in different containers (`prepare_step`, the db container's pgBackRest
+    restore, `finish_step`): `_prepare` refuses a time in the future or before the oldest backup kept, and a live
+    non-empty database unless confirmed; with the cluster up it enters maintenance (flag and read-only barrier,
+    other sessions ended), takes the pre-restore safety dump, notes the numbers issued and for `latest` archives the
+    current WAL segment. `_rewind` stops the cluster, `pgbackrest restore --delta` rewinds it, it starts read-only,
+    replays to `to` and is promoted. `_finish` puts the maintenance barrier back on the restored cluster, applies
+    migrations, moves counters above every number issued (audited), checks the restored database (schema, smoke
+    queries, no receipt issued after `to`), records the run and leaves maintenance. With the cluster gone (crashed,
+    data lost) the same without the safety copy. A failure after the cluster was rewritten leaves maintenance on,
+    alerts and raises PitrError naming the safety copy.
     """
+    with pitr_lock():
+        plan, target, engine = _prepare(to, confirmed=confirmed, triggered_by=triggered_by)
+        _stop(plan, target, engine)
+        try:
+            _rewind(plan)
+            summary = _finish(plan, target, engine, migrate=migrate, triggered_by=triggered_by, local=True)
+        except Exception as exc:
+            raise _failed(plan, exc) from None
+    connections.close_all()
+    return summary
+
+
+def prepare_step(to: str, *, confirmed: bool = False, pgbackrest_info: dict | None = None, triggered_by=None):
+    """compose's first step, in an app container: `_prepare`, its plan written to `plan_path()` (maintenance stays
+    on). pgBackRest runs in the db container, so the caller hands in its `info --output=json` (None: pgBackRest is
+    run here). Refused while a plan exists: a restore is under way, or was cut short (`abort_step`)."""
+    path = plan_path()
+    if path.exists():
+        raise services.RestoreRefused(
+            f"A point-in-time restore is already under way ({path}): finish it (`restore --step finish`) or, if the "
+            "cluster was not rewritten, abort it (`restore --step abort`)."
+        )
+    plan, _, _ = _prepare(to, confirmed=confirmed, triggered_by=triggered_by, info=pgbackrest_info)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(plan.as_json(), indent=2))
+    tmp.replace(path)
+    return plan
+
+
+def finish_step(*, migrate: bool = True, triggered_by=None) -> PitrSummary:
+    """compose's last step, in an app container once the db container runs the rewound cluster: `_finish` (waits
+    for the recovery over SQL), then the plan is removed."""
+    plan = read_plan()
+    target = _require_enabled()
+    try:
+        summary = _finish(plan, target, PostgresEngine(target), migrate=migrate, triggered_by=triggered_by, local=False)
+    except Exception as exc:
+        raise _failed(plan, exc) from None
+    plan_path().unlink(missing_ok=True)
+    connections.close_all()
+    return summary
+
+
+def abort_step() -> RestorePlan:
+    """compose, when the pgBackRest restore refused before rewriting anything: maintenance off, the plan removed."""
+    plan = read_plan()
+    target = _require_enabled()
+    if plan.live:
+        _leave(target, PostgresEngine(target), restoring._flag_db(target))
+    plan_path().unlink()
+    return plan
+
+
+def _prepare(to: str, *, confirmed: bool, triggered_by=None, info: dict | None = None):
     target = _require_enabled()
     engine = PostgresEngine(target)
     when = parse_target(to)
@@ -163,7 +283,7 @@ def restore_to(
     now = timezone.now()
     if when is not None and when > now:
         raise services.RestoreRefused(f"{label} is in the future: nothing is archived after now.")
-    oldest = pitr.oldest_restorable(pitr.info())
+    oldest = pitr.oldest_restorable(pitr.info() if info is None else info)
     if oldest is None:
         raise services.RestoreRefused("pgBackRest has no backup yet: take one (manage.py pitr backup --type full).")
     if when is not None and when < oldest:
@@ -175,85 +295,111 @@ def restore_to(
             f"The database {target.name} {what}: restoring to a point in time replaces the whole cluster. "
             "Confirm interactively or pass --yes."
         )
-    timings: dict[str, float] = {}
-    started, mark = time.monotonic(), time.monotonic()
-    reason = f"point-in-time restore to {label} started {now:%H:%M} UTC"
-    flag_db = restoring._flag_db(target)
-    safety: BackupRecord | None = None
-    with pitr_lock():
-        issued = restoring.highest(*(restoring.numbers_in_manifest(e.manifest) for e in _catalogue_entries()))
-        if live:
-            safety, issued = _stop_writes_and_keep(target, engine, reason, issued, when, triggered_by, timings)
-        try:
-            mark = time.monotonic()
-            connections.close_all()
-            pitr.stop_cluster()
-            timings["stop"] = time.monotonic() - mark
-        except Exception:
-            if live:
-                _leave(target, engine, flag_db)
-            raise
-        try:
-            mark = time.monotonic()
-            pitr.restore(to=when)
-            pitr.append_setting("default_transaction_read_only", "on")
-            timings["pgbackrest_restore"] = time.monotonic() - mark
-            mark = time.monotonic()
-            pitr.start_cluster()
-            pitr.wait_for_recovery(target)
-            timings["recovery"] = time.monotonic() - mark
-            _barrier_on_restored(target, engine, reason)
-            applied = ""
-            if migrate:
-                mark = time.monotonic()
-                applied = services._migrate(target, writable=True)
-                timings["migrate"] = time.monotonic() - mark
-            mark = time.monotonic()
-            jumps = restoring.continue_counters(
-                target, issued, backup=f"point in time {label}", actor_id=getattr(triggered_by, "pk", None)
-            )
-            counts = _check_restored(engine, target, when, safety)
-            timings["checks"] = time.monotonic() - mark
-        except Exception as exc:
-            message = getattr(exc, "message", "") or str(exc) or exc.__class__.__name__
-            kept = f" The safety copy {safety.name} holds the database as it was." if safety else ""
-            error = (
-                f"Point-in-time restore to {label} failed after the cluster was rewritten: {message}.{kept} "
-                "Maintenance stays on: restore again (another time, or `latest`), or check the database and run "
-                "`manage.py maintenance off`."
-            )
-            services._alert("pitr.restore_failed", error)
-            raise pitr.PitrError(error) from None
-        timings["total"] = time.monotonic() - started
-        connections.close_all()
-        restoring._own_pids(target)  # this process's new session may write through the barrier
-        _sync_records()
-        run = PitrRun.objects.create(
-            kind=PitrRun.Kind.RESTORE,
-            status=PitrRun.Status.SUCCEEDED,
-            started_at=now,
-            finished_at=timezone.now(),
-            target=to[:64],
-            target_time=when,
-            duration_seconds=timings["total"],
-            safety_backup=safety.name if safety else "",
-            details={"timings": timings, "counts": counts, "numbers_continued": [j.note for j in jumps]},
-            triggered_by_id=getattr(triggered_by, "pk", None),
+    plan = RestorePlan(
+        to=to,
+        label=label,
+        when=when,
+        started_at=now,
+        reason=f"point-in-time restore to {label} started {now:%H:%M} UTC",
+        issued=restoring.highest(*(restoring.numbers_in_manifest(e.manifest) for e in _catalogue_entries())),
+        live=live,
+    )
+    if live:
+        safety, plan.issued = _stop_writes_and_keep(
+            target, engine, plan.reason, plan.issued, when, triggered_by, plan.timings
         )
-        _leave(target, engine, flag_db)
+        if safety is not None:
+            plan.safety_backup, plan.safety_counts = safety.name, safety.row_counts or {}
+    return plan, target, engine
+
+
+def _stop(plan: RestorePlan, target: DatabaseTarget, engine: PostgresEngine) -> None:
+    """Stop the cluster; a failure leaves everything as it was (maintenance off again)."""
+    try:
+        mark = time.monotonic()
+        connections.close_all()
+        pitr.stop_cluster()
+        plan.timings["stop"] = time.monotonic() - mark
+    except Exception:
+        if plan.live:
+            _leave(target, engine, restoring._flag_db(target))
+        raise
+
+
+def _rewind(plan: RestorePlan) -> None:
+    """On the machine holding the data directory: pgBackRest's restore, the cluster started read-only for everyone
+    (compose: the db container's `pitr-restore`, then its start)."""
+    mark = time.monotonic()
+    pitr.restore(to=plan.when)
+    pitr.append_setting("default_transaction_read_only", "on")
+    plan.timings["pgbackrest_restore"] = time.monotonic() - mark
+    mark = time.monotonic()
+    pitr.start_cluster()
+    plan.timings["start"] = time.monotonic() - mark
+
+
+def _finish(
+    plan: RestorePlan, target: DatabaseTarget, engine: PostgresEngine, *, migrate: bool, triggered_by, local: bool
+) -> PitrSummary:
+    mark = time.monotonic()
+    pitr.wait_for_recovery(target, local=local)
+    plan.timings["recovery"] = time.monotonic() - mark
+    _barrier_on_restored(target, engine, plan.reason)
+    applied = ""
+    if migrate:
+        mark = time.monotonic()
+        applied = services._migrate(target, writable=True)
+        plan.timings["migrate"] = time.monotonic() - mark
+    mark = time.monotonic()
+    # the numbers noted when writes stopped, and every manifest (the safety copy's among them)
+    issued = restoring.highest(plan.issued, *(restoring.numbers_in_manifest(e.manifest) for e in _catalogue_entries()))
+    jumps = restoring.continue_counters(
+        target, issued, backup=f"point in time {plan.label}", actor_id=getattr(triggered_by, "pk", None)
+    )
+    counts = _check_restored(engine, target, plan.when, plan.safety_counts)
+    plan.timings["checks"] = time.monotonic() - mark
+    plan.timings["total"] = (timezone.now() - plan.started_at).total_seconds()
     connections.close_all()
-    logger.warning("point-in-time restore of %s to %s done in %.1fs", target.name, label, timings["total"])
+    restoring._own_pids(target)  # this process's new session may write through the barrier
+    _sync_records()
+    run = PitrRun.objects.create(
+        kind=PitrRun.Kind.RESTORE,
+        status=PitrRun.Status.SUCCEEDED,
+        started_at=plan.started_at,
+        finished_at=timezone.now(),
+        target=plan.to[:64],
+        target_time=plan.when,
+        duration_seconds=plan.timings["total"],
+        safety_backup=plan.safety_backup,
+        details={"timings": plan.timings, "counts": counts, "numbers_continued": [j.note for j in jumps]},
+        triggered_by_id=getattr(triggered_by, "pk", None),
+    )
+    _leave(target, engine, restoring._flag_db(target))
+    connections.close_all()
+    logger.warning("point-in-time restore of %s to %s done in %.1fs", target.name, plan.label, plan.timings["total"])
     return PitrSummary(
-        target=label,
-        target_time=when,
+        target=plan.label,
+        target_time=plan.when,
         database=target.name,
-        safety_backup=safety.name if safety else "",
-        timings=timings,
+        safety_backup=plan.safety_backup,
+        timings=plan.timings,
         counts=counts,
         numbers_continued=[j.note for j in jumps],
         migrations_applied=applied,
         run_id=run.pk,
     )
+
+
+def _failed(plan: RestorePlan, exc: Exception) -> pitr.PitrError:
+    message = getattr(exc, "message", "") or str(exc) or exc.__class__.__name__
+    kept = f" The safety copy {plan.safety_backup} holds the database as it was." if plan.safety_backup else ""
+    error = (
+        f"Point-in-time restore to {plan.label} failed after the cluster was rewritten: {message}.{kept} "
+        "Maintenance stays on: restore again (another time, or `latest`), or check the database and run "
+        "`manage.py maintenance off`."
+    )
+    services._alert("pitr.restore_failed", error)
+    return pitr.PitrError(error)
 
 
 def _sync_records() -> None:
@@ -291,7 +437,8 @@ def _stop_writes_and_keep(target, engine, reason, issued, when, triggered_by, ti
             timings["maintenance"] = time.monotonic() - mark
             mark = time.monotonic()
             safety = None
-            if not engine.is_empty(target.name):
+            empty = engine.is_empty(target.name)
+            if not empty:
                 safety = services._run_backup(
                     kind=BackupRecord.Kind.PRE_RESTORE, triggered_by=triggered_by, source=target
                 )
@@ -299,7 +446,9 @@ def _stop_writes_and_keep(target, engine, reason, issued, when, triggered_by, ti
                     raise BackupError(f"The pre-restore safety backup failed, nothing was restored: {safety.error}")
                 timings["safety_backup"] = time.monotonic() - mark
             issued = restoring.highest(issued, restoring.issued_numbers(target))
-            if when is None:
+            # an empty database (a cluster made afresh on a lost data volume) has nothing to archive, and its
+            # segments would not be taken by the stanza (another system)
+            if when is None and not empty:
                 mark = time.monotonic()
                 pitr.switch_and_wait_archived(target)
                 timings["archive_last_wal"] = time.monotonic() - mark
@@ -338,7 +487,7 @@ def _barrier_on_restored(target: DatabaseTarget, engine: PostgresEngine, reason:
     restoring.disconnect_others(engine, target.name, [])
 
 
-def _check_restored(engine: PostgresEngine, target: DatabaseTarget, when: datetime | None, safety) -> dict:
+def _check_restored(engine: PostgresEngine, target: DatabaseTarget, when: datetime | None, before: dict) -> dict:
     """The restored database is usable (every table and column the code needs, each app's smoke query) and holds
     nothing issued after the target instant. Returns {table: [in the safety copy, restored]} for the sales tables."""
     problems = []
@@ -353,7 +502,6 @@ def _check_restored(engine: PostgresEngine, target: DatabaseTarget, when: dateti
             problems.append(f"{late} receipt(s) issued after the target instant are in the restored database")
     if problems:
         raise pitr.PitrError("; ".join(problems))
-    before = (safety.row_counts if safety else {}) or {}
     counts = engine.row_counts(target.name)
     sales_tables = ("billing_receipt", "billing_payment", "orders_order", "orders_orderline", "inventory_stockmove")
     return {t: [before.get(t), counts.get(t)] for t in sales_tables}
@@ -513,12 +661,18 @@ def pitr_overview() -> dict:
             else "green"
         ),
         "watch_only": settings.PITR_WATCH_ONLY,
+        "backups_here": pitr.backups_here(),
+        "forced_switches": pitr.forced_switches()[0],
         "rpo_seconds": settings.PITR_RPO_SECONDS,
         "retention_days": settings.PGBACKREST_RETENTION_DAYS,
         "runs": [
-            ("full backup", runs["full"]),
-            ("differential backup", runs["diff"]),
-            ("PITR drill", runs["drill"]),
-            ("point-in-time restore", runs["restore"]),
+            (label, run)
+            for label, run, shown in (
+                ("full backup", runs["full"], pitr.backups_here()),
+                ("differential backup", runs["diff"], pitr.backups_here()),
+                ("PITR drill", runs["drill"], not settings.PITR_WATCH_ONLY),
+                ("point-in-time restore", runs["restore"], True),
+            )
+            if shown
         ],
     }

@@ -116,7 +116,8 @@ def _wait_gone(pid: int, deadline: float = 30) -> None:
         time.sleep(0.05)
 
 
-def start_cluster(**settings: str) -> Cluster:
+def start_cluster(*, conf: str = "", **settings: str) -> Cluster:
+    """A cluster archiving into an encrypted repository of its own; `conf`: more postgresql.conf lines (last wins)."""
     if not shutil.which("pgbackrest") or not (PG_BIN / "initdb").exists():
         pytest.fail("pgbackrest and PostgreSQL 15's server binaries are needed (make backup-tools)")
     root = Path(tempfile.mkdtemp(prefix="tillhouse-pitr-", dir="/tmp"))
@@ -134,6 +135,7 @@ def start_cluster(**settings: str) -> Cluster:
         BACKUP_DIR=str(root / "backups"),
         PITR_ENABLED="True",
         PGBACKREST_CONFIG=str(root / "pgbackrest" / "pgbackrest.conf"),
+        PGBACKREST_SERVER_CONFIG=str(root / "pgbackrest" / "pgbackrest.conf"),  # PITR_PGBACKREST_VIA=sql
         PGBACKREST_REPO_PATH=str(root / "pgbackrest" / "repo"),
         PGBACKREST_CIPHER_PASS=CIPHER_PASS,
         PGBACKREST_RUN_AS=OWNER,
@@ -148,14 +150,14 @@ def start_cluster(**settings: str) -> Cluster:
         **settings,
     )
     try:
-        _initialise(cluster)
+        _initialise(cluster, conf)
     except BaseException:
         stop_cluster(cluster)
         raise
     return cluster
 
 
-def _initialise(cluster: Cluster) -> None:
+def _initialise(cluster: Cluster, extra: str = "") -> None:
     root = cluster.root
     subprocess.run(
         _as_owner(str(PG_BIN / "initdb"), "-D", str(cluster.data), "-U", "postgres", "-A", "trust", "--no-sync"),
@@ -167,7 +169,7 @@ def _initialise(cluster: Cluster) -> None:
     with open(cluster.data / "postgresql.conf", "a") as conf:
         conf.write(
             f"\nport = {cluster.port}\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '{root / 'sock'}'\n"
-            "shared_buffers = '32MB'\nmax_connections = 40\n" + archiving
+            "shared_buffers = '32MB'\nmax_connections = 40\n" + archiving + extra
         )
     cluster.start()
     with cluster.connect("postgres") as conn:

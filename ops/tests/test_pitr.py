@@ -166,6 +166,7 @@ def test_health_shows_the_lag_the_last_backups_and_the_drill(pitr_on, monkeypatc
 
     assert by_key["pitr:archiveLag"].status == health.PASS and by_key["pitr:archiveLag"].value == 12.0
     assert "000000010000000000000042" in by_key["pitr:archiveLag"].output
+    assert "forced WAL switch(es)" in by_key["pitr:archiveLag"].output
     assert by_key["pitr:backupAge"].status == health.PASS and "last full" in by_key["pitr:backupAge"].output
     assert by_key["pitr:drill"].status == health.PASS and "RTO 42 s" in by_key["pitr:drill"].output
     status.lag_seconds = 400
@@ -218,6 +219,8 @@ def test_metrics_export_the_archive_lag_and_failures_even_while_pitr_is_off(clie
         "tillhouse_pitr_archive_failing 0.0",
         "tillhouse_pitr_archive_failures_total 0.0",
         "tillhouse_pitr_drill_last_failure_timestamp_seconds 0.0",
+        "tillhouse_pitr_wal_switches_forced_total 0.0",
+        "tillhouse_pitr_wal_switch_last_timestamp_seconds 0.0",
     ):
         assert line in text
 
@@ -271,3 +274,78 @@ def test_beat_takes_the_nightly_pgbackrest_backup_once_when_its_time_has_come(pi
     assert run.label == "20261207-013000F-diff" and taken == ["full", "diff"]
     PitrRun.objects.filter(pk=run.pk).update(started_at=after)
     assert pitr_services.run_backup_if_due(now=after + timedelta(minutes=15)) is None
+
+
+def _settings_of_a_process(**env) -> dict:
+    """CELERY_BEAT_SCHEDULE's PITR entries as a process with this environment builds them."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from ops.tests.servers import ROOT
+
+    code = (
+        "import json, django; django.setup(); from django.conf import settings; "
+        "print(json.dumps({k: str(v['schedule']) for k, v in settings.CELERY_BEAT_SCHEDULE.items() if 'pitr' in k}))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True,
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "posproject.settings", **env},
+    )  # fmt: skip
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def test_beat_switches_the_wal_wherever_pitr_is_on_and_backs_up_where_pgbackrest_can_be_reached():
+    assert _settings_of_a_process(PITR_ENABLED="False") == {}
+    watching = _settings_of_a_process(PITR_ENABLED="True", PITR_WATCH_ONLY="True")
+    assert watching == {"ops.backups.pitr_switch_wal": "20.0"}  # no pgBackRest backup or drill there
+    holding = _settings_of_a_process(PITR_ENABLED="True", PITR_SWITCH_SECONDS="15")
+    assert holding["ops.backups.pitr_switch_wal"] == "15.0" and "ops.backups.pitr_backup" in holding
+    # compose: the backups through SQL in the db server, still no drill (it needs the data directory)
+    compose = _settings_of_a_process(PITR_ENABLED="True", PITR_WATCH_ONLY="True", PITR_PGBACKREST_VIA="sql")
+    assert set(compose) == {"ops.backups.pitr_switch_wal", "ops.backups.pitr_backup"}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_switch_does_nothing_where_the_server_does_not_archive(pitr_on):
+    """The suite's server has archive_mode off: no segment is switched, nothing is counted."""
+    from django.db import connection
+
+    before = pitr.forced_switches()[0]
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_current_wal_lsn()::text")
+        lsn = cursor.fetchone()[0]
+    assert pitr.switch_if_work_waiting() == "not archiving"
+    assert pitr.forced_switches()[0] == before
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_walfile_name(pg_current_wal_lsn()) = pg_walfile_name(%s::pg_lsn)", [lsn])
+        assert cursor.fetchone()[0]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_lag_counts_committed_work_only_not_the_servers_own_bytes(pitr_on):
+    """With the switch task's state, WAL beyond the archive that no writing transaction made is no lag (it is
+    the server's own: checkpoints, running-transactions records); a write since makes the lag the time since the
+    last moment everything was known archived."""
+    from django.db import connection
+
+    from ops.models import PitrRun
+
+    with connection.cursor() as cursor:
+        system, timeline, xmax, running = pitr._cluster_identity(cursor)
+        checked = timezone.now() - timedelta(seconds=42)
+        state = {"system": system, "timeline": timeline, "xmax": xmax, "running": running,
+                 "segment": "", "checked_at": checked.isoformat()}  # fmt: skip
+        idle = pitr.archive_status(cursor, state=state)
+        assert idle.lag_seconds == 0 and idle.pending_bytes == 0
+        assert pitr.archive_status(cursor, state=None).lag_seconds == float("inf")  # nothing ever archived here
+    PitrRun.objects.create(kind="full", status="succeeded")  # a transaction that wrote
+    with connection.cursor() as cursor:
+        busy = pitr.archive_status(cursor, state=state)
+        assert 42 <= busy.lag_seconds < 60
+        # another cluster's state (a restore made a new timeline; XIDs went backwards) is ignored
+        other = pitr.archive_status(cursor, state={**state, "timeline": "00000009"})
+        assert other.lag_seconds == float("inf")
+        gone_back = pitr.archive_status(cursor, state={**state, "xmax": xmax + 10**6})
+        assert gone_back.lag_seconds == float("inf")

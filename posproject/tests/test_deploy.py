@@ -119,6 +119,8 @@ def test_the_db_container_writes_pgbackrest_configuration_from_its_environment()
 def test_the_app_containers_watch_the_archive_and_leave_pgbackrest_backups_to_the_db_container(compose_config):
     for name in ("web", "worker", "beat", "migrate"):
         assert compose_config["services"][name]["environment"]["PITR_WATCH_ONLY"] == "True", name
+        # beat's pgBackRest backups run in the db server (COPY ... FROM PROGRAM), with its configuration
+        assert compose_config["services"][name]["environment"]["PITR_PGBACKREST_VIA"] == "sql", name
 
 
 def test_redis_7_keeps_an_append_only_file(compose_config):
@@ -392,3 +394,63 @@ def test_nginx_serves_certificate_challenges_from_the_directory_the_compose_file
     assert webroot in mounts
     ports = {name for name, service in compose_config["services"].items() if service.get("ports")}
     assert ports == {"nginx"}  # the firewall section relies on it: nothing but nginx is published
+
+
+FAKE_RESTORE_COMPOSE = """#!/usr/bin/env bash
+echo "compose $*" >> "$DEPLOY_LOG"
+case "$*" in
+  "run --rm --no-deps db pgbackrest info --output=json") echo "podman run ..."; echo '[{"name":"tillhouse"}]' ;;
+  *"--step options") echo "podman run ..."
+    printf '%s\\n' --delta --type=time "--target=2026-12-07 14:03:00.000000+00" ;;
+  "run --rm --no-deps db pitr-restore"*) exit "${PITR_RESTORE_EXIT:-0}" ;;
+esac
+"""
+
+
+def _restore_to_with_fakes(tmp_path: Path, *args: str, restore_exit: int = 0) -> tuple[int, list[str]]:
+    """deploy/restore-to.sh against a stand-in `docker compose` that records what it is asked."""
+    (tmp_path / "deploy").mkdir(parents=True, exist_ok=True)
+    for name in ("deploy.sh", "restore-to.sh"):
+        shutil.copy(ROOT / "deploy" / name, tmp_path / "deploy" / name)
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    for name, text in (("compose", FAKE_RESTORE_COMPOSE), ("docker", FAKE_DOCKER)):
+        (bin_dir / name).write_text(text)
+        (bin_dir / name).chmod(0o755)
+    log = tmp_path / "calls.log"
+    done = subprocess.run(
+        ["bash", str(tmp_path / "deploy/restore-to.sh"), *args],
+        env={"PATH": f"{bin_dir}:/usr/bin:/bin", "COMPOSE": str(bin_dir / "compose"), "DEPLOY_LOG": str(log),
+             "PITR_RESTORE_EXIT": str(restore_exit), "WAIT_SECONDS": "5"},
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    return done.returncode, log.read_text().splitlines() if log.exists() else []
+
+
+def test_restore_to_prepares_in_an_app_container_restores_in_the_db_container_and_finishes(tmp_path):
+    code, calls = _restore_to_with_fakes(tmp_path, "2026-12-07 14:03:00", "--yes")
+    manage = "compose run --rm --no-deps migrate python manage.py restore"
+    assert code == 0
+    assert calls == [
+        "compose run --rm --no-deps db pgbackrest info --output=json",
+        f'{manage} --to 2026-12-07 14:03:00 --step prepare --pgbackrest-info [{{"name":"tillhouse"}}] --yes',
+        f"{manage} --step options",
+        "compose stop db",
+        "compose run --rm --no-deps db pitr-restore --delta --type=time --target=2026-12-07 14:03:00.000000+00",
+        "compose up -d db",
+        f"{manage} --step finish",
+    ]
+
+
+def test_restore_to_abandons_the_restore_when_pgbackrest_refuses_and_wants_its_arguments(tmp_path):
+    code, calls = _restore_to_with_fakes(tmp_path, "latest", "--yes", restore_exit=1)
+    assert code == 1
+    restore = calls.index("compose run --rm --no-deps db pitr-restore --delta --type=time "
+                          "--target=2026-12-07 14:03:00.000000+00")  # fmt: skip
+    assert calls[restore + 1 :] == [
+        "compose up -d db",
+        "compose run --rm --no-deps migrate python manage.py restore --step abort",
+    ]
+    for wrong in ((), ("latest", "-y")):
+        code, calls = _restore_to_with_fakes(tmp_path / str(len(wrong)), *wrong)
+        assert code == 2 and calls == []

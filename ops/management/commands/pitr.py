@@ -1,3 +1,5 @@
+from datetime import UTC, datetime
+
 from django.core.management.base import BaseCommand
 
 from ops.backups import pitr, pitr_services
@@ -8,11 +10,14 @@ from ops.models import PitrRun
 class Command(BaseCommand):
     help = (
         "Point-in-time recovery with pgBackRest: `setup` (write the configuration, create the stanza, print what "
-        "postgresql.conf needs), `backup --type full|diff`, `check`, `status`, `drill [--at TIME]`."
+        "postgresql.conf needs), `backup --type full|diff`, `check`, `status`, `drill [--at TIME]`, `switch` (what "
+        "beat does every PITR_SWITCH_SECONDS: close the WAL segment if committed work waits in it)."
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("action", choices=["setup", "postgres-conf", "backup", "check", "status", "drill"])
+        parser.add_argument(
+            "action", choices=["setup", "postgres-conf", "backup", "check", "status", "drill", "switch"]
+        )
         parser.add_argument("--type", choices=["full", "diff"], default="diff")
         parser.add_argument("--at", default="", help="drill: the instant to restore (default: an hour ago)")
 
@@ -25,6 +30,8 @@ class Command(BaseCommand):
         elif action == "setup":
             path = pitr_services.setup()
             self.stdout.write(self.style.SUCCESS(f"pgBackRest configuration written to {path}; stanza ready."))
+        elif action == "switch":
+            self.stdout.write(pitr.switch_if_work_waiting())
         elif action == "check":
             pitr.check()
             self.stdout.write(self.style.SUCCESS("pgBackRest check passed: a WAL segment reached every repository."))
@@ -58,6 +65,9 @@ class Command(BaseCommand):
             f"lag {archive.lag_seconds:.0f}s; failures {archive.failed_count}"
             + (" (failing now)" if archive.failing else "")
         )
+        count, last = pitr.forced_switches()
+        when = f"{datetime.fromtimestamp(last, tz=UTC):%Y-%m-%d %H:%M:%S} UTC" if last else "never"
+        self.stdout.write(f"forced WAL switches: {count} (last {when})")
         for kind, run in pitr_services.latest_runs().items():
             when = f"{run.started_at:%Y-%m-%d %H:%M} {run.status}" if run else "never"
             self.stdout.write(f"last {kind}: {when}")
