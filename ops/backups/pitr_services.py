@@ -306,7 +306,7 @@ def _prepare(to: str, *, confirmed: bool, triggered_by=None, info: dict | None =
     )
     if live:
         safety, plan.issued = _stop_writes_and_keep(
-            target, engine, plan.reason, plan.issued, when, triggered_by, plan.timings
+            target, engine, plan.reason, plan.issued, triggered_by, plan.timings
         )
         if safety is not None:
             plan.safety_backup, plan.safety_counts = safety.name, safety.row_counts or {}
@@ -418,9 +418,10 @@ def _catalogue_entries():
         return []
 
 
-def _stop_writes_and_keep(target, engine, reason, issued, when, triggered_by, timings):
-    """Maintenance on the live cluster, the safety dump, the numbers issued, and (for `latest`) the current WAL
-    segment archived. Refuses while a dump backup or drill runs. Undoes the maintenance if any of it fails."""
+def _stop_writes_and_keep(target, engine, reason, issued, triggered_by, timings):
+    """Maintenance on the live cluster, the safety dump, the numbers issued, and the current WAL segment archived
+    (`latest` needs it, and an instant may lie in it). Refuses while a dump backup or drill runs. Undoes the
+    maintenance if any of it fails."""
     mark = time.monotonic()
     flag_db = restoring._flag_db(target)
     with ExitStack() as locks:
@@ -446,9 +447,11 @@ def _stop_writes_and_keep(target, engine, reason, issued, when, triggered_by, ti
                     raise BackupError(f"The pre-restore safety backup failed, nothing was restored: {safety.error}")
                 timings["safety_backup"] = time.monotonic() - mark
             issued = restoring.highest(issued, restoring.issued_numbers(target))
-            # an empty database (a cluster made afresh on a lost data volume) has nothing to archive, and its
-            # segments would not be taken by the stanza (another system)
-            if when is None and not empty:
+            # the segment being written is archived too, for an instant as for `latest`: an instant in it (the
+            # last seconds) would otherwise lie beyond the archive and the replay would stop short of it. An empty
+            # database (a cluster made afresh on a lost data volume) has nothing to archive, and its segments would
+            # not be taken by the stanza (another system)
+            if not empty:
                 mark = time.monotonic()
                 pitr.switch_and_wait_archived(target)
                 timings["archive_last_wal"] = time.monotonic() - mark

@@ -138,10 +138,10 @@ class Stack:
             "BUILDAH_FORMAT": "docker",  # podman builds OCI images by default, which drop the HEALTHCHECK
         }
 
-    def deploy(self, action: str, **extra) -> None:
+    def deploy(self, action: str, *args: str, **extra) -> None:
         """deploy/deploy.sh, its steps (the `==>` lines) kept with the time they were reached."""
         process = subprocess.Popen(
-            ["deploy/deploy.sh", action],
+            ["deploy/deploy.sh", action, *args],
             cwd=ROOT,
             env={**self.env, **extra},
             stdout=subprocess.PIPE,
@@ -520,6 +520,48 @@ def test_the_container_stack_deploys_passes_the_smoke_flow_rolls_web_and_rolls_b
         assert browser.get(f"{base}/accounts/login/").status_code in {200, 429}
         step(
             f"12. deploy.sh rollback: web runs {image} again ({load.ok} answered, {len(load.failed)} failed meanwhile)"
+        )
+
+        # 13. Point-in-time restore with compose, as docs/RUNBOOK.md gives it (deploy/restore-to.sh): a full
+        # pgBackRest backup taken the way beat takes it (through the db server), a sale, the instant, a second sale;
+        # restored to the instant, the database has the first sale and not the second, and the next receipt is
+        # numbered above the second one (the counters continued past every number issued).
+        def api_sale() -> int:
+            answer = api.post(
+                f"{base}/api/v1/checkout/",
+                headers={"Idempotency-Key": str(uuid.uuid4())},
+                json={
+                    "register": int(register_id),
+                    "lines": [{"product": int(product_id), "quantity": "1"}],
+                    "tenders": [{"tender": "cash", "tendered": f"{float(price) + 20:.2f}"}],
+                },
+            )
+            assert answer.status_code == 201, answer.text
+            return int(answer.json()["receipt"]["number"])
+
+        stack.exec_resolving(stack.web(), "python", "manage.py", "pitr", "backup", "--type", "full")
+        (db,) = stack.ids("db")
+        before = api_sale()
+        time.sleep(1.2)
+        now_sql = "SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS')"
+        instant = stack.exec(db, "psql", "-U", "tillhouse", "-d", "postgres", "-Atc", now_sql, user="postgres")
+        instant = instant.stdout.strip() + "+00:00"
+        time.sleep(1.5)
+        after = api_sale()
+        started = time.monotonic()
+        stack.deploy("restore-to", instant, "--yes")
+        took = time.monotonic() - started
+        numbers = stack.django(
+            "from billing.models import Receipt\n"
+            f"print(sorted(Receipt.objects.filter(register_id={register_id}, number__in=[{before}, {after}])"
+            ".values_list('number', flat=True)))"
+        )
+        assert numbers == f"[{before}]", (numbers, before, after)
+        next_one = api_sale()
+        assert next_one > after, (next_one, after)
+        step(
+            f"13. deploy/restore-to.sh to {instant} ({took:.0f} s, full backup taken through the db server): "
+            f"receipt {before} (before it) is there, {after} (after it) is not; the next sale got {next_one}"
         )
     except BaseException:
         for service in ("web", "worker"):
