@@ -2,6 +2,7 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from core.immutable import AppendOnlyModel
 from core.money import MONEY_DIGITS, MONEY_PLACES, QTY_DIGITS, QTY_PLACES
@@ -53,6 +54,14 @@ class Location(models.Model):
         help_text="What the service charge percentage is taken of: the lines net of tax, or the lines with tax.",
     )
     cash_rounding = money_field(help_text="Cash totals are rounded to this step (0.05, 100); 0 for none.")
+    language = models.CharField(
+        _("language"),
+        max_length=8,
+        blank=True,
+        choices=settings.LANGUAGES,
+        help_text=_("The store's language: its receipts and kitchen tickets, and the screens of staff and terminals "
+        "without their own. Empty: the installation's (LANGUAGE_CODE)."),
+    )
     receipt_header = models.TextField(blank=True)
     receipt_footer = models.TextField(blank=True)
     # Money controls: above these a manager approves (0 = no amount allowed without a manager).
