@@ -933,7 +933,8 @@ def job_document(job):
     if job.z_report_id:
         data = job.z_report.data or {}
         if can_lay_out(data):
-            lines = report_lines(data, copy=job.is_copy, columns=job.printer.columns)
+            with translation.override(store_language(job.z_report.register.location)):
+                lines = report_lines(data, copy=job.is_copy, columns=job.printer.columns)
             return LinesDoc(lines=tuple(lines), marked_copy=job.is_copy)
         return z_report_document(job.z_report)  # a snapshot without the X/Z figures: print what it stores
     report = job.payload.get("report")

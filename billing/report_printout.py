@@ -13,16 +13,18 @@ from decimal import Decimal
 from django.conf import settings
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, pgettext
 
 from core.money import negated_text
 
 TENDER_LABELS = {
-    "cash": "Cash",
-    "card": "Card",
-    "voucher": "Voucher",
-    "other": "Other",
-    "gift_card": "Gift card",
-    "points": "Points",
+    "cash": gettext_lazy("Cash"),
+    "card": gettext_lazy("Card"),
+    "voucher": gettext_lazy("Voucher"),
+    "other": gettext_lazy("Other"),
+    "gift_card": gettext_lazy("Gift card"),
+    "points": gettext_lazy("Points"),
 }
 
 
@@ -40,6 +42,7 @@ def can_lay_out(data: dict) -> bool:
 
 
 def report_lines(data: dict, *, copy: bool, columns: int = 48) -> list[str]:
+    """The report's lines in the active language (the caller activates the store's for a printout)."""
     kind = data.get("kind", "x")
     lines: list[str] = []
 
@@ -55,90 +58,90 @@ def report_lines(data: dict, *, copy: bool, columns: int = 48) -> list[str]:
         lines.append(text[:columns].center(columns).rstrip())
 
     if copy:
-        centre("*** COPY ***")
+        centre(f"*** {pgettext('printed copy', 'COPY')} ***")
     if kind == "z":
-        centre(f"Z REPORT No. {data['number']}")
+        centre(_("Z REPORT No. %(number)s") % {"number": data["number"]})
     elif kind == "x":
-        centre("X REPORT (not a closing)")
+        centre(_("X REPORT (not a closing)"))
     else:
         centre(kind.upper())
     centre(str(data.get("location", "")))
     centre(str(data.get("register_name", "")))
     rule("=")
-    row("Session", data.get("session", ""))
-    row("Opened", _short(data.get("opened_at")))
-    row("Opened by", data.get("opened_by", ""))
+    row(_("Session"), data.get("session", ""))
+    row(_("Opened"), _short(data.get("opened_at")))
+    row(_("Opened by"), data.get("opened_by", ""))
     if kind == "z":
-        row("Closed", _short(data.get("closed_at")))
-        row("Closed by", data.get("closed_by", ""))
+        row(_("Closed"), _short(data.get("closed_at")))
+        row(_("Closed by"), data.get("closed_by", ""))
     else:
-        row("Printed", _short(data.get("generated_at")))
+        row(_("Printed"), _short(data.get("generated_at")))
     receipts = data.get("receipts") or {}
     if receipts.get("count"):
-        row("Receipts", f"{receipts['first']}-{receipts['last']} ({receipts['count']})")
-    row("Orders", data.get("order_count", 0))
+        row(_("Receipts"), f"{receipts['first']}-{receipts['last']} ({receipts['count']})")
+    row(_("Orders"), data.get("order_count", 0))
     for sentence in data.get("numbers_skipped") or []:
-        lines.extend(_wrap(f"NOTE: {sentence}", columns))
+        lines.extend(_wrap(_("NOTE: %(sentence)s") % {"sentence": sentence}, columns))
     rule()
     cur = settings.POS_CURRENCY
-    row("Gross sales", f"{data['gross_sales']} {cur}")
-    row("Discounts", negated_text(data["discounts"]))
-    row("Service charge", data["service_charge"])
-    row("Sales", data["sales"])
-    row(f"Refunds ({data.get('refund_count', 0)})", negated_text(data["refunds"]))
-    row("NET SALES", data["net_sales"])
-    row("  of which tax", data["tax_total"])
-    row("  net of tax", data["net_sales_excl_tax"])
+    row(_("Gross sales"), f"{data['gross_sales']} {cur}")
+    row(_("Discounts"), negated_text(data["discounts"]))
+    row(_("Service charge"), data["service_charge"])
+    row(_("Sales"), data["sales"])
+    row(_("Refunds (%(count)s)") % {"count": data.get("refund_count", 0)}, negated_text(data["refunds"]))
+    row(_("NET SALES"), data["net_sales"])
+    row("  " + _("of which tax"), data["tax_total"])
+    row("  " + _("net of tax"), data["net_sales_excl_tax"])
     voids = data.get("voids") or {}
-    row(f"Voided lines ({voids.get('count', 0)})", voids.get("amount", "0"))
+    row(_("Voided lines (%(count)s)") % {"count": voids.get("count", 0)}, voids.get("amount", "0"))
     if "tips" in data:
-        row("Tips", data["tips"])
+        row(_("Tips"), data["tips"])
     gift = data.get("gift_cards") or {}
     if any(Decimal(value) for value in gift.values()):
         rule()
-        lines.append("GIFT CARDS (money owed, not sales)")
-        row(" Sold (liability)", gift.get("sold", "0"))
-        row(" Redeemed", gift.get("redeemed", "0"))
-        row(" Refunded to cards", gift.get("refunded_to_cards", "0"))
+        lines.append(_("GIFT CARDS (money owed, not sales)"))
+        row(" " + _("Sold (liability)"), gift.get("sold", "0"))
+        row(" " + _("Redeemed"), gift.get("redeemed", "0"))
+        row(" " + _("Refunded to cards"), gift.get("refunded_to_cards", "0"))
     rule()
-    lines.append("TAX")
+    lines.append(_("TAX"))
     for rate in data.get("tax_rates", []):
         row(f" {rate['name']} {rate['percent']}%", rate["net_tax"])
-        row("   base", rate.get("net_base", rate["base"]))  # Z reports before net_base printed the sales' base
+        row("   " + _("base"), rate.get("net_base", rate["base"]))  # Z reports before net_base printed the sales' base
     rule()
-    lines.append("TENDERS")
+    lines.append(_("TENDERS"))
     for tender in data.get("tenders", []):
-        label = TENDER_LABELS.get(tender["tender"], tender["tender"])
+        label = str(TENDER_LABELS.get(tender["tender"], tender["tender"]))
         row(f" {label} ({tender['count']})", tender["amount"])
         if Decimal(tender["refunds"]):
-            row(f"   refunds {label.lower()}", negated_text(tender["refunds"]))
+            row("   " + _("refunds %(tender)s") % {"tender": label.lower()}, negated_text(tender["refunds"]))
     rule()
     cash = data.get("cash") or {}
-    lines.append("CASH DRAWER")
-    row(" Opening float", cash.get("opening_float", ""))
+    lines.append(_("CASH DRAWER"))
+    row(" " + _("Opening float"), cash.get("opening_float", ""))
     if "cash_in" in cash:
-        row(" Cash taken", cash["cash_in"])
-        row(" Cash refunded", negated_text(cash["cash_refunds"]))
+        row(" " + _("Cash taken"), cash["cash_in"])
+        row(" " + _("Cash refunded"), negated_text(cash["cash_refunds"]))
     if "pay_ins" in cash:
-        row(f" Pay-ins ({cash['pay_in_count']})", cash["pay_ins"])
-        row(f" Pay-outs ({cash['pay_out_count']})", negated_text(cash["pay_outs"]))
-    row(" No-sale opens", cash.get("no_sales", 0))
+        row(" " + _("Pay-ins (%(count)s)") % {"count": cash["pay_in_count"]}, cash["pay_ins"])
+        row(" " + _("Pay-outs (%(count)s)") % {"count": cash["pay_out_count"]}, negated_text(cash["pay_outs"]))
+    row(" " + _("No-sale opens"), cash.get("no_sales", 0))
     if "expected" in cash:
-        row(" Expected in drawer", cash["expected"])
+        row(" " + _("Expected in drawer"), cash["expected"])
     if "counted" in cash:
-        row(" Counted", cash["counted"])
-        row(" Over (+) / short (-)", cash["over_short"])
+        row(" " + _("Counted"), cash["counted"])
+        row(" " + _("Over (+) / short (-)"), cash["over_short"])
         if data.get("approved_by"):
-            row(" Signed off by", data["approved_by"])
+            row(" " + _("Signed off by"), data["approved_by"])
     if data.get("blind"):
-        lines.append(" Expected cash is shown after the count.")
+        lines.append(" " + _("Expected cash is shown after the count."))
     if kind == "z":
         rule("=")
-        row("Grand total before", data["grand_total_before"])
-        row("GRAND TOTAL", data["grand_total"])
+        row(_("Grand total before"), data["grand_total_before"])
+        row(_("GRAND TOTAL"), data["grand_total"])
     if copy:
         rule("=")
-        centre("*** COPY ***")
+        centre(f"*** {pgettext('printed copy', 'COPY')} ***")
     return lines
 
 

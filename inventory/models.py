@@ -59,8 +59,10 @@ class Location(models.Model):
         max_length=8,
         blank=True,
         choices=settings.LANGUAGES,
-        help_text=_("The store's language: its receipts and kitchen tickets, and the screens of staff and terminals "
-        "without their own. Empty: the installation's (LANGUAGE_CODE)."),
+        help_text=_(
+            "The store's language: its receipts and kitchen tickets, and the screens of staff and terminals "
+            "without their own. Empty: the installation's (LANGUAGE_CODE)."
+        ),
     )
     receipt_header = models.TextField(blank=True)
     receipt_footer = models.TextField(blank=True)
