@@ -70,9 +70,9 @@ class ApiClient(models.Model):
     """
 
     class Scope(models.TextChoices):
-        READ = "read", "Read"
-        SELL = "sell", "Sell"
-        MANAGE = "manage", "Manage"
+        READ = "read", _("Read")
+        SELL = "sell", _("Sell")
+        MANAGE = "manage", _("Manage")
 
     name = models.CharField(max_length=80, unique=True)
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="api_client")
