@@ -82,9 +82,9 @@ def read(path: Path | str) -> list[Entry]:
             else:
                 current.msgstr_plural[index] += value
             continue
-        if keyword in ("msgctxt", "msgid") and started and (keyword == "msgctxt" or current.msgstr is not None):
-            if keyword == "msgctxt" or (keyword == "msgid" and last and last[0] != "msgctxt"):
-                flush()
+        starts_entry = keyword == "msgctxt" or (keyword == "msgid" and not (last and last[0] == "msgctxt"))
+        if started and starts_entry:
+            flush()
         started = True
         if keyword.startswith("msgstr["):
             index = int(keyword[7:-1])
