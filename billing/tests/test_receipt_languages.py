@@ -205,3 +205,32 @@ def test_a_letter_no_code_page_has_is_transliterated_and_never_printed_as_a_ques
     paper = Paper(columns=42, profile="default", code_page="CP858", language="de")
     assert paper.printable("Grüße aus Łódź ☃") == "Grüße aus Lódz _"
     assert "?" not in paper.printable("中餐 ☃ \U0001f600")
+
+
+def test_the_z_report_printed_for_a_german_store_is_in_german_with_german_amounts(location, cashier):
+    from billing import sessions
+    from billing.models import PrintJob
+    from billing.tests.factories import PrinterFactory, RegisterFactory
+    from billing.tests.test_sessions import close_exactly
+
+    location.language = "de"
+    location.save()
+    till = RegisterFactory(location=location, name="Kasse 1", printer=PrinterFactory(name="Bon"))
+    with override_settings(POS_CURRENCY="EUR", POS_CURRENCY_DECIMALS=2), timezone.override("UTC"):
+        session = sessions.open_session(register_id=till.pk, user=cashier, opening_float="1234.50")
+        close_exactly(session, cashier)
+        lines = PrintJob.objects.get(kind="report").payload["lines"]
+    text = "\n".join(lines)
+    assert lines[0].strip() == "Z-BERICHT Nr. 1"
+    for expected in (
+        "Bruttoumsatz",
+        "NETTOUMSATZ",
+        "KASSENLADE",
+        "Anfangsbestand",
+        "1.234,50",
+        "GESAMTSUMME",
+        "0,00 €",
+    ):
+        assert expected in text, expected
+    assert "GRAND TOTAL" not in text and "Opening float" not in text
+    assert all(len(line) <= 48 for line in lines)

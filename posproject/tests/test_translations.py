@@ -48,6 +48,8 @@ TRANSLATED_TEMPLATES = [
     "templates/pos/shift_close.html",
     "templates/pos/z_report.html",
     "templates/pos/switch.html",
+    "templates/pos/_approve.html",
+    "templates/pos/_print_banner.html",
 ]
 # What may stand untranslated: the product's name, key names printed on buttons, units.
 ALLOWED_WORDS = {"Tillhouse", "F1", "F2", "F3", "F4", "F7", "F8", "F9", "F10", "F12", "C", "Z", "X"}

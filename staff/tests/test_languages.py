@@ -16,7 +16,15 @@ def _language(response) -> str:
 
 
 def _set(user, language):
-    StaffProfile.objects.filter(user=user).update(language=language)
+    profile = StaffProfile.objects.get(user=user)
+    profile.language = language
+    profile.save()
+
+
+def _set_terminal(terminal, language):
+    terminal = Terminal.objects.get(pk=terminal.pk)
+    terminal.language = language
+    terminal.save()
 
 
 def test_a_store_in_german_shows_its_terminals_screens_in_german(cashier, location):
@@ -34,7 +42,7 @@ def test_the_terminals_language_wins_over_the_stores(cashier, location):
     location.language = "de"
     location.save()
     client = terminal(cashier, location=location)
-    Terminal.objects.filter(pk=client.pos_terminal.pk).update(language="id")
+    _set_terminal(client.pos_terminal, "id")
     response = client.get("/pos/")
     assert _language(response) == "id" and "Penjualan cepat" in response.content.decode()
 
@@ -43,7 +51,7 @@ def test_the_persons_own_language_wins_over_the_terminals_and_the_stores(cashier
     location.language = "de"
     location.save()
     client = terminal(cashier, location=location)
-    Terminal.objects.filter(pk=client.pos_terminal.pk).update(language="de")
+    _set_terminal(client.pos_terminal, "de")
     _set(cashier, "id")
     assert _language(client.get("/pos/")) == "id"
     _set(cashier, "en")
@@ -89,3 +97,24 @@ def test_amounts_on_the_order_screen_are_written_the_stores_way(cashier, locatio
     assert "1.234,50 €" in pay  # the amount due, with the euro sign where German puts it
     assert 'data-total="1234.50"' in pay and 'name="due" value="1234.50"' in pay  # what scripts and forms read
     assert item.price == Decimal("1234.50")
+
+
+def test_a_changed_language_shows_at_the_next_request_and_costs_no_query_once_known(
+    cashier, location, django_assert_max_num_queries
+):
+    client = terminal(cashier, location=location)
+    assert _language(client.get("/pos/")) == "en"
+    location.language = "de"
+    location.save()
+    assert _language(client.get("/pos/")) == "de"  # the cached "en" is passed by
+
+    from django.test import RequestFactory
+
+    from staff.languages import request_language
+
+    request = RequestFactory().get(
+        "/pos/", HTTP_COOKIE=f"tillhouse_terminal={client.cookies['tillhouse_terminal'].value}"
+    )
+    request.user = cashier
+    with django_assert_max_num_queries(0):
+        assert request_language(request) == "de"
