@@ -30,6 +30,8 @@ def _language(language: str | None) -> str:
 def number(value, places: int | None = None, *, language: str | None = None) -> str:
     """A number with the language's decimal and thousands separators (grouped): 1234.5 → "1.234,5" (de)."""
     lang = _language(language)
+    if lang == _language(None):  # the active language already: no switching back and forth
+        return formats.number_format(Decimal(value), decimal_pos=places, use_l10n=True, force_grouping=True)
     with translation.override(lang):
         return formats.number_format(Decimal(value), decimal_pos=places, use_l10n=True, force_grouping=True)
 
