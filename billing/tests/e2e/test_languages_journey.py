@@ -79,6 +79,9 @@ ENGLISH_UI_WORDS = [
     "Categories",
     "guests",
     "Sold",
+    "Added",
+    "Recorded",
+    "Open a cash session",
 ]
 SAME_IN = {"id": {"Subtotal", "Total", "Shift", "Tip", "Voucher"}, "de": set()}
 
