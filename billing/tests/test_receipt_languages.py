@@ -234,3 +234,22 @@ def test_the_z_report_printed_for_a_german_store_is_in_german_with_german_amount
         assert expected in text, expected
     assert "GRAND TOTAL" not in text and "Opening float" not in text
     assert all(len(line) <= 48 for line in lines)
+
+
+def test_the_receipt_e_mail_and_the_guests_receipt_page_speak_the_stores_language(german_sale, client):
+    from billing.models import ReceiptEmail
+    from billing.receipt_mail import build_message
+
+    receipt = german_sale.receipt
+    email = ReceiptEmail.objects.create(receipt=receipt, location=receipt.order.location, to_address="gast@example.com")
+    with translation.override("en"):  # whoever sends it
+        message = build_message(email)
+    assert message.subject.startswith(f"Ihr Beleg {receipt.number:06d} von ")
+    html = message.alternatives[0][0]
+    for text in (message.body, html):
+        assert "SUMME" in text and "Rückgeld" in text and "Gegeben" in text and "1.230,60" in text
+        assert "Change" not in text and "Tendered" not in text
+    page = client.get(f"/receipts/{receipt.pk}/{receipt.public_token}/", HTTP_ACCEPT_LANGUAGE="en")
+    body = page.content.decode()
+    assert '<html lang="de">' in body and "Drucken oder als PDF speichern" in body and "Rückgeld" in body
+    assert "Print or save" not in body

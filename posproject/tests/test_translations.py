@@ -29,7 +29,8 @@ BASE = Path(settings.BASE_DIR)
 LANGUAGES = [code for code, _ in settings.LANGUAGES if code != "en"]
 IGNORED = [".venv", "test-artifacts", "node_modules", "static/js/*", "staticfiles"]
 
-# The screens of the cashier's day (sign in, order, pay, receipt, refund, shift, X/Z) and the POS frame.
+# The screens of the cashier's day (sign in, order, pay, receipt, refund, shift, X/Z), the POS frame, and the
+# guest's receipt page and e-mail.
 TRANSLATED_TEMPLATES = [
     "templates/base.html",
     "templates/home.html",
@@ -50,6 +51,10 @@ TRANSLATED_TEMPLATES = [
     "templates/pos/switch.html",
     "templates/pos/_approve.html",
     "templates/pos/_print_banner.html",
+    "billing/templates/billing/receipt.html",
+    "billing/templates/billing/_receipt_slip.html",
+    "billing/templates/billing/email/receipt.html",
+    "billing/templates/billing/email/receipt.txt",
 ]
 # What may stand untranslated: the product's name, key names printed on buttons, units.
 ALLOWED_WORDS = {"Tillhouse", "F1", "F2", "F3", "F4", "F7", "F8", "F9", "F10", "F12", "C", "Z", "X"}
