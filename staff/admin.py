@@ -43,7 +43,7 @@ class StaffProfileAdmin(admin.ModelAdmin):
     list_display = ["user", "pin_set", "pin_failed_attempts", "pin_locked_until"]
     search_fields = ["user__username", "user__first_name", "user__last_name"]
     filter_horizontal = ["locations"]
-    fields = ["user", "locations", "pin_failed_attempts", "pin_locked_until"]
+    fields = ["user", "locations", "language", "pin_failed_attempts", "pin_locked_until"]
     readonly_fields = ["pin_failed_attempts", "pin_locked_until"]
 
     def get_queryset(self, request):
@@ -258,7 +258,7 @@ class ApiClientAdmin(admin.ModelAdmin):
 class TerminalForm(forms.ModelForm):
     class Meta:
         model = Terminal
-        fields = ["name", "location", "register", "printer", "kitchen_stations", "kitchen_sound"]
+        fields = ["name", "location", "language", "register", "printer", "kitchen_stations", "kitchen_sound"]
 
     def clean_kitchen_stations(self):
         stations = self.cleaned_data.get("kitchen_stations") or []
