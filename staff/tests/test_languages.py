@@ -118,3 +118,31 @@ def test_a_changed_language_shows_at_the_next_request_and_costs_no_query_once_kn
     request.user = cashier
     with django_assert_max_num_queries(0):
         assert request_language(request) == "de"
+
+
+def test_a_manager_sets_a_persons_language_and_their_own_in_the_user_admin(client, manager, cashier, location):
+    client.force_login(manager)
+    page = client.get(f"/admin/auth/user/{cashier.pk}/change/").content.decode()
+    assert 'name="language"' in page
+    form = {
+        "username": cashier.username,
+        "first_name": cashier.first_name,
+        "last_name": cashier.last_name,
+        "email": cashier.email,
+        "is_active": "on",
+        "groups": [str(pk) for pk in cashier.groups.values_list("pk", flat=True)],
+        "locations": [str(location.pk)],
+        "language": "id",
+    }
+    response = client.post(f"/admin/auth/user/{cashier.pk}/change/", form)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert StaffProfile.objects.get(user=cashier).language == "id"
+    assert 'value="id" selected' in client.get(f"/admin/auth/user/{cashier.pk}/change/").content.decode()
+
+    own = {"username": manager.username, "first_name": "M", "last_name": "", "email": "", "language": "de"}
+    assert client.post(f"/admin/auth/user/{manager.pk}/change/", own).status_code == 302
+    assert StaffProfile.objects.get(user=manager).language == "de"
+    assert _language(client.get("/")) == "de"  # the manager's own screens from the next request on
+
+    bad = client.post(f"/admin/auth/user/{cashier.pk}/change/", {**form, "language": "xx"})
+    assert bad.status_code == 200 and StaffProfile.objects.get(user=cashier).language == "id"  # refused, unchanged
