@@ -68,6 +68,8 @@ TRANSLATED_TEMPLATES = [
     "templates/pos/gift_cards.html",
     "templates/pos/no_location.html",
     "templates/pos/pair.html",
+    "templates/pos/pair_device.html",
+    "templates/pos/_pair_wait.html",
     "billing/templates/billing/receipt.html",
     "billing/templates/billing/_receipt_slip.html",
     "billing/templates/billing/email/receipt.html",
