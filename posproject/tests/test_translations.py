@@ -23,7 +23,12 @@ from django.test import override_settings
 
 from core.tests.po import read
 
-pytestmark = pytest.mark.skipif(shutil.which("xgettext") is None, reason="GNU gettext is missing: make i18n-tools")
+
+@pytest.fixture(autouse=True)
+def _gettext_tools():
+    if shutil.which("xgettext") is None or shutil.which("msgfmt") is None:
+        pytest.fail("GNU gettext (xgettext, msgfmt) is missing: `make i18n-tools` (or `make test`) installs it.")
+
 
 BASE = Path(settings.BASE_DIR)
 LANGUAGES = [code for code, _ in settings.LANGUAGES if code != "en"]
