@@ -26,6 +26,7 @@ $(LOCAL_TARGETS): export DEBUG ?= True
 endif
 
 .PHONY: run test test-faults test-stack lint typecheck format worker beat shell migrate demo install install-dev clean browser
+.PHONY: i18n-tools messages
 .PHONY: lock lock-check
 .PHONY: deploy-tools monitoring-tools deploy rollback logs ps createsuperuser
 .PHONY: backup-tools backup restore drill pitr
@@ -55,7 +56,7 @@ run: $(VENV)/.installed
 	$(MANAGE) runserver $(HOST):$(PORT)
 
 ## test: the locks are fresh, lint, format check and the whole suite against PostgreSQL and Redis
-test: lock-check $(VENV)/.installed-dev deploy-tools browser backup-tools monitoring-tools
+test: lock-check $(VENV)/.installed-dev deploy-tools browser backup-tools monitoring-tools i18n-tools
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(MAKE) -s typecheck
@@ -119,6 +120,18 @@ lock-check:
 ## browser: headless Chromium from Debian for the end-to-end tests (Playwright drives it; no browser download)
 browser:
 	@command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver)
+
+## i18n-tools: GNU gettext (msgfmt, xgettext), which makemessages, compilemessages and the translation tests need
+i18n-tools:
+	@{ command -v msgfmt && command -v xgettext; } >/dev/null || \
+	if [ "$$(id -u)" = 0 ]; then apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends gettext; \
+	else echo "i18n-tools: run as root to install gettext; the translation tests will fail without it"; fi
+
+## messages: extract the strings into locale/*/LC_MESSAGES/django.po for every language, then compile the .mo files
+messages: $(VENV)/.installed i18n-tools
+	DEBUG=True $(MANAGE) makemessages --no-obsolete --no-location -l de -l id --ignore=.venv --ignore=test-artifacts
+	DEBUG=True $(MANAGE) compilemessages --ignore=.venv
 
 ## lint: ruff (rules and format), then the floors and the types (typecheck)
 lint: $(VENV)/.installed-dev

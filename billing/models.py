@@ -5,6 +5,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from core.immutable import AppendOnlyModel
 from inventory.models import Location, money_field, qty_field
@@ -13,8 +14,8 @@ from orders.models import Customer, KitchenTicket, Order, OrderLine
 
 class Printer(models.Model):
     class Connection(models.TextChoices):
-        NETWORK = "network", "Network (host:port)"
-        FILE = "file", "File or device path"
+        NETWORK = "network", _("Network (host:port)")
+        FILE = "file", _("File or device path")
 
     name = models.CharField(max_length=80, unique=True)
     connection = models.CharField(max_length=8, choices=Connection.choices, default=Connection.NETWORK)
@@ -86,8 +87,8 @@ class Register(models.Model):
 
 class CashSession(models.Model):
     class Status(models.TextChoices):
-        OPEN = "open", "Open"
-        CLOSED = "closed", "Closed"
+        OPEN = "open", _("Open")
+        CLOSED = "closed", _("Closed")
 
     register = models.ForeignKey(Register, on_delete=models.PROTECT, related_name="sessions")
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.OPEN)
@@ -120,9 +121,9 @@ class CashSession(models.Model):
 
 class CashMovement(AppendOnlyModel):
     class Kind(models.TextChoices):
-        PAY_IN = "pay_in", "Pay-in"
-        PAY_OUT = "pay_out", "Pay-out"
-        NO_SALE = "no_sale", "Drawer opened, no sale"
+        PAY_IN = "pay_in", _("Pay-in")
+        PAY_OUT = "pay_out", _("Pay-out")
+        NO_SALE = "no_sale", _("Drawer opened, no sale")
 
     session = models.ForeignKey(CashSession, on_delete=models.PROTECT, related_name="movements")
     kind = models.CharField(max_length=8, choices=Kind.choices)
@@ -137,12 +138,12 @@ class CashMovement(AppendOnlyModel):
 
 class Payment(AppendOnlyModel):
     class Tender(models.TextChoices):
-        CASH = "cash", "Cash"
-        CARD = "card", "Card"
-        VOUCHER = "voucher", "Voucher"
-        OTHER = "other", "Other"
-        GIFT_CARD = "gift_card", "Gift card"  # redeems a billing.GiftCard (`gift_card`), store credit included
-        POINTS = "points", "Loyalty points"
+        CASH = "cash", _("Cash")
+        CARD = "card", _("Card")
+        VOUCHER = "voucher", _("Voucher")
+        OTHER = "other", _("Other")
+        GIFT_CARD = "gift_card", _("Gift card")  # redeems a billing.GiftCard (`gift_card`), store credit included
+        POINTS = "points", _("Loyalty points")
 
     order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="payments")
     session = models.ForeignKey(CashSession, on_delete=models.PROTECT, related_name="payments")
@@ -227,8 +228,8 @@ def new_public_token() -> str:
 
 class Receipt(AppendOnlyModel):
     class Kind(models.TextChoices):
-        SALE = "sale", "Sale"
-        REFUND = "refund", "Refund"
+        SALE = "sale", _("Sale")
+        REFUND = "refund", _("Refund")
 
     register = models.ForeignKey(Register, on_delete=models.PROTECT, related_name="receipts")
     number = models.PositiveIntegerField()
@@ -278,16 +279,16 @@ class PrintJob(models.Model):
     """Transactional outbox for printers (DESIGN.md §3.7): written in the business transaction, sent by Celery."""
 
     class Kind(models.TextChoices):
-        RECEIPT = "receipt", "Receipt"
-        KITCHEN = "kitchen", "Kitchen ticket"
-        REPORT = "report", "Report"
+        RECEIPT = "receipt", _("Receipt")
+        KITCHEN = "kitchen", _("Kitchen ticket")
+        REPORT = "report", _("Report")
 
     class Status(models.TextChoices):
-        QUEUED = "queued", "Queued"
-        SENDING = "sending", "Sending"
-        PRINTED = "printed", "Printed"
-        FAILED = "failed", "Failed"
-        UNCERTAIN = "uncertain", "Uncertain"
+        QUEUED = "queued", _("Queued")
+        SENDING = "sending", _("Sending")
+        PRINTED = "printed", _("Printed")
+        FAILED = "failed", _("Failed")
+        UNCERTAIN = "uncertain", _("Uncertain")
 
     kind = models.CharField(max_length=8, choices=Kind.choices)
     printer = models.ForeignKey(Printer, null=True, blank=True, on_delete=models.PROTECT, related_name="jobs")
@@ -341,10 +342,10 @@ class ReceiptEmail(models.Model):
     dismissed."""
 
     class Status(models.TextChoices):
-        QUEUED = "queued", "Queued"
-        SENDING = "sending", "Sending"
-        SENT = "sent", "Sent"
-        FAILED = "failed", "Failed"
+        QUEUED = "queued", _("Queued")
+        SENDING = "sending", _("Sending")
+        SENT = "sent", _("Sent")
+        FAILED = "failed", _("Failed")
 
     receipt = models.ForeignKey(Receipt, on_delete=models.PROTECT, related_name="emails")
     location = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="+")
@@ -393,12 +394,13 @@ class DailyRollup(models.Model):
     billing.rollups. Rows are replaced, never edited: a day is recomputed from the raw rows as a whole."""
 
     class Dimension(models.TextChoices):
-        TOTAL = "total", "Total"
-        HOUR = "hour", "Hour"
-        RATE = "rate", "Tax rate"
-        TENDER = "tender", "Tender"
-        PRODUCT = "product", "Product"
-        STAFF = "staff", "Staff"
+        TOTAL = "total", _("Total")
+        HOUR = "hour", _("Hour")
+        RATE = "rate", _("Tax rate")
+        # Translators: the means of payment (cash, card, voucher), not "tender" as in soft or a bid
+        TENDER = "tender", _("Tender")
+        PRODUCT = "product", _("Product")
+        STAFF = "staff", _("Staff")
 
     location = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="+")
     day = models.DateField()
@@ -460,8 +462,8 @@ class GiftCard(models.Model):
     printed on the receipt and scanned or typed back; it is the only way to find a card at the till."""
 
     class Kind(models.TextChoices):
-        GIFT_CARD = "gift_card", "Gift card"
-        STORE_CREDIT = "store_credit", "Store credit"
+        GIFT_CARD = "gift_card", _("Gift card")
+        STORE_CREDIT = "store_credit", _("Store credit")
 
     code = models.CharField(max_length=32, unique=True)
     kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.GIFT_CARD)
@@ -501,11 +503,11 @@ class GiftCardMovement(AppendOnlyModel):
     redeem and expire take away, an adjustment goes either way) and `balance_after` is the card's balance after it."""
 
     class Kind(models.TextChoices):
-        ISSUE = "issue", "Issued"
-        REDEEM = "redeem", "Redeemed"
-        REFUND = "refund", "Refunded to card"
-        EXPIRE = "expire", "Expired (breakage)"
-        ADJUST = "adjust", "Adjusted"
+        ISSUE = "issue", _("Issued")
+        REDEEM = "redeem", _("Redeemed")
+        REFUND = "refund", _("Refunded to card")
+        EXPIRE = "expire", _("Expired (breakage)")
+        ADJUST = "adjust", _("Adjusted")
 
     card = models.ForeignKey(GiftCard, on_delete=models.PROTECT, related_name="movements")
     kind = models.CharField(max_length=8, choices=Kind.choices)
@@ -550,9 +552,9 @@ class OfflineSale(models.Model):
     below zero)."""
 
     class Status(models.TextChoices):
-        APPLIED = "applied", "Applied"
-        HELD = "held", "Held for review"
-        REJECTED = "rejected", "Rejected"
+        APPLIED = "applied", _("Applied")
+        HELD = "held", _("Held for review")
+        REJECTED = "rejected", _("Rejected")
 
     terminal = models.ForeignKey("staff.Terminal", on_delete=models.PROTECT, related_name="offline_sales")
     location = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="+")
@@ -640,11 +642,11 @@ class LoyaltyMovement(AppendOnlyModel):
     what it took in `points` and the rest in `shortfall`."""
 
     class Kind(models.TextChoices):
-        EARN = "earn", "Earned on a sale"
-        REDEEM = "redeem", "Redeemed as a tender"
-        REVERSE_EARN = "reverse_earn", "Earned points taken back (refund)"
-        RETURN_REDEEMED = "return_redeemed", "Redeemed points given back (refund)"
-        ADJUST = "adjust", "Adjusted by a manager"
+        EARN = "earn", _("Earned on a sale")
+        REDEEM = "redeem", _("Redeemed as a tender")
+        REVERSE_EARN = "reverse_earn", _("Earned points taken back (refund)")
+        RETURN_REDEEMED = "return_redeemed", _("Redeemed points given back (refund)")
+        ADJUST = "adjust", _("Adjusted by a manager")
 
     customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="loyalty_movements")
     kind = models.CharField(max_length=16, choices=Kind.choices)

@@ -24,7 +24,8 @@ from django.core.validators import validate_email
 from django.db import connections, transaction
 from django.db.models import F, QuerySet
 from django.template.loader import render_to_string
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
 
 from billing.models import Receipt, ReceiptEmail
 from billing.receipts import receipt_context, receipt_document
@@ -123,14 +124,19 @@ def build_message(email: ReceiptEmail) -> EmailMultiAlternatives:
     """The e-mail of a receipt: plain text and HTML, both with the lines, the total and the link to its page."""
     doc = receipt_document(email.receipt)
     context = receipt_context(doc)
-    subject = f"Your {doc.title.lower()} {doc.number} from {doc.store_name}"
-    message = EmailMultiAlternatives(
-        subject=subject.replace("\n", " ")[:200],
-        body=render_to_string("billing/email/receipt.txt", context),
-        from_email=settings.DEFAULT_FROM_EMAIL,
-        to=[email.to_address],
-    )
-    message.attach_alternative(render_to_string("billing/email/receipt.html", context), "text/html")
+    with translation.override(doc.language):  # in the store's language, as the paper receipt
+        names = {"number": doc.number, "store": doc.store_name}
+        if email.receipt.kind == email.receipt.Kind.REFUND:
+            subject = _("Your refund %(number)s from %(store)s") % names
+        else:
+            subject = _("Your receipt %(number)s from %(store)s") % names
+        message = EmailMultiAlternatives(
+            subject=subject.replace("\n", " ")[:200],
+            body=render_to_string("billing/email/receipt.txt", context),
+            from_email=settings.DEFAULT_FROM_EMAIL,
+            to=[email.to_address],
+        )
+        message.attach_alternative(render_to_string("billing/email/receipt.html", context), "text/html")
     return message
 
 

@@ -11,6 +11,7 @@ import hmac
 from django.conf import settings
 from django.http import Http404, HttpResponse
 from django.shortcuts import render
+from django.utils import translation
 from django.views.decorators.http import require_GET
 
 from billing.models import Receipt
@@ -59,11 +60,13 @@ def receipt_page(request, receipt_id: int, token: str):
     if _too_many_misses(request):
         return _refused()
     receipt = receipt_for_link(request, receipt_id, token)
-    context = receipt_context(receipt_document(receipt))
+    doc = receipt_document(receipt)
+    context = receipt_context(doc)
     context["has_invoice"] = invoice_buyer(receipt) is not None
     context["token"] = token
     context["receipt_id"] = receipt.pk
-    response = render(request, "billing/receipt.html", context)
+    with translation.override(doc.language):  # the guest's receipt speaks the store's language, as the paper does
+        response = render(request, "billing/receipt.html", context)
     response["Referrer-Policy"] = "no-referrer"  # the token must not leak to a page the guest goes on to
     return response
 

@@ -26,17 +26,24 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 from escpos.constants import QR_ECLEVEL_M
 from escpos.printer import Dummy
 from unidecode import unidecode
 
 from billing.loyalty import PointsLine, receipt_points
 from billing.report_printout import MARKED_COPY, can_lay_out, report_lines
+from core import formats
 from core.inputs import is_whole_number
 from core.money import ZERO, money_text, quantize
+from staff.languages import store_language
 
 DEFAULT_CODE_PAGES = ("CP858", "CP1252", "CP850", "CP437")  # CP858 is CP850 with the euro sign
+# The letters each store language needs on paper: the code page is chosen to print all of them (Indonesian is
+# written in plain ASCII). A letter the printer cannot print is transliterated (ß → ss), never printed as "?".
+LANGUAGE_LETTERS = {"de": "ÄÖÜäöüß€", "en": "", "id": ""}
 BARCODE_HEIGHT = 60
 BARCODE_MODULE_WIDTH = 2  # dots; CODE128 of a receipt code stays well inside 58 mm paper at this width
 QR_MODULE_SIZE = 4  # dots per module: a receipt link (QR version 4-5, 33-37 modules) is 15-19 mm wide at 203 dpi
@@ -116,6 +123,7 @@ class ReceiptDoc:
     offline_reference: str = ""  # an offline sale: the provisional reference the guest was given, and when it was made
     offline_made_at: datetime | None = None
     points: PointsLine | None = None  # an order with a customer whose sale (or this refund) moved loyalty points
+    language: str = "en"  # the store's language: the labels above are in it, and amounts and dates are written in it
 
     @property
     def total(self) -> Decimal:
@@ -128,14 +136,19 @@ class ReceiptDoc:
         if self.points is None:
             return ()
         p = self.points
-        rows = [
-            ("Points redeemed", f"-{p.redeemed:,}") if p.redeemed else None,
-            ("Points earned", f"+{p.earned:,}") if p.earned else None,
-            ("Points given back", f"+{p.returned:,}") if p.returned else None,
-            ("Points taken back", f"-{p.reversed:,}") if p.reversed else None,
-            ("Already spent, not taken back", f"{p.shortfall:,}") if p.shortfall else None,
-            ("Points balance", f"{p.balance:,}"),
-        ]
+
+        def n(value: int) -> str:
+            return formats.number(value, 0, language=self.language)
+
+        with translation.override(self.language):
+            rows = [
+                (_("Points redeemed"), f"-{n(p.redeemed)}") if p.redeemed else None,
+                (_("Points earned"), f"+{n(p.earned)}") if p.earned else None,
+                (_("Points given back"), f"+{n(p.returned)}") if p.returned else None,
+                (_("Points taken back"), f"-{n(p.reversed)}") if p.reversed else None,
+                (_("Already spent, not taken back"), n(p.shortfall)) if p.shortfall else None,
+                (_("Points balance"), n(p.balance)),
+            ]
         return tuple(row for row in rows if row)
 
 
@@ -149,6 +162,7 @@ class KitchenDoc:
     sent_at: datetime
     lines: tuple[DocLine, ...]
     order_note: str = ""
+    language: str = "en"  # the store's language
 
 
 @dataclass(frozen=True)
@@ -216,8 +230,10 @@ def _lines(text: str) -> tuple[str, ...]:
 
 def service_charge_label(order) -> str:
     """What the service charge line says: its percent and what it was taken of ("Service 10% of net")."""
-    base = "gross" if order.service_charge_base == "after_tax" else "net"
-    return f"Service {percent(Decimal(order.service_charge_percent))} of {base}"
+    rate = percent(Decimal(order.service_charge_percent))
+    if order.service_charge_base == "after_tax":
+        return _("Service %(percent)s of gross") % {"percent": rate}
+    return _("Service %(percent)s of net") % {"percent": rate}
 
 
 def _store_identity(location) -> dict:
@@ -225,7 +241,15 @@ def _store_identity(location) -> dict:
 
 
 def receipt_document(receipt) -> ReceiptDoc:
-    """The document of a sale or refund receipt, from what was stored when it was issued."""
+    """The document of a sale or refund receipt, from what was stored when it was issued, in the store's
+    language."""
+    language = store_language(receipt.order.location)
+    with translation.override(language):
+        doc = _sale_document(receipt)
+    return ReceiptDoc(**{**doc.__dict__, "language": language})
+
+
+def _sale_document(receipt) -> ReceiptDoc:
     order = receipt.order
     location = order.location
     if receipt.kind == receipt.Kind.REFUND and receipt.refund_id:
@@ -234,21 +258,21 @@ def receipt_document(receipt) -> ReceiptDoc:
     taxes: dict[tuple[str, Decimal], Decimal] = defaultdict(Decimal)
     for line in lines:
         taxes[(line.tax_rate_name, line.tax_rate_percent)] += line.tax_amount
-    totals = [("Subtotal", order.subtotal)]
+    totals = [(_("Subtotal"), order.subtotal)]
     if order.discount_total:
-        totals.append(("Discount", -order.discount_total))
+        totals.append((_("Discount"), -order.discount_total))
     if order.service_charge:
         totals.append((service_charge_label(order), order.service_charge))
     if not lines or not lines[0].prices_include_tax:
-        totals.append(("Tax", order.tax_total))
-    totals.append(("TOTAL", order.total))
+        totals.append((_("Tax"), order.tax_total))
+    totals.append((_("TOTAL"), order.total))
     payments = list(order.payments.all())
     balances = _card_balances_after(payments)
     tenders = []
     for payment in payments:
         tenders.append(
             TenderRow(
-                label=payment.get_tender_display(),
+                label=str(payment.get_tender_display()),
                 amount=payment.amount,
                 tendered=payment.tendered,
                 change=payment.change,
@@ -260,7 +284,7 @@ def receipt_document(receipt) -> ReceiptDoc:
             )
         )
     return ReceiptDoc(
-        title="Receipt",
+        title=_("Receipt"),
         store_name=location.name,
         **_store_identity(location),
         header=_lines(location.receipt_header),
@@ -302,7 +326,7 @@ def _cards_issued(*, order_id: int, refund_id: int | None) -> tuple[GiftCardRow,
     moves = GiftCardMovement.objects.filter(order_id=order_id, kind=GiftCardMovement.Kind.ISSUE, refund_id=refund_id)
     return tuple(
         GiftCardRow(
-            label=m.card.get_kind_display(),
+            label=str(m.card.get_kind_display()),
             code=display_code(m.card.code),
             balance=m.amount,
             expires_at=m.card.expires_at,
@@ -326,18 +350,18 @@ def _refund_document(receipt) -> ReceiptDoc:
     taxes: dict[tuple[str, Decimal], Decimal] = defaultdict(Decimal)
     for rl in refund_lines:
         taxes[(rl.order_line.tax_rate_name, rl.order_line.tax_rate_percent)] += rl.tax_amount
-    tender = TenderRow(label=f"{refund.get_tender_display()} refunded", amount=-refund.amount)
+    tender = TenderRow(label=_("%(tender)s refunded") % {"tender": refund.get_tender_display()}, amount=-refund.amount)
     service = sum((rl.service_charge_amount for rl in refund_lines), ZERO)
     totals = []
     if service:
         totals.append((service_charge_label(receipt.order), -service))
-    totals.append(("TOTAL REFUNDED", -refund.amount))
+    totals.append((_("TOTAL REFUNDED"), -refund.amount))
     return ReceiptDoc(
-        title="Refund",
+        title=_("Refund"),
         store_name=location.name,
         **_store_identity(location),
         header=_lines(location.receipt_header),
-        footer=(f"Reason: {refund.reason}", *_lines(location.receipt_footer)),
+        footer=(_("Reason: %(reason)s") % {"reason": refund.reason}, *_lines(location.receipt_footer)),
         number=f"{receipt.number:06d}",
         code=receipt_code(receipt),
         register=receipt.register.name,
@@ -429,23 +453,31 @@ def invoice_document(receipt) -> InvoiceDoc | None:
 
 def receipt_context(doc: ReceiptDoc) -> dict:
     """The document with its amounts as text, for the web page and the e-mail."""
+    lang = doc.language
     return {
         "doc": doc,
         "lines": [
-            {"line": line, "qty": qty(line.quantity), "unit": money(line.unit_price), "total": money(line.total)}
+            {
+                "line": line,
+                "qty": qty(line.quantity, lang),
+                "unit": money(line.unit_price, lang),
+                "total": money(line.total, lang),
+            }
             for line in doc.lines
         ],
-        "totals": [(label, money(amount)) for label, amount in doc.totals],
-        "taxes": [(tax.name, percent(tax.percent), money(tax.tax)) for tax in doc.taxes],
+        "totals": [(label, money(amount, lang)) for label, amount in doc.totals],
+        "taxes": [(tax.name, percent(tax.percent, lang), money(tax.tax, lang)) for tax in doc.taxes],
         "tenders": [
             {
                 "tender": t,
-                "amount": money(t.amount),
-                "tendered": money(t.tendered),
-                "change": money(t.change),
-                "tip": money(t.tip),
-                "rounding": money_text(t.rounding, sign=True),
-                "balance_left": money(t.balance_left) if t.balance_left is not None else "",
+                "amount": money(t.amount, lang),
+                "tendered": money(t.tendered, lang),
+                "change": money(t.change, lang),
+                "tip": money(t.tip, lang),
+                "rounding": money_text(t.rounding, sign=True)
+                if lang == "en"
+                else formats.amount(t.rounding, language=lang, sign=True),
+                "balance_left": money(t.balance_left, lang) if t.balance_left is not None else "",
             }
             for t in doc.tenders
         ],
@@ -453,11 +485,19 @@ def receipt_context(doc: ReceiptDoc) -> dict:
 
 
 def kitchen_document(ticket) -> KitchenDoc:
+    """A kitchen ticket's document, in the store's language."""
+    language = store_language(ticket.order.location)
+    with translation.override(language):
+        doc = _kitchen_document(ticket)
+    return KitchenDoc(**{**doc.__dict__, "language": language})
+
+
+def _kitchen_document(ticket) -> KitchenDoc:
     order = ticket.order
     if order.table_id:
-        where = f"Table {order.table.name}"
+        where = _("Table %(table)s") % {"table": order.table.name}
     else:
-        where = order.get_channel_display().upper()
+        where = str(order.get_channel_display()).upper()
     lines = [line for line in ticket.lines.all() if line.status == line.Status.ACTIVE]
     return KitchenDoc(
         station=ticket.station,
@@ -523,42 +563,66 @@ def z_report_document(z_report) -> ReportDoc:
 # --- Text helpers -------------------------------------------------------------------------------------------
 
 
-def money(amount: Decimal) -> str:
-    return money_text(amount, grouped=True)
+def money(amount: Decimal, language: str = "en") -> str:
+    """An amount as a receipt prints it: grouped, in the store's language ("1,250.00"; "1.250,00" in German)."""
+    if language == "en":
+        return money_text(amount, grouped=True)
+    return formats.amount(amount, language=language)
 
 
-def qty(quantity: Decimal) -> str:
+def total_text(doc: ReceiptDoc, amount: Decimal) -> str:
+    """The grand total with its currency: "EUR 27.40", "27,40 €", "Rp 125.000"."""
+    if doc.language == "en":
+        return f"{doc.currency} {money(amount)}"
+    return formats.money(amount, language=doc.language, currency=doc.currency)
+
+
+def qty(quantity: Decimal, language: str = "en") -> str:
     text = format(Decimal(quantity).normalize(), "f")
+    if language != "en" and "." in text:
+        return formats.number(Decimal(text), len(text.split(".")[1]), language=language)
     return text
 
 
-def percent(value: Decimal) -> str:
-    return f"{qty(value)}%"
+def percent(value: Decimal, language: str = "en") -> str:
+    return f"{qty(value, language)}%"
 
 
-def _when(moment: datetime | None) -> str:
+def _day(moment: datetime, language: str = "en") -> str:
+    if language == "en":
+        return f"{timezone.localtime(moment):%Y-%m-%d}"
+    return formats.day(moment, language=language)
+
+
+def _when(moment: datetime | None, language: str = "en") -> str:
     if moment is None:
         return ""
-    return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M")
+    if language == "en":
+        return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M")
+    return formats.when(moment, language=language)
 
 
 class Paper:
     """Writes wrapped, printable text to a python-escpos printer object and remembers the current width."""
 
-    def __init__(self, *, columns: int, profile: str, code_page: str = ""):
+    def __init__(self, *, columns: int, profile: str, code_page: str = "", language: str = "en"):
         self.columns = columns
         self.p = Dummy(profile=profile or "default")
-        self.code_page = self._pick_code_page(code_page)
+        self.code_page = self._pick_code_page(code_page, LANGUAGE_LETTERS.get(language, ""))
         self.scale = 1
         self.p.hw("INIT")
         self.p.charcode(self.code_page)
 
-    def _pick_code_page(self, wanted: str) -> str:
+    def _pick_code_page(self, wanted: str, letters: str = "") -> str:
+        """The printer's configured code page, else the first default one its profile has, passing over any that
+        cannot print every letter of the store's language while one that can exists."""
         pages = set((self.p.profile.profile_data.get("codePages") or {}).values())
-        for page in (wanted, *DEFAULT_CODE_PAGES):
-            if page and page in pages:
+        usable = [page for page in (wanted, *DEFAULT_CODE_PAGES) if page and page in pages]
+        encoder = self.p.magic.encoder
+        for page in usable:
+            if all(encoder.can_encode(page, letter) for letter in letters):
                 return page
-        return "CP437"
+        return usable[0] if usable else "CP437"
 
     @property
     def width(self) -> int:
@@ -574,7 +638,7 @@ class Paper:
             elif self.p.magic.encoder.can_encode(self.code_page, ch):
                 out.append(ch)
             else:
-                out.append(unidecode(ch) or "?")  # "中" → "Zhong ", "ł" → "l"
+                out.append(unidecode(ch) or "_")  # "中" → "Zhong ", "ł" → "l"; never "?"
                 transliterated = True
         result = "".join(out)
         return re.sub(" {2,}", " ", result).rstrip() if transliterated else result
@@ -616,7 +680,7 @@ class Paper:
 
     def copy_banner(self) -> None:
         self.style(align="center", bold=True, size="2x", invert=True)
-        self.para("COPY")
+        self.para(pgettext("printed copy", "COPY"))
         self.style()
 
     def output(self) -> bytes:
@@ -635,8 +699,17 @@ def render_receipt(
     copy: bool = False,
     open_drawer: bool = False,
 ) -> bytes:
-    """ESC/POS bytes of a receipt. A copy says COPY at the top and bottom and never opens the drawer."""
-    paper = Paper(columns=columns, profile=profile, code_page=code_page)
+    """ESC/POS bytes of a receipt, in the store's language. A copy says COPY at the top and bottom and never opens
+    the drawer."""
+    with translation.override(doc.language):
+        return _render_receipt(
+            doc, columns=columns, profile=profile, code_page=code_page, copy=copy, open_drawer=open_drawer
+        )
+
+
+def _render_receipt(doc: ReceiptDoc, *, columns, profile, code_page, copy, open_drawer) -> bytes:
+    lang = doc.language
+    paper = Paper(columns=columns, profile=profile, code_page=code_page, language=lang)
     p = paper.p
     if open_drawer and not copy:
         p.cashdraw(DRAWER_PIN)
@@ -650,63 +723,63 @@ def render_receipt(
     for line in doc.address:
         paper.para(line)
     if doc.tax_id:
-        paper.para(f"Tax ID {doc.tax_id}")
+        paper.para(_("Tax ID %(id)s") % {"id": doc.tax_id})
     for line in doc.header:
         paper.para(line)
     p.ln()
     paper.style(align="center", bold=True)
     paper.para(doc.title.upper())
     paper.style()
-    paper.pair(f"No. {doc.number}", doc.register)
-    paper.pair(_when(doc.issued_at), doc.staff)
+    paper.pair(_("No. %(number)s") % {"number": doc.number}, doc.register)
+    paper.pair(_when(doc.issued_at, lang), doc.staff)
     if doc.offline_reference:
-        paper.pair(f"Offline {doc.offline_reference}", _when(doc.offline_made_at))
+        paper.pair(_("Offline %(reference)s") % {"reference": doc.offline_reference}, _when(doc.offline_made_at, lang))
     paper.rule()
     for line in doc.lines:
         if line.quantity == 1:
-            paper.pair(line.name, money(line.total))
+            paper.pair(line.name, money(line.total, lang))
         else:
-            paper.pair(f"{qty(line.quantity)} x {line.name}", money(line.total))
-            paper.para(f"@ {money(line.unit_price)}", indent=2)
+            paper.pair(f"{qty(line.quantity, lang)} x {line.name}", money(line.total, lang))
+            paper.para(f"@ {money(line.unit_price, lang)}", indent=2)
         for modifier in line.modifiers:
             paper.para(f"+ {modifier}", indent=2)
         if line.note:
             paper.para(f"* {line.note}", indent=2)
     paper.rule()
     for label, amount in doc.totals[:-1]:
-        paper.pair(label, money(amount))
+        paper.pair(label, money(amount, lang))
     label, amount = doc.totals[-1]
     paper.style(bold=True, size="2h")
-    paper.pair(label, f"{doc.currency} {money(amount)}")
+    paper.pair(label, total_text(doc, amount))
     paper.style()
     if doc.taxes:
         p.ln()
-        included = "incl." if doc.prices_include_tax else "added"
+        included = pgettext("tax", "incl.") if doc.prices_include_tax else pgettext("tax", "added")
         for tax in doc.taxes:
-            paper.pair(f"{tax.name} {percent(tax.percent)} ({included})", money(tax.tax))
+            paper.pair(f"{tax.name} {percent(tax.percent, lang)} ({included})", money(tax.tax, lang))
     if doc.tenders:
         p.ln()
         for tender in doc.tenders:
-            paper.pair(tender.label, money(tender.amount))
+            paper.pair(tender.label, money(tender.amount, lang))
             if tender.tip:
-                paper.pair("Tip", money(tender.tip), indent=2)
+                paper.pair(_("Tip"), money(tender.tip, lang), indent=2)
             if tender.rounding:
-                paper.pair("Cash rounding", money(tender.rounding), indent=2)
+                paper.pair(_("Cash rounding"), money(tender.rounding, lang), indent=2)
             if tender.change or tender.cash:
-                paper.pair("Tendered", money(tender.tendered), indent=2)
-                paper.pair("Change", money(tender.change), indent=2)
+                paper.pair(pgettext("cash handed over", "Tendered"), money(tender.tendered, lang), indent=2)
+                paper.pair(pgettext("money given back", "Change"), money(tender.change, lang), indent=2)
             if tender.reference:
-                paper.para(f"Ref {tender.reference}", indent=2)
+                paper.para(_("Ref %(reference)s") % {"reference": tender.reference}, indent=2)
             if tender.balance_left is not None:
-                paper.pair("Card balance left", money(tender.balance_left), indent=2)
+                paper.pair(_("Card balance left"), money(tender.balance_left, lang), indent=2)
     for card in doc.gift_cards:
         p.ln()
         paper.style(bold=True)
         paper.para(card.label.upper())
         paper.style()
-        paper.pair(card.code, money(card.balance))
+        paper.pair(card.code, money(card.balance, lang))
         if card.expires_at:
-            paper.para(f"Valid until {timezone.localtime(card.expires_at):%Y-%m-%d}", indent=2)
+            paper.para(_("Valid until %(day)s") % {"day": _day(card.expires_at, lang)}, indent=2)
     if doc.points_rows:
         p.ln()
         for label, value in doc.points_rows:
@@ -717,7 +790,7 @@ def render_receipt(
         paper.para(line)
     if doc.url:
         p.ln()
-        paper.para("Your receipt online:")
+        paper.para(_("Your receipt online:"))
         p.qr(doc.url, ec=QR_ECLEVEL_M, size=QR_MODULE_SIZE, native=True)  # centred by the alignment above
         p.ln()
     with contextlib.redirect_stdout(io.StringIO()):  # python-escpos print()s which renderer it used
@@ -740,8 +813,15 @@ def render_receipt(
 def render_kitchen_ticket(
     doc: KitchenDoc, *, columns: int, profile: str = "default", code_page: str = "", copy: bool = False
 ) -> bytes:
-    """A kitchen ticket in large type: station, table, course, each item with its modifiers and notes, the waiter."""
-    paper = Paper(columns=columns, profile=profile, code_page=code_page)
+    """A kitchen ticket in large type, in the store's language: station, table, course, each item with its
+    modifiers and notes, the waiter."""
+    with translation.override(doc.language):
+        return _render_kitchen_ticket(doc, columns=columns, profile=profile, code_page=code_page, copy=copy)
+
+
+def _render_kitchen_ticket(doc: KitchenDoc, *, columns, profile, code_page, copy) -> bytes:
+    lang = doc.language
+    paper = Paper(columns=columns, profile=profile, code_page=code_page, language=lang)
     p = paper.p
     if copy:
         paper.copy_banner()
@@ -750,12 +830,16 @@ def render_kitchen_ticket(
     paper.style(align="center", bold=True, size="2x")
     paper.para(doc.where)
     paper.style()
-    paper.pair(f"Course {doc.course}", f"Ticket #{doc.ticket}")
-    paper.pair(_when(doc.sent_at), doc.waiter)
+    paper.pair(
+        # Translators: the course of a meal (starter, main, dessert) the kitchen sends out, not a class
+        pgettext("meal course", "Course %(number)s") % {"number": doc.course},
+        _("Ticket #%(number)s") % {"number": doc.ticket},
+    )
+    paper.pair(_when(doc.sent_at, lang), doc.waiter)
     paper.rule("=")
     for line in doc.lines:
         paper.style(bold=True, size="2x")
-        paper.para(f"{qty(line.quantity)} x {line.name}")
+        paper.para(f"{qty(line.quantity, lang)} x {line.name}")
         paper.style(size="2h")
         for modifier in line.modifiers:
             paper.para(f"+ {modifier}", indent=2)
@@ -765,7 +849,7 @@ def render_kitchen_ticket(
     paper.rule("=")
     if doc.order_note:
         paper.style(bold=True, size="2h")
-        paper.para(f"Note: {doc.order_note}")
+        paper.para(_("Note: %(note)s") % {"note": doc.order_note})
         paper.style()
     if copy:
         paper.copy_banner()
@@ -849,7 +933,8 @@ def job_document(job):
     if job.z_report_id:
         data = job.z_report.data or {}
         if can_lay_out(data):
-            lines = report_lines(data, copy=job.is_copy, columns=job.printer.columns)
+            with translation.override(store_language(job.z_report.register.location)):
+                lines = report_lines(data, copy=job.is_copy, columns=job.printer.columns)
             return LinesDoc(lines=tuple(lines), marked_copy=job.is_copy)
         return z_report_document(job.z_report)  # a snapshot without the X/Z figures: print what it stores
     report = job.payload.get("report")

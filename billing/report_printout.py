@@ -11,18 +11,21 @@ import textwrap
 from decimal import Decimal
 
 from django.conf import settings
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, pgettext
 
+from core import formats
 from core.money import negated_text
 
 TENDER_LABELS = {
-    "cash": "Cash",
-    "card": "Card",
-    "voucher": "Voucher",
-    "other": "Other",
-    "gift_card": "Gift card",
-    "points": "Points",
+    "cash": gettext_lazy("Cash"),
+    "card": gettext_lazy("Card"),
+    "voucher": gettext_lazy("Voucher"),
+    "other": gettext_lazy("Other"),
+    "gift_card": gettext_lazy("Gift card"),
+    "points": gettext_lazy("Points"),
 }
 
 
@@ -40,6 +43,7 @@ def can_lay_out(data: dict) -> bool:
 
 
 def report_lines(data: dict, *, copy: bool, columns: int = 48) -> list[str]:
+    """The report's lines in the active language (the caller activates the store's for a printout)."""
     kind = data.get("kind", "x")
     lines: list[str] = []
 
@@ -55,91 +59,117 @@ def report_lines(data: dict, *, copy: bool, columns: int = 48) -> list[str]:
         lines.append(text[:columns].center(columns).rstrip())
 
     if copy:
-        centre("*** COPY ***")
+        centre(f"*** {pgettext('printed copy', 'COPY')} ***")
     if kind == "z":
-        centre(f"Z REPORT No. {data['number']}")
+        centre(_("Z REPORT No. %(number)s") % {"number": data["number"]})
     elif kind == "x":
-        centre("X REPORT (not a closing)")
+        centre(_("X REPORT (not a closing)"))
     else:
         centre(kind.upper())
     centre(str(data.get("location", "")))
     centre(str(data.get("register_name", "")))
     rule("=")
-    row("Session", data.get("session", ""))
-    row("Opened", _short(data.get("opened_at")))
-    row("Opened by", data.get("opened_by", ""))
+    row(_("Session"), data.get("session", ""))
+    row(_("Opened"), _short(data.get("opened_at")))
+    row(_("Opened by"), data.get("opened_by", ""))
     if kind == "z":
-        row("Closed", _short(data.get("closed_at")))
-        row("Closed by", data.get("closed_by", ""))
+        row(_("Closed"), _short(data.get("closed_at")))
+        row(_("Closed by"), data.get("closed_by", ""))
     else:
-        row("Printed", _short(data.get("generated_at")))
+        row(_("Printed"), _short(data.get("generated_at")))
     receipts = data.get("receipts") or {}
     if receipts.get("count"):
-        row("Receipts", f"{receipts['first']}-{receipts['last']} ({receipts['count']})")
-    row("Orders", data.get("order_count", 0))
+        row(_("Receipts"), f"{receipts['first']}-{receipts['last']} ({receipts['count']})")
+    row(_("Orders"), data.get("order_count", 0))
     for sentence in data.get("numbers_skipped") or []:
-        lines.extend(_wrap(f"NOTE: {sentence}", columns))
+        lines.extend(_wrap(_("NOTE: %(sentence)s") % {"sentence": sentence}, columns))
     rule()
-    cur = settings.POS_CURRENCY
-    row("Gross sales", f"{data['gross_sales']} {cur}")
-    row("Discounts", negated_text(data["discounts"]))
-    row("Service charge", data["service_charge"])
-    row("Sales", data["sales"])
-    row(f"Refunds ({data.get('refund_count', 0)})", negated_text(data["refunds"]))
-    row("NET SALES", data["net_sales"])
-    row("  of which tax", data["tax_total"])
-    row("  net of tax", data["net_sales_excl_tax"])
+    row(_("Gross sales"), with_currency(data["gross_sales"]))
+    row(_("Discounts"), amount(negated_text(data["discounts"])))
+    row(_("Service charge"), amount(data["service_charge"]))
+    row(_("Sales"), amount(data["sales"]))
+    row(_("Refunds (%(count)s)") % {"count": data.get("refund_count", 0)}, amount(negated_text(data["refunds"])))
+    row(_("NET SALES"), amount(data["net_sales"]))
+    row("  " + _("of which tax"), amount(data["tax_total"]))
+    row("  " + _("net of tax"), amount(data["net_sales_excl_tax"]))
     voids = data.get("voids") or {}
-    row(f"Voided lines ({voids.get('count', 0)})", voids.get("amount", "0"))
+    row(_("Voided lines (%(count)s)") % {"count": voids.get("count", 0)}, amount(voids.get("amount", "0")))
     if "tips" in data:
-        row("Tips", data["tips"])
+        row(_("Tips"), amount(data["tips"]))
     gift = data.get("gift_cards") or {}
     if any(Decimal(value) for value in gift.values()):
         rule()
-        lines.append("GIFT CARDS (money owed, not sales)")
-        row(" Sold (liability)", gift.get("sold", "0"))
-        row(" Redeemed", gift.get("redeemed", "0"))
-        row(" Refunded to cards", gift.get("refunded_to_cards", "0"))
+        lines.append(_("GIFT CARDS (money owed, not sales)"))
+        row(" " + _("Sold (liability)"), amount(gift.get("sold", "0")))
+        row(" " + _("Redeemed"), amount(gift.get("redeemed", "0")))
+        row(" " + _("Refunded to cards"), amount(gift.get("refunded_to_cards", "0")))
     rule()
-    lines.append("TAX")
+    lines.append(_("TAX"))
     for rate in data.get("tax_rates", []):
-        row(f" {rate['name']} {rate['percent']}%", rate["net_tax"])
-        row("   base", rate.get("net_base", rate["base"]))  # Z reports before net_base printed the sales' base
+        row(f" {rate['name']} {rate['percent']}%", amount(rate["net_tax"]))
+        row(
+            "   " + _("base"), rate.get("net_base", amount(rate["base"]))
+        )  # Z reports before net_base printed the sales' base
     rule()
-    lines.append("TENDERS")
+    lines.append(_("TENDERS"))
     for tender in data.get("tenders", []):
-        label = TENDER_LABELS.get(tender["tender"], tender["tender"])
-        row(f" {label} ({tender['count']})", tender["amount"])
+        label = str(TENDER_LABELS.get(tender["tender"], tender["tender"]))
+        row(f" {label} ({tender['count']})", amount(tender["amount"]))
         if Decimal(tender["refunds"]):
-            row(f"   refunds {label.lower()}", negated_text(tender["refunds"]))
+            row("   " + _("refunds %(tender)s") % {"tender": label.lower()}, amount(negated_text(tender["refunds"])))
     rule()
     cash = data.get("cash") or {}
-    lines.append("CASH DRAWER")
-    row(" Opening float", cash.get("opening_float", ""))
+    lines.append(_("CASH DRAWER"))
+    row(" " + _("Opening float"), amount(cash.get("opening_float", "")))
     if "cash_in" in cash:
-        row(" Cash taken", cash["cash_in"])
-        row(" Cash refunded", negated_text(cash["cash_refunds"]))
+        row(" " + _("Cash taken"), amount(cash["cash_in"]))
+        row(" " + _("Cash refunded"), amount(negated_text(cash["cash_refunds"])))
     if "pay_ins" in cash:
-        row(f" Pay-ins ({cash['pay_in_count']})", cash["pay_ins"])
-        row(f" Pay-outs ({cash['pay_out_count']})", negated_text(cash["pay_outs"]))
-    row(" No-sale opens", cash.get("no_sales", 0))
+        row(" " + _("Pay-ins (%(count)s)") % {"count": cash["pay_in_count"]}, amount(cash["pay_ins"]))
+        row(" " + _("Pay-outs (%(count)s)") % {"count": cash["pay_out_count"]}, amount(negated_text(cash["pay_outs"])))
+    row(" " + _("No-sale opens"), cash.get("no_sales", 0))
     if "expected" in cash:
-        row(" Expected in drawer", cash["expected"])
+        row(" " + _("Expected in drawer"), amount(cash["expected"]))
     if "counted" in cash:
-        row(" Counted", cash["counted"])
-        row(" Over (+) / short (-)", cash["over_short"])
+        row(" " + _("Counted"), amount(cash["counted"]))
+        row(" " + _("Over (+) / short (-)"), amount(cash["over_short"]))
         if data.get("approved_by"):
-            row(" Signed off by", data["approved_by"])
+            row(" " + _("Signed off by"), data["approved_by"])
     if data.get("blind"):
-        lines.append(" Expected cash is shown after the count.")
+        lines.append(" " + _("Expected cash is shown after the count."))
     if kind == "z":
         rule("=")
-        row("Grand total before", data["grand_total_before"])
-        row("GRAND TOTAL", data["grand_total"])
+        row(_("Grand total before"), amount(data["grand_total_before"]))
+        row(_("GRAND TOTAL"), amount(data["grand_total"]))
     if copy:
         rule("=")
-        centre("*** COPY ***")
+        centre(f"*** {pgettext('printed copy', 'COPY')} ***")
     return lines
+
+
+def _english() -> bool:
+    return (translation.get_language() or "en").split("-")[0] == "en"
+
+
+def amount(value) -> str:
+    """A stored figure ("1234.50") as the active language writes it ("1.234,50"); English keeps it as stored."""
+    text = str(value)
+    if _english() or text == "":
+        return text
+    try:
+        return formats.amount(Decimal(text))
+    except ArithmeticError:
+        return text
+
+
+def with_currency(value) -> str:
+    """A figure with the currency: "1234.50 EUR" in English (as stored), "1.234,50 €", "Rp 1.234.500"."""
+    if _english():
+        return f"{value} {settings.POS_CURRENCY}"
+    try:
+        return formats.money(Decimal(str(value)))
+    except ArithmeticError:
+        return f"{value} {settings.POS_CURRENCY}"
 
 
 def _unsigned_zero(text: str) -> str:
@@ -161,4 +191,6 @@ def _short(iso: str | None) -> str:
     moment = parse_datetime(iso) if iso else None
     if moment is None:
         return ""
+    if not _english():
+        return formats.when(moment)
     return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M")

@@ -622,7 +622,7 @@ def by_tender(p: Period) -> list[dict]:
             row = sums[tender]
             rows.append(
                 {
-                    "tender": label,
+                    "tender": str(label),
                     "count": row["count"],
                     "amount": row["amount"],
                     "tips": row["tips"],

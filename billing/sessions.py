@@ -20,7 +20,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Count, Max, Min, Q, Sum
 from django.db.models.functions import Coalesce
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from billing import figures, rollups
 from billing.models import CashMovement, CashSession, Payment, Receipt, Refund, Register, ZReport
@@ -32,6 +32,7 @@ from core.money import ZERO, quantize
 from orders.models import Order, OrderLine
 from staff.access import check_location, manager_approval
 from staff.audit import audit
+from staff.languages import store_language
 from staff.models import AuditEvent
 from staff.roles import is_manager
 
@@ -724,6 +725,12 @@ def numbers_skipped_since_last_z(register: Register) -> list[str]:
     return [event.reason for event in events.order_by("created_at", "id")]
 
 
+def _in_store_language(register: Register, make):
+    """What `make()` returns with the store's language active: the paper of a till speaks its store's language."""
+    with translation.override(store_language(register.location)):
+        return make()
+
+
 def _queue_report(register: Register, *, z: ZReport | None, data: dict, is_copy: bool, user):
     columns = register.printer.columns if register.printer_id else 48
     return queue_print_job(
@@ -734,7 +741,7 @@ def _queue_report(register: Register, *, z: ZReport | None, data: dict, is_copy:
         is_copy=is_copy,
         payload={
             "report": data["kind"],
-            "lines": report_lines(data, copy=is_copy, columns=columns),
+            "lines": _in_store_language(register, lambda: report_lines(data, copy=is_copy, columns=columns)),
             MARKED_COPY: is_copy,
         },
         user=user,

@@ -10,6 +10,7 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from billing import giftcards, loyalty, printing, receipt_mail, services, sessions
@@ -91,7 +92,7 @@ def shift(request):
 def shift_open(request):
     register = _terminal_registers(request).first()
     if register is None:
-        return _shift_start_error(request, "This terminal has no till: a manager sets its register in the admin.")
+        return _shift_start_error(request, _("This terminal has no till: a manager sets its register in the admin."))
     if sessions.open_session_for(register.pk):
         return redirect("orders:floor")
     try:
@@ -160,7 +161,7 @@ def shift_move(request):
             context = {"session": session, "move_form": CashMoveForm(), "done": True, "managers": managers}
             return pos_render(request, "pos/shift.html", context)
     else:
-        error = "Enter an amount and a reason."
+        error = _("Enter an amount and a reason.")
     context = {"session": session, "move_form": form, "error": error, "managers": managers, "posted": request.POST}
     return pos_render(request, "pos/shift.html", context, status=400, nav="shift")
 
@@ -300,7 +301,7 @@ def _take_payment(request, order, session, context):
     )
     error = ""
     if session is None:
-        error = "Open a cash session on this terminal first (Shift)."
+        error = _("Open a cash session on this terminal first (Shift).")
     elif not form.is_valid():
         error = form.error_text()
     else:
@@ -413,7 +414,7 @@ def refund_find(request):
         found = find_receipt(code, location=request.terminal.location, register_id=request.terminal.register_id)
         if found is not None:
             return redirect("billing:refund", found.pk)
-        error = f"No sale receipt “{code}” here."
+        error = _("No sale receipt “%(code)s” here.") % {"code": code}
     return pos_render(request, "pos/refund_find.html", {"code": code, "error": error}, nav="refund")
 
 
@@ -438,7 +439,7 @@ def refund(request, pk: int):
     if request.method == "POST":
         error = ""
         if session is None:
-            error = "Open a cash session on this terminal first (Shift)."
+            error = _("Open a cash session on this terminal first (Shift).")
         else:
             try:
                 record = services.refund(
@@ -547,7 +548,7 @@ def gift_card_sell(request):
     amount = forms_money(request.POST.get("amount"))
     error = ""
     if product is None:
-        error = "There is no gift-card product in the catalogue: add a product of kind Gift card first."
+        error = _("There is no gift-card product in the catalogue: add a product of kind Gift card first.")
     else:
         try:
             order = open_order(

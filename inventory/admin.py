@@ -60,7 +60,7 @@ class LocationAdmin(admin.ModelAdmin):
     search_fields = ["name", "code", "legal_name", "tax_id"]
     actions = ["start_count"]
     fieldsets = [
-        (None, {"fields": ["name", "code", "kind", "active"]}),
+        (None, {"fields": ["name", "code", "kind", "language", "active"]}),
         ("Business identity (printed on receipts)", {"fields": ["legal_name", "address", "tax_id"]}),
         (
             "Pricing",

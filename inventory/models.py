@@ -2,6 +2,7 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from core.immutable import AppendOnlyModel
 from core.money import MONEY_DIGITS, MONEY_PLACES, QTY_DIGITS, QTY_PLACES
@@ -23,13 +24,13 @@ def qty_field(**kwargs):
 
 class Location(models.Model):
     class Kind(models.TextChoices):
-        STORE = "store", "Store"
-        KITCHEN = "kitchen", "Kitchen"
-        WAREHOUSE = "warehouse", "Warehouse"
+        STORE = "store", _("Store")
+        KITCHEN = "kitchen", _("Kitchen")
+        WAREHOUSE = "warehouse", _("Warehouse")
 
     class ServiceChargeBase(models.TextChoices):
-        BEFORE_TAX = "before_tax", "Net of tax"
-        AFTER_TAX = "after_tax", "Including tax"
+        BEFORE_TAX = "before_tax", _("Net of tax")
+        AFTER_TAX = "after_tax", _("Including tax")
 
     code = models.SlugField(max_length=32, unique=True)
     name = models.CharField(max_length=120)
@@ -53,6 +54,16 @@ class Location(models.Model):
         help_text="What the service charge percentage is taken of: the lines net of tax, or the lines with tax.",
     )
     cash_rounding = money_field(help_text="Cash totals are rounded to this step (0.05, 100); 0 for none.")
+    language = models.CharField(
+        _("language"),
+        max_length=8,
+        blank=True,
+        choices=settings.LANGUAGES,
+        help_text=_(
+            "The store's language: its receipts and kitchen tickets, and the screens of staff and terminals "
+            "without their own. Empty: the installation's (LANGUAGE_CODE)."
+        ),
+    )
     receipt_header = models.TextField(blank=True)
     receipt_footer = models.TextField(blank=True)
     # Money controls: above these a manager approves (0 = no amount allowed without a manager).
@@ -138,16 +149,16 @@ class TaxRate(models.Model):
 
 class Product(models.Model):
     class Kind(models.TextChoices):
-        GOODS = "goods", "Goods"
-        MENU_ITEM = "menu_item", "Menu item"
-        INGREDIENT = "ingredient", "Ingredient"
-        SERVICE = "service", "Service"
-        GIFT_CARD = "gift_card", "Gift card"  # sold as money owed (billing.giftcards), never taxed or stocked
+        GOODS = "goods", _("Goods")
+        MENU_ITEM = "menu_item", _("Menu item")
+        INGREDIENT = "ingredient", _("Ingredient")
+        SERVICE = "service", _("Service")
+        GIFT_CARD = "gift_card", _("Gift card")  # sold as money owed (billing.giftcards), never taxed or stocked
 
     class StockPolicy(models.TextChoices):
-        BLOCK = "block", "Block sale below zero"
-        WARN = "warn", "Sell and warn"
-        ALLOW = "allow", "Allow negative"
+        BLOCK = "block", _("Block sale below zero")
+        WARN = "warn", _("Sell and warn")
+        ALLOW = "allow", _("Allow negative")
 
     sku = models.CharField(max_length=64, unique=True)
     barcode = models.CharField(max_length=64, unique=True, null=True, blank=True)
@@ -238,14 +249,15 @@ class StockLevel(models.Model):
 
 class StockMove(AppendOnlyModel):
     class Reason(models.TextChoices):
-        SALE = "sale", "Sale"
-        REFUND = "refund", "Refund"
-        VOID = "void", "Void"
-        PURCHASE = "purchase", "Purchase receipt"
-        ADJUSTMENT = "adjustment", "Adjustment"
-        COUNT = "count", "Stock count"
-        WASTE = "waste", "Waste"
-        TRANSFER = "transfer", "Transfer"
+        SALE = "sale", _("Sale")
+        REFUND = "refund", _("Refund")
+        # Translators: stock put back because a sold line was cancelled (voided), not "empty"
+        VOID = "void", _("Void")
+        PURCHASE = "purchase", _("Purchase receipt")
+        ADJUSTMENT = "adjustment", _("Adjustment")
+        COUNT = "count", _("Stock count")
+        WASTE = "waste", _("Waste")
+        TRANSFER = "transfer", _("Transfer")
 
     product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="moves")
     location = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="moves")
@@ -284,11 +296,11 @@ class Supplier(models.Model):
 
 class PurchaseOrder(models.Model):
     class Status(models.TextChoices):
-        DRAFT = "draft", "Draft"
-        ORDERED = "ordered", "Ordered"
-        PARTIAL = "partial", "Partly received"
-        RECEIVED = "received", "Received"
-        CANCELLED = "cancelled", "Cancelled"
+        DRAFT = "draft", _("Draft")
+        ORDERED = "ordered", _("Ordered")
+        PARTIAL = "partial", _("Partly received")
+        RECEIVED = "received", _("Received")
+        CANCELLED = "cancelled", _("Cancelled")
 
     supplier = models.ForeignKey(Supplier, on_delete=models.PROTECT, related_name="purchase_orders")
     location = models.ForeignKey(Location, on_delete=models.PROTECT)
@@ -350,9 +362,9 @@ class PurchaseReceipt(models.Model):
 
 class StockCount(models.Model):
     class Status(models.TextChoices):
-        OPEN = "open", "Open"
-        POSTED = "posted", "Posted"
-        CANCELLED = "cancelled", "Cancelled"
+        OPEN = "open", _("Open")
+        POSTED = "posted", _("Posted")
+        CANCELLED = "cancelled", _("Cancelled")
 
     location = models.ForeignKey(Location, on_delete=models.PROTECT)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)
@@ -418,12 +430,12 @@ class CatalogueImport(models.Model):
     what was checked; its progress while running is in the cache (inventory.imports)."""
 
     class Status(models.TextChoices):
-        CHECKING = "checking", "Checking"
-        INVALID = "invalid", "Has errors"
-        CHECKED = "checked", "Ready to import"
-        IMPORTING = "importing", "Importing"
-        IMPORTED = "imported", "Imported"
-        FAILED = "failed", "Failed"
+        CHECKING = "checking", _("Checking")
+        INVALID = "invalid", _("Has errors")
+        CHECKED = "checked", _("Ready to import")
+        IMPORTING = "importing", _("Importing")
+        IMPORTED = "imported", _("Imported")
+        FAILED = "failed", _("Failed")
 
     filename = models.CharField(max_length=200)
     content = models.TextField()

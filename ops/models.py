@@ -1,24 +1,25 @@
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 
 class BackupRecord(models.Model):
     """One backup run, successful or not (DESIGN.md §3.8)."""
 
     class Kind(models.TextChoices):
-        DAILY = "daily", "Daily"
-        WEEKLY = "weekly", "Weekly"
-        MONTHLY = "monthly", "Monthly"
-        PRE_DEPLOY = "pre-deploy", "Pre-deploy"
-        MANUAL = "manual", "Manual"
-        PRE_RESTORE = "pre-restore", "Pre-restore safety"
+        DAILY = "daily", _("Daily")
+        WEEKLY = "weekly", _("Weekly")
+        MONTHLY = "monthly", _("Monthly")
+        PRE_DEPLOY = "pre-deploy", _("Pre-deploy")
+        MANUAL = "manual", _("Manual")
+        PRE_RESTORE = "pre-restore", _("Pre-restore safety")
 
     class Status(models.TextChoices):
-        RUNNING = "running", "Running"
-        SUCCEEDED = "succeeded", "Succeeded"
-        FAILED = "failed", "Failed"
-        DELETED = "deleted", "Deleted by retention"
+        RUNNING = "running", _("Running")
+        SUCCEEDED = "succeeded", _("Succeeded")
+        FAILED = "failed", _("Failed")
+        DELETED = "deleted", _("Deleted by retention")
 
     kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.MANUAL)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.RUNNING, db_index=True)
@@ -64,9 +65,9 @@ class RestoreDrill(models.Model):
     """A test restore of a backup into a scratch database; its duration is the measured RTO."""
 
     class Result(models.TextChoices):
-        RUNNING = "running", "Running"
-        PASSED = "passed", "Passed"
-        FAILED = "failed", "Failed"
+        RUNNING = "running", _("Running")
+        PASSED = "passed", _("Passed")
+        FAILED = "failed", _("Failed")
 
     backup = models.ForeignKey(BackupRecord, on_delete=models.SET_NULL, null=True, related_name="drills")
     target = models.CharField(max_length=200, help_text="Scratch database the backup was restored into.")
@@ -94,15 +95,15 @@ class PitrRun(models.Model):
     the restore is done, with the start time it had."""
 
     class Kind(models.TextChoices):
-        FULL = "full", "Full backup"
-        DIFF = "diff", "Differential backup"
-        RESTORE = "restore", "Point-in-time restore"
-        DRILL = "drill", "PITR drill"
+        FULL = "full", _("Full backup")
+        DIFF = "diff", _("Differential backup")
+        RESTORE = "restore", _("Point-in-time restore")
+        DRILL = "drill", _("PITR drill")
 
     class Status(models.TextChoices):
-        RUNNING = "running", "Running"
-        SUCCEEDED = "succeeded", "Succeeded"
-        FAILED = "failed", "Failed"
+        RUNNING = "running", _("Running")
+        SUCCEEDED = "succeeded", _("Succeeded")
+        FAILED = "failed", _("Failed")
 
     kind = models.CharField(max_length=8, choices=Kind.choices)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.RUNNING, db_index=True)

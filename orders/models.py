@@ -3,6 +3,7 @@ import uuid
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from inventory.models import Category, Location, Product, money_field, qty_field
 
@@ -74,23 +75,23 @@ class Customer(models.Model):
 
 class Order(models.Model):
     class Channel(models.TextChoices):
-        DINE_IN = "dine_in", "Dine-in"
-        TAKEAWAY = "takeaway", "Takeaway"
-        DELIVERY = "delivery", "Delivery"
-        RETAIL = "retail", "Retail"
+        DINE_IN = "dine_in", _("Dine-in")
+        TAKEAWAY = "takeaway", _("Takeaway")
+        DELIVERY = "delivery", _("Delivery")
+        RETAIL = "retail", _("Retail")
 
     class Status(models.TextChoices):
-        OPEN = "open", "Open"
-        HELD = "held", "Held"
-        PAID = "paid", "Paid"
-        VOIDED = "voided", "Voided"
-        REFUNDED = "refunded", "Refunded"
-        MERGED = "merged", "Merged into another order"
+        OPEN = "open", _("Open")
+        HELD = "held", _("Held")
+        PAID = "paid", _("Paid")
+        VOIDED = "voided", _("Voided")
+        REFUNDED = "refunded", _("Refunded")
+        MERGED = "merged", _("Merged into another order")
 
     class DiscountKind(models.TextChoices):
         NONE = "", "None"
-        PERCENT = "percent", "Percent"
-        AMOUNT = "amount", "Amount"
+        PERCENT = "percent", _("Percent")
+        AMOUNT = "amount", _("Amount")
 
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     location = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="orders")
@@ -152,8 +153,8 @@ class Order(models.Model):
 
 class OrderLine(models.Model):
     class Status(models.TextChoices):
-        ACTIVE = "active", "Active"
-        VOIDED = "voided", "Voided"
+        ACTIVE = "active", _("Active")
+        VOIDED = "voided", _("Voided")
 
     order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="lines")
     product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="+")
@@ -217,8 +218,8 @@ class OrderLine(models.Model):
 
 class KitchenTicket(models.Model):
     class Status(models.TextChoices):
-        NEW = "new", "New"
-        BUMPED = "bumped", "Done"
+        NEW = "new", _("New")
+        BUMPED = "bumped", _("Done")
 
     order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="kitchen_tickets")
     location = models.ForeignKey(Location, on_delete=models.PROTECT)

@@ -14,6 +14,8 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 from django_htmx.http import retarget
 
@@ -354,7 +356,9 @@ def add_line(request, order_uuid):
         return render_ticket(request, order_uuid, error=exc.message, status=exc.status, posted=request.POST)
     if not request.htmx:
         return redirect("orders:order", order_uuid)
-    return render_ticket(request, order_uuid, message=f"Added {lines[0].name}.", close_chooser=from_chooser)
+    return render_ticket(
+        request, order_uuid, message=_("Added %(name)s.") % {"name": lines[0].name}, close_chooser=from_chooser
+    )
 
 
 def _chooser(request, order_uuid, product, groups, *, error: str = "", status: int = 200):
@@ -408,7 +412,7 @@ def change_line(request, order_uuid, line_id: int):
             approver=approver_from_pin(request),
         )
 
-    return _after_change(request, order_uuid, action, message="Line changed.", edit_line=line_id)
+    return _after_change(request, order_uuid, action, message=_("Line changed."), edit_line=line_id)
 
 
 @require_POST
@@ -424,7 +428,7 @@ def void_line(request, order_uuid, line_id: int):
             approver=approver,
         )
 
-    return _after_change(request, order_uuid, action, message="Line voided.")
+    return _after_change(request, order_uuid, action, message=_("Line voided."))
 
 
 @pos_view("orders.change_order")
@@ -448,7 +452,7 @@ def discount(request, order_uuid):
             approver=approver_from_pin(request),
         )
 
-    return _after_change(request, order_uuid, action, message="Discount applied.")
+    return _after_change(request, order_uuid, action, message=_("Discount applied."))
 
 
 @require_POST
@@ -459,7 +463,10 @@ def send_to_kitchen(request, order_uuid):
         request,
         order_uuid,
         lambda: services.send_to_kitchen(_order_id(request, order_uuid), user=request.user),
-        message=lambda tickets: f"Sent to the kitchen: {len(tickets)} ticket(s).",
+        message=lambda tickets: (
+            ngettext("Sent to the kitchen: %(count)d ticket.", "Sent to the kitchen: %(count)d tickets.", len(tickets))
+            % {"count": len(tickets)}
+        ),
     )
 
 
@@ -482,7 +489,7 @@ def resume(request, order_uuid):
         request,
         order_uuid,
         lambda: services.resume_order(_order_id(request, order_uuid), user=request.user),
-        message="Order resumed.",
+        message=_("Order resumed."),
     )
 
 
@@ -496,7 +503,9 @@ def move_table(request, order_uuid):
         request,
         order_uuid,
         lambda: services.move_order(_order_id(request, order_uuid), user=request.user, table_id=table_id),
-        message=lambda order: f"Moved to {order.table}." if order.table else "Moved off its table.",
+        message=lambda order: (
+            _("Moved to %(table)s.") % {"table": order.table} if order.table else _("Moved off its table.")
+        ),
     )
 
 
@@ -548,7 +557,7 @@ def _line_choices(order, line, posted=None) -> dict:
         line = next((item for item in order.lines.all() if item.pk == int(line)), None)
         if line is None:
             return {}
-    _, groups = displays.modifier_choices(line.product_id)
+    _unused, groups = displays.modifier_choices(line.product_id)
     if posted is not None and "options_shown" in posted:
         chosen = set(posted.getlist("option"))
     else:
@@ -654,16 +663,16 @@ def customer(request, order_uuid):
             request,
             order_uuid,
             lambda: services.detach_customer(order.pk, user=request.user),
-            message="Customer taken off the order.",
+            message=_("Customer taken off the order."),
         )
     customer_id = _int(request.POST.get("customer"))
     if customer_id is None or customer_id <= 0:
-        return render_ticket(request, order_uuid, error="Choose a customer.", status=400)
+        return render_ticket(request, order_uuid, error=_("Choose a customer."), status=400)
     return _after_change(
         request,
         order_uuid,
         lambda: services.attach_customer(order.pk, customer_id=customer_id, user=request.user),
-        message=lambda attached: f"Customer: {attached.customer.name}.",
+        message=lambda attached: _("Customer: %(name)s.") % {"name": attached.customer.name},
     )
 
 
@@ -706,4 +715,6 @@ def customer_new(request, order_uuid):
         return response
     if not request.htmx:
         return redirect("orders:order", order_uuid)
-    return render_ticket(request, order_uuid, message=f"New customer {created.name} added to the order.")
+    return render_ticket(
+        request, order_uuid, message=_("New customer %(name)s added to the order.") % {"name": created.name}
+    )

@@ -76,10 +76,12 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
+    "staff.languages.StaffLanguageMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "staff.middleware.SessionIdleTimeoutMiddleware",
     "staff.middleware.PosSessionGuardMiddleware",
@@ -319,7 +321,12 @@ LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
 # --- I18N, money --------------------------------------------------------------------------------------------
-LANGUAGE_CODE = "en-us"
+# The language of a request: the signed-in user's own (StaffProfile.language), else the paired terminal's, else its
+# store's (Location.language), else the browser's (LocaleMiddleware), else LANGUAGE_CODE (staff/languages.py).
+# Receipts and kitchen tickets print in the store's language. Adding a language: docs/TRANSLATING.md.
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", "English"), ("de", "Deutsch"), ("id", "Bahasa Indonesia")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = env("TIME_ZONE", default="UTC")
 USE_I18N = True
 USE_TZ = True

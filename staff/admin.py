@@ -4,6 +4,7 @@ trail."""
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.widgets import FilteredSelectMultiple
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
@@ -13,6 +14,7 @@ from django.db.models import Q
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from staff import api_clients, selectors, terminals
 from staff.models import ApiClient, AuditEvent, StaffProfile, Terminal
@@ -43,7 +45,7 @@ class StaffProfileAdmin(admin.ModelAdmin):
     list_display = ["user", "pin_set", "pin_failed_attempts", "pin_locked_until"]
     search_fields = ["user__username", "user__first_name", "user__last_name"]
     filter_horizontal = ["locations"]
-    fields = ["user", "locations", "pin_failed_attempts", "pin_locked_until"]
+    fields = ["user", "locations", "language", "pin_failed_attempts", "pin_locked_until"]
     readonly_fields = ["pin_failed_attempts", "pin_locked_until"]
 
     def get_queryset(self, request):
@@ -90,12 +92,29 @@ class StaffStoresField(forms.ModelMultipleChoiceField):
         )
 
 
+def language_field() -> forms.ChoiceField:
+    return forms.ChoiceField(
+        label=_("language"),
+        choices=[("", "—"), *settings.LANGUAGES],
+        required=False,
+        help_text=_("The language of the screens for this person. Empty: the terminal's, else the store's."),
+    )
+
+
 class StaffUserCreationForm(AdminUserCreationForm):
     locations = StaffStoresField(label="Stores")
+    language = language_field()
 
 
 class StaffUserChangeForm(UserChangeForm):
     locations = StaffStoresField(label="Stores")
+    language = language_field()
+
+
+class OwnUserChangeForm(UserChangeForm):
+    """A manager's own account: name, e-mail, password and the language of their own screens."""
+
+    language = language_field()
 
 
 class UserAdmin(DjangoUserAdmin):
@@ -108,18 +127,18 @@ class UserAdmin(DjangoUserAdmin):
     staff_fieldsets = (
         (None, {"fields": ("username", "password")}),
         ("Personal info", {"fields": ("first_name", "last_name", "email")}),
-        ("Role and stores", {"fields": ("is_active", "groups", "locations")}),
+        ("Role and stores", {"fields": ("is_active", "groups", "locations", "language")}),
     )
     own_fieldsets = (
         (None, {"fields": ("username", "password")}),
-        ("Personal info", {"fields": ("first_name", "last_name", "email")}),
+        ("Personal info", {"fields": ("first_name", "last_name", "email", "language")}),
     )
     staff_add_fieldsets = (
         (
             None,
             {
                 "classes": ("wide",),
-                "fields": ("username", "usable_password", "password1", "password2", "groups", "locations"),
+                "fields": ("username", "usable_password", "password1", "password2", "groups", "locations", "language"),
             },
         ),
     )
@@ -148,7 +167,7 @@ class UserAdmin(DjangoUserAdmin):
         if request.user.is_superuser:
             return super().get_form(request, obj, change=change, **kwargs)
         if self._is_own(request, obj):
-            kwargs["form"] = UserChangeForm
+            kwargs["form"] = OwnUserChangeForm
         else:
             kwargs["form"] = StaffUserChangeForm if obj is not None else StaffUserCreationForm
         base: Any = super().get_form(request, obj, change=change, **kwargs)  # a form class made at run time
@@ -157,6 +176,10 @@ class UserAdmin(DjangoUserAdmin):
         class Form(base):
             def __init__(self, *args, **form_kwargs):
                 super().__init__(*args, **form_kwargs)
+                if "language" in self.fields and self.instance.pk and not self.is_bound:
+                    self.initial["language"] = (
+                        StaffProfile.objects.filter(user=self.instance).values_list("language", flat=True).first() or ""
+                    )
                 if "locations" not in self.fields:  # the manager's own account
                     return
                 self.fields["locations"].queryset = selectors.own_stores(actor)
@@ -171,8 +194,13 @@ class UserAdmin(DjangoUserAdmin):
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)
         if "locations" in form.cleaned_data:
-            profile, _ = StaffProfile.objects.get_or_create(user=form.instance)
+            profile, _created = StaffProfile.objects.get_or_create(user=form.instance)
             profile.locations.set(form.cleaned_data["locations"])
+        if "language" in form.cleaned_data:
+            profile, _created = StaffProfile.objects.get_or_create(user=form.instance)
+            if profile.language != form.cleaned_data["language"]:
+                profile.language = form.cleaned_data["language"]
+                profile.save(update_fields=["language"])
 
 
 if admin.site.is_registered(User):
@@ -258,7 +286,7 @@ class ApiClientAdmin(admin.ModelAdmin):
 class TerminalForm(forms.ModelForm):
     class Meta:
         model = Terminal
-        fields = ["name", "location", "register", "printer", "kitchen_stations", "kitchen_sound"]
+        fields = ["name", "location", "language", "register", "printer", "kitchen_stations", "kitchen_sound"]
 
     def clean_kitchen_stations(self):
         stations = self.cleaned_data.get("kitchen_stations") or []

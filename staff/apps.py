@@ -9,7 +9,7 @@ class StaffConfig(AppConfig):
 
     def ready(self):
         # Listed after django.contrib.admin and axes in INSTALLED_APPS, so the admin has been autodiscovered.
-        from staff import roles, security
+        from staff import languages, roles, security  # noqa: F401 - languages connects its cache's signals
 
         roles.connect_signals()
         security.register_lockout_admin()

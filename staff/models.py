@@ -5,6 +5,7 @@ These models moved here from `inventory`; they keep their tables (`db_table`), s
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from core.immutable import AppendOnlyModel
 
@@ -17,6 +18,13 @@ class StaffProfile(models.Model):
     pin_hash = models.CharField(max_length=128, blank=True)
     pin_failed_attempts = models.PositiveIntegerField(default=0)
     pin_locked_until = models.DateTimeField(null=True, blank=True)
+    language = models.CharField(
+        _("language"),
+        max_length=8,
+        blank=True,
+        choices=settings.LANGUAGES,
+        help_text=_("The language of the screens for this person. Empty: the terminal's, else the store's."),
+    )
 
     class Meta:
         db_table = "inventory_staffprofile"  # the table it had before it moved to this app
@@ -62,9 +70,9 @@ class ApiClient(models.Model):
     """
 
     class Scope(models.TextChoices):
-        READ = "read", "Read"
-        SELL = "sell", "Sell"
-        MANAGE = "manage", "Manage"
+        READ = "read", _("Read")
+        SELL = "sell", _("Sell")
+        MANAGE = "manage", _("Manage")
 
     name = models.CharField(max_length=80, unique=True)
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="api_client")
@@ -127,6 +135,13 @@ class Terminal(models.Model):
         default=list, blank=True, help_text="Kitchen display: the stations (slugs) shown. Empty: every station."
     )
     kitchen_sound = models.BooleanField(default=True, help_text="Kitchen display: a sound for a new ticket.")
+    language = models.CharField(
+        _("language"),
+        max_length=8,
+        blank=True,
+        choices=settings.LANGUAGES,
+        help_text=_("The screens' language on this device for staff without their own. Empty: the store's."),
+    )
     generation = models.PositiveIntegerField(default=0, editable=False)
     paired_at = models.DateTimeField(null=True, blank=True, editable=False)
     paired_by = models.ForeignKey(

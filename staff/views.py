@@ -9,6 +9,7 @@ from django.contrib.auth.decorators import login_required, permission_required
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect, HttpResponseClientRefresh
 
@@ -108,9 +109,9 @@ def pair_direct(request):
 
 
 class ConfirmCodeForm(forms.Form):
-    code = forms.CharField(max_length=16, label="Code shown on the device")
+    code = forms.CharField(max_length=16, label=_("Code shown on the device"))
     terminal: forms.ModelChoiceField = forms.ModelChoiceField(
-        queryset=Terminal.objects.none(), label="Pair it as", empty_label=None
+        queryset=Terminal.objects.none(), label=_("Pair it as"), empty_label=None
     )
 
     def __init__(self, user, *args, **kwargs):

@@ -3,7 +3,10 @@
 from decimal import Decimal
 
 from django import template
+from django.conf import settings
+from django.utils import translation
 
+from core import formats
 from core.money import money_text
 from orders.forms import format_modifiers
 
@@ -16,6 +19,50 @@ def money(value) -> str:
     if value in (None, ""):
         return ""
     return money_text(Decimal(str(value)))
+
+
+def _english() -> bool:
+    return (translation.get_language() or "en").split("-")[0] == "en"
+
+
+@register.filter
+def lmoney(value) -> str:
+    """An amount for people to read, in the request's language: "1050.00" in English (as `money`), "1.050,00" in
+    German, "125.000" in Indonesian with IDR. Never in a form value or a data attribute (scripts read `money`)."""
+    if value in (None, ""):
+        return ""
+    if _english():
+        return money_text(Decimal(str(value)))
+    return formats.amount(Decimal(str(value)))
+
+
+@register.filter
+def lmoney_cur(value) -> str:
+    """An amount with its currency where the language puts it: "12.50 EUR" (English), "12,50 €", "Rp 125.000"."""
+    if value in (None, ""):
+        return ""
+    if _english():
+        return f"{money_text(Decimal(str(value)))} {settings.POS_CURRENCY}"
+    return formats.money(Decimal(str(value)))
+
+
+@register.filter
+def lsigned_money(value) -> str:
+    """`signed_money` for people to read, in the request's language."""
+    if value in (None, ""):
+        return ""
+    if _english():
+        return money_text(Decimal(str(value)), sign=True)
+    return formats.amount(Decimal(str(value)), sign=True)
+
+
+@register.filter
+def lqty(value) -> str:
+    """`qty` in the request's language: 0.25 → "0,25" in German."""
+    text = qty(value)
+    if not text or _english() or "." not in text:
+        return text
+    return formats.number(Decimal(text), len(text.split(".")[1]))
 
 
 @register.filter

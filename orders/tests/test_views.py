@@ -464,7 +464,7 @@ def test_tickets_sent_from_the_order_screen_show_on_the_kitchen_display(waiter, 
     sent = terminal(waiter).post(reverse("orders:send", args=[order.uuid]), headers={"HX-Request": "true"})
     board = terminal(kitchen_user).get(reverse("orders:kitchen")).content.decode()
 
-    assert "2 ticket(s)" in sent.content.decode()
+    assert "2 tickets." in sent.content.decode()
     assert board.count('class="ticket"') == 2
     assert "Table 4" in board and "Soup" in board and "Steak" in board
 

@@ -88,7 +88,7 @@ def test_a_dish_needs_its_doneness_and_its_choices_reach_kitchen_receipt_and_sto
 
     # Sent to the kitchen: the printed ticket and the kitchen display show the choices.
     page.click("button:has-text('Send')")
-    expect(page.locator(".ok-box")).to_contain_text("1 ticket(s)")
+    expect(page.locator(".ok-box")).to_contain_text("1 ticket.")
     printed = render_job(PrintJob.objects.get(kind=PrintJob.Kind.KITCHEN)).decode("cp437", errors="replace")
     assert "+ Medium" in printed and "+ Bacon +1.50" in printed
     order_url = page.url

@@ -118,7 +118,7 @@ def test_a_day_at_the_till(page, shop, cashier, waiter, manager, kitchen_user, s
     page.click("#ticket [data-line]:has-text('Steak frites') >> text=Save line")
     expect(page.locator(".course-head")).to_have_count(2)
     page.click("button:has-text('Send')")
-    expect(page.locator(".ok-box")).to_contain_text("2 ticket(s)")
+    expect(page.locator(".ok-box")).to_contain_text("2 tickets.")
     assert KitchenTicket.objects.count() == 2
 
     # The kitchen screen shows both tickets and bumps them.
