@@ -449,3 +449,46 @@ def test_a_failed_receipt_print_shows_a_banner_with_retry_and_reprint(cashier, l
 
 def test_the_print_banner_is_empty_when_everything_printed(cashier, location):
     assert "banner" not in terminal(cashier).get(reverse("billing:print_problems")).content.decode()
+
+
+POLL = {"HX-Request": "true", "X-Background-Poll": "1"}
+
+
+def test_the_print_banner_poll_answers_304_while_nothing_changed_and_draws_a_new_problem(cashier, location):
+    client = terminal(cashier)
+    open_till(client, location, cashier)
+    first = client.get(reverse("billing:print_problems"), headers=POLL)
+    etag = first["ETag"]
+
+    same = client.get(reverse("billing:print_problems"), headers={**POLL, "If-None-Match": etag})
+    gzipped = client.get(reverse("billing:print_problems"), headers={**POLL, "If-None-Match": f"W/{etag}"})
+    assert first.status_code == 200 and etag.startswith('"')
+    assert same.status_code == 304 and same.content == b"" and same["ETag"] == etag
+    assert gzipped.status_code == 304  # weak comparison: a proxy that compressed the answer weakens its ETag
+
+    _pay(client, _order_of(cashier, location, product(location)))  # no printer here: the receipt's job fails
+    job = PrintJob.objects.get(status="failed")
+    changed = client.get(reverse("billing:print_problems"), headers={**POLL, "If-None-Match": etag})
+    assert changed.status_code == 200 and "did not print" in changed.content.decode()
+    assert changed["ETag"] != etag
+
+    again = client.get(reverse("billing:print_problems"), headers={**POLL, "If-None-Match": changed["ETag"]})
+    assert again.status_code == 304
+    client.post(reverse("billing:print_dismiss", args=[job.pk]), headers={"HX-Request": "true"})
+    dismissed = client.get(reverse("billing:print_problems"), headers={**POLL, "If-None-Match": changed["ETag"]})
+    assert dismissed.status_code == 200 and "did not print" not in dismissed.content.decode()
+
+
+def test_the_print_banner_etag_is_per_person_and_per_csrf_secret(cashier, manager, location):
+    """Permissions change what the banner draws, and its forms carry the session's CSRF secret: another person, or
+    the same one with a new secret, never gets a 304 for a banner drawn for someone else."""
+    mine = terminal(cashier)
+    etag = mine.get(reverse("billing:print_problems"), headers=POLL)["ETag"]
+
+    theirs = terminal(manager).get(reverse("billing:print_problems"), headers={**POLL, "If-None-Match": etag})
+    mine.cookies.pop("csrftoken", None)
+    mine.cookies["csrftoken"] = "x" * 32
+    rotated = mine.get(reverse("billing:print_problems"), headers={**POLL, "If-None-Match": etag})
+
+    assert theirs.status_code == 200 and theirs["ETag"] != etag
+    assert rotated.status_code == 200
