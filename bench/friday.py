@@ -3,11 +3,11 @@
 Prepares its own PostgreSQL database (created and migrated if needed) with as many stores as the ramp's last step,
 each with: 4 tills (a register with an open cash session, a paired terminal with a receipt printer writing to a file,
 a cashier signed in), 6 waiters' phones (paired, on the tills' registers, two tables each), a kitchen display
-(paired, the kitchen role), a manager signed in to the back office, and a menu: 30 goods with ample stock and 20
-dishes cooked at the "grill" station. Then it starts gunicorn with the production settings (deploy/gunicorn.conf.py)
-and a Celery worker (the receipts' print jobs) on the benchmark database, and runs locust in its own process with
-bench/friday_locust.py, which models what each store does (see its docstring: tills, waiters, kitchen display,
-manager, the print banner's polls) and ramps the stores step by step.
+(paired, the kitchen role), a manager signed in to the back office, and a menu: 30 goods and 20 dishes cooked at
+the "grill" station, all with ample stock. Then it starts gunicorn with the production settings
+(deploy/gunicorn.conf.py) and a Celery worker (the receipts' print jobs) on the benchmark database, and runs locust
+in its own process with bench/friday_locust.py, which models what each store does (see its docstring: tills,
+waiters, kitchen display, manager, the print banner's polls) and ramps the stores step by step.
 
 The ramp stops after the first step where POS interactions' p95 passed 100 ms, checkout's p99 passed 300 ms, or any
 request failed. It prints "stores served: N" (the last step within all three), the curve (per step: stores,
@@ -159,11 +159,11 @@ def prepare(stores: int, device_dir: str) -> dict:
                 status=KitchenTicket.Status.BUMPED, bumped_at=timezone.now()
             )
             stocked = set(
-                StockLevel.objects.filter(location=location, product_id__in=goods, on_hand__gte=100_000).values_list(
-                    "product_id", flat=True
-                )
+                StockLevel.objects.filter(
+                    location=location, product_id__in=goods + dishes, on_hand__gte=100_000
+                ).values_list("product_id", flat=True)
             )
-            top_up = [StockChange(pk, location.pk, Decimal(1_000_000)) for pk in goods if pk not in stocked]
+            top_up = [StockChange(pk, location.pk, Decimal(1_000_000)) for pk in goods + dishes if pk not in stocked]
             if top_up:
                 apply_stock_changes(top_up, reason=StockMove.Reason.PURCHASE, reference="friday bench")
             cashier_users = [_person(f"friday{n}-till{i}", "Cashier", location) for i in range(TILLS)]

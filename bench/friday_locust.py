@@ -106,7 +106,8 @@ class Browser:
             path, name=name, data=body, headers=self.headers(write=True), allow_redirects=False, catch_response=True
         ) as r:
             if r.status_code not in expect:
-                r.failure(f"HTTP {r.status_code}: {(r.text or '')[:200]}")
+                said = re.search(r'class="error-box"[^>]*>([^<]+)', r.text or "")
+                r.failure(f"HTTP {r.status_code}: {said.group(1).strip() if said else (r.text or '')[:120]}")
             return r
 
     def poll(self, path: str, name: str):
