@@ -107,7 +107,9 @@ class Browser:
         ) as r:
             if r.status_code not in expect:
                 said = re.search(r'class="error-box"[^>]*>([^<]+)', r.text or "")
-                r.failure(f"HTTP {r.status_code}: {said.group(1).strip() if said else (r.text or '')[:120]}")
+                sent_to = r.headers.get("HX-Redirect")  # e.g. the lock screen of a terminal left idle too long
+                told = said.group(1).strip() if said else f"sent to {sent_to}" if sent_to else (r.text or "")[:120]
+                r.failure(f"HTTP {r.status_code}: {told}")
             return r
 
     def poll(self, path: str, name: str):

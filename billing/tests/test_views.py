@@ -3,6 +3,8 @@
 from decimal import Decimal
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from billing.models import CashSession, Payment, PrintJob, Receipt, Refund, ZReport
@@ -460,10 +462,13 @@ def test_the_print_banner_poll_answers_304_while_nothing_changed_and_draws_a_new
     first = client.get(reverse("billing:print_problems"), headers=POLL)
     etag = first["ETag"]
 
-    same = client.get(reverse("billing:print_problems"), headers={**POLL, "If-None-Match": etag})
+    with CaptureQueriesContext(connection) as statements:
+        same = client.get(reverse("billing:print_problems"), headers={**POLL, "If-None-Match": etag})
     gzipped = client.get(reverse("billing:print_problems"), headers={**POLL, "If-None-Match": f"W/{etag}"})
     assert first.status_code == 200 and etag.startswith('"')
     assert same.status_code == 304 and same.content == b"" and same["ETag"] == etag
+    # session, user, terminal, roles and permissions (one), store access, the failed print jobs, the failed e-mails
+    assert len(statements) <= 7, [q["sql"] for q in statements.captured_queries]
     assert gzipped.status_code == 304  # weak comparison: a proxy that compressed the answer weakens its ETag
 
     _pay(client, _order_of(cashier, location, product(location)))  # no printer here: the receipt's job fails
