@@ -38,6 +38,7 @@ from orders import pricing
 from orders.models import Order, OrderLine
 from orders.terminal import (
     approver_from_pin,
+    poll_render,
     pos_render,
     pos_view,
     redirect_to,
@@ -467,8 +468,22 @@ def refund(request, pk: int):
 @pos_view("billing.view_printjob", lockable=False, touch=False)
 def print_problems(request):
     """The banner: failed or uncertain print jobs at this location, with retry / reprint / dismiss, and receipt
-    e-mails that failed, with send again / dismiss."""
-    return pos_render(request, "pos/_print_banner.html", _problems(request))
+    e-mails that failed, with send again / dismiss. Polled every 20 s by every open POS page: 304 with no body
+    while nothing on it changed (orders.terminal.poll_render)."""
+    context = _problems(request)
+    jobs = [
+        (
+            job.pk,
+            job.kind,
+            job.status,
+            job.receipt.number if job.receipt else None,
+            job.kitchen_ticket_id,
+            job.last_error,
+        )
+        for job in context["jobs"]
+    ]
+    emails = [(email.pk, email.receipt.number, email.to_address, email.last_error) for email in context["emails"]]
+    return poll_render(request, "pos/_print_banner.html", context, (jobs, emails))
 
 
 def _problems(request, **extra) -> dict:

@@ -10,13 +10,18 @@ The lock and idle state itself (SESSION_LOCKED, SESSION_PIN_ONLY, mark_active ..
 a floor below, which reads the `pos_lockable` / `pos_touch` marks that `pos_view` puts on a view.
 """
 
-from functools import wraps
+import hashlib
+from functools import lru_cache, wraps
 
 from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.http import HttpResponse, HttpResponseNotModified
+from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
+from django.template.loader import get_template
 from django.urls import reverse
+from django.utils.translation import get_language
 from django_htmx.http import HttpResponseClientRedirect
 
 from orders.forms import ManagerApprovalForm
@@ -78,6 +83,43 @@ def pos_render(request, template: str, context: dict | None = None, *, status: i
     context.setdefault("idle_seconds", idle_seconds())
     context.setdefault("nav", nav)
     return render(request, template, context, status=status)
+
+
+@lru_cache(maxsize=64)
+def _template_digest(template: str) -> str:
+    """The partial's source, hashed once per process: a deploy that changes the template changes every ETag."""
+    return hashlib.blake2b(get_template(template).template.source.encode(), digest_size=8).hexdigest()
+
+
+def _names_etag(if_none_match: str, etag: str) -> bool:
+    """Whether If-None-Match names `etag`, by weak comparison (RFC 9110 13.1.2): a proxy that compressed the
+    answer (nginx's gzip) hands it back as W/"..."."""
+    tags = [tag.strip().removeprefix("W/") for tag in if_none_match.split(",")]
+    return "*" in tags or etag in tags
+
+
+def poll_render(request, template: str, context: dict, fingerprint) -> HttpResponse:
+    """A polled partial (the print banner, the kitchen board), answered 304 Not Modified with no body when the
+    page already shows what it would draw. `fingerprint` is everything the template shows, read from the same
+    objects it is drawn from; the ETag adds who is asking (permissions change what is drawn), the language it is
+    drawn in, the session's CSRF secret (the forms in the partial carry it) and the template's source. Drawing the
+    template, the costly part, is skipped on a match; static/js/pos.js sends the ETag it holds and keeps the panel
+    as it is on a 304."""
+    if "CSRF_COOKIE" not in request.META:
+        get_token(request)  # a browser with no CSRF cookie yet gets one now, as the drawing would have made it
+    secret = request.META["CSRF_COOKIE"]
+    digest = hashlib.blake2b(
+        repr((template, _template_digest(template), request.user.pk, get_language(), secret, fingerprint)).encode(),
+        digest_size=16,
+    ).hexdigest()
+    etag = f'"{digest}"'
+    if _names_etag(request.headers.get("If-None-Match", ""), etag):
+        response = HttpResponseNotModified()
+    else:
+        response = pos_render(request, template, context)
+    response["ETag"] = etag
+    response["Cache-Control"] = "private, no-cache"  # the browser keeps nothing it would show without asking
+    return response
 
 
 def approver_from_pin(request):

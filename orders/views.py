@@ -14,6 +14,7 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.timesince import timesince
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
@@ -37,6 +38,7 @@ from orders.models import Order, OrderLine, Table
 from orders.services.customers import ATTACHABLE_AFTER_PAYMENT
 from orders.terminal import (
     approver_from_pin,
+    poll_render,
     pos_render,
     pos_view,
     redirect_to,
@@ -163,7 +165,31 @@ def kitchen(request):
 @pos_view("orders.view_kitchenticket", lockable=False, touch=False)
 @reads_from_replica
 def kitchen_board(request):
-    return pos_render(request, "pos/_kitchen_board.html", _kitchen_context(request))
+    """The board, polled every few seconds: 304 with no body while nothing on it changed (orders.terminal)."""
+    context = _kitchen_context(request)
+    return poll_render(request, "pos/_kitchen_board.html", context, _kitchen_fingerprint(request, context))
+
+
+def _kitchen_fingerprint(request, context: dict) -> tuple:
+    """Everything pos/_kitchen_board.html shows, from the same objects (keep the two in step): the tickets with
+    their lines and age, the recently done, the station, and whether this person may bump."""
+
+    def heading(ticket):
+        table = ticket.order.table
+        return (ticket.pk, table.name if table else None, ticket.order.channel, str(ticket.order.uuid), ticket.course)
+
+    tickets = [
+        (
+            *heading(ticket),
+            ticket.station,
+            ticket.created_at.isoformat(),
+            timesince(ticket.created_at),
+            [(li.pk, str(li.quantity), li.name, li.status, repr(li.modifiers), li.note) for li in ticket.lines.all()],
+        )
+        for ticket in context["tickets"]
+    ]
+    bumped = [heading(ticket) for ticket in context["bumped"]]
+    return (context["station"], request.user.has_perm("orders.change_kitchenticket"), tickets, bumped)
 
 
 @require_POST

@@ -3,6 +3,8 @@
 from decimal import Decimal
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from billing.models import CashSession, Payment, PrintJob, Receipt, Refund, ZReport
@@ -449,3 +451,61 @@ def test_a_failed_receipt_print_shows_a_banner_with_retry_and_reprint(cashier, l
 
 def test_the_print_banner_is_empty_when_everything_printed(cashier, location):
     assert "banner" not in terminal(cashier).get(reverse("billing:print_problems")).content.decode()
+
+
+POLL = {"HX-Request": "true", "X-Background-Poll": "1"}
+
+
+def test_the_print_banner_poll_answers_304_while_nothing_changed_and_draws_a_new_problem(cashier, location):
+    client = terminal(cashier)
+    open_till(client, location, cashier)
+    first = client.get(reverse("billing:print_problems"), headers=POLL)
+    etag = first["ETag"]
+
+    with CaptureQueriesContext(connection) as statements:
+        same = client.get(reverse("billing:print_problems"), headers={**POLL, "If-None-Match": etag})
+    gzipped = client.get(reverse("billing:print_problems"), headers={**POLL, "If-None-Match": f"W/{etag}"})
+    assert first.status_code == 200 and etag.startswith('"')
+    assert same.status_code == 304 and same.content == b"" and same["ETag"] == etag
+    # session, user, terminal, roles and permissions (one), store access, the failed print jobs, the failed e-mails
+    assert len(statements) <= 7, [q["sql"] for q in statements.captured_queries]
+    assert gzipped.status_code == 304  # weak comparison: a proxy that compressed the answer weakens its ETag
+
+    _pay(client, _order_of(cashier, location, product(location)))  # no printer here: the receipt's job fails
+    job = PrintJob.objects.get(status="failed")
+    changed = client.get(reverse("billing:print_problems"), headers={**POLL, "If-None-Match": etag})
+    assert changed.status_code == 200 and "did not print" in changed.content.decode()
+    assert changed["ETag"] != etag
+
+    again = client.get(reverse("billing:print_problems"), headers={**POLL, "If-None-Match": changed["ETag"]})
+    assert again.status_code == 304
+    client.post(reverse("billing:print_dismiss", args=[job.pk]), headers={"HX-Request": "true"})
+    dismissed = client.get(reverse("billing:print_problems"), headers={**POLL, "If-None-Match": changed["ETag"]})
+    assert dismissed.status_code == 200 and "did not print" not in dismissed.content.decode()
+
+
+def test_the_print_banner_etag_is_per_person_and_per_csrf_secret(cashier, manager, location):
+    """Permissions change what the banner draws, and its forms carry the session's CSRF secret: another person, or
+    the same one with a new secret, never gets a 304 for a banner drawn for someone else."""
+    mine = terminal(cashier)
+    etag = mine.get(reverse("billing:print_problems"), headers=POLL)["ETag"]
+
+    theirs = terminal(manager).get(reverse("billing:print_problems"), headers={**POLL, "If-None-Match": etag})
+    mine.cookies.pop("csrftoken", None)
+    mine.cookies["csrftoken"] = "x" * 32
+    rotated = mine.get(reverse("billing:print_problems"), headers={**POLL, "If-None-Match": etag})
+
+    assert theirs.status_code == 200 and theirs["ETag"] != etag
+    assert rotated.status_code == 200
+
+
+def test_the_print_banner_etag_changes_with_the_language_it_is_drawn_in(cashier, location):
+    """A store switched to German draws its banner in German: the English one the page holds is not kept by a 304."""
+    client = terminal(cashier)
+    etag = client.get(reverse("billing:print_problems"), headers=POLL)["ETag"]
+    location.language = "de"
+    location.save()
+
+    german = client.get(reverse("billing:print_problems"), headers={**POLL, "If-None-Match": etag})
+
+    assert german.status_code == 200 and german["ETag"] != etag

@@ -501,6 +501,57 @@ def test_the_kitchen_display_filters_by_station(waiter, kitchen_user, location):
     assert "Mojito" in board and "Soup" not in board
 
 
+def test_the_kitchen_board_poll_answers_304_until_something_on_it_changes(waiter, kitchen_user, location):
+    order = _open(waiter, location, channel="dine_in")
+    _add(order, waiter, product(location, name="Soup", station="kitchen"))
+    (ticket,) = services.send_to_kitchen(order.pk, user=waiter)
+    client = terminal(kitchen_user)
+    board = reverse("orders:kitchen_board")
+
+    def poll(etag, **params):
+        return client.get(board, params, headers={"HX-Request": "true", **POLL, "If-None-Match": etag})
+
+    first = poll("")
+    etag = first["ETag"]
+    with CaptureQueriesContext(connection) as statements:
+        same = poll(etag)
+    assert first.status_code == 200 and "Soup" in first.content.decode()
+    assert same.status_code == 304 and same.content == b"" and same["ETag"] == etag
+    assert same["Cache-Control"] == "private, no-cache"
+    # session, user, terminal, roles and permissions (one), store access, stations, tickets, their lines, the done
+    assert len(statements) <= 9, [q["sql"] for q in statements.captured_queries]
+
+    assert poll(etag, station="kitchen")["ETag"] != etag  # another station picked: another board
+
+    _add(order, waiter, product(location, name="Salad", station="kitchen"))
+    services.send_to_kitchen(order.pk, user=waiter)  # a second ticket arrives
+    arrived = poll(etag)
+    assert arrived.status_code == 200 and "Salad" in arrived.content.decode()
+    etag = arrived["ETag"]
+
+    soup = ticket.lines.get()
+    OrderLine.objects.filter(pk=soup.pk).update(status=OrderLine.Status.VOIDED)  # as a manager's void leaves it
+    voided = poll(etag)
+    assert voided.status_code == 200 and "VOID" in voided.content.decode()
+    etag = voided["ETag"]
+
+    client.post(reverse("orders:kitchen_bump", args=[ticket.pk]), headers={"HX-Request": "true"})
+    bumped = poll(etag)
+    assert bumped.status_code == 200 and "Recall" in bumped.content.decode()
+    assert poll(bumped["ETag"]).status_code == 304
+
+
+def test_the_kitchen_board_etag_differs_for_someone_who_may_not_bump(waiter, kitchen_user, location):
+    order = _open(waiter, location, channel="dine_in")
+    _add(order, waiter, product(location, name="Soup", station="kitchen"))
+    services.send_to_kitchen(order.pk, user=waiter)
+    etag = terminal(kitchen_user).get(reverse("orders:kitchen_board"))["ETag"]
+
+    other = terminal(waiter).get(reverse("orders:kitchen_board"), headers={"If-None-Match": etag})
+
+    assert other.status_code == 200 and other["ETag"] != etag
+
+
 def test_a_waiter_cannot_bump_kitchen_tickets(waiter, location):
     order = _open(waiter, location, channel="dine_in")
     _add(order, waiter, product(location, name="Soup", station="kitchen"))

@@ -228,6 +228,26 @@
     boxes.forEach(function (box) { if (box.value) htmx.trigger(box, "search"); });
   });
 
+  /* --- htmx polls (the print banner, the kitchen board): the poll sends the ETag of what the panel shows, the
+     server answers 304 with no body while nothing changed, and the panel is kept as it is (htmx would swap the
+     empty body in). Anything else drawn into the panel (a retry's answer, a bump) forgets the ETag. --- */
+  document.body.addEventListener("htmx:configRequest", function (event) {
+    var detail = event.detail;
+    if (detail.verb === "get" && detail.elt.posEtag) detail.headers["If-None-Match"] = detail.elt.posEtag;
+  });
+  document.body.addEventListener("htmx:beforeSwap", function (event) {
+    if (event.detail.xhr.status !== 304) return;
+    event.detail.shouldSwap = false;
+    event.detail.isError = false;
+  });
+  document.body.addEventListener("htmx:afterSwap", function (event) {
+    var detail = event.detail, target = detail.target;
+    if (!target) return;
+    var etag = detail.xhr && detail.xhr.getResponseHeader("ETag");
+    var polled = detail.elt === target && detail.requestConfig && detail.requestConfig.verb === "get";
+    target.posEtag = polled && etag ? etag : null;
+  });
+
   /* --- htmx: show the server's refusals (4xx partials with the message and what was typed) instead of ignoring
      them. A refusal of the idempotency key itself goes to the failure banner: the screen keeps what was typed. --- */
   document.body.addEventListener("htmx:beforeSwap", function (event) {

@@ -150,6 +150,35 @@ def test_the_kitchen_display_flashes_and_sounds_for_a_new_ticket_unless_muted(pa
     assert page.locator("#kds-sound").get_attribute("data-plays") is None  # … without a sound
 
 
+def test_the_kitchen_board_poll_is_answered_304_while_nothing_changed_and_keeps_the_board(
+    page, location, waiter, kitchen_user
+):
+    tax = TaxRateFactory()
+    grill = CategoryFactory(name="Grill", location=location, station="grill")
+    steak = ProductFactory(name="Steak", price=Decimal("20"), category=grill, tax_rate=tax)
+
+    def send_a_ticket():
+        order = services.open_order(location_id=location.pk, user=waiter)
+        services.add_lines(order.pk, user=waiter, lines=[services.NewLine(product_id=steak.pk)])
+        services.send_to_kitchen(order.pk, user=waiter)
+
+    send_a_ticket()
+    polls = []
+    page.on("response", lambda r: polls.append(r.status) if r.url.split("?")[0].endswith("/kitchen/board/") else None)
+    sign_in(page, "kitchen", "/pos/kitchen/")
+    expect(page.locator("[data-ticket]")).to_have_count(1)
+
+    page.wait_for_function("() => !!document.getElementById('kitchen-board').posEtag", timeout=12_000)
+    with page.expect_response(lambda r: r.url.endswith("/kitchen/board/") and r.status == 304, timeout=12_000):
+        pass
+    expect(page.locator("[data-ticket]")).to_have_count(1)  # the empty 304 was not swapped in
+    assert polls[0] == 200 and 304 in polls
+
+    send_a_ticket()
+    expect(page.locator("[data-ticket]")).to_have_count(2, timeout=12_000)
+    expect(page.locator(".ticket.is-new")).to_have_count(1)
+
+
 def test_take_payment_looks_disabled_while_the_terminals_till_has_no_open_session(page, location, cashier):
     category = CategoryFactory(name="Shop", location=location)
     ProductFactory(name="Candle", price=Decimal("4.00"), category=category, tax_rate=TaxRateFactory())
