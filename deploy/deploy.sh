@@ -317,19 +317,37 @@ rollback() {
   compose ps
 }
 
+UNRESOLVED='failed to resolve host|Name or service not known|could not translate host name|Temporary failure in name resolution'
+app_once() { # command...: in a one-off app container (compose run), run again while `db` does not resolve yet. With
+  # podman, the name server stops answering while it reloads its records as containers start and stop (a db just
+  # started again, docs/RUNBOOK.md §4); a command that could not connect did nothing, so it is safe to run again.
+  local try status=0 out
+  out=$(mktemp)
+  for try in 1 2 3 4 5 6 7 8 9 10; do
+    if compose run --rm --no-deps migrate "$@" 2>&1 | tee "$out"; then status=0; else status=${PIPESTATUS[0]}; fi
+    if [ "$status" -eq 0 ] || ! grep -qE "$UNRESOLVED" "$out"; then
+      break
+    fi
+    echo "(db did not resolve yet, try $try: again in 3 s)" >&2
+    sleep 3
+  done
+  rm -f "$out"
+  return "$status"
+}
+
 restore_to() { # "<instant>"|latest [--yes]: point-in-time restore of the db service (deploy/restore-to.sh)
   local to=${1:-} yes=${2:-} info
   if [ -z "$to" ] || { [ -n "$yes" ] && [ "$yes" != --yes ]; }; then
     echo 'usage: deploy/restore-to.sh "2026-12-07 14:03:00"|latest [--yes]' >&2
     exit 2
   fi
-  local manage=(run --rm --no-deps migrate python manage.py restore)
+  local manage=(run --rm --no-deps migrate python manage.py restore) restore=(python manage.py restore)
   # pgBackRest runs in the db container (its repository is on the pgbackrest-repo volume); the app checks the
   # instant against the backups kept before it touches anything. `run`: it works with db up or down (a crash).
   say "pgBackRest: the backups kept"
   info=$(compose run --rm --no-deps db pgbackrest info --output=json | grep -E '^\[' | tail -n 1)
   say "Prepare (app): maintenance on, the pre-restore safety copy, the receipt and Z numbers issued noted"
-  compose "${manage[@]}" --to "$to" --step prepare --pgbackrest-info "$info" $yes
+  app_once "${restore[@]}" --to "$to" --step prepare --pgbackrest-info "$info" $yes
   local options=()
   mapfile -t options < <(compose "${manage[@]}" --step options | grep -E '^--')
   say "Stopping db (a clean shutdown; the volumes stay)"
@@ -339,13 +357,14 @@ restore_to() { # "<instant>"|latest [--yes]: point-in-time restore of the db ser
     say "pgBackRest's restore failed: db started again; if it is the cluster as it was, maintenance is left"
     compose up -d db
     wait_until_healthy db
-    compose "${manage[@]}" --step abort
+    app_once "${restore[@]}" --step abort
     exit 1
   fi
   say "Starting db: it replays the archive to the instant and is promoted, read-only until checked"
   compose up -d db
+  wait_until_healthy db
   say "Finish (app): the barrier back on, migrate, counters above every number issued, checks, maintenance off"
-  compose "${manage[@]}" --step finish
+  app_once "${restore[@]}" --step finish
 }
 
 case "${1:-}" in
