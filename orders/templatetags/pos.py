@@ -5,9 +5,11 @@ from decimal import Decimal
 from django import template
 from django.conf import settings
 from django.utils import translation
+from django.utils.html import json_script
 
 from core import formats
 from core.money import money_text
+from orders import js_strings
 from orders.forms import format_modifiers
 
 register = template.Library()
@@ -93,3 +95,9 @@ def posted_value(posted, *parts) -> str:
     if not posted:
         return ""
     return posted.get("".join(str(part) for part in parts), "")
+
+
+@register.simple_tag
+def pos_js_strings():
+    """The texts the POS scripts write, in the page's language, as the JSON block #pos-strings (orders.js_strings)."""
+    return json_script(js_strings.translated(), "pos-strings")

@@ -75,6 +75,8 @@ TRANSLATED_TEMPLATES = [
     "templates/pos/pair.html",
     "templates/pos/pair_device.html",
     "templates/pos/_pair_wait.html",
+    "templates/pos/offline.html",
+    "templates/pos/_offline_status.html",
     "billing/templates/billing/receipt.html",
     "billing/templates/billing/_receipt_slip.html",
     "billing/templates/billing/email/receipt.html",

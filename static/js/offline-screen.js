@@ -84,7 +84,7 @@
     });
     if (used.has(null)) {
       nav.appendChild(el("button", {type: "button", className: "btn" + (category === 0 ? " selected" : ""),
-        "data-category": "0", text: "Other"}));
+        "data-category": "0", text: window.tillText("Other")}));
     }
   }
 
@@ -110,7 +110,7 @@
         "data-product-id": String(p.id)}, [el("span", {text: p.name}), el("span", {className: "price", text: money(p.price)})]));
     });
     if (!shown.length) {
-      fragment.appendChild(el("p", {className: "muted", text: text ? "Nothing matches “" + query.trim() + "”." : "No products here."}));
+      fragment.appendChild(el("p", {className: "muted", text: text ? window.tillText("Nothing matches “%s”.", query.trim()) : window.tillText("No products here.")}));
     }
     panel.appendChild(fragment);
     return shown;
@@ -166,26 +166,26 @@
         el("div", {className: "line-edit row"}, [
           el("button", {type: "button", className: "btn", "data-line-less": String(i), text: "−1"}),
           el("button", {type: "button", className: "btn", "data-line-more": String(i), text: "+1"}),
-          el("button", {type: "button", className: "btn btn-warn", "data-line-remove": String(i), text: "Remove"}),
+          el("button", {type: "button", className: "btn btn-warn", "data-line-remove": String(i), text: window.tillText("Remove")}),
         ]),
       ]);
       if (line.open) details.open = true;
       box.appendChild(details);
     });
-    if (!lines.length) box.appendChild(el("p", {className: "muted line-edit", text: "Tap a product or scan a barcode to add it."}));
+    if (!lines.length) box.appendChild(el("p", {className: "muted line-edit", text: window.tillText("Tap a product or scan a barcode to add it.")}));
     var totals = $("#totals");
     totals.textContent = "";
     var subtotal = priced ? priced.subtotal : P.ZERO;
     var tax = priced ? priced.taxTotal : P.ZERO;
     var total = priced ? priced.total : P.ZERO;
-    totals.appendChild(el("div", {}, [el("span", {text: "Subtotal"}), el("span", {className: "num", text: money(subtotal)})]));
-    totals.appendChild(el("div", {}, [el("span", {text: settings().prices_include_tax ? "Tax (included)" : "Tax"}),
+    totals.appendChild(el("div", {}, [el("span", {text: window.tillText("Subtotal")}), el("span", {className: "num", text: money(subtotal)})]));
+    totals.appendChild(el("div", {}, [el("span", {text: settings().prices_include_tax ? window.tillText("Tax (included)") : window.tillText("Tax")}),
       el("span", {className: "num", "data-total": "tax", text: money(tax)})]));
-    totals.appendChild(el("div", {className: "grand"}, [el("span", {text: "Total"}),
+    totals.appendChild(el("div", {className: "grand"}, [el("span", {text: window.tillText("Total")}),
       el("span", {className: "num", "data-total": "total", text: money(total)})]));
     var pay = $("[data-pay]");
     pay.disabled = !lines.length;
-    pay.firstChild.textContent = lines.length ? "Pay " + money(total) : "Pay";
+    pay.firstChild.textContent = lines.length ? window.tillText("Pay %s", money(total)) : window.tillText("Pay");
   }
 
   function sameModifiers(a, b) {
@@ -209,7 +209,7 @@
       });
     }
     renderTicket();
-    say("Added " + product.name + ".", true);
+    say(window.tillText("Added %s.", product.name), true);
     scanError("");
   }
 
@@ -239,13 +239,13 @@
     });
     var error = el("p", {className: "error-box", role: "alert", hidden: true});
     var dialog = el("div", {className: "chooser-backdrop"}, [
-      el("form", {className: "chooser", "aria-label": "Choose for " + product.name, "data-chooser": ""}, [
+      el("form", {className: "chooser", "aria-label": window.tillText("Choose for %s", product.name), "data-chooser": ""}, [
         el("strong", {className: "chooser-head", text: product.name}),
         body,
         error,
         el("div", {className: "row"}, [
-          el("button", {type: "button", className: "btn grow", "data-chooser-cancel": "", text: "Cancel"}),
-          el("button", {type: "submit", className: "btn btn-primary grow", text: "Add"}),
+          el("button", {type: "button", className: "btn grow", "data-chooser-cancel": "", text: window.tillText("Cancel")}),
+          el("button", {type: "submit", className: "btn btn-primary grow", text: window.tillText("Add")}),
         ]),
       ]),
     ]);
@@ -287,7 +287,7 @@
     var step = P.D(cashStep());
     var note = $("[data-cash-note]", panel);
     note.hidden = step.isZero();
-    if (!step.isZero()) note.textContent = "Cash is rounded to " + money(step) + ": " + money(pricing.roundCash(total, step)) + " in cash.";
+    if (!step.isZero()) note.textContent = window.tillText("Cash is rounded to %s: %s in cash.", money(step), money(pricing.roundCash(total, step)));
     var quick = $("[data-quick-cash]", panel);
     quick.textContent = "";
     pricing.quickCashAmounts(total, step).forEach(function (amount) {
@@ -327,7 +327,7 @@
     try {
       var t = tenders();
       var settled = pricing.settle(t.total, t.list, {cashStep: cashStep()});
-      out.textContent = "Change " + money(settled[0].change);
+      out.textContent = window.tillText("Change %s", money(settled[0].change));
     } catch (error) {
       out.textContent = "";
     }
@@ -387,7 +387,7 @@
       say("");
     }, function (error) {
       busy = false;
-      errorBox.textContent = "The sale could not be kept on this terminal: " + error.message + " Nothing was queued.";
+      errorBox.textContent = window.tillText("The sale could not be kept on this terminal: %s Nothing was queued.", error.message);
       errorBox.hidden = false;
     });
   }
@@ -398,11 +398,11 @@
     panel.dataset.reference = record.reference;
     var totals = $("[data-done-totals]", panel);
     totals.textContent = "";
-    totals.appendChild(el("div", {className: "grand"}, [el("span", {text: "Total"}), el("span", {className: "num", "data-done": "total", text: shown.total})]));
-    totals.appendChild(el("div", {}, [el("span", {text: shown.tender === "cash" ? "Cash" : shown.tender === "card" ? "Card" : "Other"}),
+    totals.appendChild(el("div", {className: "grand"}, [el("span", {text: window.tillText("Total")}), el("span", {className: "num", "data-done": "total", text: shown.total})]));
+    totals.appendChild(el("div", {}, [el("span", {text: shown.tender === "cash" ? window.tillText("Cash") : shown.tender === "card" ? window.tillText("Card") : window.tillText("Other")}),
       el("span", {className: "num", "data-done": "tendered", text: shown.tendered})]));
     if (shown.tender === "cash") {
-      totals.appendChild(el("div", {className: "change-due"}, [el("span", {text: "Change "}), el("span", {className: "num", "data-done": "change", text: shown.change})]));
+      totals.appendChild(el("div", {className: "change-due"}, [el("span", {text: window.tillText("Change %s", "")}), el("span", {className: "num", "data-done": "change", text: shown.change})]));
     }
     panel.hidden = false;
     $("[data-new-sale]", panel).focus();
@@ -426,7 +426,7 @@
     } else if (target.dataset.channel) {
       channel = target.dataset.channel;
       $$("[data-channel]").forEach(function (b) { b.classList.toggle("selected", b === target); });
-      $("[data-offline-title]").textContent = channel === "takeaway" ? "Takeaway" : "Counter sale";
+      $("[data-offline-title]").textContent = channel === "takeaway" ? window.tillText("Takeaway") : window.tillText("Counter sale");
     } else if (target.dataset.lineMore !== undefined || target.dataset.lineLess !== undefined || target.dataset.lineRemove !== undefined) {
       var i = parseInt(target.dataset.lineMore || target.dataset.lineLess || target.dataset.lineRemove, 10);
       if (target.dataset.lineRemove !== undefined) lines.splice(i, 1);
@@ -456,7 +456,7 @@
       tapProduct(product);
     } else {
       renderProducts();
-      scanError("No product has the code “" + code + "”.");
+      scanError(window.tillText("No product has the code “%s”.", code));
       say("");
     }
   });
@@ -500,17 +500,17 @@
     if (!both[1]) {
       $("#lines").textContent = "";
       $("#lines").appendChild(el("p", {className: "error-box", role: "alert",
-        text: "This terminal has no catalogue kept yet: it needs the server once before it can sell offline."}));
+        text: window.tillText("This terminal has no catalogue kept yet: it needs the server once before it can sell offline.")}));
       return;
     }
     if (!staff) {
-      say("Nobody is signed in on this terminal: sign in once while online.");
+      say(window.tillText("Nobody is signed in on this terminal: sign in once while online."));
       return;
     }
     if (staff.locked) {
       $("#lines").textContent = "";
       $("#lines").appendChild(el("p", {className: "error-box", role: "alert", "data-offline-locked": "",
-        text: "This terminal is locked: unlock it with your PIN when the server is back."}));
+        text: window.tillText("This terminal is locked: unlock it with your PIN when the server is back.")}));
       return;
     }
     load(both[1]);

@@ -76,7 +76,7 @@
   function finished(tx) {
     return new Promise(function (resolve, reject) {
       tx.oncomplete = function () { resolve(); };
-      tx.onabort = tx.onerror = function () { reject(tx.error || new Error("The device's storage refused.")); };
+      tx.onabort = tx.onerror = function () { reject(tx.error || new Error(window.tillText("The device's storage refused."))); };
     });
   }
 
@@ -196,7 +196,7 @@
           return false;
         }
         if (!response.ok) {
-          state.problem = response.status === 401 || response.status === 403 ? "Sign in to keep the catalogue." : "";
+          state.problem = response.status === 401 || response.status === 403 ? window.tillText("Sign in to keep the catalogue.") : "";
           notify();
           return false;
         }
@@ -351,7 +351,7 @@
       }).then(function (response) {
         return response.json().catch(function () { return {}; }).then(function (answer) {
           if (!response.ok) {
-            state.problem = answer.message || "The server refused the queued sales (" + response.status + ").";
+            state.problem = answer.message || window.tillText("The server refused the queued sales (%s).", response.status);
             notify();
             throw new Error(state.problem);
           }
@@ -376,7 +376,7 @@
           return removeQueued(gone, refused).then(function () {
             return raiseSequence(answer.next_sequence);
           }).then(countQueue).then(function (left) {
-            if (retryLater) throw new Error("A sale is still being applied.");
+            if (retryLater) throw new Error(window.tillText("A sale is still being applied."));
             if (left.length && gone.length) return sendBatches();
             return null;
           });
@@ -401,19 +401,19 @@
   function age(iso) {
     if (!iso) return "";
     var minutes = Math.floor((Date.now() - Date.parse(iso)) / 60000);
-    if (minutes < 1) return "under 1 min";
-    if (minutes < 60) return minutes + " min";
+    if (minutes < 1) return window.tillText("under 1 min");
+    if (minutes < 60) return window.tillText("%s min", minutes);
     var hours = Math.floor(minutes / 60);
-    return hours + " h " + (minutes % 60) + " min";
+    return window.tillText("%s h %s min", hours, minutes % 60);
   }
 
   function render() {
     var el = document.getElementById("offline-status");
     if (!el) return;
     var online = isOnline();
-    var parts = [online ? (state.syncing ? "Sending" : "Online") : "Offline"];
-    if (state.queued) parts.push(state.queued + " queued", "oldest " + age(state.oldestAt));
-    if (state.refused) parts.push(state.refused + " refused");
+    var parts = [online ? (state.syncing ? window.tillText("Sending") : window.tillText("Online")) : window.tillText("Offline")];
+    if (state.queued) parts.push(window.tillText("%s queued", state.queued), window.tillText("oldest %s", age(state.oldestAt)));
+    if (state.refused) parts.push(window.tillText("%s refused", state.refused));
     el.dataset.state = online ? "online" : "offline";
     el.dataset.queued = String(state.queued);
     el.classList.toggle("is-offline", !online);

@@ -1,5 +1,19 @@
 /* Tillhouse POS terminal: keyboard shortcuts, barcode scanner (keyboard wedge), keypads, idle lock, age timers.
    Loaded as a file (no inline script) so the Content-Security-Policy can forbid 'unsafe-inline'. */
+
+/* The words the scripts write on the screen, in the page's language: the server translates them
+   (orders/js_strings.py) into the page's JSON block #pos-strings. The English text is the key and what shows when
+   a text is missing; each "%s" takes the next value given. */
+window.tillText = function (text) {
+  var table = window.tillText.table;
+  if (!table) {
+    var block = document.getElementById("pos-strings");
+    try { table = JSON.parse(block ? block.textContent : "{}"); } catch (e) { table = {}; }
+    window.tillText.table = table;
+  }
+  var values = Array.prototype.slice.call(arguments, 1);
+  return (table[text] || text).replace(/%s/g, function () { return values.length ? String(values.shift()) : ""; });
+};
 (function () {
   "use strict";
 
@@ -121,15 +135,15 @@
         due = (step > 0 ? Math.round(rest / step) * step : rest) + tip;
       }
       var cash = !tender || tender.value === "cash";
-      el.textContent = cash && given > due + 1e-9 ? "Change due: " + (given - due).toFixed(digits) : "";
+      el.textContent = cash && given > due + 1e-9 ? window.tillText("Change due: %s", (given - due).toFixed(digits)) : "";
     });
     document.querySelectorAll("[data-tip-note]").forEach(function (el) {
       var input = document.getElementById(el.dataset.tipNote);
       var tip = tipAmount(input);
       var total = document.querySelector("[data-total]");
       var digits = places(total && total.dataset.total);
-      el.textContent = tip > 0 ? "Tip " + tip.toFixed(digits) + " · with the tip " +
-        (parseFloat(total.dataset.total) + tip).toFixed(digits) : "";
+      el.textContent = tip > 0 ? window.tillText("Tip %s · with the tip %s", tip.toFixed(digits),
+        (parseFloat(total.dataset.total) + tip).toFixed(digits)) : "";
     });
   }
   document.addEventListener("input", showChange);
@@ -370,7 +384,7 @@
     failed = null;
   }
 
-  var SAFE = " Retry sends the same action again: it is applied once, however many times it is sent.";
+  var SAFE = " " + window.tillText("Retry sends the same action again: it is applied once, however many times it is sent.");
 
   function failure(event, message) {
     var detail = event.detail;
@@ -381,14 +395,14 @@
   }
 
   document.body.addEventListener("htmx:sendError", function (event) {
-    failure(event, "No answer from the till server: the network is down or the server is unreachable.");
+    failure(event, window.tillText("No answer from the till server: the network is down or the server is unreachable."));
   });
   document.body.addEventListener("htmx:timeout", function (event) {
-    failure(event, "The till server took too long to answer.");
+    failure(event, window.tillText("The till server took too long to answer."));
   });
   document.body.addEventListener("htmx:responseError", function (event) {
     var status = event.detail.xhr.status;
-    if (status >= 500) failure(event, "The till server could not do this (error " + status + ").");
+    if (status >= 500) failure(event, window.tillText("The till server could not do this (error %s).", status));
   });
   document.body.addEventListener("htmx:beforeSwap", function (event) {
     var xhr = event.detail.xhr;
@@ -396,7 +410,7 @@
     event.detail.shouldSwap = false;
     event.detail.isError = false;
     var text = new DOMParser().parseFromString(xhr.responseText, "text/html").body.textContent.trim();
-    show(text || "This action was refused.", event.detail.elt, null, null, false);
+    show(text || window.tillText("This action was refused."), event.detail.elt, null, null, false);
   });
   // A new page or panel came in: whatever failed before was answered or left behind.
   document.body.addEventListener("htmx:afterSwap", function (event) {
