@@ -240,6 +240,29 @@ restart_the_rest() {
   reload_nginx $(web_ids)
 }
 
+UNRESOLVED='failed to resolve host|Name or service not known|could not translate host name|Temporary failure in name resolution'
+once() { # service command...: a one-off container of the service (compose run -T --rm --no-deps), its output shown
+  # and its exit status returned. podman-compose 1.0 exits 0 whatever the container did and prints "exit code: N":
+  # that N is the status there. Run again while `db` does not resolve yet: podman's name server stops answering while
+  # it reloads its records as containers start and stop (docs/RUNBOOK.md §4); a command that could not connect did
+  # nothing, so running it again is safe.
+  local service=$1 try status=0 code out
+  shift
+  out=$(mktemp)
+  for try in 1 2 3 4 5 6 7 8 9 10; do
+    if compose run -T --rm --no-deps "$service" "$@" 2>&1 | tee "$out"; then status=0; else status=${PIPESTATUS[0]}; fi
+    code=$(tr -d '\r' <"$out" | sed -n 's/^exit code: \([0-9][0-9]*\)$/\1/p' | tail -n 1)
+    if [ "$status" -eq 0 ] && [ -n "$code" ]; then status=$code; fi
+    if [ "$status" -eq 0 ] || ! grep -qE "$UNRESOLVED" "$out"; then
+      break
+    fi
+    echo "(db did not resolve yet, try $try: again in 3 s)" >&2
+    sleep 3
+  done
+  rm -f "$out"
+  return "$status"
+}
+
 deploy() {
   local previous tag
   previous=$(cat "$STATE/current" 2>/dev/null || echo "${TILLHOUSE_TAG:-latest}")
@@ -281,15 +304,15 @@ deploy() {
   say "pgBackRest: stanza and check"
   db_exec pgbackrest stanza-create
   db_exec pgbackrest check
-  compose run --rm --no-deps migrate python manage.py check --deploy --fail-level WARNING
+  once migrate python manage.py check --deploy --fail-level WARNING
   if [ "$backed_up" = 0 ]; then
     # First deployment on this server (no web container yet): the database may still hold data (a move from another
     # server, a restored volume), so it is backed up before the first migration too; an empty one is said so.
     say "Pre-deploy backup (first deployment: no web container runs yet)"
-    compose run --rm --no-deps migrate python manage.py backup --kind pre-deploy --if-installed
+    once migrate python manage.py backup --kind pre-deploy --if-installed
   fi
   say "Migrating"
-  compose run --rm migrate
+  once migrate python manage.py migrate --noinput
 
   rolling_restart_web
   restart_the_rest
@@ -317,54 +340,41 @@ rollback() {
   compose ps
 }
 
-UNRESOLVED='failed to resolve host|Name or service not known|could not translate host name|Temporary failure in name resolution'
-app_once() { # command...: in a one-off app container (compose run), run again while `db` does not resolve yet. With
-  # podman, the name server stops answering while it reloads its records as containers start and stop (a db just
-  # started again, docs/RUNBOOK.md §4); a command that could not connect did nothing, so it is safe to run again.
-  local try status=0 out
-  out=$(mktemp)
-  for try in 1 2 3 4 5 6 7 8 9 10; do
-    if compose run --rm --no-deps migrate "$@" 2>&1 | tee "$out"; then status=0; else status=${PIPESTATUS[0]}; fi
-    if [ "$status" -eq 0 ] || ! grep -qE "$UNRESOLVED" "$out"; then
-      break
-    fi
-    echo "(db did not resolve yet, try $try: again in 3 s)" >&2
-    sleep 3
-  done
-  rm -f "$out"
-  return "$status"
-}
-
 restore_to() { # "<instant>"|latest [--yes]: point-in-time restore of the db service (deploy/restore-to.sh)
   local to=${1:-} yes=${2:-} info
   if [ -z "$to" ] || { [ -n "$yes" ] && [ "$yes" != --yes ]; }; then
     echo 'usage: deploy/restore-to.sh "2026-12-07 14:03:00"|latest [--yes]' >&2
     exit 2
   fi
-  local manage=(run --rm --no-deps migrate python manage.py restore) restore=(python manage.py restore)
+  local restore=(python manage.py restore) listing options=()
   # pgBackRest runs in the db container (its repository is on the pgbackrest-repo volume); the app checks the
   # instant against the backups kept before it touches anything. `run`: it works with db up or down (a crash).
   say "pgBackRest: the backups kept"
-  info=$(compose run --rm --no-deps db pgbackrest info --output=json | grep -E '^\[' | tail -n 1)
+  info=$(once db pgbackrest info --output=json | tr -d '\r' | grep -E '^\[' | tail -n 1)
   say "Prepare (app): maintenance on, the pre-restore safety copy, the receipt and Z numbers issued noted"
-  app_once "${restore[@]}" --to "$to" --step prepare --pgbackrest-info "$info" $yes
-  local options=()
-  mapfile -t options < <(compose "${manage[@]}" --step options | grep -E '^--')
+  once migrate "${restore[@]}" --to "$to" --step prepare --pgbackrest-info "$info" $yes
+  listing=$(once migrate "${restore[@]}" --step options) || { once migrate "${restore[@]}" --step abort; exit 1; }
+  mapfile -t options < <(printf '%s\n' "$listing" | tr -d '\r' | grep -E '^--')
+  if [ "${#options[@]}" -eq 0 ]; then
+    echo "The restore plan gave no pgBackRest options: nothing was stopped; maintenance off again." >&2
+    once migrate "${restore[@]}" --step abort
+    exit 1
+  fi
   say "Stopping db (a clean shutdown; the volumes stay)"
   compose stop db
   say "Restore (db): pgbackrest restore ${options[*]}"
-  if ! compose run --rm --no-deps db pitr-restore "${options[@]}"; then
+  if ! once db pitr-restore "${options[@]}"; then
     say "pgBackRest's restore failed: db started again; if it is the cluster as it was, maintenance is left"
     compose up -d db
     wait_until_healthy db
-    app_once "${restore[@]}" --step abort
+    once migrate "${restore[@]}" --step abort
     exit 1
   fi
   say "Starting db: it replays the archive to the instant and is promoted, read-only until checked"
   compose up -d db
   wait_until_healthy db
   say "Finish (app): the barrier back on, migrate, counters above every number issued, checks, maintenance off"
-  app_once "${restore[@]}" --step finish
+  once migrate "${restore[@]}" --step finish
 }
 
 case "${1:-}" in

@@ -53,6 +53,10 @@ if [ "${1:-}" = pitr-restore ]; then # deploy/restore-to.sh, with PostgreSQL sto
     exec setpriv --reuid=postgres --regid=postgres --init-groups "$0" "$@"
   fi
   shift
+  if [ "$#" -eq 0 ]; then # the plan's options (--delta, the target): never a restore chosen by default
+    echo "pitr-restore: give the restore options (manage.py restore --step options prints them)" >&2
+    exit 2
+  fi
   pgbackrest --stanza="$stanza" restore "$@" # named: the restore_command it writes names it too
   printf '%s\n' "default_transaction_read_only = 'on'  # set by the Tillhouse restore until it has checked the cluster" \
     >>"${PGDATA:-/var/lib/postgresql/data}/postgresql.auto.conf"

@@ -265,9 +265,9 @@ def test_the_deploy_script_is_valid_bash_and_backs_up_before_it_migrates():
     out = subprocess.run(["bash", "-n", str(ROOT / "deploy/deploy.sh")], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     deploy = script[script.index("\ndeploy() {") : script.index("\nrollback() {")]
-    order = [deploy.index(step) for step in ("backup --kind pre-deploy", "compose build", "run --rm migrate")]
+    order = [deploy.index(step) for step in ("backup --kind pre-deploy", "compose build", "manage.py migrate")]
     assert order == sorted(order)
-    assert deploy.index("run --rm migrate") < deploy.index("rolling_restart_web")
+    assert deploy.index("manage.py migrate") < deploy.index("rolling_restart_web")
 
 
 def test_the_pre_deploy_backup_kind_is_one_the_backup_command_accepts():
@@ -355,9 +355,9 @@ def _deploy_with_fakes(tmp_path: Path, runs: int) -> list[list[str]]:
 def test_the_first_deploy_backs_up_before_migrating_and_later_ones_back_up_through_the_running_web(tmp_path):
     first, second = _deploy_with_fakes(tmp_path, runs=2)
 
-    backup = "compose run --rm --no-deps migrate python manage.py backup --kind pre-deploy --if-installed"
+    backup = "compose run -T --rm --no-deps migrate python manage.py backup --kind pre-deploy --if-installed"
     assert backup in first
-    assert first.index(backup) < first.index("compose run --rm migrate")
+    assert first.index(backup) < first.index("compose run -T --rm --no-deps migrate python manage.py migrate --noinput")
     assert not any("exec -T web python manage.py backup" in call for call in first)
 
     assert second[1] == "compose exec -T web python manage.py backup --kind pre-deploy"
@@ -397,17 +397,24 @@ def test_nginx_serves_certificate_challenges_from_the_directory_the_compose_file
 
 
 FAKE_RESTORE_COMPOSE = """#!/usr/bin/env bash
+# PODMAN_STYLE=1: as podman-compose 1.0 does, a container's lines end in \\r (a TTY) and `run` exits 0 whatever the
+# container did, printing "exit code: N"
 echo "compose $*" >> "$DEPLOY_LOG"
+end=""; [ -n "${PODMAN_STYLE:-}" ] && end=$'\\r'
+finish() { if [ -n "${PODMAN_STYLE:-}" ]; then echo "exit code: $1"; exit 0; fi; exit "$1"; }
 case "$*" in
-  "run --rm --no-deps db pgbackrest info --output=json") echo "podman run ..."; echo '[{"name":"tillhouse"}]' ;;
+  "run -T --rm --no-deps db pgbackrest info --output=json") echo "podman run ..."
+    echo "[{\\"name\\":\\"tillhouse\\"}]$end" ;;
   *"--step options") echo "podman run ..."
-    printf '%s\\n' --delta --type=time "--target=2026-12-07 14:03:00.000000+00" ;;
-  "run --rm --no-deps db pitr-restore"*) exit "${PITR_RESTORE_EXIT:-0}" ;;
+    printf "%s$end\\n" --delta --type=time "--target=2026-12-07 14:03:00.000000+00" ;;
+  "run -T --rm --no-deps db pitr-restore"*) finish "${PITR_RESTORE_EXIT:-0}" ;;
 esac
 """
 
 
-def _restore_to_with_fakes(tmp_path: Path, *args: str, restore_exit: int = 0) -> tuple[int, list[str]]:
+def _restore_to_with_fakes(
+    tmp_path: Path, *args: str, restore_exit: int = 0, podman_style: bool = False
+) -> tuple[int, list[str]]:
     """deploy/restore-to.sh against a stand-in `docker compose` that records what it is asked."""
     (tmp_path / "deploy").mkdir(parents=True, exist_ok=True)
     for name in ("deploy.sh", "restore-to.sh"):
@@ -421,7 +428,7 @@ def _restore_to_with_fakes(tmp_path: Path, *args: str, restore_exit: int = 0) ->
     done = subprocess.run(
         ["bash", str(tmp_path / "deploy/restore-to.sh"), *args],
         env={"PATH": f"{bin_dir}:/usr/bin:/bin", "COMPOSE": str(bin_dir / "compose"), "DEPLOY_LOG": str(log),
-             "PITR_RESTORE_EXIT": str(restore_exit), "WAIT_SECONDS": "5"},
+             "PITR_RESTORE_EXIT": str(restore_exit), "WAIT_SECONDS": "5", "PODMAN_STYLE": "1" if podman_style else ""},
         capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     return done.returncode, log.read_text().splitlines() if log.exists() else []
@@ -429,27 +436,31 @@ def _restore_to_with_fakes(tmp_path: Path, *args: str, restore_exit: int = 0) ->
 
 def test_restore_to_prepares_in_an_app_container_restores_in_the_db_container_and_finishes(tmp_path):
     code, calls = _restore_to_with_fakes(tmp_path, "2026-12-07 14:03:00", "--yes")
-    manage = "compose run --rm --no-deps migrate python manage.py restore"
+    manage = "compose run -T --rm --no-deps migrate python manage.py restore"
     assert code == 0
     assert calls == [
-        "compose run --rm --no-deps db pgbackrest info --output=json",
+        "compose run -T --rm --no-deps db pgbackrest info --output=json",
         f'{manage} --to 2026-12-07 14:03:00 --step prepare --pgbackrest-info [{{"name":"tillhouse"}}] --yes',
         f"{manage} --step options",
         "compose stop db",
-        "compose run --rm --no-deps db pitr-restore --delta --type=time --target=2026-12-07 14:03:00.000000+00",
+        "compose run -T --rm --no-deps db pitr-restore --delta --type=time --target=2026-12-07 14:03:00.000000+00",
         "compose up -d db",
         f"{manage} --step finish",
     ]
 
 
-def test_restore_to_abandons_the_restore_when_pgbackrest_refuses_and_wants_its_arguments(tmp_path):
-    code, calls = _restore_to_with_fakes(tmp_path, "latest", "--yes", restore_exit=1)
+@pytest.mark.parametrize("podman_style", [False, True], ids=["docker-compose", "podman-compose"])
+def test_restore_to_abandons_the_restore_when_pgbackrest_refuses_and_wants_its_arguments(tmp_path, podman_style):
+    """podman-compose 1.0 exits 0 whatever the container did (it prints "exit code: N") and its lines end in \\r:
+    a refused pgBackRest restore still stops the script, and the options reach pgBackRest without the \\r (they
+    did, and pgBackRest restored everything archived instead of the instant)."""
+    code, calls = _restore_to_with_fakes(tmp_path, "latest", "--yes", restore_exit=1, podman_style=podman_style)
     assert code == 1
-    restore = calls.index("compose run --rm --no-deps db pitr-restore --delta --type=time "
+    restore = calls.index("compose run -T --rm --no-deps db pitr-restore --delta --type=time "
                           "--target=2026-12-07 14:03:00.000000+00")  # fmt: skip
     assert calls[restore + 1 :] == [
         "compose up -d db",
-        "compose run --rm --no-deps migrate python manage.py restore --step abort",
+        "compose run -T --rm --no-deps migrate python manage.py restore --step abort",
     ]
     for wrong in ((), ("latest", "-y")):
         code, calls = _restore_to_with_fakes(tmp_path / str(len(wrong)), *wrong)
