@@ -67,7 +67,10 @@ class SwitchLoop(threading.Thread):
         from ops.backups.tasks import pitr_switch_wal
 
         while not self.stopping.wait(self.every):
-            answer = pitr_switch_wal()
+            try:
+                answer = pitr_switch_wal()
+            except Exception as exc:  # counted and shown: beat would log it and try again at the next tick
+                answer = f"error: {exc}"[:80]
             self.answers[answer] = self.answers.get(answer, 0) + 1
         connections.close_all()
 
@@ -81,7 +84,7 @@ class Sampler(threading.Thread):
 
     def __init__(self, cluster):
         super().__init__(daemon=True)
-        self.cluster, self.stopping, self.samples = cluster, threading.Event(), []
+        self.cluster, self.stopping, self.samples, self.errors = cluster, threading.Event(), [], 0
 
     def run(self):
         from ops.health import check_pitr
@@ -90,7 +93,12 @@ class Sampler(threading.Thread):
             while not self.stopping.is_set():
                 mark = time.monotonic()
                 # the lag as /health reports it (None: nothing archived yet, an unbounded lag)
-                lag = next(o for o in check_pitr() if o.key == "pitr:archiveLag").value
+                try:
+                    lag = next(o for o in check_pitr() if o.key == "pitr:archiveLag").value
+                except Exception:  # the check did not answer (its statement timeout under load): counted
+                    self.errors += 1
+                    self.stopping.wait(max(0.0, 1.0 - (time.monotonic() - mark)))
+                    continue
                 archived, failed = conn.execute("SELECT archived_count, failed_count FROM pg_stat_archiver").fetchone()
                 self.samples.append(
                     {"lag": float("inf") if lag is None else float(lag), "archived": archived, "failed": failed}
@@ -108,6 +116,7 @@ class Sampler(threading.Thread):
             "median": statistics.median(lags) if lags else float("inf"),
             "segments": self.samples[-1]["archived"] - self.samples[0]["archived"] if self.samples else 0,
             "failures": self.samples[-1]["failed"] - self.samples[0]["failed"] if self.samples else 0,
+            "unanswered": self.errors,
         }
 
 
@@ -128,8 +137,9 @@ def pgbench_argv(pgbench: str, cluster, data: dict, *options: str) -> list[str]:
     ]  # fmt: skip
 
 
-def lag_phase(what: str, cluster, load) -> dict:
-    """Run `load()` (returns the client's own figures) while sampling; the phase's figures."""
+def lag_phase(what: str, cluster, load, finish=None) -> dict:
+    """Run `load()` (returns the client's own figures) while sampling, then `finish()` (ending the load's database
+    sessions flushes their WAL statistics); the phase's figures."""
     wal0, orders0 = wal_and_orders(cluster)
     sampler = Sampler(cluster)
     started = time.monotonic()
@@ -139,6 +149,9 @@ def lag_phase(what: str, cluster, load) -> dict:
     finally:
         seconds = time.monotonic() - started
         lag = sampler.stop()
+        if finish is not None:
+            finish()
+            time.sleep(1)  # the ended sessions' backends exit and flush their statistics
     wal1, orders1 = wal_and_orders(cluster)
     sold = orders1 - orders0
     result = {
@@ -156,7 +169,9 @@ def lag_phase(what: str, cluster, load) -> dict:
         + (f", p50 {result['p50_ms']:.0f} ms, p99 {result['p99_ms']:.0f} ms" if result["p99_ms"] is not None else "")
         + "), "
         f"{result['wal_per_checkout'] / 1024:.1f} KiB WAL per checkout; archive lag max {lag['max']:.1f} s, "
-        f"p95 {lag['p95']:.1f} s, median {lag['median']:.1f} s over {lag['samples']} samples; "
+        f"p95 {lag['p95']:.1f} s, median {lag['median']:.1f} s over {lag['samples']} samples"
+        + (f" ({lag['unanswered']} unanswered)" if lag["unanswered"] else "")
+        + "; "
         f"{lag['segments']} segments archived, {lag['failures']} archive failures",
         flush=True,
     )
@@ -171,14 +186,22 @@ def api_load(args, cluster, env: dict, data: dict, wrk: str) -> dict:
         try:
             wait_until_up(args.port, data)
             run_wrk(wrk, args.port, 8, 3, data)  # warm-up, not counted
+
+            def stop_server():
+                if server.poll() is None:
+                    os.killpg(server.pid, signal.SIGTERM)
+                    server.wait(timeout=30)
+
             result = lag_phase(
                 f"API, gunicorn {workers} workers, wrk {CLIENTS} clients, {args.seconds} s",
                 cluster,
                 lambda: run_wrk(wrk, args.port, CLIENTS, args.seconds, data),
+                finish=stop_server,
             )
         finally:
-            os.killpg(server.pid, signal.SIGTERM)
-            server.wait(timeout=30)
+            if server.poll() is None:
+                os.killpg(server.pid, signal.SIGTERM)
+                server.wait(timeout=30)
     if result["per_s"] < TARGET_PER_S or result["failed"]:
         print(f"gunicorn's log: {log_path}")
     else:
