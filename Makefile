@@ -232,7 +232,7 @@ createsuperuser:
 clean:
 	rm -rf $(VENV) var staticfiles test-artifacts
 
-.PHONY: bench-tools bench-checkout
+.PHONY: bench-tools bench-checkout bench-pitr
 ## bench-tools: wrk and pgbench, which bench/checkout.py drives
 bench-tools:
 	@{ command -v wrk && command -v pgbench; } >/dev/null || \
@@ -243,3 +243,7 @@ bench-tools:
 ## bench-checkout: checkout API throughput against the raw-SQL limit (figures go to BENCHMARKS.md)
 bench-checkout: $(VENV)/.installed bench-tools
 	$(PY) bench/checkout.py $(BENCH_ARGS)
+
+## bench-pitr: WAL archive lag under the checkout load and the RTO of restore --to latest (1 GB + an hour of WAL)
+bench-pitr: $(VENV)/.installed bench-tools backup-tools
+	$(PY) bench/pitr.py $(BENCH_ARGS)

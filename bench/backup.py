@@ -47,6 +47,21 @@ def timed(fn) -> float:
     return time.perf_counter() - start
 
 
+def payment_table_sql(rows: int) -> list[str]:
+    """The statements that add `bench_payment`, `rows` payment-like rows (about BYTES_PER_ROW each) with a primary
+    key, vacuumed and analysed (bench/pitr.py builds its database with them too)."""
+    fill = f"""
+        CREATE TABLE bench_payment AS
+        SELECT g AS id, md5(g::text) AS reference,
+               (((g::bigint * 7919) % 100000) / 100.0)::numeric(12, 2) AS amount,
+               timestamptz '2026-01-01' + g * interval '1 second' AS created_at,
+               CASE WHEN g % 3 = 0 THEN 'card' WHEN g % 3 = 1 THEN 'cash' ELSE 'voucher' END AS tender,
+               repeat(chr(97 + (g % 26)), (g % 40)) AS note
+        FROM generate_series(1, {int(rows)}) AS g
+    """  # noqa: S608 - our own numbers
+    return [fill, "ALTER TABLE bench_payment ADD PRIMARY KEY (id)", "VACUUM ANALYZE bench_payment"]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--size-mb", type=int, default=1024, help="size of the generated table (default 1024)")
@@ -78,18 +93,8 @@ def main() -> int:
 
         rows = args.size_mb * 1024 * 1024 // BYTES_PER_ROW
         generate = time.perf_counter()
-        fill = f"""
-            CREATE TABLE bench_payment AS
-            SELECT g AS id, md5(g::text) AS reference,
-                   (((g::bigint * 7919) % 100000) / 100.0)::numeric(12, 2) AS amount,
-                   timestamptz '2026-01-01' + g * interval '1 second' AS created_at,
-                   CASE WHEN g % 3 = 0 THEN 'card' WHEN g % 3 = 1 THEN 'cash' ELSE 'voucher' END AS tender,
-                   repeat(chr(97 + (g % 26)), (g % 40)) AS note
-            FROM generate_series(1, {rows}) AS g
-        """  # noqa: S608 - our own numbers
-        psql(fill, db=args.name, base=base)
-        psql("ALTER TABLE bench_payment ADD PRIMARY KEY (id)", db=args.name, base=base)
-        psql("VACUUM ANALYZE bench_payment", db=args.name, base=base)
+        for statement in payment_table_sql(rows):
+            psql(statement, db=args.name, base=base)
         size = int(psql(f"SELECT pg_database_size('{args.name}')", base=base))
         print(
             f"database {args.name}: {rows:,} rows, {size / 2**20:,.0f} MiB, generated in "

@@ -7,10 +7,10 @@
 \set p5 random(:pmin, :pmax)
 BEGIN;
 INSERT INTO orders_order (uuid, location_id, channel, guest_count, status, staff_id, note, discount_kind,
-    discount_value, discount_reason, service_charge_percent, subtotal, discount_total, service_charge, tax_total,
-    total, paid_total, refunded_total, opened_at, paid_at, closed_at)
-VALUES (gen_random_uuid(), :loc, 'retail', 1, 'paid', :staff, '', '', 0, '', 0, 12.50, 0, 0, 2.08, 12.50, 12.50, 0,
-    now(), now(), now())
+    discount_value, discount_reason, service_charge_percent, service_charge_base, subtotal, discount_total,
+    service_charge, tax_total, total, paid_total, refunded_total, opened_at, paid_at, closed_at)
+VALUES (gen_random_uuid(), :loc, 'retail', 1, 'paid', :staff, '', '', 0, '', 0, 'before_tax', 12.50, 0, 0, 2.08,
+    12.50, 12.50, 0, now(), now(), now())
 RETURNING id AS order_id \gset
 INSERT INTO orders_orderline (order_id, product_id, name, unit_price, tax_rate_name, tax_rate_percent,
     prices_include_tax, unit_cost, quantity, modifiers, note, course, discount_kind, discount_value,
