@@ -32,6 +32,9 @@ max_requests_jitter = 200
 preload_app = True
 accesslog = None  # the app logs each request as a JSON line with its request id
 errorlog = "-"
+# gunicorn's control socket (gunicornc) is not used: reloads and stops are signals (HUP, TERM; deploy/deploy.sh), and
+# in the container its default place ($HOME/.gunicorn) is not writable, which logged an error at every worker start.
+control_socket_disable = True
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS") or "127.0.0.1"
 proxy_allow_ips = forwarded_allow_ips
 
