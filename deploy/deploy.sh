@@ -251,7 +251,8 @@ once() { # service command...: a one-off container of the service (compose run -
   out=$(mktemp)
   for try in 1 2 3 4 5 6 7 8 9 10; do
     if compose run -T --rm --no-deps "$service" "$@" 2>&1 | tee "$out"; then status=0; else status=${PIPESTATUS[0]}; fi
-    code=$(tr -d '\r' <"$out" | sed -n 's/^exit code: \([0-9][0-9]*\)$/\1/p' | tail -n 1)
+    # (at the end of a line: the container's last line may have no newline of its own)
+    code=$(tr -d '\r' <"$out" | sed -n 's/^\(.*\)\{0,1\}exit code: \([0-9][0-9]*\)$/\2/p' | tail -n 1)
     if [ "$status" -eq 0 ] && [ -n "$code" ]; then status=$code; fi
     if [ "$status" -eq 0 ] || ! grep -qE "$UNRESOLVED" "$out"; then
       break
@@ -350,7 +351,8 @@ restore_to() { # "<instant>"|latest [--yes]: point-in-time restore of the db ser
   # pgBackRest runs in the db container (its repository is on the pgbackrest-repo volume); the app checks the
   # instant against the backups kept before it touches anything. `run`: it works with db up or down (a crash).
   say "pgBackRest: the backups kept"
-  info=$(once db pgbackrest info --output=json | tr -d '\r' | grep -E '^\[' | tail -n 1)
+  # pgBackRest's JSON ends without a newline: podman-compose's "exit code: 0" follows it on the same line
+  info=$(once db pgbackrest info --output=json | tr -d '\r' | sed -E 's/exit code: [0-9]+$//' | grep -E '^\[' | tail -n 1)
   say "Prepare (app): maintenance on, the pre-restore safety copy, the receipt and Z numbers issued noted"
   once migrate "${restore[@]}" --to "$to" --step prepare --pgbackrest-info "$info" $yes
   listing=$(once migrate "${restore[@]}" --step options) || { once migrate "${restore[@]}" --step abort; exit 1; }

@@ -397,14 +397,15 @@ def test_nginx_serves_certificate_challenges_from_the_directory_the_compose_file
 
 
 FAKE_RESTORE_COMPOSE = """#!/usr/bin/env bash
-# PODMAN_STYLE=1: as podman-compose 1.0 does, a container's lines end in \\r (a TTY) and `run` exits 0 whatever the
-# container did, printing "exit code: N"
+# PODMAN_STYLE=1: as podman-compose 1.0 does, `run` exits 0 whatever the container did, printing "exit code: N"
+# (after pgBackRest's JSON, which has no newline: on the same line), and a container's lines end in \\r
 echo "compose $*" >> "$DEPLOY_LOG"
 end=""; [ -n "${PODMAN_STYLE:-}" ] && end=$'\\r'
 finish() { if [ -n "${PODMAN_STYLE:-}" ]; then echo "exit code: $1"; exit 0; fi; exit "$1"; }
 case "$*" in
   "run -T --rm --no-deps db pgbackrest info --output=json") echo "podman run ..."
-    echo "[{\\"name\\":\\"tillhouse\\"}]$end" ;;
+    printf "[{\\"name\\":\\"tillhouse\\"}]$end"  # pgBackRest's JSON ends without a newline
+    if [ -n "${PODMAN_STYLE:-}" ]; then finish 0; fi ;;
   *"--step options") echo "podman run ..."
     printf "%s$end\\n" --delta --type=time "--target=2026-12-07 14:03:00.000000+00" ;;
   "run -T --rm --no-deps db pitr-restore"*) finish "${PITR_RESTORE_EXIT:-0}" ;;
@@ -456,6 +457,9 @@ def test_restore_to_abandons_the_restore_when_pgbackrest_refuses_and_wants_its_a
     did, and pgBackRest restored everything archived instead of the instant)."""
     code, calls = _restore_to_with_fakes(tmp_path, "latest", "--yes", restore_exit=1, podman_style=podman_style)
     assert code == 1
+    # the JSON alone, as pgBackRest gave it
+    prepare = "compose run -T --rm --no-deps migrate python manage.py restore --to latest --step prepare"
+    assert f'{prepare} --pgbackrest-info [{{"name":"tillhouse"}}] --yes' in calls
     restore = calls.index("compose run -T --rm --no-deps db pitr-restore --delta --type=time "
                           "--target=2026-12-07 14:03:00.000000+00")  # fmt: skip
     assert calls[restore + 1 :] == [
