@@ -795,8 +795,11 @@ def _fetch(segment: str, sha1: str, workdir: Path) -> Path:
     try:
         run("archive-get", "--archive-missing-retry=n", params=(segment, str(path)), timeout=600)
     except PitrError as exc:
+        detail = exc.message.split("ERROR: ", 1)[-1]
         raise ArchiveIncomplete(
-            f"WAL segment {segment} is corrupt in the repository ({exc.message})", segment
+            f"WAL segment {segment} is corrupt in the repository (pgbackrest archive-get could not read it back: "
+            f"{detail})",
+            segment,
         ) from None
     if not path.exists():
         raise ArchiveIncomplete(f"WAL segment {segment} is missing from the repository", segment)

@@ -216,13 +216,15 @@ def restore_to(
     The three steps, which compose runs in different containers (`prepare_step`, the db container's pgBackRest
     restore, `finish_step`): `_prepare` refuses a time in the future or before the oldest backup kept, and a live
     non-empty database unless confirmed; with the cluster up it enters maintenance (flag and read-only barrier,
-    other sessions ended), takes the pre-restore safety dump, notes the numbers issued and for `latest` archives the
-    current WAL segment. `_rewind` stops the cluster, `pgbackrest restore --delta` rewinds it, it starts read-only,
-    replays to `to` and is promoted. `_finish` puts the maintenance barrier back on the restored cluster, applies
-    migrations, moves counters above every number issued (audited), checks the restored database (schema, smoke
-    queries, no receipt issued after `to`), records the run and leaves maintenance. With the cluster gone (crashed,
-    data lost) the same without the safety copy. A failure after the cluster was rewritten leaves maintenance on,
-    alerts and raises PitrError naming the safety copy.
+    other sessions ended), takes the pre-restore safety dump, notes the numbers issued and archives the current WAL
+    segment. `_check_archive` (one machine only: it needs pgBackRest and pg_waldump here) refuses, before anything
+    is stopped, when a WAL segment between the backup's start and the target is missing from the repository or
+    corrupt, with maintenance off again. `_rewind` stops the cluster, `pgbackrest restore --delta` rewinds it, it
+    starts read-only, replays to `to` and is promoted. `_finish` puts the maintenance barrier back on the restored
+    cluster, applies migrations, moves counters above every number issued (audited), checks the restored database
+    (schema, smoke queries, no receipt issued after `to`), records the run and leaves maintenance. With the cluster
+    gone (crashed, data lost) the same without the safety copy or the archive check. A failure after the cluster
+    was rewritten leaves maintenance on, alerts and raises PitrError naming the safety copy.
     """
     with pitr_lock():
         plan, target, engine = _prepare(to, confirmed=confirmed, triggered_by=triggered_by)
