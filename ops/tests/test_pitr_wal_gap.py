@@ -22,12 +22,13 @@ def cluster():
     stop_cluster(made)
 
 
-def _sell(cluster, shop: str, count: int) -> list[dict]:
-    seller = cluster.shop("sell", "--shop", shop, "--every", "0.1", "--count", str(count), stdout=subprocess.PIPE)
-    sales, _ = read_sales(seller.communicate(timeout=120)[0].splitlines())
+def _sell(cluster, shop: str, count: int, mark_after: int = 0) -> tuple[list[dict], float | None]:
+    seller = cluster.shop("sell", "--shop", shop, "--every", "0.2", "--count", str(count),
+                          "--mark-after", str(mark_after), stdout=subprocess.PIPE)  # fmt: skip
+    sales, mark = read_sales(seller.communicate(timeout=120)[0].splitlines())
     assert len(sales) == count
     cluster.manage("pitr", "check")  # the segment switched and archived (the switch task's job in production)
-    return sales
+    return sales, mark
 
 
 def _segments(cluster) -> list[Path]:
@@ -50,20 +51,22 @@ def _state(cluster) -> dict:
             "maintenance": flagged}  # fmt: skip
 
 
-def _history_with_a_damaged_segment(cluster) -> tuple[list[dict], Path, float]:
+def _history_with_a_damaged_segment(cluster) -> tuple[list[dict], Path, float, float]:
     """Sales, a full backup, three more batches each closing its segment; returns every sale, the segment file
-    holding the second batch and a moment after the third batch."""
+    holding the second batch, a moment after the third batch and one between the first two sales after the
+    backup (before the damaged segment)."""
     out, _ = cluster.shop("setup", stdout=subprocess.PIPE).communicate(timeout=120)
     shop = out.strip().splitlines()[-1]
-    sales = _sell(cluster, shop, 3)
+    sales, _ = _sell(cluster, shop, 3)
     cluster.manage("pitr", "backup", "--type", "full")
-    sales += _sell(cluster, shop, 3)
+    first, mark = _sell(cluster, shop, 3, mark_after=1)
     before_second = {f.name for f in _segments(cluster)}
-    sales += _sell(cluster, shop, 3)
+    second, _ = _sell(cluster, shop, 3)
     damaged = next(f for f in _segments(cluster) if f.name not in before_second)
-    sales += _sell(cluster, shop, 3)
+    third, _ = _sell(cluster, shop, 3)
     time.sleep(1)
-    return sales, damaged, time.time()
+    assert mark is not None
+    return sales + first + second + third, damaged, time.time(), mark
 
 
 def _assert_refused_and_untouched(cluster, out, segment: str, before: dict, sales: list[dict]) -> None:
@@ -81,7 +84,7 @@ def _assert_refused_and_untouched(cluster, out, segment: str, before: dict, sale
 
 
 def test_a_segment_missing_from_the_repository_stops_the_restore_before_anything_is_rewritten(cluster):
-    sales, damaged, after = _history_with_a_damaged_segment(cluster)
+    sales, damaged, after, _ = _history_with_a_damaged_segment(cluster)
     segment = damaged.name[:24]
     damaged.unlink()
     before = _state(cluster)
@@ -97,7 +100,7 @@ def test_a_segment_missing_from_the_repository_stops_the_restore_before_anything
 
 
 def test_a_corrupted_segment_in_the_repository_stops_the_restore_before_anything_is_rewritten(cluster):
-    sales, damaged, _ = _history_with_a_damaged_segment(cluster)
+    sales, damaged, _, _ = _history_with_a_damaged_segment(cluster)
     segment = damaged.name[:24]
     data = bytearray(damaged.read_bytes())
     middle = len(data) // 2
@@ -108,3 +111,15 @@ def test_a_corrupted_segment_in_the_repository_stops_the_restore_before_anything
     latest = cluster.manage("restore", "--to", "latest", "--yes", check=False)
     _assert_refused_and_untouched(cluster, latest, segment, before, sales)
     assert "is corrupt" in latest.stderr
+
+
+def test_a_gap_after_the_instant_does_not_stop_a_restore_to_it(cluster):
+    """The archive needs to reach the instant only: a segment missing after it refuses nothing."""
+    sales, damaged, _, mark = _history_with_a_damaged_segment(cluster)
+    damaged.unlink()
+    instant = datetime.fromtimestamp(mark, tz=UTC).isoformat()
+
+    restored = cluster.manage("restore", "--to", instant, "--yes")
+    print(f"\n{restored.stdout}")
+    assert "archive_check" in restored.stdout
+    assert set(cluster.receipts()) == {s["receipt"] for s in sales if s["at"] < mark} == {1, 2, 3, 4}
