@@ -214,9 +214,18 @@ def run(command: str, *options: str, timeout: float | None = None, params: tuple
         raise PitrError(f"pgbackrest {command} did not finish within {timeout:.0f} s.") from None
     if out.returncode != 0:
         text = scrub(out.stderr or out.stdout) or f"exit status {out.returncode}"
-        errors = [line for line in text.splitlines() if "ERROR" in line] or text.splitlines()
-        raise PitrError(f"pgbackrest {command} failed: {errors[-1].strip()}")
+        raise PitrError(f"pgbackrest {command} failed: {_last_error(text)}")
     return out.stdout
+
+
+def _last_error(text: str) -> str:
+    """pgBackRest's last ERROR line; when it ends with a colon, the lines it introduces (the cause) follow it."""
+    lines = text.splitlines()
+    at = max((i for i, line in enumerate(lines) if "ERROR" in line), default=len(lines) - 1)
+    error = lines[at].strip() if lines else ""
+    if error.endswith(":"):
+        error = " ".join([error, *(line.strip() for line in lines[at + 1 : at + 4] if line.strip())])
+    return error
 
 
 _EXIT_MARK = "tillhouse-pgbackrest-exit:"
