@@ -17,10 +17,13 @@ commands, reads the archiver's state and stops and starts the cluster for a rest
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
+import re
 import shlex
+import shutil
 import subprocess
 import time
 from dataclasses import dataclass
@@ -180,7 +183,8 @@ def _as_owner(argv: list[str]) -> list[str]:
     return argv
 
 
-def pgbackrest_argv(command: str, *options: str) -> list[str]:
+def pgbackrest_argv(command: str, *options: str, params: tuple[str, ...] = ()) -> list[str]:
+    """`params`: the command's own arguments (a segment, a path), after it."""
     return _as_owner(
         [
             settings.PGBACKREST_BIN,
@@ -188,17 +192,18 @@ def pgbackrest_argv(command: str, *options: str) -> list[str]:
             f"--stanza={settings.PGBACKREST_STANZA}",
             *options,
             command,
+            *params,
         ]
     )
 
 
-def run(command: str, *options: str, timeout: float | None = None) -> str:
+def run(command: str, *options: str, timeout: float | None = None, params: tuple[str, ...] = ()) -> str:
     """Run one pgBackRest command; its stdout, or PitrError with its last error line (secrets masked). With
     PITR_PGBACKREST_VIA "sql" it runs in the database server instead (`run_in_server`)."""
     if settings.PITR_PGBACKREST_VIA == "sql":
-        return run_in_server(command, *options, timeout=timeout)
+        return run_in_server(command, *options, timeout=timeout, params=params)
     write_config()
-    argv = pgbackrest_argv(command, *options)
+    argv = pgbackrest_argv(command, *options, params=params)
     try:
         out = subprocess.run(
             argv, capture_output=True, text=True, timeout=timeout, check=False, cwd="/", env=child_env()
@@ -209,15 +214,24 @@ def run(command: str, *options: str, timeout: float | None = None) -> str:
         raise PitrError(f"pgbackrest {command} did not finish within {timeout:.0f} s.") from None
     if out.returncode != 0:
         text = scrub(out.stderr or out.stdout) or f"exit status {out.returncode}"
-        errors = [line for line in text.splitlines() if "ERROR" in line] or text.splitlines()
-        raise PitrError(f"pgbackrest {command} failed: {errors[-1].strip()}")
+        raise PitrError(f"pgbackrest {command} failed: {_last_error(text)}")
     return out.stdout
+
+
+def _last_error(text: str) -> str:
+    """pgBackRest's last ERROR line; when it ends with a colon, the lines it introduces (the cause) follow it."""
+    lines = text.splitlines()
+    at = max((i for i, line in enumerate(lines) if "ERROR" in line), default=len(lines) - 1)
+    error = lines[at].strip() if lines else ""
+    if error.endswith(":"):
+        error = " ".join([error, *(line.strip() for line in lines[at + 1 : at + 4] if line.strip())])
+    return error
 
 
 _EXIT_MARK = "tillhouse-pgbackrest-exit:"
 
 
-def run_in_server(command: str, *options: str, timeout: float | None = None) -> str:
+def run_in_server(command: str, *options: str, timeout: float | None = None, params: tuple[str, ...] = ()) -> str:
     """One pgBackRest command run by the database server itself, as its OS user, through `COPY ... FROM PROGRAM`:
     where the data directory and pgBackRest are in another container (compose's db) and only SQL reaches them. The
     server's own configuration (PGBACKREST_SERVER_CONFIG) is used. Needs a superuser or a member of
@@ -228,6 +242,7 @@ def run_in_server(command: str, *options: str, timeout: float | None = None) -> 
         f"--stanza={settings.PGBACKREST_STANZA}",
         *options,
         command,
+        *params,
     ]
     # the exit status on a line of its own (pgBackRest's JSON ends without a newline)
     program = f"{shlex.join(argv)} 2>&1; printf '\\n{_EXIT_MARK}%s\\n' $?"
@@ -718,3 +733,160 @@ def wait_for_recovery(
                 raise PitrError(f"PostgreSQL stopped during recovery: {_log_tail(pg_path)}") from None
         time.sleep(0.5)
     raise PitrError(f"Recovery did not finish within {timeout:.0f} s ({last_error or 'still replaying'}).")
+
+
+# -- the archive a restore needs ------------------------------------------------------------------------------
+# Before a restore stops the cluster, the segments from the chosen backup's start up to the target are looked up in
+# the repository (`pgbackrest repo-ls`) and fetched (`pgbackrest archive-get`, which decrypts and decompresses
+# them) into a scratch directory, each compared with the SHA-1 pgBackRest names it by; a time target's walk ends
+# at the first segment holding a commit after the instant (`pg_waldump`). A gap or a damaged segment is refused
+# while the old cluster still runs: PostgreSQL's recovery would stop at it after the data directory was rewritten.
+_SEGMENT_FILE = re.compile(r"(?:^|/)([0-9A-F]{24})-([0-9a-f]{40})(?:\.[a-z0-9]+)?$")
+_COMMIT = re.compile(r"desc: COMMIT (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d+)?) UTC")
+SEGMENTS_PER_LOG = 0x100000000 // WAL_SEGMENT_BYTES
+
+
+class ArchiveIncomplete(PitrError):
+    def __init__(self, message: str, segment: str):
+        super().__init__(message, code="archive_incomplete")
+        self.segment = segment
+
+
+def _position(name: str) -> int:
+    return int(name[8:16], 16) * SEGMENTS_PER_LOG + int(name[16:24], 16)
+
+
+def _segment_name(timeline: int, position: int) -> str:
+    return f"{timeline:08X}{position // SEGMENTS_PER_LOG:08X}{position % SEGMENTS_PER_LOG:08X}"
+
+
+def backup_for(entry: dict, to: datetime | None) -> dict | None:
+    """The backup pgBackRest restores from for `to`: the newest one that ended before it (None: the newest)."""
+    backups = entry.get("backup", [])
+    if to is not None:
+        backups = [b for b in backups if b["timestamp"]["stop"] < to.timestamp()]
+    return backups[-1] if backups else None
+
+
+def archived_segments(entry: dict, backup: dict) -> dict[int, list[tuple[str, str]]]:
+    """{position: [(segment, sha1) of the highest timeline there]} in every repository, for the backup's archive
+    (`pgbackrest repo-ls`); a position with two files is returned with both."""
+    db_id = (backup.get("database") or {}).get("id")
+    archive_id = next((a["id"] for a in entry.get("archive", []) if (a.get("database") or {}).get("id") == db_id), None)
+    if archive_id is None:
+        raise PitrError(f"pgBackRest lists no archive for backup {backup.get('label')}.")
+    files: dict[tuple[int, int], set[tuple[str, str]]] = {}
+    for repo in repositories():
+        out = run(
+            "repo-ls",
+            f"--repo={repo}",
+            "--recurse",
+            "--output=json",
+            params=(f"archive/{settings.PGBACKREST_STANZA}/{archive_id}",),
+            timeout=300,
+        )
+        listing = json.loads(out[out.index("{") :] if "{" in out else "{}")
+        for path, item in listing.items():
+            match = _SEGMENT_FILE.search(path)
+            if match and item.get("type") == "file":
+                name, sha1 = match.groups()
+                files.setdefault((_position(name), int(name[:8], 16)), set()).add((name, sha1))
+    by_position: dict[int, list[tuple[str, str]]] = {}
+    for (position, _timeline), found in sorted(files.items()):
+        by_position[position] = sorted(found)  # a higher timeline, later in the sort, replaces a lower one
+    return by_position
+
+
+def _fetch(segment: str, sha1: str, workdir: Path) -> Path:
+    """The segment from the repository into `workdir` (decrypted, decompressed), checked against its SHA-1."""
+    path = workdir / segment
+    path.unlink(missing_ok=True)
+    try:
+        run("archive-get", "--archive-missing-retry=n", params=(segment, str(path)), timeout=600)
+    except PitrError as exc:
+        detail = exc.message.split("ERROR: ", 1)[-1]
+        raise ArchiveIncomplete(
+            f"WAL segment {segment} is corrupt in the repository (pgbackrest archive-get could not read it back: "
+            f"{detail})",
+            segment,
+        ) from None
+    if not path.exists():
+        raise ArchiveIncomplete(f"WAL segment {segment} is missing from the repository", segment)
+    digest = hashlib.sha1(path.read_bytes()).hexdigest()  # noqa: S324 - pgBackRest's own checksum of the segment
+    if digest != sha1:
+        raise ArchiveIncomplete(
+            f"WAL segment {segment} is corrupt in the repository (its SHA-1 is {digest}, pgBackRest stored {sha1})",
+            segment,
+        )
+    return path
+
+
+def last_commit(path: Path) -> datetime | None:
+    """The newest commit time in one WAL segment (`pg_waldump`; it stops with an error at the segment's end)."""
+    argv = _as_owner([str(Path(settings.PITR_PG_BIN_DIR) / "pg_waldump"), str(path)])
+    out = subprocess.run(
+        argv, capture_output=True, text=True, timeout=300, check=False, cwd="/", env={**child_env(), "TZ": "UTC"}
+    )
+    times = [datetime.fromisoformat(m).replace(tzinfo=UTC) for m in _COMMIT.findall(out.stdout)]
+    return max(times) if times else None
+
+
+def check_archive(entry: dict, *, to: datetime | None, newest: str = "") -> dict:
+    """Every WAL segment from the backup a restore to `to` uses up to the target is in the repository once and
+    intact: for `latest`, up to `newest` (the segment just archived) or the newest listed; for an instant, up to
+    the first segment holding a commit after it. Raises ArchiveIncomplete naming the first bad segment and the
+    time the archive reaches; returns {"backup", "from", "to", "segments"} checked."""
+    backup = backup_for(entry, to)
+    if backup is None:
+        raise PitrError("pgBackRest has no backup that ended before the target.")
+    start = backup["archive"]["start"]
+    by_position = archived_segments(entry, backup)
+    last = _position(newest) if newest else max(by_position, default=_position(start))
+    workdir = config_path().parent / f"wal-check-{os.getpid()}"
+    shutil.rmtree(workdir, ignore_errors=True)
+    workdir.mkdir(parents=True, mode=0o700)
+    owner = _owner()
+    if owner:
+        os.chown(workdir, *owner)
+    previous: Path | None = None
+    checked = 0
+    try:
+        for position in range(_position(start), last + 1):
+            found = by_position.get(position) or []
+            top = [f for f in found if f[0][:8] == found[-1][0][:8]] if found else []
+            try:
+                if not top:
+                    name = _segment_name(int((previous.name if previous else start)[:8], 16), position)
+                    raise ArchiveIncomplete(f"WAL segment {name} is missing from the repository", name)
+                if len(top) > 1:
+                    raise ArchiveIncomplete(
+                        f"WAL segment {top[0][0]} is in the repository twice, with different contents", top[0][0]
+                    )
+                path = _fetch(*top[0], workdir)
+            except ArchiveIncomplete as exc:
+                raise ArchiveIncomplete(f"{exc.message}: {_reach(previous, backup)}", exc.segment) from None
+            checked += 1
+            if previous is not None:
+                previous.unlink(missing_ok=True)
+            previous = path
+            if to is not None:
+                commit = last_commit(path)
+                if commit is not None and commit > to:
+                    break
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    return {"backup": backup.get("label"), "from": start, "to": previous.name if previous else "", "segments": checked}
+
+
+def _reach(previous: Path | None, backup: dict) -> str:
+    """How far the archive reaches before a bad segment, and how that is known."""
+    if previous is None:
+        return f"no instant can be restored from backup {backup.get('label')}, whose own WAL starts there"
+    commit = last_commit(previous)
+    if commit is not None:
+        return (
+            f"the archive reaches {commit:%Y-%m-%d %H:%M:%S} UTC (the last commit in segment {previous.name}, "
+            "read with pg_waldump)"
+        )
+    stop = datetime.fromtimestamp(backup["timestamp"]["stop"], tz=UTC)
+    return f"the archive reaches {stop:%Y-%m-%d %H:%M:%S} UTC at most (the end of backup {backup.get('label')})"

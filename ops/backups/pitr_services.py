@@ -159,6 +159,7 @@ class RestorePlan:
     safety_backup: str = ""
     safety_counts: dict = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
+    archived_to: str = ""  # the WAL segment switched and archived once writes stopped ("" if none was)
 
     def as_json(self) -> dict:
         return {
@@ -172,6 +173,7 @@ class RestorePlan:
             "safety_backup": self.safety_backup,
             "safety_counts": self.safety_counts,
             "timings": self.timings,
+            "archived_to": self.archived_to,
             "pgbackrest_restore_options": pitr.restore_options(to=self.when),
         }
 
@@ -188,6 +190,7 @@ class RestorePlan:
             safety_backup=data.get("safety_backup") or "",
             safety_counts=data.get("safety_counts") or {},
             timings=data.get("timings") or {},
+            archived_to=data.get("archived_to") or "",
         )
 
 
@@ -213,16 +216,19 @@ def restore_to(
     The three steps, which compose runs in different containers (`prepare_step`, the db container's pgBackRest
     restore, `finish_step`): `_prepare` refuses a time in the future or before the oldest backup kept, and a live
     non-empty database unless confirmed; with the cluster up it enters maintenance (flag and read-only barrier,
-    other sessions ended), takes the pre-restore safety dump, notes the numbers issued and for `latest` archives the
-    current WAL segment. `_rewind` stops the cluster, `pgbackrest restore --delta` rewinds it, it starts read-only,
-    replays to `to` and is promoted. `_finish` puts the maintenance barrier back on the restored cluster, applies
-    migrations, moves counters above every number issued (audited), checks the restored database (schema, smoke
-    queries, no receipt issued after `to`), records the run and leaves maintenance. With the cluster gone (crashed,
-    data lost) the same without the safety copy. A failure after the cluster was rewritten leaves maintenance on,
-    alerts and raises PitrError naming the safety copy.
+    other sessions ended), takes the pre-restore safety dump, notes the numbers issued and archives the current WAL
+    segment. `_check_archive` (one machine only: it needs pgBackRest and pg_waldump here) refuses, before anything
+    is stopped, when a WAL segment between the backup's start and the target is missing from the repository or
+    corrupt, with maintenance off again. `_rewind` stops the cluster, `pgbackrest restore --delta` rewinds it, it
+    starts read-only, replays to `to` and is promoted. `_finish` puts the maintenance barrier back on the restored
+    cluster, applies migrations, moves counters above every number issued (audited), checks the restored database
+    (schema, smoke queries, no receipt issued after `to`), records the run and leaves maintenance. With the cluster
+    gone (crashed, data lost) the same without the safety copy or the archive check. A failure after the cluster
+    was rewritten leaves maintenance on, alerts and raises PitrError naming the safety copy.
     """
     with pitr_lock():
         plan, target, engine = _prepare(to, confirmed=confirmed, triggered_by=triggered_by)
+        _check_archive(plan, target, engine, triggered_by=triggered_by)
         _stop(plan, target, engine)
         try:
             _rewind(plan)
@@ -305,12 +311,54 @@ def _prepare(to: str, *, confirmed: bool, triggered_by=None, info: dict | None =
         live=live,
     )
     if live:
-        safety, plan.issued = _stop_writes_and_keep(
+        safety, plan.issued, plan.archived_to = _stop_writes_and_keep(
             target, engine, plan.reason, plan.issued, triggered_by, plan.timings
         )
         if safety is not None:
             plan.safety_backup, plan.safety_counts = safety.name, safety.row_counts or {}
     return plan, target, engine
+
+
+def _check_archive(plan: RestorePlan, target: DatabaseTarget, engine: PostgresEngine, *, triggered_by=None) -> None:
+    """Before anything is stopped: every WAL segment from the backup pgBackRest will use up to the target is in the
+    repository once and intact (`pitr.check_archive`). Otherwise the restore is refused with the cluster as it was:
+    maintenance off again, the refused run recorded, an alert. Only on a live cluster whose current segment was just
+    archived: with the cluster gone there is nothing left to keep, and a cluster made afresh is another system."""
+    if not plan.live or not plan.archived_to:
+        return
+    mark = time.monotonic()
+    try:
+        checked = pitr.check_archive(pitr.info(), to=plan.when, newest=plan.archived_to)
+        plan.timings["archive_check"] = time.monotonic() - mark
+        logger.info("archive checked before the restore to %s: %s", plan.label, checked)
+        return
+    except pitr.ArchiveIncomplete as exc:
+        why = f"{exc.message}, short of {plan.label}"
+    except DomainError as exc:
+        why = f"The WAL archive could not be checked before the restore to {plan.label}: {exc.message}"
+    except Exception as exc:
+        logger.exception("the WAL archive check failed")
+        why = f"The WAL archive could not be checked before the restore to {plan.label}: {exc}"
+    _leave(target, engine, restoring._flag_db(target))
+    connections.close_all()  # sessions opened in maintenance are read-only
+    error = (
+        f"{why}. Point-in-time restore refused: nothing was stopped or rewritten, the database runs as before and "
+        "maintenance is off again."
+    )
+    run = PitrRun.objects.create(
+        kind=PitrRun.Kind.RESTORE,
+        status=PitrRun.Status.FAILED,
+        started_at=plan.started_at,
+        finished_at=timezone.now(),
+        target=plan.to[:64],
+        target_time=plan.when,
+        safety_backup=plan.safety_backup,
+        details={"refused_before_rewrite": True, "timings": plan.timings},
+        error=error,
+        triggered_by_id=getattr(triggered_by, "pk", None),
+    )
+    services._alert("pitr.restore_failed", error, run_id=run.pk)
+    raise services.RestoreRefused(error)
 
 
 def _stop(plan: RestorePlan, target: DatabaseTarget, engine: PostgresEngine) -> None:
@@ -451,14 +499,15 @@ def _stop_writes_and_keep(target, engine, reason, issued, triggered_by, timings)
             # last seconds) would otherwise lie beyond the archive and the replay would stop short of it. An empty
             # database (a cluster made afresh on a lost data volume) has nothing to archive, and its segments would
             # not be taken by the stanza (another system)
+            archived_to = ""
             if not empty:
                 mark = time.monotonic()
-                pitr.switch_and_wait_archived(target)
+                archived_to = pitr.switch_and_wait_archived(target)
                 timings["archive_last_wal"] = time.monotonic() - mark
         except Exception:
             _leave(target, engine, flag_db)
             raise
-    return safety, issued
+    return safety, issued, archived_to
 
 
 def _leave(target: DatabaseTarget, engine: PostgresEngine, flag_db: dict) -> None:

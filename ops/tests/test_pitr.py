@@ -349,3 +349,19 @@ def test_the_lag_counts_committed_work_only_not_the_servers_own_bytes(pitr_on):
         assert other.lag_seconds == float("inf")
         gone_back = pitr.archive_status(cursor, state={**state, "xmax": xmax + 10**6})
         assert gone_back.lag_seconds == float("inf")
+
+
+def test_the_archive_check_starts_at_the_backup_pgbackrest_would_restore_from_and_counts_segments_in_order():
+    backups = [
+        {"label": "F1", "timestamp": {"start": 100, "stop": 200}, "archive": {"start": "0" * 23 + "3"}},
+        {"label": "F2", "timestamp": {"start": 900, "stop": 1000}, "archive": {"start": "0" * 23 + "9"}},
+    ]
+    entry = {"backup": backups}
+    assert pitr.backup_for(entry, None)["label"] == "F2"  # latest: the newest backup
+    assert pitr.backup_for(entry, datetime.fromtimestamp(999, tz=UTC))["label"] == "F1"  # ended before the instant
+    assert pitr.backup_for(entry, datetime.fromtimestamp(1001, tz=UTC))["label"] == "F2"
+    assert pitr.backup_for(entry, datetime.fromtimestamp(150, tz=UTC)) is None
+    # 16 MiB segments: 256 to a log file, so ...00FF is followed by the next log file's ...0000
+    last_of_log = "000000020000000A000000FF"
+    assert pitr._segment_name(2, pitr._position(last_of_log) + 1) == "000000020000000B00000000"
+    assert pitr._segment_name(2, pitr._position(last_of_log)) == last_of_log
